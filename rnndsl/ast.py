@@ -1,0 +1,328 @@
+"""The syntax tree of a `.rnn` file, as `rnndsl.parse` builds it.
+
+Every node is a frozen dataclass with a `span`. Spans are left out of equality
+(`compare=False`), so two trees that differ only in layout compare equal: this
+is what `fmt`'s round-trip test relies on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns count from 1, `end_column` is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def to(self, other: "Span") -> "Span":
+        """The span from the start of `self` to the end of `other`."""
+        return Span(self.file, self.line, self.column, other.end_line, other.end_column)
+
+
+NO_SPAN = Span("<builtin>", 0, 0, 0, 0)
+
+
+def _span() -> Span:
+    return field(default=NO_SPAN, compare=False, repr=False)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Union[int, float]
+    text: str = field(compare=False, default="")
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """`h[t-1]`: a value read at a time step (or tree node)."""
+
+    name: Name
+    index: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A call argument; `name` is set for keyword arguments (`axis=0`)."""
+
+    value: "Expr"
+    name: Optional[Name] = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Generator:
+    """`h[k] for k in children(n)`: the single argument of a reduction over tree children."""
+
+    body: "Expr"
+    var: Name
+    source: Name  # the function iterated over: `children`
+    node: Name  # its argument: `n`
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """`f(args)`; `func` is a Name, or a Call for a layer applied to inputs: `Dense(10)(x)`."""
+
+    func: "Expr"
+    args: tuple = ()
+    generator: Optional[Generator] = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    """`left op right` with op one of + - * / @ ** >> and the comparisons."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str  # "-" or "+"
+    operand: "Expr"
+    span: Span = _span()
+
+
+Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp]
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class HyperParam:
+    """`units: int = 128` in a cell's or network's header."""
+
+    name: Name
+    type: Name
+    default: Optional[Expr] = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """`[units, in]`: each dimension is an expression over integers and int names."""
+
+    dims: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Init:
+    """`~ glorot_uniform` / `~ normal(std=0.1)`: an initializer by name."""
+
+    name: Name
+    args: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ConstInit:
+    """`= 0`: a constant initial value."""
+
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`constrain positive` / `constrain max_norm(3)`."""
+
+    name: Name
+    args: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    names: tuple
+    shape: Shape
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ParamDecl:
+    names: tuple
+    shape: Optional[Shape] = None
+    init: Union[Init, ConstInit, None] = None
+    fixed: bool = False
+    constraints: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class StateDecl:
+    """`state c: [units] = 0`: a state's shape and initial value, both optional."""
+
+    name: Name
+    shape: Optional[Shape] = None
+    init: Optional[Expr] = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class OutputDecl:
+    names: tuple
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Target:
+    """The left side of an equation: `h[t]`."""
+
+    name: Name
+    index: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets."""
+
+    targets: tuple
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ODE:
+    """`d/dt y = expr`: a continuous-time state, stepped by the cell's solver."""
+
+    name: Name
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Solver:
+    """`solver rk4` / `solver euler(step=0.05)` in a cell header."""
+
+    name: Name
+    args: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One step of a recurrence: declarations and equations."""
+
+    name: Name
+    hparams: tuple = ()
+    over: Optional[Name] = None  # `over tree` for recursive cells; None is time
+    solver: Optional[Solver] = None
+    doc: Optional[str] = None
+    body: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class TypeExpr:
+    """`seq[int]`, `vec[32]`, `grid[H, W, 3]`: a network value's type."""
+
+    kind: Name
+    items: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class NetInput:
+    names: tuple
+    type: TypeExpr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Bind:
+    """`ctx = Bidirectional(LSTM(units))(emb)`."""
+
+    names: tuple
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class NetOutput:
+    values: tuple
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Network:
+    """Data flow that wires layers and cells."""
+
+    name: Name
+    hparams: tuple = ()
+    doc: Optional[str] = None
+    body: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Import:
+    path: String
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Module:
+    """A whole file: its docstring, imports, cells and networks in source order."""
+
+    items: tuple = ()
+    doc: Optional[str] = None
+    span: Span = _span()
+
+    @property
+    def imports(self) -> tuple:
+        return tuple(i for i in self.items if isinstance(i, Import))
+
+    @property
+    def cells(self) -> tuple:
+        return tuple(i for i in self.items if isinstance(i, Cell))
+
+    @property
+    def networks(self) -> tuple:
+        return tuple(i for i in self.items if isinstance(i, Network))
+
+
+def walk(node):
+    """Yield `node` and every AST node below it, depth first, in source order."""
+    yield node
+    for f in getattr(node, "__dataclass_fields__", {}):
+        if f == "span":
+            continue
+        value = getattr(node, f)
+        children = value if isinstance(value, tuple) else (value,)
+        for child in children:
+            if hasattr(child, "__dataclass_fields__") and not isinstance(child, Span):
+                yield from walk(child)
