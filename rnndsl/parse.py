@@ -66,14 +66,27 @@ def parse_file(text: str, file: str = "<string>") -> Parsed:
     """Parse `text`, collecting syntax errors instead of raising them."""
     register_source(file, text)
     tokens, comments, errors = _lex(text, file)
-    tree, parse_errors = _parse_tokens(*_layout(tokens), file)
-    # A blanked bad character leaves a hole that the parser trips on: keep its error only.
+    laid_out, openers = _layout(tokens)
+    tree, parse_errors = _parse_tokens(laid_out, openers, file)
+    # A blanked bad character leaves a hole that the parser trips on, on its line or
+    # further on in its statement (a statement goes on after `=` or `(`): keep its error only.
     bad_lines = {e.span.line for e in errors}
-    errors += [e for e in parse_errors if e.span.line not in bad_lines]
+    ends = [(t.line, t.column) for t in laid_out if t.type == "_NL"]
+    holes = [((e.span.line, e.span.column), _next_at(ends, (e.span.line, e.span.column))) for e in errors]
+    errors += [
+        e for e in parse_errors
+        if e.span.line not in bad_lines
+        and not any(start <= (e.span.line, e.span.column) <= end for start, end in holes)
+    ]
     module = None
     if tree is not None:
         module = _ASTBuilder(file).transform(tree)
     return Parsed(module, tuple(comments), tuple(errors[:MAX_ERRORS]))
+
+
+def _next_at(positions: list, at: tuple) -> tuple:
+    """The first of the sorted `positions` at or after `at` (the end of the file when none)."""
+    return next((p for p in positions if p >= at), (float("inf"), 0))
 
 
 # ---------------------------------------------------------------- the grammar
@@ -91,10 +104,15 @@ def _lark() -> Lark:
         grammar_text(),
         parser="lalr",
         lexer="basic",
-        propagate_positions=True,
+        # A statement's span ends at its last token, not after the newline that ends it.
+        propagate_positions=_not_newline,
         maybe_placeholders=True,
         cache=False,
     )
+
+
+def _not_newline(node) -> bool:
+    return not (isinstance(node, Token) and node.type == "_NL")
 
 
 def _span(file: str, meta) -> A.Span:
@@ -245,10 +263,13 @@ def _newline_before(tok: Token, after: bool = False) -> Token:
 def _parse_tokens(tokens: list[Token], openers: list, file: str):
     lark = _lark()
     ip = lark.parse_interactive("")
-    checkpoint = ip.copy()
+    # Checkpoints share the parsed subtrees (`deepcopy_values=False`): a deep copy at
+    # every statement made parsing quadratic in the file's length, and the tree is
+    # only used when no error (hence no restore) happened.
+    checkpoint = ip.copy(deepcopy_values=False)
     errors: list[RnnDslError] = []
     braces: list[Token] = []
-    i = 0
+    i = start = 0  # start: the first token of the statement being parsed
     while i < len(tokens):
         tok = tokens[i]
         try:
@@ -257,18 +278,38 @@ def _parse_tokens(tokens: list[Token], openers: list, file: str):
             errors.append(_describe(e, tok, openers[i], tokens[i - 1] if i else None, braces, file))
             if len(errors) >= MAX_ERRORS:
                 return None, errors
-            ip = checkpoint.copy()
+            ip = checkpoint.copy(deepcopy_values=False)
+            # `cell` (or `network`, `import`) inside a block: a `}` is missing; close the
+            # block there and parse the new item as one.
+            closed = None
+            if i == start and braces and tok.type in ("CELL", "NETWORK", "IMPORT"):
+                closed = _feed(ip, [Token.new_borrow_pos(t, v, tok) for t, v in (("RBRACE", "}"), ("_NL", "\n"))])
+            if closed is not None:
+                ip, checkpoint = closed, closed.copy(deepcopy_values=False)
+                braces.pop()
+                continue
             # Skip the rest of the broken statement, up to and including its newline.
-            while i < len(tokens) and tokens[i].type != "_NL":
-                i += 1
-            i += 1
+            end = i
+            while end < len(tokens) and tokens[end].type != "_NL":
+                end += 1
+            # A broken header: go on into its body as if it read `cell _ {`, so that the
+            # body's statements are not reported one by one as out of place.
+            brace = next((j for j in range(i, end) if tokens[j].type == "LBRACE"), None)
+            entered = _enter_block(ip, tokens[start], tokens[brace]) if brace is not None else None
+            if entered is not None:
+                ip, checkpoint = entered, entered.copy(deepcopy_values=False)
+                braces.append(tokens[brace])
+                i = start = brace + 1
+            else:
+                i = start = end + 1
             continue
         if tok.type == "LBRACE":
             braces.append(tok)
         elif tok.type == "RBRACE" and braces:
             braces.pop()
         if tok.type in ("_NL", "LBRACE"):  # statement boundaries: recovery restarts here
-            checkpoint = ip.copy()
+            checkpoint = ip.copy(deepcopy_values=False)
+            start = i + 1
         i += 1
     try:
         tree = ip.feed_eof(tokens[-1] if tokens else None)
@@ -277,6 +318,24 @@ def _parse_tokens(tokens: list[Token], openers: list, file: str):
         errors.append(_describe(e, end, None, None, braces, file, at_end=True))
         return None, errors
     return (None if errors else tree), errors
+
+
+def _enter_block(ip, first: Token, brace: Token):
+    """`ip` after `cell _ {` (or `network _ {`) in place of a broken header, or None if that does not fit."""
+    if first.type not in ("CELL", "NETWORK"):
+        return None
+    return _feed(ip, [first, Token.new_borrow_pos("NAME", "_", first), brace])
+
+
+def _feed(ip, tokens: list):
+    """A copy of `ip` after `tokens`, or None if they do not fit there."""
+    fed = ip.copy(deepcopy_values=False)
+    try:
+        for tok in tokens:
+            fed.feed_token(tok)
+    except UnexpectedToken:
+        return None
+    return fed
 
 
 _NAMES = {
@@ -366,13 +425,13 @@ _MISTAKE_TABLE = [
       ["a hyperparameter reads `units: int = 128`"]),
      ["cell A(units) {\n}", "cell A(units = 3) {\n}", "cell A(units, b: int) {\n}",
       "network N(units) {\n}", "network N(units = 3) {\n}"]),
-    (("E0107", "a cell or network needs a name and a body", "expected a name, then `(...)` or `{`",
+    (("E0107", "a cell or network needs a name and a body", "expected a name, then `(...)` or `{{`",
       ["`cell Elman(units: int) { ... }`"]),
      ["cell {\n}", "network {\n}", "cell A: {\n}", "cell A units: int {\n}"]),
     (("E0108", "missing operator between `{prev}` and `{tok}`",
       "an operator is missing before this",
       ["write `W @ x` for a matrix product, `W * x` for an element-wise one"]),
-     ["cell A {\nh[t] = W x[t]\n}", "cell A {\nh[t] = W (x[t])\n}", "cell A {\nh[t] = 2 x[t]\n}"]),
+     ["cell A {\nh[t] = W x[t]\n}", "cell A {\nh[t] = 2 x[t]\n}"]),
     (("E0109", "equation for `{prev}` has no time index", "write `{prev}[t] =`",
       ["a cell's equations define values at a step: `h[t] = ...`"]),
      ["cell A {\nh = x[t]\n}"]),

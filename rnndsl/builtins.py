@@ -1,0 +1,94 @@
+"""The names the language knows: functions, initializers, constraints, solvers.
+
+Each entry gives a signature; `resolve` checks calls against it, `infer` owns
+the shape rules (keyed by the same names).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+# Argument kinds: "tensor" is any expression; the others must be constants
+# known before inference: "int" (an integer literal or int hyperparameter),
+# "axis" (an integer literal, possibly negative), "str" (a string literal),
+# "number" (a literal or numeric hyperparameter).
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str = "tensor"
+    default: object = REQUIRED
+
+
+@dataclass(frozen=True)
+class Signature:
+    params: tuple
+    variadic: Optional[str] = None  # kind of extra positional arguments, if any
+    reduction: bool = False  # accepts the tree form `f(expr for k in children(n))`
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+
+_UNARY = Signature((Param("x"),))
+
+ELEMENTWISE = (
+    "sigmoid", "tanh", "relu", "elu", "selu", "gelu", "silu", "softplus", "softsign",
+    "hard_sigmoid", "exp", "log", "sqrt", "abs", "square", "sign", "sin", "cos", "step",
+)
+
+FUNCTIONS: dict[str, Signature] = {name: _UNARY for name in ELEMENTWISE}
+FUNCTIONS.update({
+    "softmax": Signature((Param("x"), Param("axis", "axis", -1))),
+    "log_softmax": Signature((Param("x"), Param("axis", "axis", -1))),
+    "maximum": Signature((Param("a"), Param("b"))),
+    "minimum": Signature((Param("a"), Param("b"))),
+    "pow": Signature((Param("a"), Param("b"))),
+    "clip": Signature((Param("x"), Param("low"), Param("high"))),
+    "where": Signature((Param("cond"), Param("a"), Param("b"))),
+    "dot": Signature((Param("a"), Param("b"))),
+    "outer": Signature((Param("a"), Param("b"))),
+    "cosine": Signature((Param("a"), Param("b"))),
+    "circular_conv": Signature((Param("w"), Param("s"))),
+    "transpose": Signature((Param("x"),)),
+    "concat": Signature((Param("x"),), variadic="tensor"),
+    "split": Signature((Param("x"), Param("parts", "int"), Param("axis", "axis", -1))),
+    "einsum": Signature((Param("subscripts", "str"),), variadic="tensor"),
+})
+for _name in ("sum", "mean", "max", "min", "prod", "norm"):
+    FUNCTIONS[_name] = Signature((Param("x"), Param("axis", "axis", None)), reduction=True)
+
+# `concat` takes its axis as a keyword after any number of tensors.
+KEYWORD_ONLY = {"concat": {"axis": ("axis", -1)}}
+
+INITIALIZERS: dict[str, tuple] = {
+    "glorot_uniform": (), "glorot_normal": (), "he_uniform": (), "he_normal": (),
+    "lecun_normal": (), "lecun_uniform": (), "orthogonal": (), "identity": (),
+    "zeros": (), "ones": (),
+    "constant": (Param("value", "number"),),
+    "uniform": (Param("low", "number", -0.05), Param("high", "number", 0.05)),
+    "normal": (Param("mean", "number", 0.0), Param("std", "number", 0.05)),
+    "truncated_normal": (Param("mean", "number", 0.0), Param("std", "number", 0.05)),
+    "reservoir": (Param("density", "number", 0.1), Param("spectral_radius", "number", 0.9)),
+}
+
+CONSTRAINTS: dict[str, tuple] = {
+    "positive": (), "nonneg": (), "unit_norm": (),
+    "max_norm": (Param("value", "number"),),
+    "max_abs": (Param("value", "number"),),
+    "clip": (Param("low", "number"), Param("high", "number")),
+}
+
+SOLVERS: dict[str, tuple] = {
+    "euler": (Param("step", "number", None),),
+    "rk4": (Param("step", "number", None),),
+}
+
+HYPER_TYPES = ("int", "float", "bool", "str")
+
+# Words that stand for themselves in a network's layer arguments.
+ACTIVATIONS = ("linear", "none") + ELEMENTWISE + ("softmax", "log_softmax")
+CONSTANT_NAMES = {"true": True, "false": False}

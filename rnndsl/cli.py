@@ -1,0 +1,178 @@
+"""The `rnndsl` command: check, render, fmt.
+
+Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
+reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
+internal error (a bug: set RNNDSL_DEBUG=1 to see its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from .errors import RnnDslError, SpecErrors, UsageError
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one-line usage errors."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rnndsl", description="A compiler for recurrent neural networks.")
+    p.add_argument("--version", action="version", version=f"rnndsl {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("check", help="report every error in spec files")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--explain", action="store_true",
+                   help="print each cell's states and parameter shapes, and each network edge's type")
+
+    r = sub.add_parser("render", help="draw a cell or a network with Graphviz")
+    r.add_argument("file", metavar="FILE")
+    which = r.add_mutually_exclusive_group()
+    which.add_argument("--cell", metavar="NAME")
+    which.add_argument("--network", metavar="NAME")
+    r.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the file to write: .svg, .pdf, .png or .dot")
+    r.add_argument("--unroll", type=int, metavar="K", help="draw a cell unrolled over K steps")
+    r.add_argument("--expand", action="append", default=[], metavar="LAYER",
+                   help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
+
+    f = sub.add_parser("fmt", help="format spec files in place")
+    f.add_argument("files", nargs="+", metavar="FILE")
+    f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("no command given: use check, render or fmt (see `rnndsl --help`)")
+        return {"check": _check, "render": _render, "fmt": _fmt}[args.command](args)
+    except UsageError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_USAGE
+    except RnnDslError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_SPEC
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug: never show a traceback unless asked
+        if os.environ.get("RNNDSL_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (this is a bug in rnndsl; "
+              "RNNDSL_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _report(errors: list, file: str) -> None:
+    """Every diagnostic of one file, then a count."""
+    group = SpecErrors(errors)
+    n = len(group.errors)
+    body = "\n\n".join(e.render() for e in group.errors)
+    print(f"{body}\n\n{n} error{'s' if n != 1 else ''} in {file}", file=sys.stderr)
+
+
+def _check(args) -> int:
+    from .program import check_file
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            program, errors = check_file(path)
+        except UsageError as e:
+            print(e.render(), file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        if errors:
+            _report(errors, path)
+            status = max(status, EXIT_SPEC)
+            continue
+        cells = len(program.cells)
+        nets = len(program.networks)
+        print(f"{path}: ok ({cells} cell{'s' if cells != 1 else ''}, "
+              f"{nets} network{'s' if nets != 1 else ''})")
+        if args.explain:
+            print(program.explain())
+    return status
+
+
+def _render(args) -> int:
+    from .program import check_file
+    from .render import FORMATS
+
+    out = Path(args.output)
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"cannot write `{out.suffix or out.name}`: the output must end in "
+                         + ", ".join(f".{f}" for f in FORMATS))
+    if args.unroll is not None and args.unroll < 1:
+        raise UsageError("--unroll takes a number of steps of at least 1")
+    program, errors = check_file(args.file)
+    if errors:
+        _report(errors, args.file)
+        return EXIT_SPEC
+    name = args.cell or args.network
+    if name is not None:
+        kind = "cell" if args.cell else "network"
+        table = program.cells if args.cell else program.networks
+        if name not in table:
+            from .errors import did_you_mean
+
+            hint = "".join(f"; {n}" for n in did_you_mean(name, table))
+            raise UsageError(f"{args.file} has no {kind} named `{name}`{hint}")
+    else:
+        name = program.default_name()
+    item = program[name]
+    if args.unroll is not None and name not in program.cells:
+        raise UsageError("--unroll draws a cell; give one with --cell")
+    if args.expand and name not in program.networks:
+        raise UsageError("--expand opens a layer of a network; give one with --network")
+    if name in program.cells:
+        item.render(out, unroll=args.unroll)
+    else:
+        item.render(out, expand=args.expand)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _fmt(args) -> int:
+    from .fmt import format_text
+    from .program import read_spec
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            text = read_spec(path)
+            formatted = format_text(text, path)
+        except UsageError as e:
+            print(e.render(), file=sys.stderr)
+            status = EXIT_USAGE
+            continue
+        except SpecErrors as e:
+            _report(e.errors, path)
+            status = max(status, EXIT_SPEC)
+            continue
+        if formatted == text:
+            continue
+        if args.check:
+            print(f"{path}: would reformat")
+            status = max(status, EXIT_SPEC)
+        else:
+            Path(path).write_text(formatted, encoding="utf-8")
+            print(f"{path}: formatted")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

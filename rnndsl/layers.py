@@ -1,0 +1,149 @@
+"""Network values' types, and the Keras layers a network can apply, with their type rules.
+
+A `NetType` is what flows on a network edge: `seq[128]`, `seq[int]`,
+`vec[2*units]`, `tree[64]`, `grid[32, 32, 3]`. The type rules are pure
+functions from argument values and input types to the output type; they raise
+`LayerTypeError` with a message that `infer` turns into a diagnostic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from .builtins import Param
+from .dims import Dim
+
+KINDS = ("seq", "vec", "tree", "grid")
+DTYPES = ("float", "int")
+
+
+@dataclass(frozen=True)
+class NetType:
+    """A network value: `kind` of feature tensors of shape `dims` and element type `dtype`."""
+
+    kind: str
+    dims: tuple = ()
+    dtype: str = "float"
+
+    def __str__(self) -> str:
+        items = ([self.dtype] if self.dtype != "float" else []) + [str(d) for d in self.dims]
+        return f"{self.kind}[{', '.join(items)}]"
+
+    def with_dims(self, dims, dtype: str = "float") -> "NetType":
+        return NetType(self.kind, tuple(dims), dtype)
+
+
+class LayerTypeError(Exception):
+    """A layer cannot take its input: the message says what it expected."""
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A Keras layer as the language sees it.
+
+    `params` give the constructor arguments (kinds: "dim", "number", "bool",
+    "activation", "enum:a|b", "cell"); `arity` is the number of inputs (None:
+    one or more); `rule(args, inputs) -> NetType`.
+    """
+
+    name: str
+    params: tuple
+    rule: Callable
+    arity: Optional[int] = 1
+    doc: str = ""
+
+
+def _float_input(layer: str, t: NetType) -> None:
+    if t.dtype != "float":
+        raise LayerTypeError(f"`{layer}` takes float features, found {t}")
+
+
+def _embedding(args, inputs):
+    (t,) = inputs
+    if t.dtype != "int" or t.dims:
+        raise LayerTypeError(f"`Embedding` takes integer tokens (such as seq[int]), found {t}")
+    return t.with_dims((args["output_dim"],))
+
+
+def _dense(args, inputs):
+    (t,) = inputs
+    _float_input("Dense", t)
+    if not t.dims:
+        raise LayerTypeError(f"`Dense` needs a feature axis, found {t}")
+    return t.with_dims(t.dims[:-1] + (args["units"],))
+
+
+def _same(args, inputs):
+    (t,) = inputs
+    return t
+
+
+def _same_float(name):
+    def rule(args, inputs):
+        (t,) = inputs
+        _float_input(name, t)
+        return t
+
+    return rule
+
+
+def _concatenate(args, inputs):
+    first = inputs[0]
+    axis = args["axis"]
+    rank = len(first.dims)
+    if not -rank <= axis < rank:
+        raise LayerTypeError(f"axis {axis} is out of range for {first}")
+    axis %= rank
+    total = first.dims[axis]
+    for t in inputs[1:]:
+        if t.kind != first.kind or len(t.dims) != rank or any(
+            a != b for i, (a, b) in enumerate(zip(t.dims, first.dims)) if i != axis
+        ):
+            raise LayerTypeError(f"`Concatenate` takes values that agree off axis {axis}: {first} vs {t}")
+        total = total + t.dims[axis]
+    dims = list(first.dims)
+    dims[axis] = total
+    return first.with_dims(dims)
+
+
+def _add(args, inputs):
+    first = inputs[0]
+    for t in inputs[1:]:
+        if t != first:
+            raise LayerTypeError(f"`Add` takes values of one type: {first} vs {t}")
+    return first
+
+
+KERAS_LAYERS: dict[str, LayerSpec] = {
+    spec.name: spec
+    for spec in (
+        LayerSpec("Embedding", (Param("input_dim", "dim"), Param("output_dim", "dim"),
+                                Param("mask_zero", "bool", False)), _embedding,
+                  doc="integer tokens -> [output_dim] vectors"),
+        LayerSpec("Dense", (Param("units", "dim"), Param("activation", "activation", "linear"),
+                            Param("use_bias", "bool", True)), _dense,
+                  doc="last axis -> units"),
+        LayerSpec("Dropout", (Param("rate", "number"),), _same_float("Dropout")),
+        LayerSpec("LayerNormalization", (), _same_float("LayerNormalization")),
+        LayerSpec("Activation", (Param("activation", "activation"),), _same_float("Activation")),
+        LayerSpec("Concatenate", (Param("axis", "int", -1),), _concatenate, arity=None),
+        LayerSpec("Add", (), _add, arity=None),
+    )
+}
+
+# Configurations: they wrap a cell application (`Stack(GRU(units), depth=2)`).
+WRAPPERS: dict[str, tuple] = {
+    "Stack": (Param("cell", "cell"), Param("depth", "int", 2)),
+    "Bidirectional": (Param("cell", "cell"), Param("merge", "enum:concat|sum|mul|ave", "concat")),
+}
+
+# The keyword every cell application takes besides its hyperparameters.
+CELL_KEYWORDS = (Param("returns", "enum:sequences|last", "sequences"),)
+
+
+def merged_dims(merge: str, dims: tuple) -> tuple:
+    """Bidirectional: the feature dims after merging the two directions."""
+    if merge == "concat":
+        return dims[:-1] + (dims[-1] * Dim.const(2),)
+    return dims

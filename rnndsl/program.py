@@ -1,0 +1,198 @@
+"""The driver: the passes from text to a checked program, and the Python API's objects.
+
+    text --parse--> AST --resolve--> bound program --graph--> IR --infer--> typed IR --causality--> checked
+
+Each pass is one call below; a pass reads only what the pass before it made.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import networkx as nx
+
+from . import causality, graph, infer
+from .errors import RnnDslError, SpecErrors, UsageError
+from .parse import parse_file
+from .resolve import BoundProgram, display_path, resolve
+
+
+def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None):
+    """Run every pass over `text`. Returns (Program or None, every diagnostic)."""
+    parsed = parse_file(text, file)
+    if parsed.module is None:
+        return None, list(parsed.errors)
+    bound, errors = resolve(parsed.module, file, base_dir)
+    graphs = graph.build(bound)
+    errors += infer.infer(bound, graphs)
+    errors += causality.check(graphs)
+    return Program(bound, graphs, parsed.module), errors
+
+
+def read_spec(path: Union[str, os.PathLike]) -> str:
+    """The text of a spec file; a missing, unreadable or binary file is a `UsageError`."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{display_path(p)} is a directory, not a spec file")
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {p}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {p}: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{p} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})") from None
+    if "\x00" in text:
+        raise UsageError(f"{p} is binary, not a spec file (it contains NUL bytes)")
+    return text
+
+
+def check_file(path: Union[str, os.PathLike]):
+    """Compile the spec file at `path`: (Program or None, diagnostics). Raises UsageError."""
+    p = Path(path)
+    text = read_spec(p)
+    return compile_text(text, display_path(p), p.resolve().parent)
+
+
+def load(source: Union[str, os.PathLike]) -> "Program":
+    """A checked Program from a `.rnn` file's path or from spec text.
+
+    A string that contains a newline or a `{` is spec text; anything else is a path.
+    Raises `SpecErrors` with every diagnostic when the spec has errors.
+    """
+    if isinstance(source, str) and ("\n" in source or "{" in source):
+        program, errors = compile_text(source)
+    else:
+        program, errors = check_file(source)
+    if errors:
+        raise SpecErrors(errors)
+    return program
+
+
+# ---------------------------------------------------------------- API objects
+
+
+@dataclass
+class Cell:
+    """A checked cell: its graph, and its signature (shapes of inputs, params, states, outputs)."""
+
+    name: str
+    graph: nx.MultiDiGraph
+
+    @property
+    def doc(self) -> Optional[str]:
+        return self.graph.graph["doc"]
+
+    @property
+    def signature(self) -> dict:
+        return self.graph.graph["signature"]
+
+    @property
+    def states(self) -> list:
+        return list(self.graph.graph["states"])
+
+    def render(self, path=None, *, unroll: Optional[int] = None, format: Optional[str] = None):
+        from .render import render_cell, output
+
+        return output(render_cell(self.graph, unroll=unroll), path, format)
+
+    def _repr_svg_(self) -> str:
+        return self.render(format="svg")
+
+
+@dataclass
+class Network:
+    """A checked network: its graph, every edge typed."""
+
+    name: str
+    graph: nx.MultiDiGraph
+    program: "Program"
+
+    @property
+    def doc(self) -> Optional[str]:
+        return self.graph.graph["doc"]
+
+    def render(self, path=None, *, expand=(), format: Optional[str] = None):
+        from .render import render_network, output
+
+        return output(render_network(self.graph, self.program.graphs, expand=expand), path, format)
+
+    def _repr_svg_(self) -> str:
+        return self.render(format="svg")
+
+
+class Program:
+    """The checked cells and networks of a spec file and of the files it imports."""
+
+    def __init__(self, bound: BoundProgram, graphs: dict, module):
+        self.bound = bound
+        self.graphs = graphs
+        self.module = module
+        self.file = bound.file
+        self.doc = bound.doc
+        self.cells = {n: Cell(n, graphs[n]) for n in bound.cells}
+        self.networks = {n: Network(n, graphs[n], self) for n in bound.networks}
+
+    def __repr__(self) -> str:
+        return f"<Program {self.file}: cells {sorted(self.cells)}, networks {sorted(self.networks)}>"
+
+    @property
+    def main(self) -> list:
+        """The names defined in the file itself (not its imports), in source order."""
+        names = [n for n in self.bound.main_names if n in self.graphs]
+        return names
+
+    def __getitem__(self, name: str) -> Union[Cell, Network]:
+        if name in self.cells:
+            return self.cells[name]
+        if name in self.networks:
+            return self.networks[name]
+        raise KeyError(name)
+
+    def graph(self, name: str) -> nx.MultiDiGraph:
+        """The NetworkX graph of the cell or network `name`."""
+        try:
+            return self.graphs[name]
+        except KeyError:
+            from .errors import did_you_mean
+
+            raise UsageError(f"no cell or network named `{name}`"
+                             + "".join(f"; {n}" for n in did_you_mean(name, self.graphs))) from None
+
+    def render(self, name: Optional[str] = None, path=None, *, unroll=None, expand=(), format=None):
+        """Draw a cell (folded, or unrolled over `unroll` steps) or a network.
+
+        With `path`, writes the file (its suffix picks the format: svg, pdf, png, dot)
+        and returns the path; else returns the SVG text (or the DOT source for "dot").
+        """
+        name = name or self.default_name()
+        self.graph(name)
+        item = self[name]
+        if isinstance(item, Cell):
+            return item.render(path, unroll=unroll, format=format)
+        return item.render(path, expand=expand, format=format)
+
+    def default_name(self) -> str:
+        main = self.main
+        nets = [n for n in main if n in self.networks]
+        if nets:
+            return nets[0]
+        if main:
+            return main[0]
+        if self.graphs:
+            return next(iter(self.graphs))
+        raise UsageError("the spec defines no cell or network")
+
+    def _repr_svg_(self) -> str:
+        return self.render(format="svg")
+
+    def explain(self) -> str:
+        """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""
+        from .explain import explain
+
+        return explain(self)
