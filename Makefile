@@ -1,0 +1,47 @@
+# rnndsl: `make demo` and `make test` work on a fresh machine.
+# They create .venv, install the package with its dev extras, and install
+# Graphviz's `dot` with apt-get when it is missing.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RNNDSL := $(VENV)/bin/rnndsl
+STAMP  := $(VENV)/.installed
+OUT    := out
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup dot test demo fmt-check clean
+
+setup: $(STAMP) dot
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+		echo "installing Graphviz (dot) with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; }
+
+test: setup
+	$(PY) -m pytest -q
+
+# The main job on the bundled examples: check everything, then draw the
+# example networks and the standard library's cells (folded, and the Elman
+# cell unrolled over 3 steps) as SVG files in out/.
+demo: setup
+	$(RNNDSL) check specs/std/*.rnn examples/*.rnn
+	mkdir -p $(OUT)
+	for f in examples/*.rnn; do $(RNNDSL) render $$f -o $(OUT)/$$(basename $$f .rnn).svg || exit 1; done
+	for f in specs/std/*.rnn; do \
+		case $$f in */cells.rnn) continue;; esac; \
+		$(RNNDSL) render $$f -o $(OUT)/std-$$(basename $$f .rnn).svg || exit 1; done
+	$(RNNDSL) render specs/std/elman.rnn --unroll 3 -o $(OUT)/std-elman-unrolled.svg
+	@echo "SVG files are in $(OUT)/"
+
+fmt-check: setup
+	$(RNNDSL) fmt --check specs/std/*.rnn examples/*.rnn
+
+clean:
+	rm -rf $(OUT) .pytest_cache .hypothesis build dist *.egg-info
