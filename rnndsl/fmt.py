@@ -39,7 +39,7 @@ from typing import Optional
 
 from . import ast as A
 from .errors import SpecErrors
-from .parse import Comment, _lex, parse_file
+from .parse import _lex, parse_file  # _lex: the tokens of `{`, `}` and docstrings, which have no node
 
 __all__ = ["format_text", "check", "format_expr", "format_stmt"]
 
@@ -337,13 +337,13 @@ class _Printer:
                 anchors.append(_Anchor((s.line, s.column), (s.end_line, s.end_column), _last_line(s),
                                        [f"import {_quote(item.path.value)}"], "", "top", "import"))
                 continue
-            i = self._index((s.line, s.column))
-            brace = self.tokens[self._next(i, "LBRACE")]
+            i = self._next(self._index((s.line, s.column)), "LBRACE")
+            brace = self.tokens[i]
             anchors.append(_Anchor((s.line, s.column), _end_of(brace), brace.line,
                                    [_header(item)], "", "top", "item"))
             policy = "none"
             if item.doc is not None:
-                doc = self.tokens[self._next(i, "LBRACE") + 1]
+                doc = self.tokens[i + 1]
                 anchors.append(self._token_anchor(doc, _quote(item.doc, doc=True).split("\n"),
                                                   INDENT, policy, "doc"))
                 policy = "keep"

@@ -494,56 +494,40 @@ class _CellInference:
     # ---- dtypes and results
 
     def _dtypes(self):
-        G = self.G
-        dtype: dict = {}
-        for node, data in G.nodes(data=True):
-            kind = data["kind"]
-            if kind in ("input", "param"):
-                dtype[node] = "float"
-            elif kind == "hparam":
-                dtype[node] = {"int": "float", "float": "float"}.get(data["type"], data["type"])
-            elif kind == "const":
-                dtype[node] = "bool" if isinstance(data["value"], bool) else "float"
-        reported: set = set()
-        for _ in range(len(G) + 1):
-            changed = False
-            for node, data in G.nodes(data=True):
-                if node in dtype:
-                    continue
-                srcs = sorted(G.in_edges(node, data=True), key=lambda e: e[2]["arg"])
-                if data["kind"] == "value":
-                    src = srcs[0][0]
-                    if src in dtype:
-                        dtype[node] = dtype[src]
-                        changed = True
-                    continue
-                if any(s not in dtype for s, _, _ in srcs):
-                    continue
-                dtype[node] = self._op_dtype(node, data, [(dtype[s], d) for s, _, d in srcs], reported)
-                changed = True
-            if not changed:
-                break
-        for node in G:
-            G.nodes[node]["dtype"] = dtype.get(node, "float")
+        """Every node's dtype, and a diagnostic for a bool or str where a number is needed.
 
-    def _op_dtype(self, node, data, operands, reported) -> str:
-        op = data["op"]
-        if op in ("lt", "le", "gt", "ge", "eq", "ne"):
+        An op's dtype depends on the op alone (comparisons give bool, the rest
+        float), so no fixed point is needed; a value takes its equation's.
+        """
+        G = self.G
+        for node, data in G.nodes(data=True):
+            data["dtype"] = self._own_dtype(node, data)
+        reported: set = set()
+        for node, data in G.nodes(data=True):
+            if data["kind"] != "op":
+                continue
+            edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2]["arg"])
+            operands = [(G.nodes[src]["dtype"], edge) for src, _, edge in edges]
+            if data["op"] == "where":
+                (cond_type, cond_edge), *operands = operands
+                if cond_type != "bool":
+                    self.errors.append(ShapeError(
+                        "the condition of `where` is not a comparison", cond_edge["span"],
+                        label=f"a {cond_type} value", notes=["write `where(x > 0, a, b)`"], code="E0304"))
             for t, edge in operands:
-                self._numeric(t, edge, op, reported)
-            return "bool"
-        if op == "where":
-            (cond_type, cond_edge), *branches = operands
-            if cond_type != "bool" and id(cond_edge) not in reported:
-                reported.add(id(cond_edge))
-                self.errors.append(ShapeError(
-                    "the condition of `where` is not a comparison", cond_edge["span"],
-                    label=f"a {cond_type} value", notes=["write `where(x > 0, a, b)`"], code="E0304"))
-            for t, edge in branches:
-                self._numeric(t, edge, op, reported)
-            return "float"
-        for t, edge in operands:
-            self._numeric(t, edge, op, reported)
+                self._numeric(t, edge, data["op"], reported)
+
+    def _own_dtype(self, node, data, depth: int = 0) -> str:
+        kind = data["kind"]
+        if kind == "hparam":
+            return "float" if data["type"] in ("int", "float") else data["type"]
+        if kind == "const":
+            return "bool" if isinstance(data["value"], bool) else "float"
+        if kind == "op":
+            return "bool" if data["op"] in ("lt", "le", "gt", "ge", "eq", "ne") else "float"
+        if kind == "value" and depth < len(self.G):
+            src = next(u for u, _, d in self.G.in_edges(node, data=True) if d.get("role") == "def")
+            return self._own_dtype(src, self.G.nodes[src], depth + 1)
         return "float"
 
     def _numeric(self, t, edge, op, reported):

@@ -97,7 +97,9 @@ def _concatenate(args, inputs):
     axis %= rank
     total = first.dims[axis]
     for t in inputs[1:]:
-        if t.kind != first.kind or len(t.dims) != rank or any(
+        if t.kind != first.kind:
+            raise LayerTypeError(f"`Concatenate` takes values of one kind: {first} vs {t}")
+        if len(t.dims) != rank or any(
             a != b for i, (a, b) in enumerate(zip(t.dims, first.dims)) if i != axis
         ):
             raise LayerTypeError(f"`Concatenate` takes values that agree off axis {axis}: {first} vs {t}")

@@ -282,6 +282,11 @@ def _literal(expr) -> object:
 _NOT_LITERAL = object()
 
 
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article: "an int", "a float"."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def _type_ok(type_name: str, value) -> bool:
     if type_name == "bool":
         return isinstance(value, bool)
@@ -311,10 +316,10 @@ def _resolve_hparams(hparams: tuple, errors: list) -> dict:
         if hp.default is not None:
             default = _literal(hp.default)
             if default is _NOT_LITERAL or not _type_ok(type_name, default):
-                shown = "an expression" if default is _NOT_LITERAL else type(default).__name__
+                shown = "an expression" if default is _NOT_LITERAL else _a(type(default).__name__)
                 errors.append(ResolveError(
-                    f"the default of `{name}` is not a {type_name}", hp.default.span,
-                    label=f"expected a {type_name} literal, found {shown}", code="E0203"))
+                    f"the default of `{name}` is not {_a(type_name)}", hp.default.span,
+                    label=f"expected {_a(type_name)} literal, found {shown}", code="E0203"))
                 continue
             if type_name == "float":
                 default = float(default)
@@ -429,8 +434,8 @@ class _CellResolver:
                 self.error(f"unknown recurrence domain `{cell.over.id}`", cell.over.span,
                            label="expected `tree`", notes=did_you_mean(cell.over.id, ["tree"])
                            + ["a cell runs over time unless it says `over tree`"], code="E0205")
-            else:
-                self.over = "tree"
+                return None, self.errors
+            self.over = "tree"
         self.index = "n" if self.over == "tree" else "t"
         self.inputs: dict = {}
         self.params: dict = {}
@@ -474,7 +479,7 @@ class _CellResolver:
         taken = self._taken(name.id)
         if taken is not None:
             kind, span = taken
-            self.error(f"`{name.id}` is declared twice", name.span, label=f"already a {kind}",
+            self.error(f"`{name.id}` is declared twice", name.span, label=f"already {_a(kind)}",
                        notes=[f"the {kind} `{name.id}` is declared at {span}"], code="E0204")
             return False
         if name.id == self.index:
@@ -765,6 +770,7 @@ class _CellResolver:
             if name in self.values or name in self.inputs:
                 self.error(f"`{name}` is a value, not a function", expr.span,
                            label=f"index it with brackets: `{name}[{self.index}]`", code="E0223")
+                return
             else:
                 self.error(f"unknown function `{name}`", func.span, label="not a built-in function",
                            notes=did_you_mean(name, FUNCTIONS), code="E0203")
@@ -945,6 +951,7 @@ class _NetworkResolver:
             self.error(f"`{name.id}` is defined twice", name.span, code="E0204")
             return
         kind = typ.kind.id
+        self.failed.add(name.id)  # until the type is known good
         if kind not in KINDS:
             self.error(f"unknown type `{kind}`", typ.kind.span, label="not a kind of value",
                        notes=did_you_mean(kind, KINDS) + ["kinds are seq, vec, tree and grid"], code="E0230")
@@ -964,6 +971,7 @@ class _NetworkResolver:
         if kind in ("seq", "vec", "tree") and not dims and dtype == "float":
             self.error(f"`{kind}[]` has no features", typ.span,
                        label=f"write `{kind}[32]`, or `{kind}[int]` for tokens", code="E0230")
+        self.failed.discard(name.id)
         self.values[name.id] = name.id
         self.inputs[name.id] = NetInputInfo(name.id, kind, dtype, tuple(dims), name.span)
 
@@ -1161,7 +1169,13 @@ class _NetworkResolver:
             if isinstance(literal, str) and literal in words:
                 return literal
             shown = expr.id if isinstance(expr, A.Name) else ""
-            self.error(f"argument `{p.name}` of `{layer}` must be one of {', '.join(words)}", expr.span,
-                       label="not one of those", notes=did_you_mean(shown, words), code="E0209")
+            if kind == "activation":
+                self.error(f"argument `{p.name}` of `{layer}` must be an activation function", expr.span,
+                           label="not an activation",
+                           notes=did_you_mean(shown, words) + [f"activations are {', '.join(words)}"],
+                           code="E0209")
+            else:
+                self.error(f"argument `{p.name}` of `{layer}` must be one of {', '.join(words)}", expr.span,
+                           label="not one of those", notes=did_you_mean(shown, words), code="E0209")
             return _NOT_LITERAL
         raise AssertionError(f"unknown argument kind {kind}")
