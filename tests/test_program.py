@@ -1,0 +1,82 @@
+"""The Python API: rnndsl.load, Program, the NetworkX graphs and their attributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+import rnndsl
+from rnndsl.ast import Span
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LSTM_TEXT = (ROOT / "specs" / "std" / "lstm.rnn").read_text()
+
+
+def test_load_a_path_and_text():
+    from_path = rnndsl.load(ROOT / "specs" / "std" / "lstm.rnn")
+    from_text = rnndsl.load(LSTM_TEXT)
+    assert list(from_path.cells) == list(from_text.cells) == ["LSTM"]
+    assert from_text.file == "<string>"
+    assert from_path.file.endswith("specs/std/lstm.rnn")
+
+
+def test_load_raises_every_error_at_once():
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        rnndsl.load("cell A(n: int) {\n    input x: [n]\n    h[t] = sigmod(x[t]) + q[t]\n}\n")
+    err = info.value
+    assert isinstance(err, rnndsl.RnnDslError)
+    assert [e.code for e in err.errors] == ["E0218", "E0203", "E0201"]  # source order
+    assert str(err).endswith("3 errors found")
+
+
+def test_load_missing_file_is_a_usage_error(tmp_path):
+    with pytest.raises(rnndsl.UsageError, match="no such file"):
+        rnndsl.load(tmp_path / "missing.rnn")
+
+
+def test_cell_graph_nodes_and_edges_carry_spans_and_delays():
+    program = rnndsl.load(LSTM_TEXT)
+    G = program.graph("LSTM")
+    assert isinstance(G, nx.MultiDiGraph)
+    assert all(isinstance(d["span"], Span) and d["span"].line > 0 for _, d in G.nodes(data=True))
+    assert all(isinstance(d["span"], Span) and d["span"].line > 0 for _, _, d in G.edges(data=True))
+    delayed = sorted((u, G.nodes[v]["op"]) for u, v, d in G.edges(data=True) if d["delay"] == 1)
+    # h[t-1] is read by the four recurrent matmuls, c[t-1] by the forget product
+    assert delayed == [("c", "mul")] + [("h", "matmul")] * 4
+    assert G.graph["states"] == ["c", "h"]
+    assert {n for n, d in G.nodes(data=True) if d["kind"] == "value"} == {"i", "f", "o", "g", "c", "h"}
+
+
+def test_network_graph_edges_are_typed():
+    program = rnndsl.load(ROOT / "examples" / "tagger.rnn")
+    G = program.graph("Tagger")
+    assert all("type" in d for _, _, d in G.edges(data=True))
+    kinds = {d["kind"] for _, d in G.nodes(data=True)}
+    assert kinds == {"input", "layer", "output"}
+
+
+def test_program_lookup_and_unknown_names():
+    program = rnndsl.load(ROOT / "examples" / "tagger.rnn")
+    assert isinstance(program["Tagger"], rnndsl.program.Network)
+    assert isinstance(program["LSTM"], rnndsl.program.Cell)
+    with pytest.raises(rnndsl.UsageError, match="no cell or network named `Tager`; did you mean `Tagger`"):
+        program.graph("Tager")
+    assert program.main == ["Tagger"]
+    assert program.default_name() == "Tagger"
+
+
+def test_program_and_parts_show_as_svg():
+    program = rnndsl.load(ROOT / "examples" / "tagger.rnn")
+    for obj in (program, program["Tagger"], program["LSTM"]):
+        svg = obj._repr_svg_()
+        assert "<svg" in svg
+
+
+def test_render_to_a_file(tmp_path):
+    program = rnndsl.load(LSTM_TEXT)
+    path = program.render("LSTM", tmp_path / "lstm.dot")
+    text = Path(path).read_text()
+    assert text.startswith("digraph")
