@@ -15,7 +15,7 @@ from typing import Optional, Union
 import networkx as nx
 
 from . import causality, graph, infer
-from .errors import RnnDslError, SpecErrors, UsageError
+from .errors import SpecErrors, UsageError
 from .parse import parse_file
 from .resolve import BoundProgram, display_path, resolve
 

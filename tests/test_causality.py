@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import checked, diagnostics
+from helpers import diagnostics
 
 CASES = {
     "zero_delay_cycle": (

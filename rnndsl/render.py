@@ -1,0 +1,793 @@
+"""render: typed IR -> Graphviz drawings (folded cells, unrolled cells, networks).
+
+Three drawings, each a `graphviz.Digraph` built from a typed graph:
+
+- `render_cell(G)`: the cell folded, one step of its equations. Inputs are
+  filled ellipses, named values (equation results) bold ellipses with their
+  shape, states with a double border, outputs red with an `output` marker.
+  Operations are small circles (`+ − ⊙ ÷ · σ`) or boxes (`tanh`, `softmax`,
+  `Σ children` ...); parameters, hyperparameters and constants are small text
+  beside the operation that reads them. A read at a delay, `h[t-1]`, is a
+  dashed edge labelled `z⁻¹` from `h` back into the operation; a tree cell's
+  read of a child is a dashed edge labelled `children`; the definition of a
+  continuous state (`d/dt y = ...`) is labelled `∫`.
+- `render_cell(G, unroll=K)`: K steps left to right, one cluster per step,
+  values only (`h[1]`, `x[2]`): an edge from each value to each value whose
+  equation reads it; a read k steps back comes from step s-k, or from an
+  initial-state node `h[0]`. Parameters are shared and listed once.
+- `render_network(G, graphs, expand)`: a box per layer application, typed
+  edges; an expanded layer is a cluster holding its cell's folded drawing.
+
+`output(dot, path, format)` lays a drawing out with Graphviz's `dot` and writes
+it (SVG, PDF, PNG, or the DOT text). The DOT text of a spec is deterministic.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import graphviz
+import networkx as nx
+
+from . import ast as A
+from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
+from .dims import Dim
+from .errors import UsageError, did_you_mean
+from .layers import CELL_KEYWORDS, KERAS_LAYERS, WRAPPERS
+
+FORMATS = ("svg", "pdf", "png", "dot")
+
+FONT = "Helvetica,Arial,sans-serif"
+SMALL = 8  # point size of parameters, hyperparameters, constants, notes
+
+INPUT_FILL = "#e3eefa"
+INPUT_LINE = "#3a6ea5"
+VALUE_FILL = "#fffdf2"
+OUTPUT_LINE = "#c0392b"
+OUTPUT_FILL = "#fdecea"
+DELAY = "#1f5fa8"
+CHILD = "#7b3fa0"
+FAINT = "#666666"
+LAYER_FILL = "#f4f4f4"
+CLUSTER_FILL = "#fbfbfb"
+
+_SYMBOLS = {
+    "add": "+", "sub": "−", "mul": "⊙", "div": "÷", "matmul": "·", "pow": "^",
+    "neg": "−", "pos": "+", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "eq": "=",
+    "ne": "≠", "copy": "=", "sigmoid": "σ",
+}
+_CHILD_REDUCTIONS = {"sum": "Σ children", "prod": "Π children", "mean": "mean children",
+                     "max": "max children", "min": "min children", "norm": "norm children"}
+# Operations whose operand order matters: the marks on their operands' edges, by position.
+_OPERAND_MARKS = {"sub": {1: "−"}, "div": {1: "÷"}, "pow": {1: "exp"},
+                  **{c: {1: "rhs"} for c in ("lt", "le", "gt", "ge", "eq", "ne")},
+                  "where": {1: "then", 2: "else"}, "clip": {1: "low", 2: "high"}}
+# Binary operations among those, whose constant operand is written in the label: `1 −`.
+_INLINE = ("sub", "div", "pow", "lt", "le", "gt", "ge", "eq", "ne")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _h(text) -> str:
+    """Text made safe for a Graphviz HTML-like label."""
+    return html.escape(str(text), quote=True)
+
+
+def _html(body: str) -> str:
+    """An HTML-like label (the graphviz package passes `<...>` through unquoted)."""
+    return f"<{body}>"
+
+
+def _small(text: str, size: int = SMALL, color: Optional[str] = None) -> str:
+    c = f' color="{color}"' if color else ""
+    return f'<font point-size="{size}"{c}>{text}</font>'
+
+
+def delay_label(k: int) -> str:
+    """`z⁻¹`, `z⁻²`, ...: the label of a read k steps back."""
+    return "z⁻" + str(k).translate(_SUPERSCRIPT)
+
+
+def _shape(shape, subst: Optional[dict] = None) -> str:
+    if shape is None:
+        return "[?]"
+    dims = [d.subst(subst) if subst and isinstance(d, Dim) else d for d in shape]
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def _summary(doc: Optional[str], width: int = 78, most: int = 4) -> list:
+    """The summary of a docstring (its first paragraph), as at most `most` wrapped lines."""
+    if not doc:
+        return []
+    paragraph = []
+    for line in doc.strip().splitlines():
+        if not line.strip():
+            break
+        paragraph.append(line.strip())
+    lines = textwrap.wrap(" ".join(paragraph), width)
+    if len(lines) > most:
+        lines = lines[:most]
+        lines[-1] = lines[-1].rstrip(" .,;:") + " …"
+    return lines
+
+
+def _value(v) -> str:
+    """An argument value as a spec writes it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, A.Name):
+        return v.id
+    if isinstance(v, A.Number):
+        return v.text or str(v.value)
+    if isinstance(v, A.String):
+        return f'"{v.value}"'
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def _title(G) -> str:
+    """`LSTM(units)`, `CTRNN(units, dt=0.1)`: a cell's or network's name and hyperparameters."""
+    items = []
+    for name, hp in G.graph.get("hparams", {}).items():
+        items.append(name if hp.default is None else f"{name}={_value(hp.default)}")
+    return f"{G.graph['name']}({', '.join(items)})"
+
+
+def _caption(G, extra: str = "") -> str:
+    """The HTML label of a cell cluster or a network: title, notes and docstring summary."""
+    rows = [f"<b>{_h(_title(G))}</b>" + (_small(_h(extra), 10) if extra else "")]
+    rows += [_small(_h(line), 9, FAINT) for line in _summary(G.graph.get("doc"))]
+    return "<br/>".join(rows)
+
+
+# ---------------------------------------------------------------- folded cell
+
+
+class _Folded:
+    """The folded drawing of one cell, into a (sub)graph, node ids prefixed by `prefix`."""
+
+    def __init__(self, G, prefix: str = "", subst: Optional[dict] = None, markers: bool = True):
+        self.G = G
+        self.p = prefix
+        self.subst = subst or {}
+        self.markers = markers
+        self.rep = self._merge_chains()
+        self.inlined = self._inline_constants()
+        self.hidden = {src for op in self.inlined for src in G.predecessors(op)
+                       if G.nodes[src]["kind"] in ("const", "hparam") and G.out_degree(src) == 1}
+
+    def id(self, node: str) -> str:
+        return self.p + node
+
+    def _merge_chains(self) -> dict:
+        """`a + b + c` parses as `(a + b) + c`: draw it as one `+` with three operands.
+
+        An add (or mul) whose single use is another add (mul) on the same side of a
+        children reduction is merged into it. Returns {op: the op drawn for it}.
+        """
+        G = self.G
+        rep = {}
+        for node, data in G.nodes(data=True):
+            if data["kind"] != "op" or data["op"] not in ("add", "mul"):
+                continue
+            outs = list(G.out_edges(node, data=True))
+            if len(outs) != 1:
+                continue
+            _, user, edata = outs[0]
+            udata = G.nodes[user]
+            if (udata["kind"] == "op" and udata["op"] == data["op"] and edata.get("delay", 0) == 0
+                    and udata.get("per_child") == data.get("per_child")):
+                rep[node] = user
+
+        def find(n):
+            while n in rep:
+                n = rep[n]
+            return n
+
+        return {n: find(n) for n in G.nodes}
+
+    def _inline_constants(self) -> dict:
+        """`1 - z`: a constant or hyperparameter operand of an operation whose operand order
+        matters, read only there, is written into the operation's label. Returns {op: [text
+        of operand 0 or None, text of operand 1 or None]}; the inlined nodes are not drawn."""
+        G = self.G
+        out = {}
+        for node, data in G.nodes(data=True):
+            if data["kind"] != "op" or data["op"] not in _INLINE + ("neg",) or self.rep[node] != node:
+                continue
+            edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
+            if len(edges) != (1 if data["op"] == "neg" else 2):
+                continue
+            texts = [None, None]
+            for i, (src, _, _) in enumerate(edges):
+                sdata = G.nodes[src]
+                if sdata["kind"] in ("const", "hparam") and G.out_degree(src) == 1:
+                    texts[i] = str(sdata.get("label", src))
+            if texts != [None, None]:
+                out[node] = texts
+        return out
+
+    # ---- nodes
+
+    def draw(self, g: graphviz.Digraph) -> None:
+        G = self.G
+        per_child = [n for n, d in G.nodes(data=True)
+                     if d["kind"] == "op" and d.get("per_child") and self.rep[n] == n]
+        hidden = self.hidden
+        for node, data in G.nodes(data=True):
+            if data["kind"] == "op" and (self.rep[node] != node or node in per_child):
+                continue
+            if node in hidden:
+                continue
+            self._node(g, node, data)
+        if per_child:
+            with g.subgraph(name=f"cluster_{self.p}per_child") as sub:
+                sub.attr(label=_html(_small("for each child k", 9, CHILD)), style="dashed,rounded",
+                         color=CHILD, fontname=FONT)
+                for node in per_child:
+                    self._node(sub, node, G.nodes[node])
+        for u, v, key, data in G.edges(keys=True, data=True):
+            self._edge(g, u, v, data)
+        if self.markers:
+            outputs = G.graph.get("outputs", [])
+            for i, name in enumerate(outputs):
+                marker = self.id(f"%out_{name}")
+                text = "output" if len(outputs) == 1 else f"output {i + 1}"
+                g.node(marker, _html(f"<b>{text}</b>"), shape="plaintext", fontcolor=OUTPUT_LINE,
+                       fontsize="10", fontname=FONT)
+                g.edge(self.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
+
+    def _node(self, g, node, data) -> None:
+        kind = data["kind"]
+        nid = self.id(node)
+        shape = _shape(data.get("shape"), self.subst)
+        if kind == "input":
+            g.node(nid, _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"), shape="ellipse",
+                   style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, fontname=FONT,
+                   tooltip=f"input {node}: {shape}")
+        elif kind == "value":
+            self._value_node(g, node, data, shape)
+        elif kind == "param":
+            note = " fixed" if data.get("fixed") else ""
+            label = f"{_h(node)}<br/>{_small(_h(shape) + note, SMALL - 1)}"
+            g.node(nid, _html(label), shape="plaintext", fontsize=str(SMALL), fontcolor=FAINT,
+                   fontname=FONT, margin="0.02", height="0.2", width="0.2",
+                   tooltip=f"param {node}: {shape}")
+        elif kind == "hparam":
+            g.node(nid, _html(f"<i>{_h(node)}</i>"), shape="plaintext", fontsize=str(SMALL),
+                   fontcolor=FAINT, fontname=FONT, margin="0.02", height="0.2", width="0.2",
+                   tooltip=f"hyperparameter {node}")
+        elif kind == "const":
+            g.node(nid, _h(data.get("label", data.get("value"))), shape="plaintext",
+                   fontsize=str(SMALL), fontcolor=FAINT, fontname=FONT, margin="0.02",
+                   height="0.2", width="0.2")
+        else:
+            self._op_node(g, node, data)
+
+    def _value_node(self, g, node, data, shape) -> None:
+        outputs = self.G.graph.get("outputs", [])
+        is_out = node in outputs
+        attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6",
+                     fontname=FONT)
+        what = "value"
+        if data.get("state"):
+            attrs["peripheries"] = "2"
+            what = "continuous state" if data.get("ode") else "state"
+        if is_out:
+            attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
+            what = "output " + what
+        g.node(self.id(node), _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"),
+               tooltip=f"{what} {node}: {shape}", **attrs)
+
+    def _op_node(self, g, node, data) -> None:
+        op = data["op"]
+        attrs = data.get("attrs") or {}
+        if op.startswith("children."):
+            text = _CHILD_REDUCTIONS.get(op.split(".", 1)[1], op.replace(".", " "))
+        else:
+            text = _SYMBOLS.get(op, op)
+        notes = _op_notes(op, attrs)
+        if node in self.inlined:
+            if op == "neg":
+                text = text + self.inlined[node][0]  # `−1`
+            else:
+                left, right = self.inlined[node]
+                text = " ".join(t for t in (left, text, right) if t is not None)
+        symbol = op in _SYMBOLS and not notes and node not in self.inlined
+        if symbol:
+            g.node(self.id(node), _h(text), shape="circle", width="0.3", height="0.3",
+                   fixedsize="true", fontsize="13" if op != "matmul" else "18", fontname=FONT,
+                   tooltip=op)
+        else:
+            label = _h(text) + ("<br/>" + _small(_h(notes)) if notes else "")
+            g.node(self.id(node), _html(label), shape="box", style="rounded", fontsize="11",
+                   height="0.3", width="0.3", margin="0.06,0.03", fontname=FONT, tooltip=op)
+
+    # ---- edges
+
+    def _edge(self, g, u, v, data) -> None:
+        G = self.G
+        if G.nodes[u]["kind"] == "op" and self.rep[u] != u:
+            return  # inside a merged chain
+        if u in self.hidden:
+            return  # written in the operation's label
+        v_drawn = self.rep[v]
+        attrs = {"arrowsize": "0.6"}
+        ukind = G.nodes[u]["kind"]
+        if ukind in ("param", "hparam", "const"):
+            attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
+        vdata = G.nodes[v_drawn]
+        mark = _OPERAND_MARKS.get(vdata.get("op"), {}).get(data.get("arg")) if vdata["kind"] == "op" else None
+        if mark and v_drawn not in self.inlined:
+            attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
+                         labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
+        delay = data.get("delay", 0)
+        tail, head = self.id(u), self.id(v_drawn)
+        if data.get("child") or delay >= 1:
+            if data.get("child"):
+                attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
+                             fontsize="9", fontname=FONT)
+            else:
+                attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
+                             fontsize="10", fontname=FONT)
+        if data.get("child") or delay >= 1 or G.nodes[u].get("ode"):
+            if v_drawn in self.upstream(u):
+                # A feedback edge: written from the reader to the value and drawn backwards,
+                # so that it is laid out along the data flow instead of across the drawing.
+                tail, head = head, tail
+                attrs["dir"] = "back"
+                if "headlabel" in attrs:
+                    attrs["taillabel"] = attrs.pop("headlabel")
+        if data.get("role") == "def":
+            attrs["penwidth"] = "1.3"
+            if G.nodes[v].get("ode"):
+                attrs.update(label="∫", fontsize="14", fontname=FONT)
+            elif "index" in data:
+                attrs.update(label=f"part {data['index'] + 1}", fontsize=str(SMALL), fontname=FONT)
+        g.edge(tail, head, **attrs)
+
+    def upstream(self, value: str) -> set:
+        """The nodes that `value` depends on in the same step (through delay-0 edges)."""
+        if not hasattr(self, "_now"):
+            G = self.G
+            self._now = nx.DiGraph()
+            self._now.add_nodes_from(self.rep[n] for n in G.nodes)
+            for u, v, d in G.edges(data=True):
+                if d.get("delay", 0) == 0 and not d.get("child") and not G.nodes[u].get("ode") \
+                        and self.rep[u] != self.rep[v]:
+                    self._now.add_edge(self.rep[u], self.rep[v])
+        return nx.ancestors(self._now, value)
+
+
+def _op_notes(op: str, attrs: dict) -> str:
+    """The constant arguments of an operation that differ from their defaults: `axis=0`."""
+    if not attrs:
+        return ""
+    name = op.split(".", 1)[-1]
+    sig = FUNCTIONS.get(name)
+    defaults = {p.name: p.default for p in sig.params} if sig else {}
+    for key, (_kind, default) in KEYWORD_ONLY.get(name, {}).items():
+        defaults[key] = default
+    items = []
+    for key, value in attrs.items():
+        if key in defaults and defaults[key] is not REQUIRED and defaults[key] == value:
+            continue
+        if value is None:
+            continue
+        items.append(f'"{value}"' if key == "subscripts" else f"{key}={_value(value)}")
+    return ", ".join(items)
+
+
+def _cell_extra(G) -> str:
+    bits = []
+    if G.graph.get("over") == "tree":
+        bits.append("over tree")
+    if G.graph.get("solver"):
+        step = G.graph.get("step")
+        bits.append(f"solver {G.graph['solver']}" + (f", step {_value(step)}" if step is not None else ""))
+    return ("  (" + "; ".join(bits) + ")") if bits else ""
+
+
+def _cell_graph(name: str) -> graphviz.Digraph:
+    return graphviz.Digraph(
+        name=name,
+        graph_attr=dict(fontname=FONT, nodesep="0.2", ranksep="0.3", newrank="true", mclimit="10",
+                        remincross="true"),
+        node_attr=dict(fontname=FONT),
+        edge_attr=dict(fontname=FONT),
+    )
+
+
+def render_cell(G, unroll: Optional[int] = None) -> graphviz.Digraph:
+    """The cell of graph `G` folded (one step of its equations), or unrolled over `unroll` steps."""
+    if unroll is not None:
+        return _unrolled(G, unroll)
+    dot = _cell_graph(G.graph["name"])
+    dot.attr(rankdir="LR")
+    with dot.subgraph(name=f"cluster_{G.graph['name']}") as c:
+        c.attr(label=_html(_caption(G, _cell_extra(G))), labelloc="t", style="rounded,filled",
+               fillcolor=CLUSTER_FILL, color="#999999", fontname=FONT, margin="12")
+        _Folded(G).draw(c)
+    return dot
+
+
+# ---------------------------------------------------------------- unrolled cell
+
+
+def _reads(G, value: str) -> list:
+    """What the equation of `value` reads: [(input or value, delay)], in order, each once."""
+    out: list = []
+    seen: set = set()
+    stack = [(u, d.get("delay", 0)) for u, _, d in G.in_edges(value, data=True) if d.get("role") == "def"]
+    visited_ops: set = set()
+    while stack:
+        node, delay = stack.pop(0)
+        kind = G.nodes[node]["kind"]
+        if kind == "op":
+            if node in visited_ops:
+                continue
+            visited_ops.add(node)
+            stack.extend((u, d.get("delay", 0)) for u, _, d in
+                         sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0)))
+        elif kind in ("input", "value") and (node, delay) not in seen:
+            seen.add((node, delay))
+            out.append((node, delay))
+    return out
+
+
+def _levels(G, reads: dict) -> dict:
+    """Height of each input and value in a step: inputs 0, a value one above what it reads now."""
+    D = nx.DiGraph()
+    for n, d in G.nodes(data=True):
+        if d["kind"] in ("input", "value"):
+            D.add_node(n)
+    for v, rs in reads.items():
+        for src, delay in rs:
+            if delay == 0 and src != v:
+                D.add_edge(src, v)
+    # A continuous state's derivative may read values computed from the state itself.
+    while not nx.is_directed_acyclic_graph(D):
+        cycle = nx.find_cycle(D)
+        D.remove_edge(*cycle[-1][:2])
+    level = {}
+    for n in nx.topological_sort(D):
+        preds = list(D.predecessors(n))
+        level[n] = 1 + max(level[p] for p in preds) if preds else (0 if G.nodes[n]["kind"] == "input" else 1)
+    return level
+
+
+def _unrolled(G, steps: int) -> graphviz.Digraph:
+    name = G.graph["name"]
+    if G.graph.get("over") == "tree":
+        raise UsageError(f"--unroll draws time steps; `{name}` is a tree cell")
+    if not isinstance(steps, int) or steps < 1:
+        raise UsageError("--unroll takes a number of steps of at least 1")
+    inputs = [n for n, d in G.nodes(data=True) if d["kind"] == "input"]
+    values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
+    outputs = G.graph.get("outputs", [])
+    reads = {v: _reads(G, v) for v in values}
+    level = _levels(G, reads)
+
+    dot = _cell_graph(f"{name}_unrolled")
+    dot.attr(rankdir="BT", label=_html(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
+             nodesep="0.35", ranksep="0.45")
+
+    def nid(n, s):
+        return f"{n}[{s}]"
+
+    def value_attrs(n):
+        d = G.nodes[n]
+        if d["kind"] == "input":
+            return dict(shape="ellipse", style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE)
+        attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6")
+        if d.get("state"):
+            attrs["peripheries"] = "2"
+        if n in outputs:
+            attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
+        return attrs
+
+    # initial states: every read before step 1
+    initial: dict = {}
+    for v in values:
+        for src, delay in reads[v]:
+            k = delay + (1 if G.nodes[v].get("ode") and src == v and delay == 0 else 0)
+            for s in range(1, steps + 1):
+                if s - k <= 0 and k >= 1:
+                    initial[(src, s - k)] = True
+    for v in values:  # a continuous state starts from its initial value
+        if G.nodes[v].get("ode"):
+            initial[(v, 0)] = True
+    if initial:
+        with dot.subgraph(name="cluster_initial") as c:
+            c.attr(label=_html(_small("<b>initial state</b>", 10)), style="rounded,dashed",
+                   color=FAINT, fontname=FONT, labelloc="b")
+            for (src, idx) in sorted(initial, key=lambda k: (k[1], list(G.nodes).index(k[0]))):
+                init = G.nodes[src].get("init", 0)
+                init_text = "0" if G.nodes[src]["kind"] == "input" else _value(init)
+                label = f"<b>{_h(src)}[{idx}]</b><br/>{_small('= ' + _h(init_text))}"
+                c.node(nid(src, idx), _html(label), shape="ellipse", style="dashed", color=FAINT,
+                       fontname=FONT, tooltip=f"initial {src}")
+
+    for s in range(1, steps + 1):
+        with dot.subgraph(name=f"cluster_step_{s}") as c:
+            c.attr(label=_html(f"<b>t = {s}</b>"), style="rounded,filled", fillcolor=CLUSTER_FILL,
+                   color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
+            for n in inputs + values:
+                if n in inputs and not _read_somewhere(n, reads):
+                    continue
+                c.node(nid(n, s), _html(f"<b>{_h(n)}[{s}]</b>"), fontname=FONT,
+                       tooltip=f"{n} at step {s}", **value_attrs(n))
+
+    drawn: set = set()  # (tail, head) of the edges between steps
+    for s in range(1, steps + 1):
+        for v in values:
+            ode = G.nodes[v].get("ode")
+            # d/dt y: y[s] integrates from y[s-1], whether or not the derivative reads y
+            own = [(v, 0)] if ode else []
+            for src, delay in own + [r for r in reads[v] if not (ode and r == (v, 0))]:
+                k = 1 if (ode and src == v and delay == 0) else delay
+                if src == v and k == 0:
+                    continue
+                tail = nid(src, s - k)
+                head = nid(v, s)
+                if k == 0:
+                    dot.edge(tail, head, arrowsize="0.7")
+                    continue
+                attrs = dict(color=DELAY, fontcolor=DELAY, fontsize="8", arrowsize="0.7",
+                             label="∫" if (ode and src == v) else src,
+                             tooltip=f"{src}[{s - k}] → {v}[{s}]")
+                if ode and src == v:
+                    attrs["fontsize"] = "12"
+                up, down = level.get(src, 0), level.get(v, 0)
+                if up == down:
+                    attrs["minlen"] = "0"  # a flat, horizontal edge from one step to the next
+                elif up > down:
+                    # drawn from the later step's value back to the earlier one, arrow reversed:
+                    # every edge then agrees with the heights, and the steps keep their order
+                    tail, head = head, tail
+                    attrs.update(dir="back", weight="0")
+                else:
+                    attrs["weight"] = "0"
+                dot.edge(tail, head, **attrs)
+                drawn.add((tail, head))
+    # Keep the steps in order, left to right. Graphviz does not hold flat edges between
+    # clusters to their direction, so an invisible time line below the steps does it: its
+    # own flat edges are kept, and an edge from each of its marks to its step's lowest
+    # nodes would cross the others if the steps were out of order.
+    shown = [n for n in inputs + values if not (n in inputs and not _read_somewhere(n, reads))]
+    bottom = min((level.get(n, 0) for n in shown), default=0)
+    marks = ["%t0"] * bool(initial) + [f"%t{s}" for s in range(1, steps + 1)]
+    with dot.subgraph() as line:
+        line.attr(rank="same")
+        for m in marks:
+            line.node(m, "", style="invis", width="0", height="0", fixedsize="true")
+    for a, b in zip(marks, marks[1:]):
+        dot.edge(a, b, style="invis", weight="10")
+    for (src, idx) in sorted(initial, key=lambda k: (k[1], list(G.nodes).index(k[0]))):
+        dot.edge("%t0", nid(src, idx), style="invis", weight="0")
+        if (nid(src, idx), nid(src, 1)) not in drawn:  # level with src[1]
+            dot.edge(nid(src, idx), nid(src, 1), style="invis", minlen="0")
+    for s in range(1, steps + 1):
+        for n in shown:
+            if level.get(n, 0) == bottom:
+                dot.edge(f"%t{s}", nid(n, s), style="invis")
+    params = [(n, d) for n, d in G.nodes(data=True) if d["kind"] == "param"]
+    if params:
+        rows = [_small("<b>shared by every step</b>")]
+        rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + (" fixed" if d.get("fixed") else ""))
+                 for n, d in params]
+        dot.node("%params", _html("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
+                 fontname=FONT, margin="0.08,0.04")
+    return dot
+
+
+def _read_somewhere(n: str, reads: dict) -> bool:
+    return any(src == n for rs in reads.values() for src, _ in rs)
+
+
+# ---------------------------------------------------------------- networks
+
+
+def _layer_call(app, graphs: dict) -> str:
+    """`Embedding(vocab, 128)`, `Bidirectional(LSTM(units), merge=concat)`: as a spec writes it."""
+    if app.kind == "keras":
+        spec = KERAS_LAYERS.get(app.layer)
+        items = []
+        for p in (spec.params if spec else ()):
+            if p.name not in app.args:
+                continue
+            value = app.args[p.name]
+            if p.default is REQUIRED:
+                items.append(_value(value))
+            elif value != p.default:
+                items.append(f"{p.name}={_value(value)}")
+        return f"{app.layer}({', '.join(items)})"
+    cell = _cell_call(app.cell, graphs) if app.cell is not None else app.layer
+    if app.kind == "cell":
+        return cell
+    items = [cell]
+    for p in WRAPPERS.get(app.kind, ())[1:]:
+        if p.name in app.args:
+            items.append(f"{p.name}={_value(app.args[p.name])}")
+    return f"{app.kind}({', '.join(items)})"
+
+
+def _cell_call(ref, graphs: dict) -> str:
+    G = graphs.get(ref.cell)
+    order = list(G.graph["hparams"]) if G is not None else list(ref.args)
+    items = []
+    positional = True
+    for name in order:
+        if name not in ref.args:
+            positional = False
+            continue
+        text = _value(ref.args[name])
+        items.append(text if positional and text == name else f"{name}={text}")
+    for name in ref.args:
+        if name not in order:
+            items.append(f"{name}={_value(ref.args[name])}")
+    default = next(p.default for p in CELL_KEYWORDS if p.name == "returns")
+    if ref.returns != default:
+        items.append(f"returns={ref.returns}")
+    return f"{ref.cell}({', '.join(items)})"
+
+
+def _expanded(G, expand) -> dict:
+    """{application id: the name it was asked by} for the layers to draw opened."""
+    apps = {n: d["app"] for n, d in G.nodes(data=True) if d["kind"] == "layer"}
+    by_name = {}
+    for app_id, app in apps.items():
+        by_name[app_id] = app_id
+        for bound in app.names:
+            by_name[bound] = app_id
+    if isinstance(expand, str):
+        expand = [expand]
+    out = {}
+    for name in expand or ():
+        if name not in by_name:
+            hint = "".join(f"; {h}" for h in did_you_mean(name, by_name))
+            raise UsageError(f"network `{G.graph['name']}` has no layer `{name}`{hint}")
+        app = apps[by_name[name]]
+        if app.cell is None:
+            raise UsageError(f"`{name}` is a Keras layer ({app.layer}); only cell layers can be expanded")
+        out[by_name[name]] = name
+    return out
+
+
+def _bindings(app, G, cell_graph) -> dict:
+    """Shape symbols of the cell bound by this application: its int hyperparameters and,
+    where the input is a plain `seq[...]`, its free dimensions."""
+    subst = {}
+    hparams = cell_graph.graph.get("hparams", {})
+    for hp, value in app.cell.args.items():
+        if hp in hparams and hparams[hp].type == "int" and isinstance(value, (Dim, int)) \
+                and not isinstance(value, bool):
+            subst[hp] = Dim.of(value)
+    if app.kind == "Stack":
+        return subst  # the layers past the first see another input size
+    signature = cell_graph.graph.get("signature") or {}
+    for (name, shape), src in zip(signature.get("inputs", {}).items(), app.inputs):
+        t = G.nodes[src].get("type")
+        if t is None or shape is None or len(shape) != len(t.dims):
+            continue
+        for d, actual in zip(shape, t.dims):
+            sym = d.as_symbol()
+            if sym is not None and sym in cell_graph.graph.get("free_dims", []):
+                subst[sym] = actual
+    return subst
+
+
+def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
+    """The network of graph `G`: its layers, typed edges; the layers in `expand` opened."""
+    opened = _expanded(G, expand)
+    name = G.graph["name"]
+    dot = graphviz.Digraph(
+        name=name,
+        graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
+                        nodesep="0.3", ranksep="0.45", newrank="true",
+                        label=_html(_caption(G))),
+        node_attr=dict(fontname=FONT),
+        edge_attr=dict(fontname=FONT, fontsize="10"),
+    )
+    entry: dict = {}  # app id -> [cell input node ids]
+    exit_: dict = {}  # app id -> cell output node id
+    for node, data in G.nodes(data=True):
+        kind = data["kind"]
+        if kind == "input":
+            t = data.get("type")
+            dot.node(node, _html(f"<b>{_h(node)}</b><br/>{_small(_h(t), 9)}"), shape="ellipse",
+                     style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
+        elif kind == "output":
+            dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
+                     fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+        else:
+            app = data["app"]
+            call = _layer_call(app, graphs)
+            head = f"<b>{_h(' = '.join(app.names))}</b> = " if app.names else ""
+            if node in opened:
+                cell_graph = graphs[app.cell.cell]
+                note = {"Stack": f"× {_value(app.args.get('depth'))}  (one cell drawn, stacked)",
+                        "Bidirectional": "forward / backward  (one cell drawn, run both ways, merged by "
+                                         f"{_value(app.args.get('merge'))})"}.get(app.kind, "")
+                rows = [head + _h(call)]
+                if note:
+                    rows.append(f"<b>{_h(note)}</b>")
+                rows += [_small(_h(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
+                with dot.subgraph(name=f"cluster_{node}") as c:
+                    c.attr(label=_html("<br/>".join(rows)), style="rounded,filled", fillcolor=CLUSTER_FILL,
+                           color="#777777", labelloc="t", fontname=FONT)
+                    prefix = f"{node}/"
+                    _Folded(cell_graph, prefix, _bindings(app, G, cell_graph), markers=False).draw(c)
+                inputs = [n for n, d in cell_graph.nodes(data=True) if d["kind"] == "input"]
+                entry[node] = [prefix + n for n in inputs]
+                outs = cell_graph.graph.get("outputs", [])
+                exit_[node] = prefix + outs[0] if outs else None
+            else:
+                dot.node(node, _html(f"{head}{_h(call)}"), shape="box", style="rounded,filled",
+                         fillcolor=LAYER_FILL, tooltip=f"{app.id}: {call}")
+    for u, v, data in G.edges(data=True):
+        attrs = {}
+        t = data.get("type")
+        if t is not None:
+            attrs["label"] = str(t)
+        tail, head = u, v
+        if u in exit_ and exit_[u] is not None:
+            tail = exit_[u]
+            attrs["ltail"] = f"cluster_{u}"
+        if v in entry:
+            arg = data.get("arg", 0)
+            targets = entry[v]
+            if targets:
+                head = targets[min(arg, len(targets) - 1)]
+                attrs["lhead"] = f"cluster_{v}"
+        dot.edge(tail, head, **attrs)
+    return dot
+
+
+# ---------------------------------------------------------------- output
+
+
+def _missing_dot() -> UsageError:
+    return UsageError("Graphviz's `dot` is not installed: install Graphviz (e.g. `apt install graphviz` "
+                      "or `brew install graphviz`), or write the DOT text with a `.dot` output")
+
+
+def _layout(dot: graphviz.Digraph, fmt: str) -> bytes:
+    try:
+        return dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise _missing_dot() from None
+
+
+def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
+    """Write or return a drawing.
+
+    With `path`: writes the file, in the format its suffix names (or `format`),
+    and returns the path. Without: returns the SVG text (format None or "svg"),
+    the DOT source ("dot"), or the PDF / PNG bytes.
+    """
+    if path is None:
+        fmt = (format or "svg").lower()
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format `{format}`: use one of {', '.join(FORMATS)}")
+        if fmt == "dot":
+            return dot.source
+        data = _layout(dot, fmt)
+        return data.decode("utf-8") if fmt == "svg" else data
+    p = Path(path)
+    fmt = (format or p.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"cannot write `{p.suffix or p.name}`: the output must end in "
+                         + ", ".join(f".{f}" for f in FORMATS))
+    data = dot.source.encode("utf-8") if fmt == "dot" else _layout(dot, fmt)
+    try:
+        p.write_bytes(data)
+    except OSError as e:
+        raise UsageError(f"cannot write {p}: {e.strerror}") from None
+    return path
