@@ -20,12 +20,13 @@ progress does it bind a value's shape from one use, one at a time.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 import networkx as nx
 
 from . import ast as A
+from .builtins import ELEMENTWISE
 from .dims import Dim, shape_str, solve
 from .errors import RnnDslError, ShapeError
 from .graph import OP_SYMBOLS
@@ -548,15 +549,21 @@ class _CellInference:
         if self.errors:
             return
         for name, p in cell.params.items():
-            shape = G.nodes[name]["shape"] if name in G else None
-            if name not in G:
-                continue
+            shape = G.nodes[name]["shape"]
             if shape is None or any(d.variables() for d in shape):
-                hint = f"[{', '.join('?' if d.variables() else str(d) for d in shape)}]" if shape else "its shape"
+                known = show_shape(shape) if shape is not None else "[?]"
                 self.errors.append(ShapeError(
-                    f"cannot infer the shape of parameter `{name}`", p.span,
-                    label=f"known so far: {show_shape(shape) if shape else '[?]'}",
-                    notes=[f"declare it: `param {name}: {hint if shape else '[...]'}`"], code="E0303"))
+                    f"cannot infer the shape of parameter `{name}`", p.span, label=f"known so far: {known}",
+                    notes=[f"declare it: `param {name}: {known if shape is not None else '[...]'}`"],
+                    code="E0303"))
+        for name in cell.values:
+            shape = G.nodes[name]["shape"]
+            if not self.errors and (shape is None or any(d.variables() for d in shape)):
+                self.errors.append(ShapeError(
+                    f"cannot infer the shape of `{name}`", G.nodes[name]["span"],
+                    label="nothing fixes its shape",
+                    notes=[f"declare it: `state {name}: [...]`, or give a parameter it uses a shape"],
+                    code="E0303"))
         for node in pending:
             data = G.nodes[node]
             if self.errors:
@@ -568,15 +575,13 @@ class _CellInference:
         shapes = {n: G.nodes[n]["shape"] for n in G}
         G.graph["signature"] = {
             "inputs": {n: shapes[n] for n in cell.inputs},
-            "params": {n: shapes[n] for n in cell.params if n in G},
+            "params": {n: shapes[n] for n in cell.params},
             "states": {n: shapes[n] for n in G.graph["states"]},
             "outputs": {n: shapes[n] for n in G.graph["outputs"]},
         }
 
 
 def _is_unary(op: str) -> bool:
-    from .builtins import ELEMENTWISE
-
     return op in ELEMENTWISE
 
 
@@ -678,16 +683,13 @@ class _NetworkInference:
             if isinstance(depth, int) and depth < 1:
                 raise _Fail(ShapeError(f"a stack needs a depth of at least 1, given {depth}", app.span,
                                        code="E0305"))
-            returns = app.cell.returns
-            inner = _with_returns(app.cell, "sequences")
+            # Every layer but the top returns sequences; the top returns what the cell says.
+            inner = replace(app.cell, returns="sequences")
             t = self._cell(app, inner, inputs)
-            layers = depth if isinstance(depth, int) else 2
-            for _ in range(max(layers - 1, 0)):
-                t2 = self._cell(app, inner, [t])
-                if t2 != t:
-                    # symbolic depth: every layer past the first must see what it gives
-                    t = t2
-            cell_type = t if returns == "sequences" else NetType("vec", t.dims, t.dtype)
+            # A symbolic depth: two more layers show the type that every later layer sees.
+            for _ in range(depth - 1 if isinstance(depth, int) else 2):
+                t = self._cell(app, inner, [t])
+            cell_type = t if app.cell.returns == "sequences" else NetType("vec", t.dims, t.dtype)
         elif app.kind == "Bidirectional":
             t = self._cell(app, app.cell, inputs)
             cell_type = NetType(t.kind, merged_dims(app.args["merge"], t.dims), t.dtype)
@@ -738,8 +740,3 @@ class _NetworkInference:
                                    code="E0303"))
         return NetType(kind if ref.returns == "sequences" else "vec", dims, "float")
 
-
-def _with_returns(ref, returns):
-    from dataclasses import replace
-
-    return replace(ref, returns=returns)

@@ -798,7 +798,10 @@ class _CellResolver:
                 self.error(f"`{name}` needs at least {len(params) + 1} arguments", expr.span, code="E0209")
             for i, arg in enumerate(positional):
                 kind = params[i].kind if i < len(params) else sig.variadic
-                self._constant_arg(name, kind, arg) if kind != "tensor" else self._expr(arg.value, generator)
+                if kind == "tensor":
+                    self._expr(arg.value, generator)
+                else:
+                    self._constant_arg(name, kind, arg)
             return
         bound = _check_call_args(name, args, params, expr.span, self.errors, "function")
         if bound is None:
