@@ -12,7 +12,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup dot test demo fmt-check clean
 
+# compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
+# install has no bytecode of its own; `check` should start fast all the same.
 setup: $(STAMP) dot
+	@$(PY) -m compileall -q rnndsl
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

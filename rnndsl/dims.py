@@ -14,11 +14,12 @@ Monomial = tuple  # sorted symbol names, repeated for powers; () is the constant
 
 
 class Dim:
-    __slots__ = ("terms", "_hash")
+    __slots__ = ("terms", "_hash", "_symbols")
 
     def __init__(self, terms: Mapping[Monomial, int]):
         self.terms = {m: c for m, c in terms.items() if c != 0}
         self._hash = hash(frozenset(self.terms.items()))
+        self._symbols = frozenset(s for m in self.terms for s in m)
 
     # ---- construction
 
@@ -90,8 +91,8 @@ class Dim:
             return self.terms[()]
         return None
 
-    def symbols(self) -> set:
-        return {s for m in self.terms for s in m}
+    def symbols(self) -> frozenset:
+        return self._symbols
 
     def variables(self) -> set:
         return {s for s in self.symbols() if s.startswith("?")}
@@ -105,7 +106,7 @@ class Dim:
         return None
 
     def subst(self, mapping: Mapping[str, "Dim"]) -> "Dim":
-        if not mapping or not (self.symbols() & mapping.keys()):
+        if not mapping or self._symbols.isdisjoint(mapping):
             return self
         out = Dim.const(0)
         for m, c in self.terms.items():

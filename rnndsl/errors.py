@@ -129,12 +129,10 @@ def _snippet(span: Span, label: str) -> list[str]:
     text = SOURCES.get(span.file)
     if text is None or span.line < 1:
         return out
-    source_lines = text.splitlines()
-    if span.line > len(source_lines):
-        source_lines.append("")
-        line_text = ""
-    else:
-        line_text = source_lines[span.line - 1]
+    source_lines = text.split("\n")  # the lexer counts lines by \n alone
+    raw = source_lines[span.line - 1].rstrip("\r") if span.line <= len(source_lines) else ""
+    # Control characters would garble the terminal: show them as `?` (one column each).
+    line_text = "".join(c if c == "\t" or c.isprintable() else "?" for c in raw)
     expanded = line_text.expandtabs(4)
     start = len(line_text[: span.column - 1].expandtabs(4))
     if span.end_line == span.line:

@@ -157,6 +157,7 @@ class _CellInference:
         self.u = Unifier()
         self.shapes: dict = {}
         self.errors: list = []
+        self._in_cache: dict = {}
 
     def fail(self, message, span, label="", notes=(), trail=(), code="E0302"):
         raise _Fail(ShapeError(message, span, label=label, notes=list(notes), trail=list(trail), code=code))
@@ -239,13 +240,19 @@ class _CellInference:
     # ---- rules
 
     def _operands(self, node, phase) -> list:
-        edges = sorted(self.G.in_edges(node, data=True), key=lambda e: e[2]["arg"])
         out = []
-        for src, _, data in edges:
+        for src, data in self._inputs(node):
             kind = self.G.nodes[src]["kind"]
             bindable = phase >= 2 or (kind == "param")
             out.append(Operand(src, self.u.shape(self.shapes[src]), data["span"], bindable))
         return out
+
+    def _inputs(self, node) -> list:
+        """[(operand node, edge data)] of an op, in argument order (computed once: edges never change)."""
+        if node not in self._in_cache:
+            edges = [(src, d) for src, keyed in self.G.pred[node].items() for d in keyed.values()]
+            self._in_cache[node] = sorted(edges, key=lambda e: e[1]["arg"])
+        return self._in_cache[node]
 
     def _rule(self, node, phase) -> Optional[Shape]:
         self.node = node  # the op being typed, for rules that look at its uses (split)
@@ -507,8 +514,7 @@ class _CellInference:
         for node, data in G.nodes(data=True):
             if data["kind"] != "op":
                 continue
-            edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2]["arg"])
-            operands = [(G.nodes[src]["dtype"], edge) for src, _, edge in edges]
+            operands = [(G.nodes[src]["dtype"], edge) for src, edge in self._inputs(node)]
             if data["op"] == "where":
                 (cond_type, cond_edge), *operands = operands
                 if cond_type != "bool":

@@ -3,14 +3,15 @@
 The grammar is `grammar/rnndsl.lark` (LALR(1), basic lexer). Parsing runs in
 three steps:
 
-1. lex: Lark's lexer, with bad characters reported and blanked so that lexing
+1. lex: Lark's lexer, with bad characters reported and skipped so that lexing
    goes on; comments are kept aside for `fmt`;
 2. post-lex (`_layout`): newlines that do not end a statement are dropped
    (inside brackets, after an operator, blank lines) and a newline is put
    before every `}`;
 3. parse the tokens one by one with Lark's interactive parser. On a syntax
    error the parser goes back to the last statement boundary, skips to the end
-   of the line and goes on, so one run reports every broken statement.
+   of the line and goes on, so one run reports every broken statement (a
+   broken header goes on into its body; `cell` inside a block closes it).
 
 Errors are named by a table of common mistakes (`_MISTAKES`), matched the way
 Lark's `match_examples` does: by the parser state and the token at the error.
@@ -22,15 +23,19 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator, Optional
+from typing import Optional
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, TextSlice, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+from lark.lexer import LexerState, LineCounter
 
 from . import ast as A
 from .errors import RnnDslError, SpecSyntaxError, register_source
 
 MAX_ERRORS = 20
+# Deeper parse trees are refused: building the AST (and every later pass over it)
+# recurses once per level, and Python's stack ends at about 1000 frames.
+MAX_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,26 @@ def parse(text: str, file: str = "<string>") -> A.Module:
 
 
 def parse_file(text: str, file: str = "<string>") -> Parsed:
-    """Parse `text`, collecting syntax errors instead of raising them."""
+    """Parse `text`, collecting syntax errors instead of raising them.
+
+    Results are kept by (file, text): a standard-library file imported by many
+    specs in one run is parsed once.
+    """
     register_source(file, text)
+    key = (file, text)
+    if key not in _PARSED:
+        _PARSED[key] = _parse_file(text, file)
+    return _PARSED[key]
+
+
+_PARSED: dict = {}
+
+
+def _parse_file(text: str, file: str) -> Parsed:
     tokens, comments, errors = _lex(text, file)
     laid_out, openers = _layout(tokens)
     tree, parse_errors = _parse_tokens(laid_out, openers, file)
-    # A blanked bad character leaves a hole that the parser trips on, on its line or
+    # A skipped bad character leaves a hole that the parser trips on, on its line or
     # further on in its statement (a statement goes on after `=` or `(`): keep its error only.
     bad_lines = {e.span.line for e in errors}
     ends = [(t.line, t.column) for t in laid_out if t.type == "_NL"]
@@ -79,9 +98,26 @@ def parse_file(text: str, file: str = "<string>") -> Parsed:
         and not any(start <= (e.span.line, e.span.column) <= end for start, end in holes)
     ]
     module = None
-    if tree is not None:
+    too_deep = _too_deep(tree, file) if tree is not None else None
+    if too_deep is not None:
+        errors.append(too_deep)
+    elif tree is not None:
         module = _ASTBuilder(file).transform(tree)
+    errors.sort(key=lambda e: (e.span.line, e.span.column))
     return Parsed(module, tuple(comments), tuple(errors[:MAX_ERRORS]))
+
+
+def _too_deep(tree: Tree, file: str) -> Optional[RnnDslError]:
+    """An error at the first node nested deeper than MAX_DEPTH, or None (without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            span = _span(file, node.meta) if not node.meta.empty else A.NO_SPAN
+            return SpecSyntaxError("expression nested too deeply", span, label="simplify this expression",
+                                   notes=["name parts of it with equations of their own"])
+        stack += [(c, depth + 1) for c in node.children if isinstance(c, Tree)]
+    return None
 
 
 def _next_at(positions: list, at: tuple) -> tuple:
@@ -107,12 +143,28 @@ def _lark() -> Lark:
         # A statement's span ends at its last token, not after the newline that ends it.
         propagate_positions=_not_newline,
         maybe_placeholders=True,
-        cache=False,
+        cache=True,  # the LALR tables, pickled in the temp dir: `check` starts in well under a second
     )
 
 
-def _not_newline(node) -> bool:
-    return not (isinstance(node, Token) and node.type == "_NL")
+class _NotNewline:
+    """Lark's `propagate_positions` filter. A class, not a function: Lark's cache key
+    includes `str()` of each option, and a function's shows its address, new every run."""
+
+    def __call__(self, node) -> bool:
+        return not (isinstance(node, Token) and node.type == "_NL")
+
+    def __repr__(self) -> str:
+        return "_NotNewline()"
+
+
+_not_newline = _NotNewline()
+
+
+@lru_cache(maxsize=None)
+def _lexer():
+    """The lexer that keeps whitespace and comments, built once (`Lark.lex` builds one a call)."""
+    return _lark()._build_lexer(dont_ignore=True)
 
 
 def _span(file: str, meta) -> A.Span:
@@ -138,28 +190,34 @@ def _lex(text: str, file: str):
     tokens: list[Token] = []
     comments: list[Comment] = []
     errors: list[RnnDslError] = []
-    work = text
-    start = 0
+    at = LineCounter("\n")  # where lexing starts: char_pos, line, column, line_start_pos
     while True:
         try:
-            for tok in _lark().lex(work, dont_ignore=True):
-                if tok.start_pos < start:
-                    continue
+            for tok in _lexer().lex(LexerState(TextSlice(text, at.char_pos, None), at), None):
                 if tok.type == "WS":
                     continue
                 if tok.type == "COMMENT":
                     before = text[text.rfind("\n", 0, tok.start_pos) + 1 : tok.start_pos]
                     comments.append(Comment(str(tok), tok.line, tok.column, not before.strip()))
                     continue
+                if tok == '""' and text.startswith('"""', tok.start_pos):
+                    # A `"""` that is never closed (the lexer took `""` for an empty
+                    # string): the rest of the file is inside it.
+                    span = A.Span(file, tok.line, tok.column, tok.line, tok.column + 3)
+                    errors.append(SpecSyntaxError("unterminated string", span, label="this string is never closed",
+                                                  notes=['a `"""` string ends at the next `"""`'], code="E0116"))
+                    return tokens, comments, errors
                 tokens.append(tok)
             return tokens, comments, errors
         except UnexpectedCharacters as e:
             error, blank_to = _bad_character(text, file, e)
             if len(errors) < MAX_ERRORS:
                 errors.append(error)
-            # Blank the bad text (keeping every position) and lex again from there.
-            work = work[: e.pos_in_stream] + " " * (blank_to - e.pos_in_stream) + work[blank_to:]
-            start = e.pos_in_stream
+            # Skip the bad text (never past its line) and lex on after it, positions kept.
+            # (Lexing again from the top took minutes on a file full of bad characters.)
+            at = LineCounter("\n")
+            at.line, at.line_start_pos = e.line, e.pos_in_stream - (e.column - 1)
+            at.char_pos, at.column = blank_to, e.column + (blank_to - e.pos_in_stream)
 
 
 def _bad_character(text: str, file: str, e: UnexpectedCharacters):
@@ -195,9 +253,10 @@ def _bad_character(text: str, file: str, e: UnexpectedCharacters):
             pos + 1,
         )
     if ch == "'":
+        close = text.find("'", pos + 1, line_end)  # one error for a whole 'string'
         return (
             SpecSyntaxError("strings use double quotes", span, label='write `"`', code="E0116"),
-            pos + 1,
+            close + 1 if close >= 0 else pos + 1,
         )
     shown = ch if ch.isprintable() else f"U+{ord(ch):04X}"
     return (
@@ -234,19 +293,20 @@ def _layout(tokens: list[Token]) -> tuple[list[Token], list[Optional[Token]]]:
             if brackets or last_type() in (None, "_NL", "LBRACE") or out[-1].type in _CONTINUES:
                 continue
         elif t in ("LBRACE", "RBRACE"):
+            unclosed = brackets[-1] if brackets else None
             brackets = []  # brackets never span braces: an unclosed `(` ends here
             if t == "RBRACE" and last_type() not in (None, "_NL", "LBRACE"):
                 out.append(_newline_before(tok))
-                openers.append(None)
+                openers.append(unclosed)
         elif t in _OPEN:
             brackets.append(tok)
         elif t in _CLOSE and brackets:
             brackets.pop()
         openers.append(brackets[-1] if brackets else None)
         out.append(tok)
-    if out and out[-1].type != "_NL":
+    if out and out[-1].type not in ("_NL", "LBRACE"):
         out.append(_newline_before(out[-1], after=True))
-        openers.append(None)
+        openers.append(brackets[-1] if brackets else None)
     return out, openers
 
 
@@ -431,7 +491,8 @@ _MISTAKE_TABLE = [
     (("E0108", "missing operator between `{prev}` and `{tok}`",
       "an operator is missing before this",
       ["write `W @ x` for a matrix product, `W * x` for an element-wise one"]),
-     ["cell A {\nh[t] = W x[t]\n}", "cell A {\nh[t] = 2 x[t]\n}"]),
+     ["cell A {\nh[t] = W x[t]\n}", "cell A {\nh[t] = 2 x[t]\n}",
+      "cell A {\nh[t] = f(W x[t])\n}"]),
     (("E0109", "equation for `{prev}` has no time index", "write `{prev}[t] =`",
       ["a cell's equations define values at a step: `h[t] = ...`"]),
      ["cell A {\nh = x[t]\n}"]),
@@ -647,7 +708,10 @@ class _ASTBuilder(Transformer):
         tok = children[0]
         text = str(tok)
         is_int = text.isdigit()
-        value = int(text) if is_int else float(text)
+        try:
+            value = int(text) if is_int else float(text)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            value = float(text)
         return A.Number(value, text, _token_span(self.file, tok))
 
     def name(self, meta, children):

@@ -23,7 +23,7 @@ from .resolve import BoundProgram, display_path, resolve
 def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None):
     """Run every pass over `text`. Returns (Program or None, every diagnostic)."""
     parsed = parse_file(text, file)
-    if parsed.module is None:
+    if parsed.errors:  # later passes would only see what recovery made of the broken text
         return None, list(parsed.errors)
     bound, errors = resolve(parsed.module, file, base_dir)
     graphs = graph.build(bound)

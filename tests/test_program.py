@@ -80,3 +80,17 @@ def test_render_to_a_file(tmp_path):
     path = program.render("LSTM", tmp_path / "lstm.dot")
     text = Path(path).read_text()
     assert text.startswith("digraph")
+
+
+def test_a_lexical_error_alone_is_reported():
+    # recovery blanks the bad character and parses the rest; the error must still surface
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        rnndsl.load("cell A(n: int) {\n    input x: [n]\n    h[t] = tanh(x[t]) ^ 2\n    output h\n}\n")
+    assert [e.code for e in info.value.errors] == ["E0118"]
+
+
+def test_d_over_dt_prefix_of_a_name_is_a_division():
+    program = rnndsl.load("cell A(n: int, dtau: float = 2.0, d: float = 1.0) {\n    input x: [n]\n"
+                          "    h[t] = x[t] * d/dtau + h[t-1]\n    output h\n}\n")
+    ops = sorted(d["op"] for _, d in program.graph("A").nodes(data=True) if d["kind"] == "op")
+    assert ops == ["add", "div", "mul"]
