@@ -1077,8 +1077,9 @@ class _NetworkResolver:
         self.apps.append(app)
         return app_id
 
-    def _layer_args(self, name, call: A.Call, params: tuple) -> Optional[dict]:
-        bound = _check_call_args(name, call.args, params, call.span, self.errors, "layer")
+    def _layer_args(self, name, call: A.Call, params: tuple, what: str = "layer") -> Optional[dict]:
+        """{param: value} for a layer's (or cell's) arguments, defaults filled in; None on errors."""
+        bound = _check_call_args(name, call.args, params, call.span, self.errors, what)
         if bound is None:
             return None
         out = {}
@@ -1101,18 +1102,9 @@ class _NetworkResolver:
         cell = self.cells[name]
         params = tuple(Param(h.name, h.type, h.default if h.default is not None else REQUIRED)
                        for h in cell.hparams.values()) + CELL_KEYWORDS
-        bound = _check_call_args(name, call.args, params, call.span, self.errors, "cell")
-        if bound is None:
+        args = self._layer_args(name, call, params, "cell")
+        if args is None:
             return None
-        args = {}
-        for p in params:
-            if p.name in bound:
-                value = self._arg_value(name, p, bound[p.name].value)
-                if value is _NOT_LITERAL:
-                    return None
-                args[p.name] = value
-            else:
-                args[p.name] = p.default
         returns = args.pop("returns")
         return CellRef(name, args, returns, call.span)
 
