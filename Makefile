@@ -30,9 +30,10 @@ dot:
 test: setup
 	$(PY) -m pytest -q
 
-# The main job on the bundled examples: check everything, then draw the
-# example networks and the standard library's cells (folded, and the Elman
-# cell unrolled over 3 steps) as SVG files in out/.
+# The main job on the bundled examples: check everything, draw the example
+# networks and the standard library's cells (folded, and the Elman cell
+# unrolled over 3 steps) as SVG files in out/, and build the example networks
+# to Keras models (out/*.keras), printing their summaries.
 demo: setup
 	$(RNNDSL) check specs/std/*.rnn examples/*.rnn
 	mkdir -p $(OUT)
@@ -41,7 +42,8 @@ demo: setup
 		case $$f in */cells.rnn) continue;; esac; \
 		$(RNNDSL) render $$f -o $(OUT)/std-$$(basename $$f .rnn).svg || exit 1; done
 	$(RNNDSL) render specs/std/elman.rnn --unroll 3 -o $(OUT)/std-elman-unrolled.svg
-	@echo "SVG files are in $(OUT)/"
+	for f in examples/*.rnn; do TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) build $$f -o $(OUT)/$$(basename $$f .rnn).keras || exit 1; done
+	@echo "SVG files and .keras models are in $(OUT)/"
 
 fmt-check: setup
 	$(RNNDSL) fmt --check specs/std/*.rnn examples/*.rnn

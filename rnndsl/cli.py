@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, fmt.
+"""The `rnndsl` command: check, render, fmt, build.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--expand", action="append", default=[], metavar="LAYER",
                    help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
 
+    b = sub.add_parser("build", help="lower a network to a Keras model and save it (.keras)")
+    b.add_argument("file", metavar="FILE")
+    b.add_argument("--network", metavar="NAME")
+    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a hyperparameter of the network; repeatable")
+    b.add_argument("-o", "--output", required=True, metavar="OUT.keras")
+
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
@@ -57,8 +64,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render or fmt (see `rnndsl --help`)")
-        return {"check": _check, "render": _render, "fmt": _fmt}[args.command](args)
+            raise UsageError("no command given: use check, render, fmt or build (see `rnndsl --help`)")
+        return {"check": _check, "render": _render, "fmt": _fmt, "build": _build}[args.command](args)
     except UsageError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_USAGE
@@ -142,6 +149,76 @@ def _render(args) -> int:
         item.render(out, unroll=args.unroll)
     else:
         item.render(out, expand=args.expand)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _set_values(pairs: list, net) -> dict:
+    """`--set key=value` pairs, checked against the network's declared hyperparameter types."""
+    from .errors import ResolveError, did_you_mean
+
+    hparams = net.graph.graph["hparams"]
+    values, errors = {}, []
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--set takes KEY=VALUE, given `{pair}`")
+        if key not in hparams:
+            errors.append(ResolveError(
+                f"network `{net.name}` has no hyperparameter `{key}` (from --set {pair})", net.graph.graph["span"],
+                label="its hyperparameters are declared here",
+                notes=did_you_mean(key, hparams) + [f"its hyperparameters are {', '.join(hparams) or 'none'}"],
+                code="E0240"))
+            continue
+        h = hparams[key]
+        value = _typed(text, h.type)
+        if value is None:
+            errors.append(ResolveError(f"--set {pair}: `{key}` is {'an' if h.type == 'int' else 'a'} {h.type}",
+                                       h.span, label=f"declared {h.type} here", code="E0241"))
+            continue
+        values[key] = value
+    if errors:
+        raise SpecErrors(errors)
+    return values
+
+
+def _typed(text: str, type_name: str):
+    """`text` as a value of the hyperparameter type, or None."""
+    try:
+        if type_name == "int":
+            return int(text)
+        if type_name == "float":
+            return float(text)
+    except ValueError:
+        return None
+    if type_name == "bool":
+        return {"true": True, "false": False}.get(text)
+    return text
+
+
+def _build(args) -> int:
+    from .program import check_file
+
+    out = Path(args.output)
+    if out.suffix != ".keras":
+        raise UsageError(f"the model is saved as a .keras file; `{out}` does not end in .keras")
+    program, errors = check_file(args.file)
+    if errors:
+        _report(errors, args.file)
+        return EXIT_SPEC
+    name = args.network or program.default_name()
+    if name not in program.networks:
+        from .errors import did_you_mean
+
+        hint = "".join(f"; {n}" for n in did_you_mean(name, program.networks))
+        raise UsageError(f"{args.file} has no network named `{name}`{hint}")
+    values = _set_values(args.set, program.networks[name])
+    from .lower import describe
+
+    model = program.build(name, **values)
+    model.summary()
+    print(describe(model))
+    model.save(out)
     print(f"wrote {out}")
     return EXIT_OK
 

@@ -191,6 +191,15 @@ class Program:
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
 
+    def build(self, name: Optional[str] = None, **hyperparameters):
+        """The `keras.Model` of network `name`, its hyperparameters set by keyword (imports TensorFlow)."""
+        from .lower import build_network
+
+        name = name or self.default_name()
+        if name not in self.networks:
+            raise UsageError(f"`{name}` is not a network; build a network (cells lower inside one)")
+        return build_network(self, name, **hyperparameters)
+
     def explain(self) -> str:
         """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""
         from .explain import explain

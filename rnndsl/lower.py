@@ -1,0 +1,695 @@
+"""lower: typed IR -> Keras. A generated RNN cell per spec cell, a functional model per network.
+
+The generated cell interprets the cell's typed graph with `keras.ops` (no
+generated source, no `eval`): `build` creates one weight per parameter, named
+as the spec names it; `call` evaluates the operations of one step in a fixed
+topological order of the same-step edges. Every state is carried as a flat
+vector `(batch, size)`, `size` being the product of its shape times its delay
+(the last k values of a value read at `[t-k]`), in the spec's order.
+
+TensorFlow is imported here and by the passes after this one, never by check,
+render or fmt.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import keras
+import networkx as nx
+import numpy as np
+from keras import ops
+
+from . import ast as A
+from .dims import Dim
+from .errors import ShapeError, SpecErrors
+
+COSINE_EPS = 1e-8
+PACKAGE = "rnndsl"
+
+
+# ---------------------------------------------------------------- constants, initializers, constraints
+
+
+def constant(expr, env: dict):
+    """The value of a constant expression over hyperparameters (numbers, names, + - * / **, unary -)."""
+    if isinstance(expr, (int, float)):
+        return expr
+    if isinstance(expr, str):
+        return env[expr]
+    if isinstance(expr, A.Number):
+        return expr.value
+    if isinstance(expr, A.Name):
+        return env[expr.id]
+    if isinstance(expr, A.UnaryOp):
+        v = constant(expr.operand, env)
+        return -v if expr.op == "-" else v
+    if isinstance(expr, A.BinOp):
+        a, b = constant(expr.left, env), constant(expr.right, env)
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a ** b}[expr.op]
+    raise TypeError(f"not a constant: {expr!r}")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Reservoir(keras.initializers.Initializer):
+    """A sparse random matrix scaled to a spectral radius (Jaeger 2001): fixed echo-state weights."""
+
+    def __init__(self, density: float = 0.1, spectral_radius: float = 0.9, seed: Optional[int] = None):
+        self.density, self.spectral_radius, self.seed = float(density), float(spectral_radius), seed
+
+    def __call__(self, shape, dtype=None):
+        rng = np.random.default_rng(self.seed)
+        square = len(shape) == 2 and shape[0] == shape[1] and shape[0] > 0
+        for _ in range(100):
+            w = rng.uniform(-1.0, 1.0, size=shape) * (rng.random(shape) < self.density)
+            radius = float(np.max(np.abs(np.linalg.eigvals(w)))) if square else 0.0
+            # A small sparse draw can be nilpotent (every eigenvalue 0): it cannot be scaled, draw again.
+            if not square or radius > 1e-6:
+                break
+        if square and radius > 1e-6:
+            w *= self.spectral_radius / radius
+        return ops.convert_to_tensor(w, dtype=dtype or "float32")
+
+    def get_config(self):
+        return {"density": self.density, "spectral_radius": self.spectral_radius, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Positive(keras.constraints.Constraint):
+    """Keeps a weight strictly positive (a time constant, a rate)."""
+
+    def __init__(self, eps: float = 1e-6):
+        self.eps = eps
+
+    def __call__(self, w):
+        return ops.maximum(w, self.eps)
+
+    def get_config(self):
+        return {"eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Clip(keras.constraints.Constraint):
+    """Clips every entry to [low, high]; `max_abs(v)` is Clip(-v, v)."""
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = float(low), float(high)
+
+    def __call__(self, w):
+        return ops.clip(w, self.low, self.high)
+
+    def get_config(self):
+        return {"low": self.low, "high": self.high}
+
+
+def _initializer(init, rank: int, env: dict):
+    if init is None:
+        return keras.initializers.GlorotUniform() if rank >= 2 else keras.initializers.Zeros()
+    if isinstance(init, A.ConstInit):
+        return keras.initializers.Constant(float(constant(init.value, env)))
+    from .builtins import INITIALIZERS
+
+    args = {p.name: p.default for p in INITIALIZERS[init.name.id]}
+    names = [p.name for p in INITIALIZERS[init.name.id]]
+    for i, arg in enumerate(init.args):
+        args[arg.name.id if arg.name is not None else names[i]] = constant(arg.value, env)
+    name = init.name.id
+    simple = {"glorot_uniform": "GlorotUniform", "glorot_normal": "GlorotNormal", "he_uniform": "HeUniform",
+              "he_normal": "HeNormal", "lecun_normal": "LecunNormal", "lecun_uniform": "LecunUniform",
+              "orthogonal": "Orthogonal", "identity": "Identity", "zeros": "Zeros", "ones": "Ones"}
+    if name in simple:
+        return getattr(keras.initializers, simple[name])()
+    if name == "constant":
+        return keras.initializers.Constant(float(args["value"]))
+    if name == "uniform":
+        return keras.initializers.RandomUniform(float(args["low"]), float(args["high"]))
+    if name == "normal":
+        return keras.initializers.RandomNormal(float(args["mean"]), float(args["std"]))
+    if name == "truncated_normal":
+        return keras.initializers.TruncatedNormal(float(args["mean"]), float(args["std"]))
+    if name == "reservoir":
+        return Reservoir(args["density"], args["spectral_radius"])
+    raise AssertionError(f"resolve lets through initializer {name}")
+
+
+def _constraint(constraints: tuple, env: dict):
+    if not constraints:
+        return None
+    c = constraints[-1]  # resolve allows a list; the last one binds
+    args = [constant(a.value, env) for a in c.args]
+    name = c.name.id
+    if name == "positive":
+        return Positive()
+    if name == "nonneg":
+        return keras.constraints.NonNeg()
+    if name == "unit_norm":
+        return keras.constraints.UnitNorm(axis=0)
+    if name == "max_norm":
+        return keras.constraints.MaxNorm(float(args[0]), axis=0)
+    if name == "max_abs":
+        return Clip(-abs(float(args[0])), abs(float(args[0])))
+    if name == "clip":
+        return Clip(float(args[0]), float(args[1]))
+    raise AssertionError(f"resolve lets through constraint {name}")
+
+
+# ---------------------------------------------------------------- the generated cell
+
+
+def _size(shape) -> int:
+    return int(math.prod(shape)) if shape else 1
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GeneratedCell(keras.layers.Layer):
+    """A Keras RNN cell that runs one step of a spec cell.
+
+    Inputs: `(batch, sum of the cell's input sizes)`, the cell's inputs
+    concatenated in declaration order. States: a list of `(batch, n)` tensors,
+    one per spec state in the spec's order. Output: the first `output`,
+    flattened.
+    """
+
+    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.cell_name, self.input_dim = spec, cell, int(input_dim)
+        self.hparams = dict(hparams or {})
+        self.G = G = _compile_cell(spec, cell)
+        self.env = env = self._bind(self.input_dim)
+        delays = G.graph["delays"]
+        self.state_shapes = {}
+        for name in G.graph["states"]:
+            shape = self._shape(G.nodes[name]["shape"], env)
+            self.state_shapes[name] = (shape, max(delays.get(name, 1), 1))
+        self.state_size = [_size(shape) * depth for shape, depth in self.state_shapes.values()]
+        self.output_shape_ = self._shape(G.nodes[G.graph["outputs"][0]]["shape"], env)
+        self.output_size = _size(self.output_shape_)
+        self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
+        self._plan = _Plan(G, env)
+
+    # ---- shapes
+
+    def _bind(self, input_dim: int) -> dict:
+        """Integer values of every dimension symbol, from the hyperparameters and the input size."""
+        G = self.G
+        env = {h.name: h.default for h in G.graph["hparams"].values()}
+        env.update(self.hparams)
+        missing = [h for h, v in env.items() if v is None]
+        if missing:
+            raise ValueError(f"cell `{self.cell_name}` needs a value for {', '.join(missing)}")
+        sig = G.graph["signature"]
+        known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+        sizes = []
+        free_terms = []
+        for name, shape in sig["inputs"].items():
+            dims = [d.subst(known) for d in shape]
+            free_terms.append(dims)
+        # Free dimensions are bound by the inputs' total size: one free symbol at most, as in `[in]`.
+        frees = sorted({s for dims in free_terms for d in dims for s in d.symbols()})
+        total_known = sum(_size([d.value for d in dims]) for dims in free_terms
+                          if all(d.value is not None for d in dims))
+        if len(frees) == 1:
+            (f,) = frees
+            # every input shape is linear in f (e.g. [in] or [in, 3]): solve the total for f
+            for guess in range(0, input_dim + 1):
+                trial = {f: Dim.const(guess)}
+                total = sum(_size([d.subst(trial).value for d in dims]) for dims in free_terms)
+                if total == input_dim:
+                    known[f] = Dim.const(guess)
+                    break
+            else:
+                raise ValueError(f"cell `{self.cell_name}`: no value of `{f}` gives an input of size {input_dim}")
+        elif frees:
+            raise ValueError(f"cell `{self.cell_name}` has several free input dimensions: {', '.join(frees)}")
+        elif total_known != input_dim:
+            raise ValueError(f"cell `{self.cell_name}` takes inputs of total size {total_known}, given {input_dim}")
+        for name, value in known.items():
+            env[name] = value.value
+        return env
+
+    def _shape(self, dims, env) -> tuple:
+        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+        return tuple(d.subst(known).value for d in dims)
+
+    def build(self, input_shape):
+        if int(input_shape[-1]) != self.input_dim:
+            raise ValueError(f"cell `{self.cell_name}` was made for inputs of size {self.input_dim}, "
+                             f"given {input_shape[-1]}")
+        G, env = self.G, self.env
+        self.weights_by_name = {}
+        for name, dims in G.graph["signature"]["params"].items():
+            data = G.nodes[name]
+            shape = self._shape(dims, env)
+            self.weights_by_name[name] = self.add_weight(
+                name=name, shape=shape, initializer=_initializer(data["init"], len(shape), env),
+                constraint=_constraint(data["constraints"], env), trainable=not data["fixed"])
+        super().build(input_shape)
+
+    def get_initial_state(self, batch_size=None):
+        states = []
+        for name, (shape, depth) in self.state_shapes.items():
+            init = self.G.nodes[name].get("init", 0)
+            n = _size(shape) * depth
+            if isinstance(init, str) and init in self.weights_by_name:  # a learned initial state
+                flat = ops.reshape(self.weights_by_name[init], (1, -1))
+                flat = ops.tile(flat, (1, depth)) if depth > 1 else flat
+                states.append(ops.tile(ops.cast(flat, self.compute_dtype), (batch_size, 1)))
+            else:
+                value = float(constant(init, self.env)) if not isinstance(init, (int, float)) else float(init)
+                states.append(ops.full((batch_size, n), value, dtype=self.compute_dtype))
+        return states
+
+    def call(self, inputs, states, training=None):
+        return self._plan.step(self, inputs, list(states))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
+                       "hparams": self.hparams})
+        return config
+
+
+_COMPILED: dict = {}
+
+
+def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
+    """The typed graph of `cell` in the spec text `spec` (kept per text: a model holds many copies)."""
+    from .program import compile_text
+
+    key = (spec, cell)
+    if key not in _COMPILED:
+        program, errors = compile_text(spec, f"<{cell}>")
+        if errors:
+            raise SpecErrors(errors)
+        _COMPILED[key] = program.graphs[cell]
+    return _COMPILED[key]
+
+
+class _Plan:
+    """The evaluation order of one step, and the reads each op makes."""
+
+    def __init__(self, G: nx.MultiDiGraph, env: dict):
+        self.G = G
+        self.env = env
+        H = nx.DiGraph()
+        H.add_nodes_from(G)
+        for u, v, d in G.edges(data=True):
+            if d["delay"] == 0 and not G.nodes[u].get("ode"):
+                H.add_edge(u, v)
+        self.order = [n for n in nx.lexicographical_topological_sort(H, key=str)
+                      if G.nodes[n]["kind"] in ("op", "value")]
+        self.operands = {
+            n: sorted(((u, d) for u, keyed in G.pred[n].items() for d in keyed.values()), key=lambda e: e[1]["arg"])
+            for n in G
+        }
+        self.states = G.graph["states"]
+        self.odes = [n for n in self.states if G.nodes[n].get("ode")]
+        self.solver = G.graph["solver"]
+        step = G.graph["step"]
+        self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
+        self._batched(G)
+        self.constants = {n: float(env[n]) if d["kind"] == "hparam" else float(d["value"])
+                          for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
+
+    def _batched(self, G):
+        """Which nodes carry a batch axis: inputs, values, and ops that read one."""
+        b = {n: G.nodes[n]["kind"] in ("input", "value") for n in G}
+        for n in self.order:
+            if G.nodes[n]["kind"] == "op":
+                b[n] = any(b[u] for u, _ in self.operands[n])
+        self.batched = b
+
+    def step(self, cell: GeneratedCell, inputs, states):
+        G = self.G
+        batch = ops.shape(inputs)[0]
+        vals = {}
+        # inputs: split the concatenated vector
+        offset = 0
+        for name, shape in zip(G.graph["signature"]["inputs"], cell.input_shapes):
+            n = _size(shape)
+            vals[name] = ops.reshape(inputs[:, offset:offset + n], (-1,) + shape)
+            offset += n
+        for name, w in cell.weights_by_name.items():
+            vals[name] = ops.cast(w, cell.compute_dtype)
+        # delayed values: history[name][k-1] is the value k steps back
+        history = {}
+        for (name, (shape, depth)), s in zip(cell.state_shapes.items(), states):
+            s = ops.reshape(s, (-1, depth) + shape)
+            history[name] = [s[:, k] for k in range(depth)]
+        if self.odes:
+            current = {n: history[n][0] for n in self.odes}
+            derivs = self._derivatives(vals, history, current)
+            new = self._integrate(vals, history, current, derivs)
+            vals.update(self._evaluate(vals, history, new))
+        else:
+            vals.update(self._evaluate(vals, history, {}))
+        new_states = []
+        for name, (shape, depth) in cell.state_shapes.items():
+            now = vals[name]
+            if not self.batched.get(name, True):
+                now = ops.broadcast_to(now, (batch,) + shape)
+            hist = [now] + history[name][: depth - 1]
+            new_states.append(ops.reshape(ops.stack(hist, axis=1), (-1, _size(shape) * depth)))
+        out = vals[G.graph["outputs"][0]]
+        return ops.reshape(out, (-1, cell.output_size)), new_states
+
+    # ---- continuous time
+
+    def _derivatives(self, vals, history, current):
+        env = self._evaluate(vals, history, current)
+        return {n: env[self._def_source(n)] for n in self.odes}
+
+    def _def_source(self, name):
+        return next(u for u, d in self.operands[name] if d.get("role") == "def")
+
+    def _integrate(self, vals, history, y, k1):
+        dt = self.dt
+        if self.solver == "euler":
+            return {n: y[n] + dt * k1[n] for n in self.odes}
+        y2 = {n: y[n] + 0.5 * dt * k1[n] for n in self.odes}
+        k2 = self._derivatives(vals, history, y2)
+        y3 = {n: y[n] + 0.5 * dt * k2[n] for n in self.odes}
+        k3 = self._derivatives(vals, history, y3)
+        y4 = {n: y[n] + dt * k3[n] for n in self.odes}
+        k4 = self._derivatives(vals, history, y4)
+        return {n: y[n] + dt / 6.0 * (k1[n] + 2 * k2[n] + 2 * k3[n] + k4[n]) for n in self.odes}
+
+    # ---- one evaluation of the graph
+
+    def _evaluate(self, vals, history, ode_values):
+        """Values of every op and value node for one step; ODE states fixed at `ode_values`."""
+        G = self.G
+        env = dict(vals)
+        env.update(self.constants)
+        env.update(ode_values)
+
+        def read(u, d):
+            if d["delay"] > 0:
+                return history[u][d["delay"] - 1]
+            return env[u]
+
+        for n in self.order:
+            data = G.nodes[n]
+            if data["kind"] == "value":
+                if data.get("ode"):
+                    continue
+                (u, d), = [(u, d) for u, d in self.operands[n]]
+                v = read(u, d)
+                if "index" in d:
+                    v = v[d["index"]]
+                env[n] = v
+                continue
+            args = [read(u, d) for u, d in self.operands[n]]
+            flags = [self.batched[u] if d["delay"] == 0 else True for u, d in self.operands[n]]
+            shapes = [G.nodes[u]["shape"] for u, _ in self.operands[n]]
+            env[n] = _apply(data, args, flags, shapes, self.env)
+        return env
+
+
+def _apply(data, args, batched, shapes, env):
+    op = data["op"]
+    attrs = data.get("attrs", {})
+    ranks = [len(s) for s in shapes]
+    if op in _BINARY or op in ("where", "clip"):
+        args = _align(args, batched, ranks)
+    if op in _BINARY:
+        return _BINARY[op](*args)
+    if op in _UNARY:
+        return _UNARY[op](args[0])
+    if op == "matmul":
+        return _matmul(args, batched, ranks)
+    if op in ("softmax", "log_softmax"):
+        axis = _axis(attrs.get("axis", -1), ranks[0], batched[0])
+        return (ops.softmax if op == "softmax" else ops.log_softmax)(args[0], axis=axis)
+    if op in ("sum", "mean", "max", "min", "prod", "norm"):
+        axis = attrs.get("axis")
+        if axis is None:
+            axes = tuple(range(1, ranks[0] + 1)) if batched[0] else None
+        else:
+            axes = _axis(axis, ranks[0], batched[0])
+        fn = {"sum": ops.sum, "mean": ops.mean, "max": ops.max, "min": ops.min, "prod": ops.prod}.get(op)
+        if op == "norm":
+            return ops.sqrt(ops.sum(ops.square(args[0]), axis=axes))
+        return fn(args[0], axis=axes)
+    if op == "where":
+        return ops.where(args[0], args[1], args[2])
+    if op == "clip":
+        return ops.minimum(ops.maximum(args[0], args[1]), args[2])
+    if op == "dot":
+        return ops.sum(args[0] * args[1], axis=-1)
+    if op == "outer":
+        return ops.expand_dims(args[0], -1) * ops.expand_dims(args[1], -2)
+    if op == "cosine":
+        a, b = args
+        if ranks[0] == 2:
+            b = ops.expand_dims(b, -2)
+        num = ops.sum(a * b, axis=-1)
+        den = ops.sqrt(ops.sum(ops.square(a), axis=-1)) * ops.sqrt(ops.sum(ops.square(b), axis=-1))
+        return num / ops.maximum(den, COSINE_EPS)
+    if op == "circular_conv":
+        w, s = args
+        k = int(shapes[1][0].subst({n: Dim.const(v) for n, v in env.items()
+                                    if isinstance(v, int) and not isinstance(v, bool)}).value)
+        out = 0
+        for j in range(k):
+            out = out + ops.roll(w, shift=j - k // 2, axis=-1) * s[..., j:j + 1]
+        return out
+    if op == "transpose":
+        return ops.swapaxes(args[0], -1, -2)
+    if op == "concat":
+        batch_any = any(batched)
+        if batch_any:
+            n = ops.shape(next(a for a, b in zip(args, batched) if b))[0]
+            args = [a if b else ops.broadcast_to(a, (n,) + tuple(ops.shape(a))) for a, b in zip(args, batched)]
+        return ops.concatenate(args, axis=_axis(attrs.get("axis", -1), ranks[0], batch_any))
+    if op == "split":
+        parts = attrs["parts"]
+        parts = env[parts] if isinstance(parts, str) else parts
+        return ops.split(args[0], int(parts), axis=_axis(attrs.get("axis", -1), ranks[0], batched[0]))
+    if op == "einsum":
+        return _einsum(attrs["subscripts"], args, batched)
+    raise AssertionError(f"no lowering for op {op}")
+
+
+def _align(args, batched, ranks):
+    """Element-wise operands with a batch axis: a lower-rank one gets unit axes after its batch axis.
+
+    (An operand without a batch axis broadcasts from the right as it is: `[n] * (b, n)`.)
+    """
+    top = max(ranks)
+    out = []
+    for a, b, r in zip(args, batched, ranks):
+        for _ in range(top - r if b else 0):
+            a = ops.expand_dims(a, 1)
+        out.append(a)
+    return out
+
+
+def _axis(axis: int, rank: int, batched: bool) -> int:
+    if axis < 0:
+        return axis
+    return axis + 1 if batched else axis
+
+
+def _matmul(args, batched, ranks):
+    a, b = args
+    if ranks == [2, 1]:
+        sa, sb, so = "ij", "j", "i"
+    elif ranks == [1, 2]:
+        sa, sb, so = "j", "jk", "k"
+    elif ranks == [2, 2]:
+        sa, sb, so = "ij", "jk", "ik"
+    else:
+        sa, sb, so = "j", "j", ""
+    pa = ("z" if batched[0] else "") + sa
+    pb = ("z" if batched[1] else "") + sb
+    po = ("z" if any(batched) else "") + so
+    return ops.einsum(f"{pa},{pb}->{po}", a, b)
+
+
+def _einsum(spec, args, batched):
+    text = spec.replace(" ", "")
+    lhs, _, out = text.partition("->")
+    inputs = lhs.split(",")
+    if not _:
+        counts = {}
+        for c in "".join(inputs):
+            counts[c] = counts.get(c, 0) + 1
+        out = "".join(sorted(c for c, k in counts.items() if k == 1))
+    batch_letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in text)
+    inputs = [(batch_letter if b else "") + s for s, b in zip(inputs, batched)]
+    out = (batch_letter if any(batched) else "") + out
+    return ops.einsum(",".join(inputs) + "->" + out, *args)
+
+
+_BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: ops.power(a, b),
+    "lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal,
+    "eq": ops.equal, "ne": ops.not_equal, "maximum": ops.maximum, "minimum": ops.minimum,
+}
+_UNARY = {
+    "neg": lambda x: -x, "copy": lambda x: x,
+    "sigmoid": ops.sigmoid, "tanh": ops.tanh, "relu": ops.relu, "elu": ops.elu, "selu": ops.selu,
+    "gelu": ops.gelu, "silu": ops.silu, "softplus": ops.softplus, "softsign": ops.softsign,
+    "hard_sigmoid": ops.hard_sigmoid, "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "abs": ops.abs,
+    "square": ops.square, "sign": ops.sign, "sin": ops.sin, "cos": ops.cos,
+    "step": lambda x: ops.cast(ops.greater(x, 0), x.dtype),
+}
+
+
+# ---------------------------------------------------------------- layers
+
+
+def cell_source(program, cell_name: str) -> str:
+    """The text of one cell, which compiles on its own (a cell refers to no other item)."""
+    from .errors import SOURCES
+
+    G = program.graphs[cell_name]
+    span = program.bound.cells[cell_name].ast.span
+    lines = SOURCES[G.graph["file"]].split("\n")
+    text = lines[span.line - 1:span.end_line]
+    text[-1] = text[-1][:span.end_column - 1]
+    text[0] = text[0][span.column - 1:]
+    return "\n".join(text) + "\n"
+
+
+def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
+             name: Optional[str] = None, **hparams) -> keras.layers.RNN:
+    """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`."""
+    G = program.graphs[cell_name]
+    if G.graph["kind"] != "cell":
+        raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.graph["span"], code="E0601")])
+    if G.graph["over"] == "tree":
+        raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
+                                     G.graph["span"], code="E0602")])
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name or cell_name)
+    return keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
+
+
+# ---------------------------------------------------------------- networks
+
+
+def build_network(program, name: str, **overrides) -> keras.Model:
+    """The Keras functional model of network `name`; `overrides` set its hyperparameters."""
+    G = program.graphs[name]
+    hparams = G.graph["hparams"]
+    unknown = [k for k in overrides if k not in hparams]
+    if unknown:
+        from .errors import UsageError, did_you_mean
+
+        hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], hparams))
+        raise UsageError(f"network `{name}` has no hyperparameter `{unknown[0]}`{hint}")
+    env = {h.name: h.default for h in hparams.values()}
+    env.update(overrides)
+    missing = [k for k, v in env.items() if v is None]
+    if missing:
+        from .errors import UsageError
+
+        raise UsageError(f"network `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
+    dims = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+    def size(d: Dim) -> int:
+        value = d.subst(dims).value
+        if value is None:
+            raise ValueError(f"dimension {d} is not bound by network `{name}`'s hyperparameters")
+        return int(value)
+
+    tensors: dict = {}
+    inputs = []
+    for node, data in G.nodes(data=True):
+        if data["kind"] != "input":
+            continue
+        info = data["info"]
+        shape = tuple(size(d) for d in info.dims)
+        if info.kind == "seq":
+            shape = (None,) + shape
+        elif info.kind != "vec":
+            raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
+        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32", name=node)
+        tensors[node] = t
+        inputs.append(t)
+    for node in nx.topological_sort(G):
+        data = G.nodes[node]
+        if data["kind"] != "layer":
+            continue
+        app = data["app"]
+        srcs = [tensors[s] for s in app.inputs]
+        layer_name = app.names[0] if app.names else app.id.lower()
+        tensors[node] = _apply_layer(program, app, srcs, layer_name, env, size, G)
+    outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.graph["outputs"]]
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                       name=name)
+
+
+def describe(model: keras.Model) -> str:
+    """Each generated cell of a built model: its path, and its weights by spec name with their sizes."""
+    lines = []
+    for layer in model._flatten_layers(include_self=False):
+        cell = getattr(layer, "cell", None)
+        if isinstance(cell, GeneratedCell) and cell.built:
+            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + ("" if w.trainable else " fixed")
+                                for n, w in cell.weights_by_name.items())
+            total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
+            lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, {total} parameters: {weights}")
+    return "\n".join(lines)
+
+
+def _value(v, env):
+    return env[v.id] if isinstance(v, A.Name) else v
+
+
+def _apply_layer(program, app, srcs, layer_name, env, size, G):
+    args = app.args
+    if app.kind == "keras":
+        L = app.layer
+        if L == "Embedding":
+            layer = keras.layers.Embedding(size(Dim.of(args["input_dim"])), size(Dim.of(args["output_dim"])),
+                                           mask_zero=bool(_value(args["mask_zero"], env)), name=layer_name)
+        elif L == "Dense":
+            act = args["activation"]
+            layer = keras.layers.Dense(size(Dim.of(args["units"])), activation=None if act in ("linear", "none") else act,
+                                       use_bias=bool(_value(args["use_bias"], env)), name=layer_name)
+        elif L == "Dropout":
+            layer = keras.layers.Dropout(float(_value(args["rate"], env)), name=layer_name)
+        elif L == "LayerNormalization":
+            layer = keras.layers.LayerNormalization(name=layer_name)
+        elif L == "Activation":
+            layer = keras.layers.Activation(args["activation"], name=layer_name)
+        elif L == "Concatenate":
+            return keras.layers.Concatenate(axis=args["axis"], name=layer_name)(srcs)
+        elif L == "Add":
+            return keras.layers.Add(name=layer_name)(srcs)
+        else:
+            raise AssertionError(f"no lowering for layer {L}")
+        return layer(srcs[0])
+    ref = app.cell
+    hp = {k: _hparam(v, env) for k, v in ref.args.items()}
+    x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
+    if app.kind == "cell":
+        return _rnn(program, ref.cell, x, hp, ref.returns == "sequences", layer_name)
+    if app.kind == "Stack":
+        depth = int(_value(args["depth"], env)) if not isinstance(args["depth"], Dim) else args["depth"].subst(
+            {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int)}).value
+        for i in range(depth):
+            last = i == depth - 1
+            x = _rnn(program, ref.cell, x, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}")
+        return x
+    if app.kind == "Bidirectional":
+        cell = GeneratedCell(cell_source(program, ref.cell), ref.cell, x.shape[-1], hp, name=layer_name)
+        rnn = keras.layers.RNN(cell, return_sequences=ref.returns == "sequences", name=layer_name)
+        return keras.layers.Bidirectional(rnn, merge_mode=args["merge"], name=layer_name)(x)
+    raise AssertionError(f"no lowering for {app.kind}")
+
+
+def _hparam(v, env):
+    if isinstance(v, Dim):
+        known = {k: Dim.const(int(x)) for k, x in env.items() if isinstance(x, int) and not isinstance(x, bool)}
+        return int(v.subst(known).value)
+    return _value(v, env)
+
+
+def _rnn(program, cell_name, x, hp, return_sequences, layer_name):
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, x.shape[-1], hp, name=layer_name)
+    return keras.layers.RNN(cell, return_sequences=return_sequences, name=layer_name)(x)

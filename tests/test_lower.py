@@ -1,0 +1,207 @@
+"""lower: generated Keras cells equal Keras's own layers; networks build, save and reload."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import rnndsl  # noqa: E402
+from rnndsl.cli import main  # noqa: E402
+from rnndsl.lower import GeneratedCell, cell_rnn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+STD = ROOT / "specs" / "std"
+RNG = np.random.default_rng(7)
+
+
+def _pair(cell, keras_layer, to_keras):
+    """The generated layer and Keras's own, with the same weights, built on x: (2, 6, 3)."""
+    program = rnndsl.load(STD / f"{cell.lower() if cell != 'Elman' else 'elman'}.rnn")
+    ours = cell_rnn(program, cell, input_dim=3, units=4)
+    x = RNG.normal(size=(2, 6, 3)).astype("float32")
+    ours(x)
+    for v in ours.cell.weights_by_name.values():
+        v.assign(RNG.normal(scale=0.5, size=v.shape).astype("float32"))
+    theirs = keras_layer
+    theirs(x)
+    theirs.set_weights(to_keras({n: v.numpy() for n, v in ours.cell.weights_by_name.items()}))
+    return ours, theirs, x
+
+
+def _lstm_weights(w):
+    return [np.concatenate([w[f"W_{g}"].T for g in "ifco"], 1),
+            np.concatenate([w[f"U_{g}"].T for g in "ifco"], 1),
+            np.concatenate([w[f"b_{g}"] for g in "ifco"])]
+
+
+def _gru_weights(w):
+    return [np.concatenate([w[f"W_{g}"].T for g in "zrh"], 1),
+            np.concatenate([w[f"U_{g}"].T for g in "zrh"], 1),
+            np.stack([np.concatenate([w[f"bx_{g}"] for g in "zrh"]),
+                      np.concatenate([w[f"bh_{g}"] for g in "zrh"])])]
+
+
+def _elman_weights(w):
+    return [w["W"].T, w["U"].T, w["b"]]
+
+
+PAIRS = {
+    "LSTM": (lambda: keras.layers.LSTM(4, return_sequences=True), _lstm_weights),
+    "GRU": (lambda: keras.layers.GRU(4, return_sequences=True, reset_after=True), _gru_weights),
+    "Elman": (lambda: keras.layers.SimpleRNN(4, return_sequences=True), _elman_weights),
+}
+
+
+@pytest.mark.parametrize("cell", sorted(PAIRS))
+def test_generated_cell_equals_keras_forward_and_gradient(cell):
+    make, to_keras = PAIRS[cell]
+    ours, theirs, x = _pair(cell, make(), to_keras)
+    probe = RNG.normal(size=(2, 6, 4)).astype("float32")
+    xt = tf.constant(x)
+
+    def grads(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            y = layer(xt)
+            loss = tf.reduce_sum(y * probe)
+        return y, tape.gradient(loss, [xt] + layer.trainable_weights)
+
+    y1, g1 = grads(ours)
+    y2, g2 = grads(theirs)
+    np.testing.assert_allclose(y1.numpy(), y2.numpy(), atol=1e-5)
+    np.testing.assert_allclose(g1[0].numpy(), g2[0].numpy(), atol=1e-5)
+    # weight gradients, mapped to Keras's layout like the weights themselves
+    ours_named = dict(zip([w.name for w in ours.trainable_weights], [g.numpy() for g in g1[1:]]))
+    for mine, theirs_g in zip(to_keras(ours_named), g2[1:]):
+        np.testing.assert_allclose(mine, theirs_g.numpy(), atol=1e-5)
+
+
+def test_weights_keep_the_spec_names():
+    program = rnndsl.load(STD / "lstm.rnn")
+    layer = cell_rnn(program, "LSTM", input_dim=3, units=4, name="enc")
+    layer(np.zeros((1, 2, 3), "float32"))
+    paths = [w.path for w in layer.weights]
+    assert paths[0].endswith("enc/W_i")
+    assert {p.rsplit("/", 1)[1] for p in paths} == {f"{k}_{g}" for k in "WUb" for g in "ifco"}
+
+
+def test_fixed_parameters_are_not_trainable_and_constraints_apply():
+    program = rnndsl.load(STD / "esn.rnn")
+    layer = cell_rnn(program, "ESN", input_dim=3, units=6)
+    layer(np.zeros((1, 2, 3), "float32"))
+    assert layer.trainable_weights == []
+    w = layer.cell.weights_by_name["W"].numpy()
+    assert abs(np.max(np.abs(np.linalg.eigvals(w))) - 0.9) < 1e-4  # the spectral radius it was scaled to
+    indrnn = cell_rnn(rnndsl.load(STD / "indrnn.rnn"), "IndRNN", input_dim=3, units=4)
+    indrnn(np.zeros((1, 2, 3), "float32"))
+    u = indrnn.cell.weights_by_name["u"]
+    assert u.constraint is not None
+    np.testing.assert_allclose(u.constraint(tf.constant([3.0, -3.0, 0.5])).numpy(), [1.0, -1.0, 0.5])
+
+
+def test_config_round_trip():
+    program = rnndsl.load(STD / "gru.rnn")
+    layer = cell_rnn(program, "GRU", input_dim=3, units=4)
+    config = layer.cell.get_config()
+    assert "cell GRU(units: int)" in config["spec"]
+    rebuilt = GeneratedCell.from_config(config)
+    assert rebuilt.get_config() == config
+    assert rebuilt.state_size == layer.cell.state_size == [4]
+
+
+def test_delays_of_two_steps_and_matrix_states():
+    program = rnndsl.load("""
+        cell D(n: int) {
+            input x: [n]
+            h[t] = x[t] + h[t-2]
+            output h
+        }
+    """)
+    layer = cell_rnn(program, "D", input_dim=2, n=2)
+    x = np.arange(10, dtype="float32").reshape(1, 5, 2)
+    y = layer(x).numpy()[0]
+    expected = [x[0, 0], x[0, 1], x[0, 2] + x[0, 0], x[0, 3] + x[0, 1], x[0, 4] + x[0, 2] + x[0, 0]]
+    np.testing.assert_allclose(y, expected)
+    ntm = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=3, controller=5, slots=6, width=3)
+    assert ntm.cell.state_size == [5, 6, 18, 3]  # ctrl, w, M (6 x 3, flattened), r
+    assert ntm(np.ones((2, 4, 3), "float32")).shape == (2, 4, 8)
+
+
+def test_tree_cells_do_not_lower_yet():
+    with pytest.raises(rnndsl.SpecErrors, match="tree cells do not lower to Keras yet"):
+        cell_rnn(rnndsl.load(STD / "treelstm.rnn"), "ChildSumTreeLSTM", input_dim=3, units=4)
+
+
+def test_masked_steps_hold_the_state():
+    program = rnndsl.load("""
+        import "std/elman.rnn"
+        network M(vocab: int = 20) {
+            input w: seq[int]
+            output Embedding(vocab, 4, mask_zero=true)(w) >> Elman(5, returns=last)
+        }
+    """)
+    model = program.build("M")
+    tokens = np.array([[3, 7, 2, 0, 0], [3, 7, 2, 9, 1]])
+    padded = model(tokens).numpy()
+    short = model(tokens[:, :3]).numpy()
+    np.testing.assert_allclose(padded[0], short[0], atol=1e-6)
+    assert not np.allclose(padded[1], short[1])
+
+
+def test_every_merge_mode():
+    for merge, width in (("concat", 8), ("sum", 4), ("mul", 4), ("ave", 4)):
+        program = rnndsl.load('import "std/gru.rnn"\nnetwork B {\n    input x: seq[3]\n'
+                              f"    output Bidirectional(GRU(4), merge={merge})(x)\n}}\n")
+        assert program.build("B").output_shape == (None, None, width)
+
+
+EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.rnn"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_examples_save_and_reload_in_a_fresh_process(example, tmp_path):
+    program = rnndsl.load(ROOT / "examples" / example)
+    small = {k: 8 for k, h in program.networks[program.default_name()].graph.graph["hparams"].items()
+             if h.type == "int"}
+    model = program.build(**small)
+    shape = [d or 5 for d in model.inputs[0].shape]
+    shape[0] = 2
+    x = RNG.integers(1, 8, size=shape) if "int" in model.inputs[0].dtype else RNG.normal(size=shape).astype("float32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.asarray(model(x)))
+    script = ("import numpy as np, keras, rnndsl\n"
+              f"m = keras.saving.load_model({str(path)!r})\n"
+              f"x = np.load({str(tmp_path / 'x.npy')!r}); y = np.load({str(tmp_path / 'y.npy')!r})\n"
+              "assert np.array_equal(np.asarray(m(x)), y), 'outputs differ'\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_build_command(tmp_path, capsys):
+    spec = ROOT / "examples" / "sentiment.rnn"
+    out = tmp_path / "s.keras"
+    assert main(["build", str(spec), "--set", "units=8", "--set", "vocab=50", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "summary: cell LSTM, generated path, " in printed and f"wrote {out}" in printed
+    assert out.is_file()
+    assert main(["build", str(spec), "--set", "units=eight", "-o", str(out)]) == 1
+    assert "error[E0241]: --set units=eight: `units` is an int" in capsys.readouterr().err
+    assert main(["build", str(spec), "--set", "unit=8", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0240]: network `Sentiment` has no hyperparameter `unit` (from --set unit=8)" in err
+    assert "did you mean `units`?" in err
+    assert main(["build", str(spec)]) == 2
+    assert main(["build", str(spec), "-o", str(tmp_path / "s.h5")]) == 2
+    assert capsys.readouterr().err.endswith("does not end in .keras\n")
