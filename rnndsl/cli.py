@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set a hyperparameter of the network; repeatable")
     b.add_argument("-o", "--output", required=True, metavar="OUT.keras")
+    b.add_argument("--no-fused", action="store_true",
+                   help="lower every cell to a generated cell, even those that are exactly Keras's LSTM/GRU/SimpleRNN")
 
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
@@ -215,7 +217,7 @@ def _build(args) -> int:
     values = _set_values(args.set, program.networks[name])
     from .lower import describe
 
-    model = program.build(name, **values)
+    model = program.build(name, fused=not args.no_fused, **values)
     model.summary()
     print(describe(model))
     model.save(out)

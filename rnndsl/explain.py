@@ -1,8 +1,9 @@
-"""`rnndsl check --explain`: each cell's states and parameter shapes, each network edge's type."""
+"""`rnndsl check --explain`: each cell's states, parameter shapes and lowering path; each network edge's type."""
 
 from __future__ import annotations
 
 from .dims import shape_str
+from .fused import fused_path
 
 
 def explain(program) -> str:
@@ -64,6 +65,7 @@ def explain_cell(G) -> str:
             extras.append(f"constrain {c.name.id}")
         lines.append(f"    {n}: {shape_str(s)}" + (f"  ({', '.join(extras)})" if extras else ""))
     lines.append("  outputs: " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig["outputs"].items()))
+    lines.append(f"  lowers:  {fused_path(G)}")
     return "\n".join(lines)
 
 

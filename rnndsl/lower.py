@@ -571,8 +571,12 @@ def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool 
 # ---------------------------------------------------------------- networks
 
 
-def build_network(program, name: str, **overrides) -> keras.Model:
-    """The Keras functional model of network `name`; `overrides` set its hyperparameters."""
+def build_network(program, name: str, *, fused: bool = True, **overrides) -> keras.Model:
+    """The Keras functional model of network `name`; `overrides` set its hyperparameters.
+
+    A cell on the fused path (see `rnndsl.fused`) lowers to Keras's own layer
+    unless `fused` is False.
+    """
     G = program.graphs[name]
     hparams = G.graph["hparams"]
     unknown = [k for k in overrides if k not in hparams]
@@ -598,6 +602,7 @@ def build_network(program, name: str, **overrides) -> keras.Model:
 
     tensors: dict = {}
     inputs = []
+    paths: dict = {}  # recurrent layer name -> (cell, Fused match or None), for `describe`
     for node, data in G.nodes(data=True):
         if data["kind"] != "input":
             continue
@@ -617,16 +622,30 @@ def build_network(program, name: str, **overrides) -> keras.Model:
         app = data["app"]
         srcs = [tensors[s] for s in app.inputs]
         layer_name = app.names[0] if app.names else app.id.lower()
-        tensors[node] = _apply_layer(program, app, srcs, layer_name, env, size, G)
+        tensors[node] = _apply_layer(program, app, srcs, layer_name, env, size, fused, paths)
     outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.graph["outputs"]]
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                       name=name)
+    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                        name=name)
+    model._rnndsl_paths = paths
+    return model
 
 
 def describe(model: keras.Model) -> str:
     """Each generated cell of a built model: its path, and its weights by spec name with their sizes."""
+    from .fused import LAYOUT
+
     lines = []
+    paths = getattr(model, "_rnndsl_paths", {})
     for layer in model._flatten_layers(include_self=False):
+        key = layer.name.removeprefix("forward_").removeprefix("backward_")
+        if key in paths and not isinstance(layer, keras.layers.Bidirectional):
+            name, match = paths[key]
+            roles = LAYOUT[match.layer]
+            parts = "; ".join(f"{w} = " + " | ".join(match.params[r] for r in _flat(roles[w])) for w in roles)
+            total = sum(int(np.prod(w.shape)) for w in layer.weights)
+            lines.append(f"{layer.path}: cell {name}, fused path (keras.layers.{match.layer}), {total} parameters: "
+                         f"{parts}")
+            continue
         cell = getattr(layer, "cell", None)
         if isinstance(cell, GeneratedCell) and cell.built:
             weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + ("" if w.trainable else " fixed")
@@ -640,7 +659,7 @@ def _value(v, env):
     return env[v.id] if isinstance(v, A.Name) else v
 
 
-def _apply_layer(program, app, srcs, layer_name, env, size, G):
+def _apply_layer(program, app, srcs, layer_name, env, size, fused, paths):
     args = app.args
     if app.kind == "keras":
         L = app.layer
@@ -668,19 +687,23 @@ def _apply_layer(program, app, srcs, layer_name, env, size, G):
     hp = {k: _hparam(v, env) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
     if app.kind == "cell":
-        return _rnn(program, ref.cell, x, hp, ref.returns == "sequences", layer_name)
+        return _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)(x)
     if app.kind == "Stack":
         depth = int(_value(args["depth"], env)) if not isinstance(args["depth"], Dim) else args["depth"].subst(
             {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int)}).value
         for i in range(depth):
             last = i == depth - 1
-            x = _rnn(program, ref.cell, x, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}")
+            x = _rnn(program, ref.cell, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}",
+                     fused, x.shape[-1], paths)(x)
         return x
     if app.kind == "Bidirectional":
-        cell = GeneratedCell(cell_source(program, ref.cell), ref.cell, x.shape[-1], hp, name=layer_name)
-        rnn = keras.layers.RNN(cell, return_sequences=ref.returns == "sequences", name=layer_name)
+        rnn = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)
         return keras.layers.Bidirectional(rnn, merge_mode=args["merge"], name=layer_name)(x)
     raise AssertionError(f"no lowering for {app.kind}")
+
+
+def _flat(roles):
+    return [r for row in roles for r in (row if isinstance(row, list) else [row])]
 
 
 def _hparam(v, env):
@@ -690,6 +713,99 @@ def _hparam(v, env):
     return _value(v, env)
 
 
-def _rnn(program, cell_name, x, hp, return_sequences, layer_name):
-    cell = GeneratedCell(cell_source(program, cell_name), cell_name, x.shape[-1], hp, name=layer_name)
-    return keras.layers.RNN(cell, return_sequences=return_sequences, name=layer_name)(x)
+def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim, paths):
+    """The recurrent layer of one cell: Keras's own on the fused path, else a generated cell."""
+    from .fused import Fused, fused_path
+
+    match = fused_path(program.graphs[cell_name]) if fused else None
+    if isinstance(match, Fused):
+        layer = fused_layer(program, cell_name, match, input_dim=input_dim, return_sequences=return_sequences,
+                            name=layer_name, **hp)
+        paths[layer_name] = (cell_name, match)
+        return layer
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hp, name=layer_name)
+    return keras.layers.RNN(cell, return_sequences=return_sequences, name=layer_name)
+
+
+# ---------------------------------------------------------------- the fused path
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GateStack(keras.initializers.Initializer):
+    """Initializes a fused Keras weight gate by gate, each gate with its spec parameter's initializer.
+
+    `parts` is a list of initializer configs (a list of lists for a 2-D bias,
+    one row per list); `transpose` turns each spec matrix `[units, in]` into
+    Keras's `[in, units]` before the gates are put side by side.
+    """
+
+    def __init__(self, parts, transpose: bool = False):
+        self.parts, self.transpose = parts, transpose
+
+    def _row(self, configs, rows: int, width: int, dtype):
+        blocks = []
+        for config in configs:
+            init = keras.initializers.deserialize(config)
+            if self.transpose:
+                blocks.append(ops.transpose(init((width, rows), dtype=dtype)))
+            else:
+                blocks.append(init((width,), dtype=dtype))
+        return ops.concatenate(blocks, axis=-1)
+
+    def __call__(self, shape, dtype=None):
+        dtype = dtype or "float32"
+        if self.parts and isinstance(self.parts[0], list):  # a 2-D bias: one row per list
+            width = shape[-1] // len(self.parts[0])
+            return ops.stack([self._row(row, 0, width, dtype) for row in self.parts])
+        width = shape[-1] // len(self.parts)
+        return self._row(self.parts, shape[0] if self.transpose else 0, width, dtype)
+
+    def get_config(self):
+        return {"parts": self.parts, "transpose": self.transpose}
+
+
+def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequences: bool = True,
+                name: Optional[str] = None, **hparams) -> keras.layers.Layer:
+    """Keras's own LSTM / GRU / SimpleRNN for a cell on the fused path, initialized as the spec says."""
+    from .fused import LAYOUT
+
+    probe = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams)
+    G, env = probe.G, probe.env
+    units = probe.output_size
+
+    def config(role):
+        node = G.nodes[match.params[role]]
+        rank = len(node["shape"])
+        return keras.initializers.serialize(_initializer(node["init"], rank, env))
+
+    def stack(roles, transpose):
+        parts = [[config(r) for r in row] for row in roles] if isinstance(roles[0], list) else \
+            [config(r) for r in roles]
+        return GateStack(parts, transpose)
+
+    layout = LAYOUT[match.layer]
+    common = dict(units=units, return_sequences=return_sequences, name=name,
+                  kernel_initializer=stack(layout["kernel"], True),
+                  recurrent_initializer=stack(layout["recurrent_kernel"], True),
+                  bias_initializer=stack(layout["bias"], False))
+    if match.layer == "LSTM":
+        return keras.layers.LSTM(unit_forget_bias=False, **common)
+    if match.layer == "GRU":
+        return keras.layers.GRU(reset_after=True, **common)
+    return keras.layers.SimpleRNN(**common)
+
+
+def fused_weights(match, weights: dict) -> list:
+    """Spec parameters (name -> array) laid out as the fused Keras layer's [kernel, recurrent, bias]."""
+    from .fused import LAYOUT
+
+    layout = LAYOUT[match.layer]
+
+    def side_by_side(roles, transpose):
+        if isinstance(roles[0], list):
+            return np.stack([side_by_side(row, transpose) for row in roles])
+        return np.concatenate([weights[match.params[r]].T if transpose else weights[match.params[r]]
+                               for r in roles], axis=-1)
+
+    return [side_by_side(layout["kernel"], True), side_by_side(layout["recurrent_kernel"], True),
+            side_by_side(layout["bias"], False)]

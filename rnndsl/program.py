@@ -191,14 +191,17 @@ class Program:
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
 
-    def build(self, name: Optional[str] = None, **hyperparameters):
-        """The `keras.Model` of network `name`, its hyperparameters set by keyword (imports TensorFlow)."""
+    def build(self, name: Optional[str] = None, *, fused: bool = True, **hyperparameters):
+        """The `keras.Model` of network `name`, its hyperparameters set by keyword (imports TensorFlow).
+
+        Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless `fused=False`.
+        """
         from .lower import build_network
 
         name = name or self.default_name()
         if name not in self.networks:
             raise UsageError(f"`{name}` is not a network; build a network (cells lower inside one)")
-        return build_network(self, name, **hyperparameters)
+        return build_network(self, name, fused=fused, **hyperparameters)
 
     def explain(self) -> str:
         """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""

@@ -64,6 +64,7 @@ cell E(units: int)  at spec.rnn:1:6
     W: [units, in]
     U: [units, units]
   outputs: h: [units]
+  lowers:  generated: the equation of `h` is not the template's (spec.rnn:5:5)
 
 network N(units: int = 4)  at spec.rnn:9:9
   x -> E_1: seq[3]

@@ -1,0 +1,147 @@
+"""The fused-path predicate (pure, over the IR) and the fused Keras layers it selects."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import rnndsl  # noqa: E402
+from rnndsl.fused import Fused, Generated, fused_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+STD = ROOT / "specs" / "std"
+
+LSTM_BODY = """
+    input x: [in]
+    param W_i, W_f, W_c, W_o: [units, in]
+    param U_i, U_f, U_c, U_o: [units, units]
+    param b_i, b_f, b_c, b_o: [units]
+"""
+
+
+def _decision(text, name="C"):
+    return fused_path(rnndsl.load(text).graph(name))
+
+
+def test_standard_library_decisions():
+    program = rnndsl.load(STD / "cells.rnn")
+    decisions = {n: str(fused_path(program.graph(n))) for n in program.cells}
+    assert decisions["LSTM"] == "fused: keras.layers.LSTM"
+    assert decisions["GRU"] == "fused: keras.layers.GRU"
+    assert decisions["Elman"] == "fused: keras.layers.SimpleRNN"
+    assert decisions["IndRNN"].startswith("generated: parameter `u` is constrained")
+    assert decisions["ESN"].startswith("generated: parameter `W_in` is fixed")
+    assert decisions["CTRNN"] == "generated: only discrete-time cells over sequences have a fused layer"
+    assert decisions["Jordan"].startswith("generated: the equation of `y` is not the template's")
+
+
+def test_equations_compare_up_to_renaming_and_commutativity():
+    decision = _decision("""
+        cell C(n: int) {
+            input u: [in]
+            param A, B, C, D: [n, in]
+            param P, Q, R, S: [n, n]
+            param a, b, c, d: [n]
+            out[t] = sigmoid(R @ y[t-1] + C @ u[t] + c)
+            inp[t] = sigmoid(a + A @ u[t] + P @ y[t-1])
+            fgt[t] = sigmoid(B @ u[t] + Q @ y[t-1] + b)
+            mem[t] = inp[t] * tanh(D @ u[t] + S @ y[t-1] + d) + mem[t-1] * fgt[t]
+            y[t] = tanh(mem[t]) * out[t]
+            output y
+        }
+    """)
+    assert isinstance(decision, Fused) and decision.layer == "LSTM"
+    assert decision.params == {"W_i": "A", "W_f": "B", "W_c": "D", "W_o": "C", "U_i": "P", "U_f": "Q",
+                               "U_c": "S", "U_o": "R", "b_i": "a", "b_f": "b", "b_c": "d", "b_o": "c"}
+
+
+def test_a_peephole_keeps_the_lstm_off_the_fused_path():
+    decision = _decision("cell C(units: int) {" + LSTM_BODY + """
+            param p: [units]
+            i[t] = sigmoid(W_i @ x[t] + U_i @ h[t-1] + b_i + p * c[t-1])
+            f[t] = sigmoid(W_f @ x[t] + U_f @ h[t-1] + b_f)
+            g[t] = tanh(W_c @ x[t] + U_c @ h[t-1] + b_c)
+            o[t] = sigmoid(W_o @ x[t] + U_o @ h[t-1] + b_o)
+            c[t] = f[t] * c[t-1] + i[t] * g[t]
+            h[t] = o[t] * tanh(c[t])
+            output h
+        }
+    """)
+    assert isinstance(decision, Generated)
+    assert decision.reason == "the equation of `c` is not the template's"
+    assert (decision.span.line, decision.span.column) == (12, 13)
+
+
+def test_a_shared_parameter_does_not_match_two_roles():
+    decision = _decision("""
+        cell C(units: int) {
+            input x: [in]
+            param W: [units, in]
+            param U: [units, units]
+            h[t] = tanh(W @ x[t] + U @ h[t-1] + U @ h[t-1])
+            output h
+        }
+    """)
+    assert isinstance(decision, Generated)
+
+
+def test_fused_false_forces_the_generated_cell():
+    text = (STD / "elman.rnn").read_text().replace("cell Elman(units: int)", "cell C(units: int, fused: bool = false)")
+    decision = _decision(text)
+    assert isinstance(decision, Generated) and decision.reason == "the cell sets `fused = false`"
+
+
+NETWORK = """
+import "std/lstm.rnn"
+import "std/gru.rnn"
+import "std/elman.rnn"
+network N(units: int = 6) {
+    input x: seq[3]
+    a = Bidirectional(LSTM(units), merge=sum)(x)
+    b = a >> Stack(GRU(units), depth=2)
+    output b >> Elman(units, returns=last)
+}
+"""
+
+
+def test_fused_and_generated_models_give_the_same_outputs():
+    from rnndsl.lower import GeneratedCell, fused_weights
+
+    program = rnndsl.load(NETWORK)
+    fast = program.build("N")
+    slow = program.build("N", fused=False)
+    assert not any(isinstance(getattr(l, "cell", None), GeneratedCell) for l in fast._flatten_layers())
+    x = np.random.default_rng(3).normal(size=(2, 5, 3)).astype("float32")
+    fast(x), slow(x)
+    paths = fast._rnndsl_paths
+    for layer in slow._flatten_layers(include_self=False):
+        cell = getattr(layer, "cell", None)
+        if not isinstance(cell, GeneratedCell):
+            continue
+        target = fast.get_layer(layer.name) if layer.name in paths else None
+        if target is None:  # inside a Bidirectional: forward_a / backward_a
+            bidir = fast.get_layer(layer.path.split("/")[0])
+            target = bidir.forward_layer if "forward" in layer.name else bidir.backward_layer
+            key = layer.name.removeprefix("forward_").removeprefix("backward_")
+        else:
+            key = layer.name
+        _, match = paths[key]
+        target.set_weights(fused_weights(match, {n: v.numpy() for n, v in cell.weights_by_name.items()}))
+    np.testing.assert_allclose(fast(x).numpy(), slow(x).numpy(), atol=1e-5)
+
+
+def test_fused_layers_start_from_the_spec_initializers():
+    program = rnndsl.load('import "std/lstm.rnn"\nnetwork N {\n    input x: seq[3]\n    output x >> LSTM(4)\n}\n')
+    model = program.build("N")
+    kernel, recurrent, bias = model.layers[-1].get_weights()
+    np.testing.assert_array_equal(bias, [0] * 4 + [1] * 4 + [0] * 8)  # b_f = 1, the others 0
+    # U_* ~ orthogonal: each gate's block of the recurrent kernel is orthogonal
+    for g in range(4):
+        block = recurrent[:, 4 * g:4 * g + 4]
+        np.testing.assert_allclose(block.T @ block, np.eye(4), atol=1e-5)
