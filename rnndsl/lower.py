@@ -8,7 +8,8 @@ vector `(batch, size)`, `size` being the product of its shape times its delay
 (the last k values of a value read at `[t-k]`), in the spec's order.
 
 TensorFlow is imported here and by the passes after this one, never by check,
-render or fmt.
+render or fmt. The cells run on Keras's TensorFlow backend: the hot matmuls
+call `tf.linalg.matmul` directly for its transpose flags.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Optional
 import keras
 import networkx as nx
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from . import ast as A
@@ -200,7 +202,6 @@ class GeneratedCell(keras.layers.Layer):
             raise ValueError(f"cell `{self.cell_name}` needs a value for {', '.join(missing)}")
         sig = G.graph["signature"]
         known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
-        sizes = []
         free_terms = []
         for name, shape in sig["inputs"].items():
             dims = [d.subst(known) for d in shape]
@@ -270,6 +271,15 @@ class GeneratedCell(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GeneratedRNN(keras.layers.RNN):
+    """`keras.layers.RNN` over a GeneratedCell, with the cell's input-only work done before the loop."""
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        frontier = self.cell._plan.precompute(self.cell, sequences)
+        return super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+
+
 _COMPILED: dict = {}
 
 
@@ -311,6 +321,32 @@ class _Plan:
         self._batched(G)
         self.constants = {n: float(env[n]) if d["kind"] == "hparam" else float(d["value"])
                           for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
+        self._hoist(G, env)
+
+    def _hoist(self, G, env):
+        """Split the step: what depends on the inputs alone is computed for all steps before the loop.
+
+        `hoisted` are the ops and values that read no state (directly or not);
+        `frontier` are those of them the loop reads, in order: the loop's
+        input is their values, flattened and concatenated, instead of the raw
+        inputs. `W @ x[t] + b` of every gate becomes one large matmul over
+        all steps.
+        """
+        static = {n: G.nodes[n]["kind"] in ("input", "param", "const", "hparam") for n in G}
+        for n in self.order:
+            data = G.nodes[n]
+            static[n] = (not data.get("ode") and not data.get("per_child")
+                         and all(static[u] and d["delay"] == 0 for u, d in self.operands[n]))
+        hoisted = {n for n in G if static[n] and self.batched[n] and G.nodes[n]["kind"] in ("input", "op", "value")}
+        needed = set(self.states) | {G.graph["outputs"][0]}
+        position = {n: i for i, n in enumerate(self.order)}
+        frontier = [n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))]
+        frontier.sort(key=lambda n: (n not in G.graph["signature"]["inputs"], position.get(n, -1), n))
+        self.hoisted_order = [n for n in self.order if n in hoisted]
+        self.step_order = [n for n in self.order if n not in hoisted]
+        self.frontier = frontier
+        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+        self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in frontier]
 
     def _batched(self, G):
         """Which nodes carry a batch axis: inputs, values, and ops that read one."""
@@ -320,35 +356,59 @@ class _Plan:
                 b[n] = any(b[u] for u, _ in self.operands[n])
         self.batched = b
 
+    def precompute(self, cell: GeneratedCell, sequences):
+        """The frontier's values for every step at once: (batch, T, frontier size)."""
+        batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
+        flat = ops.reshape(sequences, (-1, cell.input_dim))
+        vals = self._unpack(flat, list(self.G.graph["signature"]["inputs"]), cell.input_shapes)
+        vals.update(self._weights(cell))
+        env = self._evaluate(vals, {}, {}, self.hoisted_order)
+        parts = [ops.reshape(env[n], (batch, steps, _size(s))) for n, s in zip(self.frontier, self.frontier_shapes)]
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def _unpack(self, flat, names, shapes) -> dict:
+        vals, offset = {}, 0
+        for name, shape in zip(names, shapes):
+            n = _size(shape)
+            part = flat if len(names) == 1 else flat[:, offset:offset + n]
+            vals[name] = part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
+            offset += n
+        return vals
+
+    @staticmethod
+    def _weights(cell) -> dict:
+        return {name: w if w.dtype == cell.compute_dtype else ops.cast(w, cell.compute_dtype)
+                for name, w in cell.weights_by_name.items()}
+
     def step(self, cell: GeneratedCell, inputs, states):
         G = self.G
         batch = ops.shape(inputs)[0]
-        vals = {}
-        # inputs: split the concatenated vector
-        offset = 0
-        for name, shape in zip(G.graph["signature"]["inputs"], cell.input_shapes):
-            n = _size(shape)
-            vals[name] = ops.reshape(inputs[:, offset:offset + n], (-1,) + shape)
-            offset += n
-        for name, w in cell.weights_by_name.items():
-            vals[name] = ops.cast(w, cell.compute_dtype)
+        # the loop's input: the frontier's values (see _hoist)
+        vals = self._unpack(inputs, self.frontier, self.frontier_shapes)
+        vals.update(self._weights(cell))
         # delayed values: history[name][k-1] is the value k steps back
         history = {}
         for (name, (shape, depth)), s in zip(cell.state_shapes.items(), states):
+            if depth == 1:
+                history[name] = [s if len(shape) == 1 else ops.reshape(s, (-1,) + shape)]
+                continue
             s = ops.reshape(s, (-1, depth) + shape)
             history[name] = [s[:, k] for k in range(depth)]
         if self.odes:
             current = {n: history[n][0] for n in self.odes}
             derivs = self._derivatives(vals, history, current)
             new = self._integrate(vals, history, current, derivs)
-            vals.update(self._evaluate(vals, history, new))
+            vals.update(self._evaluate(vals, history, new, self.step_order))
         else:
-            vals.update(self._evaluate(vals, history, {}))
+            vals.update(self._evaluate(vals, history, {}, self.step_order))
         new_states = []
         for name, (shape, depth) in cell.state_shapes.items():
             now = vals[name]
             if not self.batched.get(name, True):
                 now = ops.broadcast_to(now, (batch,) + shape)
+            if depth == 1:
+                new_states.append(now if len(shape) == 1 else ops.reshape(now, (-1, _size(shape))))
+                continue
             hist = [now] + history[name][: depth - 1]
             new_states.append(ops.reshape(ops.stack(hist, axis=1), (-1, _size(shape) * depth)))
         out = vals[G.graph["outputs"][0]]
@@ -357,7 +417,7 @@ class _Plan:
     # ---- continuous time
 
     def _derivatives(self, vals, history, current):
-        env = self._evaluate(vals, history, current)
+        env = self._evaluate(vals, history, current, self.step_order)
         return {n: env[self._def_source(n)] for n in self.odes}
 
     def _def_source(self, name):
@@ -377,8 +437,8 @@ class _Plan:
 
     # ---- one evaluation of the graph
 
-    def _evaluate(self, vals, history, ode_values):
-        """Values of every op and value node for one step; ODE states fixed at `ode_values`."""
+    def _evaluate(self, vals, history, ode_values, nodes):
+        """Values of `nodes` (ops and values, in order) for one step; ODE states fixed at `ode_values`."""
         G = self.G
         env = dict(vals)
         env.update(self.constants)
@@ -389,7 +449,7 @@ class _Plan:
                 return history[u][d["delay"] - 1]
             return env[u]
 
-        for n in self.order:
+        for n in nodes:
             data = G.nodes[n]
             if data["kind"] == "value":
                 if data.get("ode"):
@@ -494,6 +554,11 @@ def _axis(axis: int, rank: int, batched: bool) -> int:
 
 def _matmul(args, batched, ranks):
     a, b = args
+    # The common cases of a cell, W @ x[t] and x @ W, as one GEMM with no transpose materialized.
+    if ranks == [2, 1] and batched == [False, True]:
+        return tf.linalg.matmul(b, a, transpose_b=True)
+    if ranks == [1, 2] and batched == [True, False]:
+        return tf.linalg.matmul(a, b)
     if ranks == [2, 1]:
         sa, sb, so = "ij", "j", "i"
     elif ranks == [1, 2]:
@@ -565,7 +630,7 @@ def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool 
         raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name or cell_name)
-    return keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
+    return GeneratedRNN(cell, return_sequences=return_sequences, name=name)
 
 
 # ---------------------------------------------------------------- networks
@@ -724,7 +789,7 @@ def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim,
         paths[layer_name] = (cell_name, match)
         return layer
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hp, name=layer_name)
-    return keras.layers.RNN(cell, return_sequences=return_sequences, name=layer_name)
+    return GeneratedRNN(cell, return_sequences=return_sequences, name=layer_name)
 
 
 # ---------------------------------------------------------------- the fused path

@@ -194,8 +194,10 @@ def test_build_command(tmp_path, capsys):
     out = tmp_path / "s.keras"
     assert main(["build", str(spec), "--set", "units=8", "--set", "vocab=50", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "summary: cell LSTM, generated path, " in printed and f"wrote {out}" in printed
+    assert "summary: cell LSTM, fused path (keras.layers.LSTM), " in printed and f"wrote {out}" in printed
     assert out.is_file()
+    assert main(["build", str(spec), "--no-fused", "--set", "units=8", "--set", "vocab=50", "-o", str(out)]) == 0
+    assert "summary: cell LSTM, generated path, " in capsys.readouterr().out
     assert main(["build", str(spec), "--set", "units=eight", "-o", str(out)]) == 1
     assert "error[E0241]: --set units=eight: `units` is an int" in capsys.readouterr().err
     assert main(["build", str(spec), "--set", "unit=8", "-o", str(out)]) == 1

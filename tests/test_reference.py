@@ -1,0 +1,449 @@
+"""Every standard-library cell, lowered to Keras, against an independent NumPy reference.
+
+DESIGN.md, "Correctness is shown against a reference": for each cell in
+`specs/std/` (tree cells excepted: they are not lowered yet) the lowered layer's
+output sequence and its gradients are compared with a float64 NumPy
+implementation of the paper's equations, written here from the papers and the
+specs' docstrings, not from `rnndsl/lower.py`.
+
+- forward: the Keras layer's output sequence (float32) against the reference
+  (float64, on the same float32-rounded weights);
+- gradient: d/d(input, every trainable weight) of `sum(output * R)`, R a fixed
+  random tensor, from `tf.GradientTape`, against central finite differences of
+  the float64 reference.
+
+Each runs over 1, 3 and 7 steps, from the spec's initial state and from a
+random initial state passed in the spec's state order (whose gradient is checked
+too). The NTM needs the second: from its spec start every slot is alike, and
+stays so, so shifting, interpolation and sharpening are only exercised from a
+state that tells the slots apart (see `_ntm_state`).
+
+Sizes are small (batch 2, input 3, units 4; NTM: controller 5, 6 slots of
+width 3, 3 shifts) and every random draw is seeded.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import rnndsl
+
+STD = Path(__file__).resolve().parent.parent / "specs" / "std"
+
+BATCH = 2
+INPUT_DIM = 3
+LENGTHS = (1, 3, 7)
+FD_EPS = 1e-6
+
+
+# ------------------------------------------------------------- NumPy references
+#
+# Each reference maps (params: {name: float64 array in the spec's shape},
+# x: [batch, T, in]) to the output sequence [batch, T, out]. A matrix-vector
+# product `W @ v` of the paper is `v @ W.T` on a batch of row vectors.
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def softmax(z, axis=-1):
+    z = z - z.max(axis=axis, keepdims=True)
+    ez = np.exp(z)
+    return ez / ez.sum(axis=axis, keepdims=True)
+
+
+def elman(p, x, state0, **hp):
+    """Elman (1990): h[t] = tanh(W x[t] + U h[t-1] + b). States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ p["W"].T + h @ p["U"].T + p["b"])
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def jordan(p, x, state0, **hp):
+    """Jordan (1986): h[t] = tanh(W x[t] + U y[t-1] + b), y[t] = sigmoid(V h[t] + c). States: [y]."""
+    (y,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ p["W"].T + y @ p["U"].T + p["b"])
+        y = sigmoid(h @ p["V"].T + p["c"])
+        ys.append(y)
+    return np.stack(ys, axis=1)
+
+
+def lstm(p, x, state0, **hp):
+    """LSTM with a forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000). States: [c, h]."""
+    c, h = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+
+        def gate(k):
+            return xt @ p["W_" + k].T + h @ p["U_" + k].T + p["b_" + k]
+
+        i, f, o = sigmoid(gate("i")), sigmoid(gate("f")), sigmoid(gate("o"))
+        g = np.tanh(gate("c"))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def gru(p, x, state0, **hp):
+    """GRU (Cho et al. 2014), reset-after (Keras reset_after=True, cuDNN, PyTorch). States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        z = sigmoid(xt @ p["W_z"].T + p["bx_z"] + h @ p["U_z"].T + p["bh_z"])
+        r = sigmoid(xt @ p["W_r"].T + p["bx_r"] + h @ p["U_r"].T + p["bh_r"])
+        hh = np.tanh(xt @ p["W_h"].T + p["bx_h"] + r * (h @ p["U_h"].T + p["bh_h"]))
+        h = z * h + (1.0 - z) * hh
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def indrnn(p, x, state0, **hp):
+    """IndRNN (Li et al. 2018): h[t] = relu(W x[t] + u * h[t-1] + b), u element-wise. States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = np.maximum(x[:, t] @ p["W"].T + p["u"] * h + p["b"], 0.0)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def ctrnn(p, x, state0, *, dt, **hp):
+    """Beer (1995): tau dy/dt = -y + W sigmoid(y - theta) + W_in I, one classical RK4 step of dt per step.
+
+    States: [y]."""
+    (y,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        drive = x[:, t] @ p["W_in"].T  # the input is held constant over the step
+
+        def f(v):
+            return (-v + sigmoid(v - p["theta"]) @ p["W"].T + drive) / p["tau"]
+
+        k1 = f(y)
+        k2 = f(y + 0.5 * dt * k1)
+        k3 = f(y + 0.5 * dt * k2)
+        k4 = f(y + dt * k3)
+        y = y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        ys.append(y)
+    return np.stack(ys, axis=1)
+
+
+def esn(p, x, state0, *, leak, **hp):
+    """Leaky echo state network (Jaeger 2001; Jaeger et al. 2007). States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = (1.0 - leak) * h + leak * np.tanh(x[:, t] @ p["W_in"].T + h @ p["W"].T)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+# The denominator of cosine similarity is max(|a| |b|, COSINE_EPS); mirrors
+# the epsilon that rnndsl's lowering uses so that the two agree where it bites
+# (it does not in these tests: the memory starts at 1e-6, |M_i| |k| ~ 1e-7).
+COSINE_EPS = 1e-8
+
+
+def cosine_rows(M, k):
+    """cosine(M, k) per row: M [batch, N, W], k [batch, W] -> [batch, N]."""
+    num = np.einsum("bnw,bw->bn", M, k)
+    den = np.linalg.norm(M, axis=-1) * np.linalg.norm(k, axis=-1)[:, None]
+    return num / np.maximum(den, COSINE_EPS)
+
+
+def circular_conv(w, s):
+    """Graves et al. (2014) eq. 8: out[i] = sum_j s[j] w[(i - (j - K//2)) mod N]; w [batch, N], s [batch, K]."""
+    K = s.shape[-1]
+    out = np.zeros_like(w)
+    for j in range(K):
+        out = out + s[:, j : j + 1] * np.roll(w, j - K // 2, axis=-1)  # roll by o: out[i] = w[i - o]
+    return out
+
+
+def ntm(p, x, state0, *, slots, width, **hp):
+    """Neural Turing machine, one read-write head (Graves, Wayne & Danihelka 2014), as specs/std/ntm.rnn.
+
+    States, in the order of their equations: [ctrl, w, M (flattened row-major), r]."""
+    ctrl, w, M, r = state0
+    M = M.reshape(M.shape[0], slots, width)
+    ys = []
+    for t in range(x.shape[1]):
+        ctrl = np.tanh(x[:, t] @ p["W_x"].T + r @ p["W_r"].T + ctrl @ p["W_h"].T + p["b_ctrl"])
+        k = np.tanh(ctrl @ p["W_k"].T + p["b_k"])
+        beta = softplus(ctrl @ p["v_beta"] + p["b_beta"])[:, None]
+        g = sigmoid(ctrl @ p["v_g"] + p["b_g"])[:, None]
+        s = softmax(ctrl @ p["W_s"].T + p["b_s"])
+        gamma = 1.0 + softplus(ctrl @ p["v_gamma"] + p["b_gamma"])[:, None]
+        e = sigmoid(ctrl @ p["W_e"].T + p["b_e"])
+        a = np.tanh(ctrl @ p["W_a"].T + p["b_a"])
+        w_c = softmax(beta * cosine_rows(M, k))  # content, from the old memory
+        w_g = g * w_c + (1.0 - g) * w  # interpolation with the old weighting
+        w_s = circular_conv(w_g, s)  # rotation
+        w = w_s**gamma / np.sum(w_s**gamma, axis=-1, keepdims=True)  # sharpening
+        M = M * (1.0 - w[:, :, None] * e[:, None, :]) + w[:, :, None] * a[:, None, :]
+        r = np.einsum("bn,bnw->bw", w, M)
+        ys.append(np.concatenate([ctrl, r], axis=-1))
+    return np.stack(ys, axis=1)
+
+
+# ------------------------------------------------------------------ the cases
+
+
+def _normal(rng, shape):
+    return rng.normal(0.0, 0.3, size=shape)
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    cell: str
+    hparams: dict
+    reference: Callable
+    shapes: dict  # spec parameter name -> shape (with INPUT_DIM for `in`)
+    states: tuple  # the state sizes, in the spec's order (a matrix state flattened)
+    out_dim: int
+    fixed: frozenset = frozenset()  # parameters that the spec marks `fixed`
+    init: dict = field(default_factory=dict)  # name -> (rng, shape) -> array, else normal * 0.3
+    initial: tuple = ()  # the spec's initial value of each state where it is not 0
+    random_state: Callable = None  # rng -> a given initial state, else normal * 0.5 for each
+
+    def spec_state(self):
+        return [np.full((BATCH, n), v) for n, v in zip(self.states, self.initial or (0.0,) * len(self.states))]
+
+    def given_state(self, rng):
+        if self.random_state is not None:
+            return [np.asarray(s, np.float64) for s in self.random_state(rng)]
+        return [rng.normal(0.0, 0.5, size=(BATCH, n)) for n in self.states]
+
+
+def _ntm_state(rng):
+    """A random NTM state [ctrl, w, M, r]: w a distribution, M with distinct rows.
+
+    The spec's own start (M all 1e-6, w = 0) is symmetric in the slots and stays so:
+    every row of M is equal, so content addressing gives a uniform weighting, which a
+    rotation and a sharpening leave uniform, which writes every row alike. From it,
+    shifts and interpolation are never exercised; from this state they are."""
+    return [
+        np.tanh(rng.normal(0.0, 0.5, size=(BATCH, C))),
+        softmax(rng.normal(0.0, 1.5, size=(BATCH, N))),
+        rng.normal(0.0, 0.5, size=(BATCH, N * W)),
+        rng.normal(0.0, 0.5, size=(BATCH, W)),
+    ]
+
+
+U, D = 4, INPUT_DIM
+C, N, W, K = 5, 6, 3, 3  # NTM: controller, slots, width, shifts
+
+CASES = {
+    "elman": Case(
+        "elman.rnn", "Elman", dict(units=U), elman,
+        dict(W=(U, D), U=(U, U), b=(U,)), (U,), U,
+    ),
+    "jordan": Case(
+        "jordan.rnn", "Jordan", dict(hidden=U, out=2), jordan,
+        dict(W=(U, D), U=(U, 2), b=(U,), V=(2, U), c=(2,)), (2,), 2,
+    ),
+    "lstm": Case(
+        "lstm.rnn", "LSTM", dict(units=U), lstm,
+        {**{f"W_{k}": (U, D) for k in "ifco"}, **{f"U_{k}": (U, U) for k in "ifco"},
+         **{f"b_{k}": (U,) for k in "ifco"}}, (U, U), U,
+    ),
+    "gru": Case(
+        "gru.rnn", "GRU", dict(units=U), gru,
+        {**{f"W_{k}": (U, D) for k in "zrh"}, **{f"U_{k}": (U, U) for k in "zrh"},
+         **{f"bx_{k}": (U,) for k in "zrh"}, **{f"bh_{k}": (U,) for k in "zrh"}}, (U,), U,
+    ),
+    "indrnn": Case(
+        "indrnn.rnn", "IndRNN", dict(units=U), indrnn,
+        dict(W=(U, D), u=(U,), b=(U,)), (U,), U,
+        # inside max_abs(1) and with both signs; biases positive enough that no unit is dead
+        init=dict(u=lambda rng, s: rng.uniform(-0.9, 0.9, s), b=lambda rng, s: rng.uniform(0.1, 0.4, s)),
+        random_state=lambda rng: [rng.uniform(0.0, 1.0, size=(BATCH, U))],  # relu: h >= 0
+    ),
+    "ctrnn": Case(
+        "ctrnn.rnn", "CTRNN", dict(units=U, dt=0.25), ctrnn,
+        dict(W_in=(U, D), W=(U, U), theta=(U,), tau=(U,)), (U,), U,
+        init=dict(tau=lambda rng, s: rng.uniform(0.5, 1.5, s)),  # time constants stay positive
+    ),
+    "esn": Case(
+        "esn.rnn", "ESN", dict(units=U, leak=0.7), esn,
+        dict(W_in=(U, D), W=(U, U)), (U,), U,
+        fixed=frozenset({"W_in", "W"}),
+    ),
+    "ntm": Case(
+        "ntm.rnn", "NTM", dict(controller=C, slots=N, width=W, shifts=K), ntm,
+        {"W_x": (C, D), "W_r": (C, W), "W_h": (C, C), "b_ctrl": (C,),
+         "W_k": (W, C), "W_e": (W, C), "W_a": (W, C), "W_s": (K, C),
+         "b_k": (W,), "b_e": (W,), "b_a": (W,), "b_s": (K,),
+         "v_beta": (C,), "v_g": (C,), "v_gamma": (C,),
+         "b_beta": (), "b_g": (), "b_gamma": ()},
+        (C, N, N * W, W), C + W,
+        # sharper content addressing than normal * 0.3 gives, so that the weighting moves
+        init=dict(v_beta=lambda rng, s: rng.normal(0.0, 1.0, s), b_beta=lambda rng, s: np.array(2.0)),
+        initial=(0.0, 0.0, 1e-6, 0.0),
+        random_state=_ntm_state,
+    ),
+}
+
+# start: "spec" runs from the spec's initial state (the layer's own); "given" passes a
+# random initial state in the spec's state order (and checks its gradient too).
+PARAMS = [
+    pytest.param(name, T, start, id=f"{name}-T{T}-{start}")
+    for name in CASES for T in LENGTHS for start in ("spec", "given")
+]
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+@functools.lru_cache(maxsize=None)
+def _program(file: str):
+    return rnndsl.load(STD / file)
+
+
+@functools.lru_cache(maxsize=None)
+def _built(name: str, T: int):
+    """The lowered layer, built on [BATCH, T, in], with seeded weights: (layer, {name: float64 weights})."""
+    import keras
+
+    from rnndsl.lower import cell_rnn
+
+    case = CASES[name]
+    keras.utils.set_random_seed(_seed(name, T, "keras"))
+    layer = cell_rnn(_program(case.file), case.cell, input_dim=INPUT_DIM, **case.hparams)
+    layer(np.zeros((BATCH, T, INPUT_DIM), np.float32))
+    rng = np.random.default_rng(_seed(name, T, "weights"))
+    params = {}
+    for pname in sorted(layer.cell.weights_by_name):
+        var = layer.cell.weights_by_name[pname]
+        shape = tuple(case.shapes[pname])
+        value = case.init.get(pname, _normal)(rng, shape).astype(np.float32)
+        var.assign(value)
+        params[pname] = value.astype(np.float64)  # the reference sees exactly the float32 weights
+    return layer, params
+
+
+def _f32(a):
+    return np.asarray(a, np.float32).astype(np.float64)
+
+
+def _inputs(name: str, T: int):
+    """Seeded float32-exact float64 arrays: input [BATCH, T, in], loss weights R [BATCH, T, out], a given initial state."""
+    case = CASES[name]
+    rng = np.random.default_rng(_seed(name, T, "data"))
+    x = _f32(rng.normal(0.0, 1.0, size=(BATCH, T, INPUT_DIM)))
+    R = _f32(rng.normal(0.0, 1.0, size=(BATCH, T, case.out_dim)))
+    state = [_f32(s) for s in case.given_state(rng)]
+    return x, R, state
+
+
+# ------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_weights_and_states_follow_the_spec(name):
+    """One variable per spec parameter, in its shape; `fixed` ones not trained; the spec's states in order."""
+    case = CASES[name]
+    layer, _ = _built(name, 1)
+    got = {k: tuple(v.shape) for k, v in layer.cell.weights_by_name.items()}
+    assert got == {k: tuple(s) for k, s in case.shapes.items()}
+    trainable = {id(v) for v in layer.trainable_weights}
+    for pname, var in layer.cell.weights_by_name.items():
+        assert (id(var) in trainable) == (pname not in case.fixed), pname
+    sizes = layer.cell.state_size
+    sizes = [sizes] if isinstance(sizes, int) else list(sizes)
+    assert [int(s) for s in sizes] == list(case.states)
+
+
+@pytest.mark.parametrize("name, T, start", PARAMS)
+def test_forward_matches_reference(name, T, start):
+    case = CASES[name]
+    layer, params = _built(name, T)
+    x, _, state = _inputs(name, T)
+    if start == "spec":
+        got = np.asarray(layer(x.astype(np.float32)))
+        want = case.reference(params, x, case.spec_state(), **case.hparams)
+    else:
+        got = np.asarray(layer(x.astype(np.float32), initial_state=[s.astype(np.float32) for s in state]))
+        want = case.reference(params, x, state, **case.hparams)
+    assert want.shape == (BATCH, T, case.out_dim)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _finite_difference(f, value: np.ndarray) -> np.ndarray:
+    """Central differences of the scalar f() in the entries of `value` (float64, changed in place and restored)."""
+    grad = np.zeros_like(value)
+    flat, gflat = value.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + FD_EPS
+        up = f()
+        flat[i] = keep - FD_EPS
+        down = f()
+        flat[i] = keep
+        gflat[i] = (up - down) / (2 * FD_EPS)
+    return grad
+
+
+@pytest.mark.parametrize("name, T, start", PARAMS)
+def test_gradient_matches_finite_differences(name, T, start):
+    """d sum(output * R) / d (input, every trainable weight[, the given initial state]) against the reference."""
+    import tensorflow as tf
+
+    case = CASES[name]
+    layer, params = _built(name, T)
+    x, R, state = _inputs(name, T)
+
+    by_id = {id(v): k for k, v in layer.cell.weights_by_name.items()}
+    trained = [(by_id[id(v)], v) for v in layer.trainable_weights]
+    assert sorted(k for k, _ in trained) == sorted(set(case.shapes) - case.fixed)
+
+    xt = tf.constant(x, tf.float32)
+    st = [tf.constant(s, tf.float32) for s in state] if start == "given" else []
+    with tf.GradientTape() as tape:
+        tape.watch([xt] + st)
+        out = layer(xt, initial_state=st) if st else layer(xt)
+        loss = tf.reduce_sum(out * tf.constant(R, tf.float32))
+    grads = tape.gradient(loss, [xt] + st + [v for _, v in trained])
+
+    p = {k: v.copy() for k, v in params.items()}
+    xr = x.copy()
+    s0 = [s.copy() for s in state] if start == "given" else case.spec_state()
+
+    def ref_loss():
+        return float(np.sum(case.reference(p, xr, s0, **case.hparams) * R))
+
+    np.testing.assert_allclose(float(loss), ref_loss(), rtol=1e-5, atol=1e-5)
+
+    at = [("input", xr)] + [(f"initial state {i}", s) for i, s in enumerate(s0[: len(st)])]
+    at += [(k, p[k]) for k, _ in trained]
+    assert len(at) == len(grads)
+    for (what, value), got in zip(at, grads):
+        assert got is not None, f"no gradient with respect to {what}"
+        want = _finite_difference(ref_loss, value)
+        np.testing.assert_allclose(
+            np.asarray(tf.convert_to_tensor(got)), want, rtol=1e-4, atol=1e-4,
+            err_msg=f"d loss / d {what}",
+        )
