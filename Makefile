@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 OUT    := out
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dot test demo fmt-check clean
+.PHONY: setup dot test demo bench fmt-check clean
 
 # compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
 # install has no bytecode of its own; `check` should start fast all the same.
@@ -44,6 +44,11 @@ demo: setup
 	$(RNNDSL) render specs/std/elman.rnn --unroll 3 -o $(OUT)/std-elman-unrolled.svg
 	for f in examples/*.rnn; do TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) build $$f -o $(OUT)/$$(basename $$f .rnn).keras || exit 1; done
 	@echo "SVG files and .keras models are in $(OUT)/"
+
+# Training-step times of lowered cells against hand-written Keras, as ratios;
+# writes bench/RESULTS.md (a few minutes on 2 cores).
+bench: setup
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench.py --write
 
 fmt-check: setup
 	$(RNNDSL) fmt --check specs/std/*.rnn examples/*.rnn

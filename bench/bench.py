@@ -1,0 +1,169 @@
+"""Benchmarks behind `make bench`: rnndsl's lowered cells against hand-written Keras, as ratios.
+
+In one process, after warm-up, the median time of a full training step
+(forward, backward, optimizer) on the CPU, batch 64, 100 steps, 32 inputs,
+128 units, for:
+  LSTM: the spec LSTM on the generated path, on the fused path, keras.layers.LSTM,
+        and a hand-written Keras cell (keras.layers.RNN over a Layer with four gate matmuls);
+  IndRNN: the spec IndRNN (generated) and a hand-written Keras cell.
+Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded).
+
+Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from datetime import date  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import rnndsl  # noqa: E402
+
+BATCH, STEPS, INPUTS, UNITS = 64, 100, 32, 128
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class HandLSTMCell(keras.layers.Layer):
+    """An LSTM cell as a typical user writes it: four gate matmuls per input and state."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        d, u = input_shape[-1], self.units
+        for g in "ifco":
+            setattr(self, f"W_{g}", self.add_weight(name=f"W_{g}", shape=(d, u), initializer="glorot_uniform"))
+            setattr(self, f"U_{g}", self.add_weight(name=f"U_{g}", shape=(u, u), initializer="orthogonal"))
+            setattr(self, f"b_{g}", self.add_weight(name=f"b_{g}", shape=(u,), initializer="zeros"))
+
+    def call(self, x, states):
+        h, c = states
+        i = tf.sigmoid(x @ self.W_i + h @ self.U_i + self.b_i)
+        f = tf.sigmoid(x @ self.W_f + h @ self.U_f + self.b_f)
+        g = tf.tanh(x @ self.W_c + h @ self.U_c + self.b_c)
+        o = tf.sigmoid(x @ self.W_o + h @ self.U_o + self.b_o)
+        c = f * c + i * g
+        h = o * tf.tanh(c)
+        return h, [h, c]
+
+
+class HandIndRNNCell(keras.layers.Layer):
+    """IndRNN (Li et al. 2018) as a typical user writes it."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.W = self.add_weight(name="W", shape=(input_shape[-1], self.units), initializer="glorot_uniform")
+        self.u = self.add_weight(name="u", shape=(self.units,), initializer=keras.initializers.RandomUniform(0, 1),
+                                 constraint=lambda w: tf.clip_by_value(w, -1.0, 1.0))
+        self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+
+    def call(self, x, states):
+        h = tf.nn.relu(x @ self.W + self.u * states[0] + self.b)
+        return h, [h]
+
+
+def _model(rnn_layer) -> keras.Model:
+    x = keras.Input((STEPS, INPUTS))
+    y = rnn_layer(x)
+    model = keras.Model(x, y)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model
+
+
+def _spec_model(spec: str, fused: bool) -> keras.Model:
+    program = rnndsl.load(f'import "std/{spec}.rnn"\nnetwork B(units: int = {UNITS}) {{\n'
+                          f'    input x: seq[{INPUTS}]\n    output x >> {"LSTM" if spec == "lstm" else "IndRNN"}(units)\n}}\n')
+    model = program.build("B", fused=fused)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model
+
+
+def _times(models: dict, repeats: int) -> dict:
+    """Median training-step time of each model; the models take turns, so drift hits all alike."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, STEPS, INPUTS)).astype("float32")
+    y = rng.normal(size=(BATCH, STEPS, UNITS)).astype("float32")
+    for model in models.values():
+        for _ in range(3):
+            model.train_on_batch(x, y)
+    times: dict = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            model.train_on_batch(x, y)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _build_time() -> float:
+    layers = " >> ".join(["IndRNN(units)"] * 24)
+    text = f'import "std/indrnn.rnn"\nnetwork Deep(units: int = 64) {{\n    input x: seq[16]\n    output x >> {layers}\n}}\n'
+    t0 = time.perf_counter()
+    rnndsl.load(text).build("Deep")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
+    args = parser.parse_args()
+    rows = {
+        "spec LSTM, generated": _spec_model("lstm", fused=False),
+        "spec LSTM, fused": _spec_model("lstm", fused=True),
+        "keras.layers.LSTM": _model(keras.layers.LSTM(UNITS, return_sequences=True)),
+        "hand-written Keras LSTM cell": _model(keras.layers.RNN(HandLSTMCell(UNITS), return_sequences=True)),
+        "spec IndRNN, generated": _spec_model("indrnn", fused=False),
+        "hand-written Keras IndRNN cell": _model(keras.layers.RNN(HandIndRNNCell(UNITS), return_sequences=True)),
+    }
+    times = _times(rows, args.repeats)
+    build = _build_time()
+    ratios = {
+        "fused spec LSTM / keras.layers.LSTM": times["spec LSTM, fused"] / times["keras.layers.LSTM"],
+        "generated spec LSTM / hand-written cell": times["spec LSTM, generated"] / times["hand-written Keras LSTM cell"],
+        "generated spec IndRNN / hand-written cell":
+            times["spec IndRNN, generated"] / times["hand-written Keras IndRNN cell"],
+    }
+    lines = [f"# Benchmarks ({date.today().isoformat()})", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
+             f"TensorFlow {tf.__version__}, Keras {keras.__version__}; CPU only.",
+             f"Training step (forward, backward, Adam), batch {BATCH}, {STEPS} steps, {INPUTS} inputs, "
+             f"{UNITS} units; median of {args.repeats} steps after 3 warm-up steps, the models taking turns, "
+             "all in one process.", "",
+             "| model | median step (ms) |", "| --- | --- |"]
+    lines += [f"| {name} | {t * 1000:.1f} |" for name, t in times.items()]
+    lines += ["", "| ratio | value |", "| --- | --- |"]
+    lines += [f"| {name} | {r:.3f} |" for name, r in ratios.items()]
+    lines += ["", f"Lowering a network of 24 stacked IndRNN cells (load + build, TensorFlow already imported): "
+                  f"{build:.2f} s"]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        results = ROOT / "bench" / "RESULTS.md"
+        # A hand-written "## Notes" section (what the profile shows, what was tried) outlives a new run.
+        old = results.read_text() if results.exists() else ""
+        notes = old[old.index("## Notes"):] if "## Notes" in old else ""
+        results.write_text(text + ("\n" + notes if notes else ""))
+
+
+if __name__ == "__main__":
+    main()
