@@ -207,3 +207,14 @@ def test_build_command(tmp_path, capsys):
     assert main(["build", str(spec)]) == 2
     assert main(["build", str(spec), "-o", str(tmp_path / "s.h5")]) == 2
     assert capsys.readouterr().err.endswith("does not end in .keras\n")
+
+
+def test_ntm_from_its_own_start_learns_to_address():
+    # A start that treats every slot alike stays so: the addressing would get no gradient.
+    layer = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=3, controller=5, slots=6, width=3)
+    x = tf.constant(RNG.normal(size=(2, 5, 3)).astype("float32"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x) * RNG.normal(size=(2, 5, 8)).astype("float32"))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or not np.any(g.numpy())]
+    assert silent == []

@@ -227,8 +227,10 @@ class Case:
     initial: tuple = ()  # the spec's initial value of each state where it is not 0
     random_state: Callable = None  # rng -> a given initial state, else normal * 0.5 for each
 
-    def spec_state(self):
-        return [np.full((BATCH, n), v) for n, v in zip(self.states, self.initial or (0.0,) * len(self.states))]
+    def spec_state(self, params):
+        """The spec's initial state; a parameter's name stands for a learned initial state."""
+        return [np.tile(params[v].reshape(1, -1), (BATCH, 1)) if isinstance(v, str) else np.full((BATCH, n), v)
+                for n, v in zip(self.states, self.initial or (0.0,) * len(self.states))]
 
     def given_state(self, rng):
         if self.random_state is not None:
@@ -296,11 +298,12 @@ CASES = {
          "W_k": (W, C), "W_e": (W, C), "W_a": (W, C), "W_s": (K, C),
          "b_k": (W,), "b_e": (W,), "b_a": (W,), "b_s": (K,),
          "v_beta": (C,), "v_g": (C,), "v_gamma": (C,),
-         "b_beta": (), "b_g": (), "b_gamma": ()},
+         "b_beta": (), "b_g": (), "b_gamma": (), "w0": (N,)},
         (C, N, N * W, W), C + W,
         # sharper content addressing than normal * 0.3 gives, so that the weighting moves
-        init=dict(v_beta=lambda rng, s: rng.normal(0.0, 1.0, s), b_beta=lambda rng, s: np.array(2.0)),
-        initial=(0.0, 0.0, 1e-6, 0.0),
+        init=dict(v_beta=lambda rng, s: rng.normal(0.0, 1.0, s), b_beta=lambda rng, s: np.array(2.0),
+                  w0=lambda rng, s: rng.uniform(0.05, 1.0, s)),  # a weighting: positive, as the spec draws it
+        initial=(0.0, "w0", 1e-6, 0.0),
         random_state=_ntm_state,
     ),
 }
@@ -383,7 +386,7 @@ def test_forward_matches_reference(name, T, start):
     x, _, state = _inputs(name, T)
     if start == "spec":
         got = np.asarray(layer(x.astype(np.float32)))
-        want = case.reference(params, x, case.spec_state(), **case.hparams)
+        want = case.reference(params, x, case.spec_state(params), **case.hparams)
     else:
         got = np.asarray(layer(x.astype(np.float32), initial_state=[s.astype(np.float32) for s in state]))
         want = case.reference(params, x, state, **case.hparams)
@@ -430,10 +433,11 @@ def test_gradient_matches_finite_differences(name, T, start):
 
     p = {k: v.copy() for k, v in params.items()}
     xr = x.copy()
-    s0 = [s.copy() for s in state] if start == "given" else case.spec_state()
+    s0 = [s.copy() for s in state] if start == "given" else []
 
     def ref_loss():
-        return float(np.sum(case.reference(p, xr, s0, **case.hparams) * R))
+        # from the spec's start, a learned initial state follows its parameter as it is perturbed
+        return float(np.sum(case.reference(p, xr, s0 or case.spec_state(p), **case.hparams) * R))
 
     np.testing.assert_allclose(float(loss), ref_loss(), rtol=1e-5, atol=1e-5)
 
@@ -441,8 +445,12 @@ def test_gradient_matches_finite_differences(name, T, start):
     at += [(k, p[k]) for k, _ in trained]
     assert len(at) == len(grads)
     for (what, value), got in zip(at, grads):
-        assert got is not None, f"no gradient with respect to {what}"
         want = _finite_difference(ref_loss, value)
+        if got is None and start == "given" and what in case.initial:
+            # a learned initial state has no effect when the initial state is given
+            np.testing.assert_array_equal(want, 0.0)
+            continue
+        assert got is not None, f"no gradient with respect to {what}"
         np.testing.assert_allclose(
             np.asarray(tf.convert_to_tensor(got)), want, rtol=1e-4, atol=1e-4,
             err_msg=f"d loss / d {what}",
