@@ -216,5 +216,6 @@ def test_ntm_from_its_own_start_learns_to_address():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(x) * RNG.normal(size=(2, 5, 8)).astype("float32"))
     grads = tape.gradient(loss, layer.trainable_weights)
-    silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or not np.any(g.numpy())]
+    # (from the old uniform start, W_k, W_s, v_beta, ... got gradients of 1e-8 and below: rounding noise)
+    silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or np.max(np.abs(g)) < 1e-5]
     assert silent == []
