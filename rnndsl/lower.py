@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras import ops
 
 from . import ast as A
+from . import optimize
 from .dims import Dim
 from .errors import ShapeError, SpecErrors
 
@@ -297,64 +298,25 @@ def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
 
 
 class _Plan:
-    """The evaluation order of one step, and the reads each op makes."""
+    """How one step runs: what the loop computes, in which order, and what was hoisted out of it."""
 
     def __init__(self, G: nx.MultiDiGraph, env: dict):
-        self.G = G
+        self.G = G = optimize.cse(G)
         self.env = env
-        H = nx.DiGraph()
-        H.add_nodes_from(G)
-        for u, v, d in G.edges(data=True):
-            if d["delay"] == 0 and not G.nodes[u].get("ode"):
-                H.add_edge(u, v)
-        self.order = [n for n in nx.lexicographical_topological_sort(H, key=str)
-                      if G.nodes[n]["kind"] in ("op", "value")]
-        self.operands = {
-            n: sorted(((u, d) for u, keyed in G.pred[n].items() for d in keyed.values()), key=lambda e: e[1]["arg"])
-            for n in G
-        }
+        split = optimize.loop_split(G)
+        self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
+        self.batched = split.batched
+        self.hoisted_order = [n for n in self.order if n in split.hoisted]
+        self.operands = {n: optimize.operands(G, n) for n in G}
         self.states = G.graph["states"]
         self.odes = [n for n in self.states if G.nodes[n].get("ode")]
         self.solver = G.graph["solver"]
         step = G.graph["step"]
         self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
-        self._batched(G)
         self.constants = {n: float(env[n]) if d["kind"] == "hparam" else float(d["value"])
                           for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
-        self._hoist(G, env)
-
-    def _hoist(self, G, env):
-        """Split the step: what depends on the inputs alone is computed for all steps before the loop.
-
-        `hoisted` are the ops and values that read no state (directly or not);
-        `frontier` are those of them the loop reads, in order: the loop's
-        input is their values, flattened and concatenated, instead of the raw
-        inputs. `W @ x[t] + b` of every gate becomes one large matmul over
-        all steps.
-        """
-        static = {n: G.nodes[n]["kind"] in ("input", "param", "const", "hparam") for n in G}
-        for n in self.order:
-            data = G.nodes[n]
-            static[n] = (not data.get("ode") and not data.get("per_child")
-                         and all(static[u] and d["delay"] == 0 for u, d in self.operands[n]))
-        hoisted = {n for n in G if static[n] and self.batched[n] and G.nodes[n]["kind"] in ("input", "op", "value")}
-        needed = set(self.states) | {G.graph["outputs"][0]}
-        position = {n: i for i, n in enumerate(self.order)}
-        frontier = [n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))]
-        frontier.sort(key=lambda n: (n not in G.graph["signature"]["inputs"], position.get(n, -1), n))
-        self.hoisted_order = [n for n in self.order if n in hoisted]
-        self.step_order = [n for n in self.order if n not in hoisted]
-        self.frontier = frontier
         known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
-        self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in frontier]
-
-    def _batched(self, G):
-        """Which nodes carry a batch axis: inputs, values, and ops that read one."""
-        b = {n: G.nodes[n]["kind"] in ("input", "value") for n in G}
-        for n in self.order:
-            if G.nodes[n]["kind"] == "op":
-                b[n] = any(b[u] for u, _ in self.operands[n])
-        self.batched = b
+        self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
 
     def precompute(self, cell: GeneratedCell, sequences):
         """The frontier's values for every step at once: (batch, T, frontier size)."""
@@ -383,7 +345,7 @@ class _Plan:
     def step(self, cell: GeneratedCell, inputs, states):
         G = self.G
         batch = ops.shape(inputs)[0]
-        # the loop's input: the frontier's values (see _hoist)
+        # the loop's input: the frontier's values (see optimize.loop_split)
         vals = self._unpack(inputs, self.frontier, self.frontier_shapes)
         vals.update(self._weights(cell))
         # delayed values: history[name][k-1] is the value k steps back

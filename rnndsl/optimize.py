@@ -1,0 +1,93 @@
+"""optimize: typed IR -> IR. Pure graph rewrites and analyses that lowering uses.
+
+- `cse(G)`: common subexpressions merged: two operations with the same op,
+  constant arguments and operands (read at the same delays) become one; so do
+  equal constants. Named values are never merged.
+- `loop_split(G)`: which operations read no state and can run for all time
+  steps at once, before the time loop (`hoisted`), and which of their results
+  the loop reads (`frontier`). In `W @ x[t] + U @ h[t-1]`, `W @ x[t]` is
+  hoisted: one large matmul over the whole sequence instead of one per step.
+
+Neither imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+
+def instantaneous_order(G) -> list:
+    """Ops and values in an order where every same-step operand comes first."""
+    H = nx.DiGraph()
+    H.add_nodes_from(G)
+    for u, v, d in G.edges(data=True):
+        if d["delay"] == 0 and not G.nodes[u].get("ode"):
+            H.add_edge(u, v)
+    return [n for n in nx.lexicographical_topological_sort(H, key=str) if G.nodes[n]["kind"] in ("op", "value")]
+
+
+def operands(G, node) -> list:
+    """[(operand, edge data)] of `node`, in argument order."""
+    edges = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
+    return sorted(edges, key=lambda e: e[1]["arg"])
+
+
+def cse(G) -> nx.MultiDiGraph:
+    """A copy of `G` with common subexpressions merged."""
+    G = G.copy()
+    seen: dict = {}
+    for node in [n for n, d in G.nodes(data=True) if d["kind"] == "const"]:
+        key = ("const", repr(G.nodes[node]["value"]))
+        if key in seen:
+            _redirect(G, node, seen[key])
+        else:
+            seen[key] = node
+    for node in instantaneous_order(G):
+        data = G.nodes[node]
+        if data["kind"] != "op":
+            continue
+        key = (data["op"], repr(sorted(data.get("attrs", {}).items())), data.get("per_child", False),
+               tuple((u, d["delay"], d["child"]) for u, d in operands(G, node)))
+        if key in seen:
+            _redirect(G, node, seen[key])
+        else:
+            seen[key] = node
+    return G
+
+
+def _redirect(G, duplicate, kept) -> None:
+    """Every use of `duplicate` reads `kept` instead; `duplicate` goes."""
+    for _, v, d in list(G.out_edges(duplicate, data=True)):
+        G.add_edge(kept, v, **d)
+    G.remove_node(duplicate)
+
+
+@dataclass(frozen=True)
+class LoopSplit:
+    batched: dict  # node -> whether it varies over the batch (and time): reads an input or a value
+    hoisted: frozenset  # computed for all steps before the loop
+    frontier: tuple  # hoisted results the loop reads, inputs first then in evaluation order
+    order: tuple  # evaluation order of all ops and values
+    step_order: tuple  # ... of those computed in the loop
+
+
+def loop_split(G) -> LoopSplit:
+    order = instantaneous_order(G)
+    batched = {n: G.nodes[n]["kind"] in ("input", "value") for n in G}
+    for n in order:
+        if G.nodes[n]["kind"] == "op":
+            batched[n] = any(batched[u] for u, _ in operands(G, n))
+    static = {n: G.nodes[n]["kind"] in ("input", "param", "const", "hparam") for n in G}
+    for n in order:
+        data = G.nodes[n]
+        static[n] = (not data.get("ode") and not data.get("per_child")
+                     and all(static[u] and d["delay"] == 0 for u, d in operands(G, n)))
+    hoisted = frozenset(n for n in G if static[n] and batched[n] and G.nodes[n]["kind"] in ("input", "op", "value"))
+    needed = set(G.graph["states"]) | {G.graph["outputs"][0]}
+    position = {n: i for i, n in enumerate(order)}
+    inputs = G.graph["signature"]["inputs"]
+    frontier = sorted((n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))),
+                      key=lambda n: (n not in inputs, position.get(n, -1), n))
+    return LoopSplit(batched, hoisted, tuple(frontier), tuple(order), tuple(n for n in order if n not in hoisted))

@@ -1,0 +1,52 @@
+"""optimize: common subexpressions, and the split of a step into hoisted and loop work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rnndsl
+from rnndsl import optimize
+
+STD = Path(__file__).resolve().parents[1] / "specs" / "std"
+
+
+def _ops(G):
+    return sorted(d["op"] for _, d in G.nodes(data=True) if d["kind"] == "op")
+
+
+def test_cse_merges_repeated_work_and_constants():
+    program = rnndsl.load("""
+        cell C(n: int) {
+            input x: [n]
+            param W: [n, n]
+            a[t] = tanh(W @ x[t]) * 2 + h[t-1]
+            h[t] = sigmoid(W @ x[t]) * 2 + tanh(W @ x[t]) + h[t-2]
+            output h
+        }
+    """)
+    G = program.graph("C")
+    assert _ops(G).count("matmul") == 3 and _ops(G).count("tanh") == 2
+    H = optimize.cse(G)
+    assert _ops(H).count("matmul") == 1 and _ops(H).count("tanh") == 1
+    assert sum(1 for _, d in H.nodes(data=True) if d["kind"] == "const") == 1
+    assert _ops(G).count("matmul") == 3  # the original is untouched
+    # different delays are different values: h[t-1] and h[t-2] stay apart
+    adds = [n for n, d in H.nodes(data=True) if d.get("op") == "add"]
+    assert len(adds) == 3
+
+
+def test_loop_split_hoists_the_input_projections():
+    G = rnndsl.load(STD / "lstm.rnn").graph("LSTM")
+    split = optimize.loop_split(G)
+    hoisted_ops = sorted(G.nodes[n]["op"] for n in split.hoisted if G.nodes[n]["kind"] == "op")
+    assert hoisted_ops == ["matmul"] * 4  # W_i @ x[t], W_f @ x[t], W_c @ x[t], W_o @ x[t]
+    assert set(split.frontier) == {n for n in split.hoisted if G.nodes[n]["kind"] == "op"}
+    assert all(G.nodes[n].get("op") != "matmul" or n not in split.step_order or
+               any(d["delay"] for _, d in optimize.operands(G, n)) for n in split.step_order)
+
+
+def test_nothing_that_reads_a_state_is_hoisted():
+    G = rnndsl.load(STD / "ctrnn.rnn").graph("CTRNN")
+    split = optimize.loop_split(G)
+    assert "y" not in split.hoisted
+    assert [G.nodes[n]["op"] for n in split.frontier] == ["matmul"]  # W_in @ I[t]
