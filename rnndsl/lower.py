@@ -329,13 +329,10 @@ class _Plan:
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
 
     def _unpack(self, flat, names, shapes) -> dict:
-        vals, offset = {}, 0
-        for name, shape in zip(names, shapes):
-            n = _size(shape)
-            part = flat if len(names) == 1 else flat[:, offset:offset + n]
-            vals[name] = part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
-            offset += n
-        return vals
+        """`flat` (batch, sum of sizes) cut into the named values; one split op (each op costs per step)."""
+        parts = [flat] if len(names) == 1 else tf.split(flat, [_size(s) for s in shapes], axis=-1)
+        return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
+                for name, shape, part in zip(names, shapes, parts)}
 
     @staticmethod
     def _weights(cell) -> dict:
@@ -374,7 +371,9 @@ class _Plan:
             hist = [now] + history[name][: depth - 1]
             new_states.append(ops.reshape(ops.stack(hist, axis=1), (-1, _size(shape) * depth)))
         out = vals[G.graph["outputs"][0]]
-        return ops.reshape(out, (-1, cell.output_size)), new_states
+        if len(cell.output_shape_) != 1:
+            out = ops.reshape(out, (-1, cell.output_size))
+        return out, new_states
 
     # ---- continuous time
 
