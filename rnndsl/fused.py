@@ -168,7 +168,7 @@ def _term(G, node, delay: int = 0, depth: int = 0):
     if kind in ("input", "param", "hparam"):
         return (kind, node)
     if kind == "const":
-        return ("const", float(data["value"]))
+        return ("const", data["value"])  # as written: 1 == 1.0, and a huge integer stays exact
     operands = sorted(((u, d) for u, keyed in G.pred[node].items() for d in keyed.values()), key=lambda e: e[1]["arg"])
     args = tuple(_term(G, u, d["delay"], depth + 1) for u, d in operands)
     attrs = tuple(sorted((k, v) for k, v in data.get("attrs", {}).items()))

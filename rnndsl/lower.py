@@ -185,7 +185,9 @@ class GeneratedCell(keras.layers.Layer):
         for name in G.graph["states"]:
             shape = self._shape(G.nodes[name]["shape"], env)
             self.state_shapes[name] = (shape, max(delays.get(name, 1), 1))
-        self.state_size = [_size(shape) * depth for shape, depth in self.state_shapes.values()]
+        # Keras's RNN needs a state: a cell with none (no value read at an earlier step) carries
+        # one unused number.
+        self.state_size = [_size(shape) * depth for shape, depth in self.state_shapes.values()] or [1]
         self.output_shape_ = self._shape(G.nodes[G.graph["outputs"][0]]["shape"], env)
         self.output_size = _size(self.output_shape_)
         self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
@@ -249,6 +251,8 @@ class GeneratedCell(keras.layers.Layer):
         super().build(input_shape)
 
     def get_initial_state(self, batch_size=None):
+        if not self.state_shapes:
+            return [ops.zeros((batch_size, 1), dtype=self.compute_dtype)]
         states = []
         for name, (shape, depth) in self.state_shapes.items():
             init = self.G.nodes[name].get("init", 0)
@@ -313,7 +317,7 @@ class _Plan:
         self.solver = G.graph["solver"]
         step = G.graph["step"]
         self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
-        self.constants = {n: float(env[n]) if d["kind"] == "hparam" else float(d["value"])
+        self.constants = {n: _real(env[n]) if d["kind"] == "hparam" else _real(d["value"])
                           for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
         known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
         self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
@@ -373,7 +377,7 @@ class _Plan:
         out = vals[G.graph["outputs"][0]]
         if len(cell.output_shape_) != 1:
             out = ops.reshape(out, (-1, cell.output_size))
-        return out, new_states
+        return out, (new_states or states)
 
     # ---- continuous time
 
@@ -426,6 +430,14 @@ class _Plan:
             shapes = [G.nodes[u]["shape"] for u, _ in self.operands[n]]
             env[n] = _apply(data, args, flags, shapes, self.env)
         return env
+
+
+def _real(value) -> float:
+    """A spec number as a float; an integer beyond float range is an infinity, as a float literal is."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _apply(data, args, batched, shapes, env):

@@ -39,5 +39,6 @@ def test_spec_seeds_check_clean():
 @given(mutations(seeds=SPEC_SEEDS + tuple(SEEDS)))
 @example("cell A(n: int) {\n    input x: [n]\n    h[t] = " + "-(" * 300 + "x[t]" + ")" * 300 + "\n    output h\n}\n")
 @example("cell A(n: int) {\n    input x: [n]\n    h[t] = " + "x[t] + " * 600 + "h[t-1]\n    output h\n}\n")
+@example("cell A(n: int) {\n    input x: [n]\n    h[t] = (" + "1" * 400 + " - x[t]) * h[t-1]\n    output h\n}\n")
 def test_pipeline_never_crashes(text):
     _compiles_or_reports(text)

@@ -219,3 +219,9 @@ def test_ntm_from_its_own_start_learns_to_address():
     # (from the old uniform start, W_k, W_s, v_beta, ... got gradients of 1e-8 and below: rounding noise)
     silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or np.max(np.abs(g)) < 1e-5]
     assert silent == []
+
+
+def test_a_cell_without_state_lowers():
+    program = rnndsl.load("cell A(n: int) {\n    input x: [n]\n    y[t] = 2 * x[t] + 1\n    output y\n}\n")
+    layer = cell_rnn(program, "A", input_dim=2, n=2)
+    np.testing.assert_allclose(layer(np.ones((1, 3, 2), "float32")).numpy(), np.full((1, 3, 2), 3.0))
