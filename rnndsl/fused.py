@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Optional, Union
 
 from .ast import Span
+from .graph import operands
 
 TEMPLATES = {
     "LSTM": """
@@ -169,8 +170,7 @@ def _term(G, node, delay: int = 0, depth: int = 0):
         return (kind, node)
     if kind == "const":
         return ("const", data["value"])  # as written: 1 == 1.0, and a huge integer stays exact
-    operands = sorted(((u, d) for u, keyed in G.pred[node].items() for d in keyed.values()), key=lambda e: e[1]["arg"])
-    args = tuple(_term(G, u, d["delay"], depth + 1) for u, d in operands)
+    args = tuple(_term(G, u, d["delay"], depth + 1) for u, d in operands(G, node))
     attrs = tuple(sorted((k, v) for k, v in data.get("attrs", {}).items()))
     op = data["op"]
     if op in ("add", "mul"):  # associative: flatten nested sums and products

@@ -43,6 +43,12 @@ _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": 
 OP_SYMBOLS = {v: k for k, v in _BINOPS.items()}
 
 
+def operands(G, node) -> list:
+    """[(operand node, edge data)] of `node`, in argument order."""
+    edges = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
+    return sorted(edges, key=lambda e: e[1]["arg"])
+
+
 def build(program: BoundProgram) -> dict:
     """{name: graph} for every cell and network of the program."""
     graphs: dict[str, nx.MultiDiGraph] = {}

@@ -29,7 +29,7 @@ from . import ast as A
 from .builtins import ELEMENTWISE
 from .dims import Dim, shape_str, solve
 from .errors import RnnDslError, ShapeError
-from .graph import OP_SYMBOLS
+from .graph import OP_SYMBOLS, operands
 from .layers import KERAS_LAYERS, LayerTypeError, NetType, merged_dims
 from .resolve import BoundProgram, dim_of
 
@@ -250,8 +250,7 @@ class _CellInference:
     def _inputs(self, node) -> list:
         """[(operand node, edge data)] of an op, in argument order (computed once: edges never change)."""
         if node not in self._in_cache:
-            edges = [(src, d) for src, keyed in self.G.pred[node].items() for d in keyed.values()]
-            self._in_cache[node] = sorted(edges, key=lambda e: e[1]["arg"])
+            self._in_cache[node] = operands(self.G, node)
         return self._in_cache[node]
 
     def _rule(self, node, phase) -> Optional[Shape]:

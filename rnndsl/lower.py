@@ -27,6 +27,7 @@ from . import ast as A
 from . import optimize
 from .dims import Dim
 from .errors import ShapeError, SpecErrors
+from .graph import operands
 
 COSINE_EPS = 1e-8
 PACKAGE = "rnndsl"
@@ -311,7 +312,7 @@ class _Plan:
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
-        self.operands = {n: optimize.operands(G, n) for n in G}
+        self.operands = {n: operands(G, n) for n in G}
         self.states = G.graph["states"]
         self.odes = [n for n in self.states if G.nodes[n].get("ode")]
         self.solver = G.graph["solver"]
@@ -727,8 +728,7 @@ def _apply_layer(program, app, srcs, layer_name, env, size, fused, paths):
     if app.kind == "cell":
         return _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)(x)
     if app.kind == "Stack":
-        depth = int(_value(args["depth"], env)) if not isinstance(args["depth"], Dim) else args["depth"].subst(
-            {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int)}).value
+        depth = _hparam(args["depth"], env)
         for i in range(depth):
             last = i == depth - 1
             x = _rnn(program, ref.cell, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}",

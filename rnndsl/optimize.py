@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from .graph import operands
+
 
 def instantaneous_order(G) -> list:
     """Ops and values in an order where every same-step operand comes first."""
@@ -26,12 +28,6 @@ def instantaneous_order(G) -> list:
         if d["delay"] == 0 and not G.nodes[u].get("ode"):
             H.add_edge(u, v)
     return [n for n in nx.lexicographical_topological_sort(H, key=str) if G.nodes[n]["kind"] in ("op", "value")]
-
-
-def operands(G, node) -> list:
-    """[(operand, edge data)] of `node`, in argument order."""
-    edges = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
-    return sorted(edges, key=lambda e: e[1]["arg"])
 
 
 def cse(G) -> nx.MultiDiGraph:

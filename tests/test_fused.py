@@ -9,7 +9,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import pytest  # noqa: E402
 
 import rnndsl  # noqa: E402
 from rnndsl.fused import Fused, Generated, fused_path  # noqa: E402

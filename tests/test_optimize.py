@@ -6,6 +6,7 @@ from pathlib import Path
 
 import rnndsl
 from rnndsl import optimize
+from rnndsl.graph import operands
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
 
@@ -42,7 +43,7 @@ def test_loop_split_hoists_the_input_projections():
     assert hoisted_ops == ["matmul"] * 4  # W_i @ x[t], W_f @ x[t], W_c @ x[t], W_o @ x[t]
     assert set(split.frontier) == {n for n in split.hoisted if G.nodes[n]["kind"] == "op"}
     assert all(G.nodes[n].get("op") != "matmul" or n not in split.step_order or
-               any(d["delay"] for _, d in optimize.operands(G, n)) for n in split.step_order)
+               any(d["delay"] for _, d in operands(G, n)) for n in split.step_order)
 
 
 def test_nothing_that_reads_a_state_is_hoisted():
