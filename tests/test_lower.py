@@ -225,3 +225,17 @@ def test_a_cell_without_state_lowers():
     program = rnndsl.load("cell A(n: int) {\n    input x: [n]\n    y[t] = 2 * x[t] + 1\n    output y\n}\n")
     layer = cell_rnn(program, "A", input_dim=2, n=2)
     np.testing.assert_allclose(layer(np.ones((1, 3, 2), "float32")).numpy(), np.full((1, 3, 2), 3.0))
+
+
+def test_what_does_not_lower_yet_is_a_diagnostic():
+    program = rnndsl.load('import "std/treelstm.rnn"\nnetwork T {\n    input x: tree[3]\n'
+                          '    output ChildSumTreeLSTM(4)(x)\n}\n')
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        program.build("T")
+    assert info.value.errors[0].code == "E0602"
+    assert info.value.errors[0].message == "`tree` inputs do not lower to Keras yet"
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        cell_rnn(program, "T", input_dim=3)
+    assert info.value.errors[0].message == "`T` is a network, not a cell"
+    with pytest.raises(rnndsl.UsageError, match="`ChildSumTreeLSTM` is not a network"):
+        program.build("ChildSumTreeLSTM")
