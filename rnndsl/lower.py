@@ -175,9 +175,10 @@ class GeneratedCell(keras.layers.Layer):
     flattened.
     """
 
-    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, **kwargs):
+    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, hoist: str = "auto",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.spec, self.cell_name, self.input_dim = spec, cell, int(input_dim)
+        self.spec, self.cell_name, self.input_dim, self.hoist = spec, cell, int(input_dim), hoist
         self.hparams = dict(hparams or {})
         self.G = G = _compile_cell(spec, cell)
         self.env = env = self._bind(self.input_dim)
@@ -192,7 +193,7 @@ class GeneratedCell(keras.layers.Layer):
         self.output_shape_ = self._shape(G.nodes[G.graph["outputs"][0]]["shape"], env)
         self.output_size = _size(self.output_shape_)
         self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
-        self._plan = _Plan(G, env)
+        self._plan = _Plan(G, env, hoist)
 
     # ---- shapes
 
@@ -273,7 +274,7 @@ class GeneratedCell(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
-                       "hparams": self.hparams})
+                       "hparams": self.hparams, "hoist": self.hoist})
         return config
 
 
@@ -302,13 +303,22 @@ def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
     return _COMPILED[key]
 
 
+def _accelerator() -> bool:
+    """Whether TensorFlow sees a GPU or a TPU (where hoisting work out of the loop pays; see optimize)."""
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
 class _Plan:
     """How one step runs: what the loop computes, in which order, and what was hoisted out of it."""
 
-    def __init__(self, G: nx.MultiDiGraph, env: dict):
+    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto"):
         self.G = G = optimize.cse(G)
         self.env = env
+        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
         split = optimize.loop_split(G)
+        sizes = {n: _size([d.subst(known).value for d in G.nodes[n]["shape"]])
+                 for n in set(split.frontier) | set(G.graph["signature"]["inputs"])}
+        split = optimize.choose_split(G, split, sizes, hoist, accelerator=_accelerator())
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
@@ -320,11 +330,12 @@ class _Plan:
         self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
         self.constants = {n: _real(env[n]) if d["kind"] == "hparam" else _real(d["value"])
                           for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
-        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
         self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
 
     def precompute(self, cell: GeneratedCell, sequences):
         """The frontier's values for every step at once: (batch, T, frontier size)."""
+        if not self.hoisted_order:  # nothing hoisted: the loop reads the inputs as they are
+            return sequences
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         flat = ops.reshape(sequences, (-1, cell.input_dim))
         vals = self._unpack(flat, list(self.G.graph["signature"]["inputs"]), cell.input_shapes)
@@ -595,15 +606,18 @@ def cell_source(program, cell_name: str) -> str:
 
 
 def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
-             name: Optional[str] = None, **hparams) -> keras.layers.RNN:
-    """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`."""
+             name: Optional[str] = None, hoist: str = "auto", **hparams) -> keras.layers.RNN:
+    """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`.
+
+    `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`)."""
     G = program.graphs[cell_name]
     if G.graph["kind"] != "cell":
         raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.graph["span"], code="E0601")])
     if G.graph["over"] == "tree":
         raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
-    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name or cell_name)
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist,
+                         name=name or cell_name)
     return GeneratedRNN(cell, return_sequences=return_sequences, name=name)
 
 

@@ -136,6 +136,50 @@ def test_delays_of_two_steps_and_matrix_states():
     assert ntm(np.ones((2, 4, 3), "float32")).shape == (2, 4, 8)
 
 
+HOISTABLE = [("elman.rnn", "Elman", dict(units=4)), ("lstm.rnn", "LSTM", dict(units=4)),
+             ("gru.rnn", "GRU", dict(units=4)), ("indrnn.rnn", "IndRNN", dict(units=4)),
+             ("ctrnn.rnn", "CTRNN", dict(units=4)), ("esn.rnn", "ESN", dict(units=4)),
+             ("jordan.rnn", "Jordan", dict(hidden=4, out=2)),
+             ("ntm.rnn", "NTM", dict(controller=5, slots=6, width=3, shifts=3))]
+
+
+@pytest.mark.parametrize("file, cell, hparams", HOISTABLE, ids=[c for _, c, _ in HOISTABLE])
+def test_hoisted_and_in_loop_work_agree(file, cell, hparams):
+    """The same weights give the same outputs and gradients whether input-only work runs before the loop or in it."""
+    program = rnndsl.load(STD / file)
+    x = tf.constant(RNG.normal(size=(2, 5, 3)).astype("float32"))
+    layers = {h: cell_rnn(program, cell, input_dim=3, hoist=h, **hparams) for h in ("always", "never")}
+    assert layers["always"].cell._plan.hoisted_order and not layers["never"].cell._plan.hoisted_order
+    for layer in layers.values():
+        layer(x)
+        for v, w in zip(layer.cell.weights_by_name.values(), layers["always"].cell.weights_by_name.values()):
+            v.assign(w)
+    results = {}
+    for h, layer in layers.items():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        results[h] = [y] + tape.gradient(loss, [x] + layer.trainable_weights)
+    for a, b in zip(results["always"], results["never"]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):
+    """`auto` hoists on an accelerator; on a CPU only where the frontier is no wider than the inputs."""
+    import rnndsl.lower
+
+    program = rnndsl.load(STD / "indrnn.rnn")
+    monkeypatch.setattr(rnndsl.lower, "_accelerator", lambda: True)
+    assert cell_rnn(program, "IndRNN", input_dim=4, units=8).cell._plan.hoisted_order
+    monkeypatch.setattr(rnndsl.lower, "_accelerator", lambda: False)
+    narrow = cell_rnn(program, "IndRNN", input_dim=16, units=8)  # W @ x[t]: 8 per step instead of 16
+    wide = cell_rnn(program, "IndRNN", input_dim=4, units=8)  # 8 per step instead of 4
+    assert narrow.cell._plan.hoisted_order and not wide.cell._plan.hoisted_order
+    with pytest.raises(ValueError, match="hoist must be one of auto, always, never, not 'sometimes'"):
+        cell_rnn(program, "IndRNN", input_dim=4, hoist="sometimes", units=8)
+
+
 def test_tree_cells_do_not_lower_yet():
     with pytest.raises(rnndsl.SpecErrors, match="tree cells do not lower to Keras yet"):
         cell_rnn(rnndsl.load(STD / "treelstm.rnn"), "ChildSumTreeLSTM", input_dim=3, units=4)
