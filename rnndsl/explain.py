@@ -83,4 +83,7 @@ def _node(G, n) -> str:
         app = data["app"]
         names = f" ({', '.join(app.names)})" if app.names else ""
         return f"{app.id}{names}"
+    if data["kind"] == "state":
+        app = data["app"]
+        return f"{n} ({app.names[list(app.ports).index(data['state'])]})"
     return n

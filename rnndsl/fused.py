@@ -72,13 +72,23 @@ LAYOUT = {
 }
 
 
+# The template's states in the order the Keras layer takes and returns them (`initial_state`, `return_state`).
+KERAS_STATES = {"LSTM": ["h", "c"], "GRU": ["h"], "SimpleRNN": ["h"]}
+
+
 @dataclass(frozen=True)
 class Fused:
-    """The cell is Keras's `layer`; `params` maps each template role to the spec's parameter."""
+    """The cell is Keras's `layer`; `params` maps each template role to the spec's parameter, `states` each
+    template state to the spec's state."""
 
     layer: str
     params: dict = field(default_factory=dict)
-    units_state: str = "h"
+    states: dict = field(default_factory=dict)
+
+    @property
+    def keras_states(self) -> list:
+        """The spec's states in the Keras layer's order."""
+        return [self.states[s] for s in KERAS_STATES[self.layer]]
 
     def __str__(self) -> str:
         return f"fused: keras.layers.{self.layer}"
@@ -116,7 +126,8 @@ def fused_path(G) -> Union[Fused, Generated]:
         template = _template(layer)
         result = _match_system(template, cell)
         if isinstance(result, dict):
-            return Fused(layer, {k[len("param:"):]: v for k, v in result.items() if k.startswith("param:")})
+            return Fused(layer, {k[len("param:"):]: v for k, v in result.items() if k.startswith("param:")},
+                         {k[len("state:"):]: v for k, v in result.items() if k.startswith("state:")})
         if best is None or (result is not None and _closeness(result) > _closeness(best)):
             best = result
     return best or Generated("its equations are not those of LSTM, GRU or SimpleRNN")

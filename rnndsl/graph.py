@@ -21,8 +21,11 @@ cell), `span` (where the operand is read) and, on the edge into a value,
 `role="def"` (with `index` for `split`'s pieces).
 
 A network graph (`nx.MultiDiGraph`) has a node per input (`kind="input"`),
-layer application (`kind="layer"`, `app` = the `Application`) and output
-(`kind="output"`); edges carry `arg` and `span`, and after inference `type`.
+layer application (`kind="layer"`, `app` = the `Application`), final state
+of a cell applied with `returns=states` (`kind="state"`, `app`, `state`) and
+output (`kind="output"`). Edges carry `span`, after inference `type`, and
+either `arg` (an input's position) or `state` (an initial state into a
+cell, or a final state out of it).
 
 The graph's own attributes (`G.graph`) hold the cell's or network's name,
 kind, docstring, file and declarations.
@@ -75,8 +78,7 @@ class _CellGraph:
 
     def build(self) -> nx.MultiDiGraph:
         cell, G = self.cell, self.G
-        states = [n for n, v in cell.values.items() if v.ode or cell.delays.get(n, 0) >= 1]
-        states += [n for n in cell.inputs if cell.delays.get(n, 0) >= 1]
+        states = cell.states
         G.graph.update(
             name=cell.name, kind="cell", over=cell.over, index=cell.index, doc=cell.doc,
             file=cell.file, span=cell.span, solver=cell.solver, step=cell.step,
@@ -233,6 +235,11 @@ def network_graph(net: BoundNetwork) -> nx.MultiDiGraph:
         G.add_node(app.id, kind="layer", span=app.span, label=app.layer, app=app)
         for i, src in enumerate(app.inputs):
             G.add_edge(src, app.id, arg=i, span=app.span)
+        for state, src in app.initial.items():
+            G.add_edge(src, app.id, state=state, span=app.span)
+        for state, port in app.ports.items():
+            G.add_node(port, kind="state", span=app.span, label=state, app=app, state=state)
+            G.add_edge(app.id, port, state=state, span=app.span)
     for i, (value, span) in enumerate(net.outputs):
         node = f"output_{i + 1}" if len(net.outputs) > 1 else "output"
         G.add_node(node, kind="output", span=span, label="output")

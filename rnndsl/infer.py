@@ -641,6 +641,7 @@ class _NetworkInference:
         self.u = Unifier()
         self.errors: list = []
         self.types: dict = {}
+        self.bindings: dict = {}  # cell application id -> the cell's dimension symbols as it binds them
 
     def run(self) -> list:
         G = self.G
@@ -652,6 +653,7 @@ class _NetworkInference:
                 continue  # an earlier layer failed
             try:
                 self.types[app.id] = self._apply(app, inputs)
+                self._states(app)
             except _Fail as f:
                 self.errors.append(f.error)
         for node in G:
@@ -662,9 +664,37 @@ class _NetworkInference:
         for node, t in self.types.items():
             G.nodes[node]["type"] = self._resolved(t)
         for u, v, data in G.edges(data=True):
-            if u in self.types:
-                data["type"] = self._resolved(self.types[u])
+            source = v if G.nodes[v]["kind"] == "state" else u  # a final state's edge has the state's type
+            if source in self.types:
+                data["type"] = self._resolved(self.types[source])
         return self.errors
+
+    def _states(self, app):
+        """Types of a cell's final states (`returns=states`), and the check of its given initial states."""
+        if not (app.ports or app.initial):
+            return
+        cell_graph = self.graphs[app.cell.cell]
+        sub = self.bindings[app.id]
+        for state in cell_graph.graph["states"]:
+            dims = tuple(self.u.dim(d.subst(sub)) for d in cell_graph.nodes[state]["shape"])
+            want = NetType("vec", dims, "float")
+            if state in app.ports:
+                self.types[app.ports[state]] = want
+            if state in app.initial:
+                src = app.initial[state]
+                got = self.types.get(src)
+                if got is None:
+                    continue
+                if got.kind != "vec" or got.dtype != "float" or len(got.dims) != len(dims) or \
+                        not all(self.u.unify_dim(a, b) for a, b in zip(dims, got.dims)):
+                    where = f"`{src}`" if src in self.net.inputs or src in self.net.values else "its value"
+                    for name, value in self.net.values.items():
+                        where = f"`{name}`" if value == src else where
+                    raise _Fail(ShapeError(
+                        f"initial state `{state}` of `{app.layer}` takes {self._resolved(want)}, found {got}",
+                        app.span, label=f"{where} is {got}",
+                        notes=[f"`{state}` is {shape_str(cell_graph.nodes[state]['shape'])} in cell "
+                               f"`{app.cell.cell}`"], code="E0305"))
 
     def _resolved(self, t: NetType) -> NetType:
         return NetType(t.kind, tuple(self.u.dim(d) for d in t.dims), t.dtype)
@@ -712,6 +742,7 @@ class _NetworkInference:
                 sub[hp] = Dim.of(value) if isinstance(value, (int, Dim)) else value
         free = {f: fresh_dim(f + ".") for f in cell_graph["free_dims"]}
         sub.update(free)
+        self.bindings[app.id] = sub
         kind = "tree" if cell_graph["over"] == "tree" else "seq"
         bound_notes = []
         for (iname, ishape), t, i in zip(signature["inputs"].items(), inputs, itertools.count()):

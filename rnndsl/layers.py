@@ -141,7 +141,7 @@ WRAPPERS: dict[str, tuple] = {
 }
 
 # The keyword every cell application takes besides its hyperparameters.
-CELL_KEYWORDS = (Param("returns", "enum:sequences|last", "sequences"),)
+CELL_KEYWORDS = (Param("returns", "enum:sequences|last|states", "sequences"),)
 
 
 def merged_dims(merge: str, dims: tuple) -> tuple:

@@ -271,6 +271,29 @@ class GeneratedCell(keras.layers.Layer):
     def call(self, inputs, states, training=None):
         return self._plan.step(self, inputs, list(states))
 
+    def flat_states(self, values: list) -> list:
+        """States given as values, `(batch,) + shape` each in the spec's order, as the cell carries them.
+
+        A value already flat (as `get_initial_state` gives them) is kept."""
+        if not self.state_shapes:
+            return list(values)
+        flat = []
+        for value, (shape, depth) in zip(values, self.state_shapes.values()):
+            n = _size(shape)
+            if len(value.shape) == 2 and value.shape[-1] == n * depth:
+                flat.append(value)
+                continue
+            value = ops.reshape(value, (-1, n))
+            flat.append(ops.tile(value, (1, depth)) if depth > 1 else value)
+        return flat
+
+    def state_values(self, flat: list) -> list:
+        """The spec's states as values, from the flat states the cell carries: each its current value."""
+        if not self.state_shapes:
+            return []
+        return [ops.reshape(s[:, :_size(shape)], (-1,) + shape) if depth > 1 or len(shape) != 1 else s
+                for s, (shape, depth) in zip(flat, self.state_shapes.values())]
+
     def get_config(self):
         config = super().get_config()
         config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
@@ -280,11 +303,31 @@ class GeneratedCell(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GeneratedRNN(keras.layers.RNN):
-    """`keras.layers.RNN` over a GeneratedCell, with the cell's input-only work done before the loop."""
+    """`keras.layers.RNN` over a GeneratedCell, with the cell's input-only work done before the loop.
+
+    States in and out (`initial_state`, `return_state`) are the spec's values in
+    the spec's order, each `(batch,) + its shape`: a matrix state `[N, W]` is
+    `(batch, N, W)`. A state read at `[t-k]` is given one value, which it holds
+    at every earlier step, and returns its last value. (The cell itself carries
+    them flat, see GeneratedCell.)
+    """
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         frontier = self.cell._plan.precompute(self.cell, sequences)
-        return super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+        if initial_state is not None:
+            initial_state = self.cell.flat_states(initial_state)
+        result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+        if not self.return_state:
+            return result
+        output, *states = result
+        return [output] + self.cell.state_values(states)
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        shapes = super().compute_output_shape(sequences_shape, initial_state_shape)
+        if not self.return_state:
+            return shapes
+        output, *states = shapes
+        return [output] + [(s[0],) + shape for s, (shape, _) in zip(states, self.cell.state_shapes.values())]
 
 
 _COMPILED: dict = {}
@@ -674,8 +717,13 @@ def build_network(program, name: str, *, fused: bool = True, **overrides) -> ker
             continue
         app = data["app"]
         srcs = [tensors[s] for s in app.inputs]
-        layer_name = app.names[0] if app.names else app.id.lower()
-        tensors[node] = _apply_layer(program, app, srcs, layer_name, env, size, fused, paths)
+        initial = {state: tensors[v] for state, v in app.initial.items()}
+        layer_name = "_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower()
+        result = _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths)
+        if app.ports:  # returns=states: {state: tensor}
+            tensors.update({app.ports[state]: t for state, t in result.items()})
+        else:
+            tensors[node] = result
     outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.graph["outputs"]]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=name)
@@ -712,7 +760,9 @@ def _value(v, env):
     return env[v.id] if isinstance(v, A.Name) else v
 
 
-def _apply_layer(program, app, srcs, layer_name, env, size, fused, paths):
+def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths):
+    """Apply one layer; a cell's `initial` states ({state: tensor}) go in by name. With `returns=states`,
+    the result is {state: tensor of its final value}."""
     args = app.args
     if app.kind == "keras":
         L = app.layer
@@ -740,16 +790,19 @@ def _apply_layer(program, app, srcs, layer_name, env, size, fused, paths):
     hp = {k: _hparam(v, env) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
     if app.kind == "cell":
-        return _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)(x)
+        rnn, order = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths,
+                          return_state=bool(app.ports))
+        y = rnn(x, initial_state=[initial[s] for s in order]) if initial else rnn(x)
+        return dict(zip(order, y[1:])) if app.ports else y
     if app.kind == "Stack":
         depth = _hparam(args["depth"], env)
         for i in range(depth):
             last = i == depth - 1
             x = _rnn(program, ref.cell, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}",
-                     fused, x.shape[-1], paths)(x)
+                     fused, x.shape[-1], paths)[0](x)
         return x
     if app.kind == "Bidirectional":
-        rnn = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)
+        rnn = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)[0]
         return keras.layers.Bidirectional(rnn, merge_mode=args["merge"], name=layer_name)(x)
     raise AssertionError(f"no lowering for {app.kind}")
 
@@ -765,18 +818,20 @@ def _hparam(v, env):
     return _value(v, env)
 
 
-def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim, paths):
-    """The recurrent layer of one cell: Keras's own on the fused path, else a generated cell."""
+def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim, paths, return_state=False):
+    """The recurrent layer of one cell, Keras's own on the fused path, else a generated cell; and the order in
+    which it takes and returns the spec's states."""
     from .fused import Fused, fused_path
 
     match = fused_path(program.graphs[cell_name]) if fused else None
     if isinstance(match, Fused):
         layer = fused_layer(program, cell_name, match, input_dim=input_dim, return_sequences=return_sequences,
-                            name=layer_name, **hp)
+                            return_state=return_state, name=layer_name, **hp)
         paths[layer_name] = (cell_name, match)
-        return layer
+        return layer, match.keras_states
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hp, name=layer_name)
-    return GeneratedRNN(cell, return_sequences=return_sequences, name=layer_name)
+    rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, name=layer_name)
+    return rnn, list(program.graphs[cell_name].graph["states"])
 
 
 # ---------------------------------------------------------------- the fused path
@@ -817,7 +872,7 @@ class GateStack(keras.initializers.Initializer):
 
 
 def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequences: bool = True,
-                name: Optional[str] = None, **hparams) -> keras.layers.Layer:
+                return_state: bool = False, name: Optional[str] = None, **hparams) -> keras.layers.Layer:
     """Keras's own LSTM / GRU / SimpleRNN for a cell on the fused path, initialized as the spec says."""
     from .fused import LAYOUT
 
@@ -836,7 +891,7 @@ def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequen
         return GateStack(parts, transpose)
 
     layout = LAYOUT[match.layer]
-    common = dict(units=units, return_sequences=return_sequences, name=name,
+    common = dict(units=units, return_sequences=return_sequences, return_state=return_state, name=name,
                   kernel_initializer=stack(layout["kernel"], True),
                   recurrent_initializer=stack(layout["recurrent_kernel"], True),
                   bias_initializer=stack(layout["bias"], False))

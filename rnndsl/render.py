@@ -683,6 +683,12 @@ def _bindings(app, G, cell_graph) -> dict:
     return subst
 
 
+def _state_name(data) -> str:
+    """The name a final-state node is bound to (`c, h = LSTM(..., returns=states)(x)`)."""
+    app = data["app"]
+    return app.names[list(app.ports).index(data["state"])]
+
+
 def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
     """The network of graph `G`: its layers, typed edges; the layers in `expand` opened."""
     opened = _expanded(G, expand)
@@ -706,10 +712,15 @@ def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
         elif kind == "output":
             dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
                      fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+        elif kind == "state":  # a final state taken by `returns=states`, under the name it is bound to
+            bound = _state_name(data)
+            dot.node(node, _html(f"<b>{_h(bound)}</b><br/>{_small(_h('final ' + data['state']), 9)}"),
+                     shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
         else:
             app = data["app"]
             call = _layer_call(app, graphs)
-            head = f"<b>{_h(' = '.join(app.names))}</b> = " if app.names else ""
+            bound = (", " if app.ports else " = ").join(app.names)  # `c, h = ...` binds one name per state
+            head = f"<b>{_h(bound)}</b> = " if app.names else ""
             if node in opened:
                 cell_graph = graphs[app.cell.cell]
                 note = {"Stack": f"× {_value(app.args.get('depth'))}  (one cell drawn, stacked)",
@@ -740,11 +751,15 @@ def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
         if u in exit_ and exit_[u] is not None:
             tail = exit_[u]
             attrs["ltail"] = f"cluster_{u}"
+        if u in exit_ and "state" in data:  # a final state leaves the opened cell from that state
+            tail = f"{u}/{data['state']}"
         if v in entry:
-            arg = data.get("arg", 0)
             targets = entry[v]
-            if targets:
-                head = targets[min(arg, len(targets) - 1)]
+            if "state" in data:  # an initial state enters the opened cell at that state
+                head = f"{v}/{data['state']}"
+                attrs["lhead"] = f"cluster_{v}"
+            elif targets:
+                head = targets[min(data.get("arg", 0), len(targets) - 1)]
                 attrs["lhead"] = f"cluster_{v}"
         dot.edge(tail, head, **attrs)
     return dot

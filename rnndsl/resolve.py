@@ -92,6 +92,13 @@ class BoundCell:
     delays: dict = field(default_factory=dict)  # name -> largest delay it is read at
 
     @property
+    def states(self) -> list:
+        """The cell's states in the spec's order: values read at an earlier step or defined by an ODE, then
+        inputs read at an earlier step."""
+        states = [n for n, v in self.values.items() if v.ode or self.delays.get(n, 0) >= 1]
+        return states + [n for n in self.inputs if self.delays.get(n, 0) >= 1]
+
+    @property
     def span(self) -> A.Span:
         return self.ast.name.span
 
@@ -118,6 +125,8 @@ class Application:
     span: A.Span
     cell: Optional[CellRef] = None
     names: tuple = ()  # the names it is bound to
+    initial: dict = field(default_factory=dict)  # a cell's initial states: state name -> value id
+    ports: dict = field(default_factory=dict)  # with `returns=states`: state name -> value id of its final value
 
 
 @dataclass
@@ -914,12 +923,18 @@ class _NetworkResolver:
                 for name in stmt.names:
                     self._input(name, stmt.type)
             elif isinstance(stmt, A.Bind):
-                value = self._flow(stmt.value)
+                value = self._flow(stmt.value, bound=True)
                 if value is None:
                     self.failed.update(n.id for n in stmt.names)
                     continue
+                app = self._app(value)
+                if app is not None and app.ports:
+                    self._bind_states(stmt, app)
+                    continue
                 if len(stmt.names) != 1:
-                    self.error("bind one name to a layer's output", stmt.names[1].span, code="E0214")
+                    self.error("bind one name to a layer's output", stmt.names[1].span,
+                               notes=["a cell applied with `returns=states` binds one name per state"],
+                               code="E0214")
                     continue
                 name = stmt.names[0]
                 if self._defined(name):
@@ -927,7 +942,6 @@ class _NetworkResolver:
                                code="E0204")
                     continue
                 self.values[name.id] = value
-                app = self._app(value)
                 if app is not None:
                     app.names += (name.id,)
             elif isinstance(stmt, A.NetOutput):
@@ -942,6 +956,22 @@ class _NetworkResolver:
             return None, self.errors
         return BoundNetwork(self.net, self.net.name.id, self.file, self.net.doc, self.hparams,
                             self.inputs, self.apps, self.values, outputs), []
+
+    def _bind_states(self, stmt: A.Bind, app: Application):
+        """`c, h = LSTM(units, returns=states)(x)`: one name per state, in the cell's order."""
+        states = list(app.ports)
+        if len(stmt.names) != len(states):
+            self.error(f"`{app.layer}` has {len(states)} state{'s' if len(states) != 1 else ''} "
+                       f"({', '.join(states)}): bind {len(states)} name{'s' if len(states) != 1 else ''}, "
+                       f"given {len(stmt.names)}", stmt.span, code="E0214")
+            self.failed.update(n.id for n in stmt.names)
+            return
+        for name, state in zip(stmt.names, states):
+            if self._defined(name):
+                self.error(f"`{name.id}` is defined twice", name.span, label="second definition", code="E0204")
+                continue
+            self.values[name.id] = app.ports[state]
+        app.names += tuple(n.id for n in stmt.names)
 
     def _defined(self, name: A.Name) -> bool:
         return name.id in self.values or name.id in self.hparams
@@ -980,8 +1010,22 @@ class _NetworkResolver:
 
     # ---- data flow
 
-    def _flow(self, expr) -> Optional[str]:
-        """Resolve a data-flow expression; returns the id of the value it produces."""
+    def _flow(self, expr, bound: bool = False) -> Optional[str]:
+        """Resolve a data-flow expression; returns the id of the value it produces.
+
+        `bound`: the expression is the right side of a binding, the one place where a cell's states
+        (`returns=states`) can be taken apart into names."""
+        value = self._flow_value(expr)
+        app = self._app(value) if value is not None else None
+        if app is not None and app.ports and not bound:
+            self.error(f"the states of `{app.layer}` are several values: bind them to names",
+                       app.cell.span, label="returns=states",
+                       notes=[f"write `{', '.join(app.ports)} = {app.layer}(..., returns=states)(...)`"],
+                       code="E0214")
+            return None
+        return value
+
+    def _flow_value(self, expr) -> Optional[str]:
         if isinstance(expr, A.Name):
             if expr.id in self.values:
                 return self.values[expr.id]
@@ -1000,19 +1044,22 @@ class _NetworkResolver:
                 return None
             return self._apply(expr.right, [source], expr.span)
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Call):
-            inputs = []
+            inputs, initial = [], {}
             for arg in expr.args:
-                if arg.name is not None:
-                    self.error("a layer takes its inputs by position", arg.name.span, code="E0209")
-                    return None
                 value = self._flow(arg.value)
                 if value is None:
                     return None
-                inputs.append(value)
+                if arg.name is None:
+                    inputs.append(value)
+                elif arg.name.id in initial:
+                    self.error(f"initial state `{arg.name.id}` is given twice", arg.name.span, code="E0209")
+                    return None
+                else:
+                    initial[arg.name] = value
             if expr.generator is not None:
                 self.error("a layer is applied to values, not to a generator", expr.span, code="E0222")
                 return None
-            return self._apply(expr.func, inputs, expr.span)
+            return self._apply(expr.func, inputs, expr.span, initial)
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Name):
             name = expr.func.id
             if name in self.cell_asts or name in KERAS_LAYERS or name in WRAPPERS:
@@ -1027,12 +1074,29 @@ class _NetworkResolver:
                           "`Add()(a, b)` or `Concatenate()(a, b)`"], code="E0228")
         return None
 
+    def _initial_states(self, app: Application, states: list, initial: dict) -> bool:
+        """Check a cell's initial states given by keyword (every state or none) into `app.initial`."""
+        for kw, value in initial.items():
+            if kw.id not in states:
+                listed = ", ".join(states) if states else "none"
+                self.error(f"cell `{app.layer}` has no state `{kw.id}` (its states: {listed})", kw.span,
+                           label="not a state", notes=did_you_mean(kw.id, states), code="E0209")
+                return False
+            app.initial[kw.id] = value
+        missing = [s for s in states if s not in app.initial]
+        if app.initial and missing:
+            self.error(f"give every initial state of `{app.layer}` or none: "
+                       f"{', '.join(f'`{s}`' for s in missing)} missing", app.span, code="E0209")
+            return False
+        return True
+
     def _unknown_layer(self, name: A.Name):
         known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS)
         self.error(f"unknown layer `{name.id}`", name.span, label="not a cell or a known layer",
                    notes=did_you_mean(name.id, known), code="E0226")
 
-    def _apply(self, layer_expr, inputs: list, span: A.Span) -> Optional[str]:
+    def _apply(self, layer_expr, inputs: list, span: A.Span, initial: Optional[dict] = None) -> Optional[str]:
+        """Apply a layer to values; `initial` ({A.Name: value id}, by keyword) are a cell's initial states."""
         if isinstance(layer_expr, A.Name):
             layer_expr = A.Call(layer_expr, (), None, layer_expr.span)
         if not (isinstance(layer_expr, A.Call) and isinstance(layer_expr.func, A.Name)):
@@ -1040,6 +1104,13 @@ class _NetworkResolver:
             return None
         name = layer_expr.func.id
         app_id = f"{name}_{len(self.apps) + 1}"
+        if initial and name not in self.cell_asts:
+            first = next(iter(initial))
+            what = "a cell applied on its own" if name in WRAPPERS else "cells"
+            self.error(f"`{name}` takes its inputs by position", first.span,
+                       label="a keyword input", notes=[f"initial states by keyword are given to {what}"],
+                       code="E0209")
+            return None
         if name in KERAS_LAYERS:
             spec = KERAS_LAYERS[name]
             args = self._layer_args(name, layer_expr, spec.params)
@@ -1060,6 +1131,10 @@ class _NetworkResolver:
             if len(inputs) != 1:
                 self.error(f"`{name}` takes 1 input, given {len(inputs)}", span, code="E0231")
                 return None
+            if cell.returns == "states":
+                self.error(f"`{name}` does not give its cell's states", cell.span, label="returns=states",
+                           notes=["apply the cell on its own to take its states"], code="E0209")
+                return None
             app = Application(app_id, name, cell.cell, args, inputs, span, cell=cell)
         elif name in self.cell_asts:
             cell = self._cell_ref(layer_expr)
@@ -1071,6 +1146,11 @@ class _NetworkResolver:
                            f"given {len(inputs)}", span, code="E0231")
                 return None
             app = Application(app_id, "cell", name, {}, inputs, span, cell=cell)
+            states = self.cells[name].states
+            if not self._initial_states(app, states, initial or {}):
+                return None
+            if cell.returns == "states":
+                app.ports = {s: f"{app_id}.{s}" for s in states}
         else:
             self._unknown_layer(layer_expr.func)
             return None

@@ -298,6 +298,44 @@ error[E0305]: `Concatenate` takes values of one kind: seq[4] vs vec[4]
    |            ^^^^^^^^^^^^^^^^^^^ applied to seq[4]
 """,
     ),
+    "initial_state_types": (
+        """
+import "std/cells.rnn"
+
+network Bad(units: int = 16) {
+    input source: seq[8]
+    input target: seq[5]
+    input v: vec[4]
+    enc_c, enc_h = LSTM(units, returns=states)(source)
+    d = GRU(units * 2)(target, h=enc_c)
+    e = GRU(units)(target, h=v)
+    f = GRU(units)(target, h=source)
+    output d, e, f
+}
+""",
+        """\
+error[E0305]: initial state `h` of `GRU` takes vec[2*units], found vec[units]
+  --> spec.rnn:8:9
+   |
+ 8 |     d = GRU(units * 2)(target, h=enc_c)
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ `enc_c` is vec[units]
+   = note: `h` is [units] in cell `GRU`
+
+error[E0305]: initial state `h` of `GRU` takes vec[units], found vec[4]
+  --> spec.rnn:9:9
+   |
+ 9 |     e = GRU(units)(target, h=v)
+   |         ^^^^^^^^^^^^^^^^^^^^^^^ `v` is vec[4]
+   = note: `h` is [units] in cell `GRU`
+
+error[E0305]: initial state `h` of `GRU` takes vec[units], found seq[8]
+   --> spec.rnn:10:9
+    |
+ 10 |     f = GRU(units)(target, h=source)
+    |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^ `source` is seq[8]
+    = note: `h` is [units] in cell `GRU`
+""",
+    ),
 }
 
 

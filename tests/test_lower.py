@@ -180,6 +180,60 @@ def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):
         cell_rnn(program, "IndRNN", input_dim=4, hoist="sometimes", units=8)
 
 
+CONTINUED = [("LSTM(4)", "c, h", True), ("LSTM(4)", "c, h", False), ("GRU(4)", "h", True),
+             ("Elman(4)", "h", False), ("NTM(5, 6, 3, 3)", "ctrl, w, M, r", False)]
+
+
+@pytest.mark.parametrize("cell, states, fused", CONTINUED, ids=[f"{c.split('(')[0]}-{'fused' if f else 'generated'}"
+                                                                for c, _, f in CONTINUED])
+def test_final_states_carry_into_another_layer(cell, states, fused, tmp_path):
+    """`s... = C(returns=states)(a)` then `C(s...)(b)`, the two with the same weights, is one run over a then b.
+
+    This checks both directions of the state mapping (the spec's names and order against the layer's, a
+    matrix state `M` as `(batch, 6, 3)`) on the fused and the generated path, and that the model reloads."""
+    given = ", ".join(f"{s}={s}" for s in states.split(", "))
+    program = rnndsl.load(f"""
+        import "std/cells.rnn"
+        network Continued() {{
+            input first: seq[3]
+            input second: seq[3]
+            {states} = {cell.replace(")", ", returns=states)")}(first)
+            output {cell}(second, {given})
+        }}
+    """)
+    model = program.build("Continued", fused=fused)
+    encoder, decoder = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    assert isinstance(decoder, keras.layers.LSTM if fused and cell.startswith("LSTM") else
+                      keras.layers.GRU if fused else rnndsl.lower.GeneratedRNN)
+    decoder.set_weights(encoder.get_weights())
+    a, b = RNG.normal(size=(2, 4, 3)).astype("float32"), RNG.normal(size=(2, 3, 3)).astype("float32")
+    whole = decoder(np.concatenate([a, b], axis=1)).numpy()
+    got = model([a, b]).numpy()
+    np.testing.assert_allclose(got, whole[:, 4:], rtol=1e-5, atol=1e-5)
+    if cell.startswith("NTM"):
+        shapes = [tuple(t.shape) for t in encoder(a)[1:]]
+        assert shapes == [(2, 5), (2, 6), (2, 6, 3), (2, 3)]
+    path = tmp_path / "continued.keras"
+    model.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path)([a, b]).numpy(), got, rtol=1e-6, atol=1e-6)
+
+
+def test_a_state_read_two_steps_back_starts_from_the_given_value():
+    program = rnndsl.load("""
+        cell D(n: int) {
+            input x: [n]
+            h[t] = x[t] + h[t-2]
+            output h
+        }
+    """)
+    layer = cell_rnn(program, "D", input_dim=2, n=2)
+    layer.return_state = True
+    x = np.ones((1, 3, 2), "float32")
+    y, h = layer(x, initial_state=[np.array([[10.0, 20.0]], "float32")])
+    np.testing.assert_allclose(y.numpy()[0], [[11, 21], [11, 21], [12, 22]])  # h[-1] = h[0] = the given value
+    np.testing.assert_allclose(h.numpy(), [[12, 22]])
+
+
 def test_tree_cells_do_not_lower_yet():
     with pytest.raises(rnndsl.SpecErrors, match="tree cells do not lower to Keras yet"):
         cell_rnn(rnndsl.load(STD / "treelstm.rnn"), "ChildSumTreeLSTM", input_dim=3, units=4)
@@ -217,16 +271,18 @@ def test_examples_save_and_reload_in_a_fresh_process(example, tmp_path):
     small = {k: 8 for k, h in program.networks[program.default_name()].graph.graph["hparams"].items()
              if h.type == "int"}
     model = program.build(**small)
-    shape = [d or 5 for d in model.inputs[0].shape]
-    shape[0] = 2
-    x = RNG.integers(1, 8, size=shape) if "int" in model.inputs[0].dtype else RNG.normal(size=shape).astype("float32")
+    xs = {}
+    for i, t in enumerate(model.inputs):  # each input, its unknown lengths 5 + its position
+        shape = [2] + [d or 5 + i for d in t.shape[1:]]
+        xs[t.name] = RNG.integers(1, 8, size=shape) if "int" in t.dtype else RNG.normal(size=shape).astype("float32")
     path = tmp_path / "model.keras"
     model.save(path)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", np.asarray(model(x)))
+    np.savez(tmp_path / "x.npz", **xs)
+    np.save(tmp_path / "y.npy", np.asarray(model(xs if len(xs) > 1 else next(iter(xs.values())))))
     script = ("import numpy as np, keras, rnndsl\n"
               f"m = keras.saving.load_model({str(path)!r})\n"
-              f"x = np.load({str(tmp_path / 'x.npy')!r}); y = np.load({str(tmp_path / 'y.npy')!r})\n"
+              f"x = dict(np.load({str(tmp_path / 'x.npz')!r})); y = np.load({str(tmp_path / 'y.npy')!r})\n"
+              "x = x if len(x) > 1 else next(iter(x.values()))\n"
               "assert np.array_equal(np.asarray(m(x)), y), 'outputs differ'\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

@@ -685,6 +685,72 @@ error[E0204]: `x` is defined twice
    |     ^ second definition
 """,
     ),
+    "states_in_and_out": (
+        """
+import "std/cells.rnn"
+
+network Bad(units: int = 16) {
+    input source: seq[8]
+    input target: seq[5]
+    enc_c, enc_h = LSTM(units, returns=states)(source)
+    a = LSTM(units)(target, c=enc_c, hh=enc_h)
+    b = LSTM(units)(target, c=enc_c)
+    e = Stack(GRU(units))(target, h=enc_c)
+    f = Dense(3)(target, h=enc_c)
+    x, y, z = LSTM(units, returns=states)(source)
+    output LSTM(units, returns=states)(source)
+    output Bidirectional(LSTM(units, returns=states))(source)
+}
+""",
+        """\
+error[E0209]: cell `LSTM` has no state `hh` (its states: c, h)
+  --> spec.rnn:7:38
+   |
+ 7 |     a = LSTM(units)(target, c=enc_c, hh=enc_h)
+   |                                      ^^ not a state
+   = note: did you mean `h`?
+
+error[E0209]: give every initial state of `LSTM` or none: `h` missing
+  --> spec.rnn:8:9
+   |
+ 8 |     b = LSTM(units)(target, c=enc_c)
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+error[E0209]: `Stack` takes its inputs by position
+  --> spec.rnn:9:35
+   |
+ 9 |     e = Stack(GRU(units))(target, h=enc_c)
+   |                                   ^ a keyword input
+   = note: initial states by keyword are given to a cell applied on its own
+
+error[E0209]: `Dense` takes its inputs by position
+   --> spec.rnn:10:26
+    |
+ 10 |     f = Dense(3)(target, h=enc_c)
+    |                          ^ a keyword input
+    = note: initial states by keyword are given to cells
+
+error[E0214]: `LSTM` has 2 states (c, h): bind 2 names, given 3
+   --> spec.rnn:11:5
+    |
+ 11 |     x, y, z = LSTM(units, returns=states)(source)
+    |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+error[E0214]: the states of `LSTM` are several values: bind them to names
+   --> spec.rnn:12:12
+    |
+ 12 |     output LSTM(units, returns=states)(source)
+    |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^ returns=states
+    = note: write `c, h = LSTM(..., returns=states)(...)`
+
+error[E0209]: `Bidirectional` does not give its cell's states
+   --> spec.rnn:13:26
+    |
+ 13 |     output Bidirectional(LSTM(units, returns=states))(source)
+    |                          ^^^^^^^^^^^^^^^^^^^^^^^^^^^ returns=states
+    = note: apply the cell on its own to take its states
+""",
+    ),
 }
 
 
