@@ -117,6 +117,110 @@ def gru(p, x, state0, **hp):
     return np.stack(ys, axis=1)
 
 
+def peephole_lstm(p, x, state0, **hp):
+    """LSTM with peepholes (Gers & Schmidhuber 2000), the vanilla LSTM of Greff et al. (2017). States: [c, h].
+
+    Greff et al.'s vanilla LSTM: block input z = g(W_z x + R_z y[t-1] + b_z); the input and forget
+    gates see c[t-1] through the diagonal peepholes p_i, p_f, the output gate sees c[t]
+    through p_o; y = o * h(c). Here z is g, R is U and y is h."""
+    c, h = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+
+        def pre(k):
+            return xt @ p["W_" + k].T + h @ p["U_" + k].T + p["b_" + k]
+
+        g = np.tanh(pre("c"))
+        i = sigmoid(pre("i") + p["p_i"] * c)
+        f = sigmoid(pre("f") + p["p_f"] * c)
+        c = g * i + c * f
+        o = sigmoid(pre("o") + p["p_o"] * c)
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def coupled_lstm(p, x, state0, **hp):
+    """CIFG (Greff et al. 2017): the vanilla LSTM with f = 1 - i; peepholes on i (c[t-1]), o (c[t]). States: [c, h]."""
+    c, h = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+
+        def pre(k):
+            return xt @ p["W_" + k].T + h @ p["U_" + k].T + p["b_" + k]
+
+        g = np.tanh(pre("c"))
+        i = sigmoid(pre("i") + p["p_i"] * c)
+        f = 1.0 - i
+        c = g * i + c * f
+        o = sigmoid(pre("o") + p["p_o"] * c)
+        h = o * np.tanh(c)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def gru_reset_before(p, x, state0, **hp):
+    """GRU as Cho et al. (2014) define it: r * h[t-1] enters U_h; h = z h[t-1] + (1 - z) hh. States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        r = sigmoid(xt @ p["W_r"].T + h @ p["U_r"].T + p["b_r"])
+        z = sigmoid(xt @ p["W_z"].T + h @ p["U_z"].T + p["b_z"])
+        hh = np.tanh(xt @ p["W_h"].T + (r * h) @ p["U_h"].T + p["b_h"])
+        h = z * h + (1.0 - z) * hh
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def mgu(p, x, state0, **hp):
+    """Minimal gated unit (Zhou et al. 2016): f = sigma(W_f [h[t-1], x] + b_f) resets and updates. States: [h].
+
+    hh = tanh(W_h [f * h[t-1], x] + b_h), h = (1 - f) h[t-1] + f hh; the paper's one matrix
+    over the concatenation [h, x] is the spec's U and W side by side."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        xt = x[:, t]
+        f = sigmoid(np.concatenate([h, xt], -1) @ np.concatenate([p["U_f"], p["W_f"]], 1).T + p["b_f"])
+        hh = np.tanh(np.concatenate([f * h, xt], -1) @ np.concatenate([p["U_h"], p["W_h"]], 1).T + p["b_h"])
+        h = (1.0 - f) * h + f * hh
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def _dey_salem(p, x, state0, gates):
+    """The GRU of Dey & Salem (2017) with the gates (z, r) = gates(h[t-1]) of one variant. States: [h].
+
+    hh = tanh(W_h x + U_h (r * h[t-1]) + b_h), h = (1 - z) h[t-1] + z hh."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        z, r = gates(h)
+        hh = np.tanh(x[:, t] @ p["W_h"].T + (r * h) @ p["U_h"].T + p["b_h"])
+        h = (1.0 - z) * h + z * hh
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def gru1(p, x, state0, **hp):
+    """Dey & Salem (2017) variant 1: z = sigma(U_z h[t-1] + b_z), r = sigma(U_r h[t-1] + b_r)."""
+    return _dey_salem(p, x, state0, lambda h: (sigmoid(h @ p["U_z"].T + p["b_z"]), sigmoid(h @ p["U_r"].T + p["b_r"])))
+
+
+def gru2(p, x, state0, **hp):
+    """Dey & Salem (2017) variant 2: z = sigma(U_z h[t-1]), r = sigma(U_r h[t-1])."""
+    return _dey_salem(p, x, state0, lambda h: (sigmoid(h @ p["U_z"].T), sigmoid(h @ p["U_r"].T)))
+
+
+def gru3(p, x, state0, **hp):
+    """Dey & Salem (2017) variant 3: z = sigma(b_z), r = sigma(b_r), one trained constant per unit."""
+    return _dey_salem(p, x, state0, lambda h: (np.broadcast_to(sigmoid(p["b_z"]), h.shape),
+                                                np.broadcast_to(sigmoid(p["b_r"]), h.shape)))
+
+
 def indrnn(p, x, state0, **hp):
     """IndRNN (Li et al. 2018): h[t] = relu(W x[t] + u * h[t-1] + b), u element-wise. States: [h]."""
     (h,) = state0
@@ -274,6 +378,38 @@ CASES = {
         "gru.rnn", "GRU", dict(units=U), gru,
         {**{f"W_{k}": (U, D) for k in "zrh"}, **{f"U_{k}": (U, U) for k in "zrh"},
          **{f"bx_{k}": (U,) for k in "zrh"}, **{f"bh_{k}": (U,) for k in "zrh"}}, (U,), U,
+    ),
+    "peephole_lstm": Case(
+        "lstm_variants.rnn", "PeepholeLSTM", dict(units=U), peephole_lstm,
+        {**{f"W_{k}": (U, D) for k in "ifco"}, **{f"U_{k}": (U, U) for k in "ifco"},
+         **{f"b_{k}": (U,) for k in "ifco"}, **{f"p_{k}": (U,) for k in "ifo"}}, (U, U), U,
+    ),
+    "coupled_lstm": Case(
+        "lstm_variants.rnn", "CoupledLSTM", dict(units=U), coupled_lstm,
+        {**{f"W_{k}": (U, D) for k in "ico"}, **{f"U_{k}": (U, U) for k in "ico"},
+         **{f"b_{k}": (U,) for k in "ico"}, **{f"p_{k}": (U,) for k in "io"}}, (U, U), U,
+    ),
+    "gru_reset_before": Case(
+        "gru_variants.rnn", "GRUResetBefore", dict(units=U), gru_reset_before,
+        {**{f"W_{k}": (U, D) for k in "zrh"}, **{f"U_{k}": (U, U) for k in "zrh"},
+         **{f"b_{k}": (U,) for k in "zrh"}}, (U,), U,
+    ),
+    "mgu": Case(
+        "gru_variants.rnn", "MGU", dict(units=U), mgu,
+        {**{f"W_{k}": (U, D) for k in "fh"}, **{f"U_{k}": (U, U) for k in "fh"},
+         **{f"b_{k}": (U,) for k in "fh"}}, (U,), U,
+    ),
+    "gru1": Case(
+        "gru_variants.rnn", "GRU1", dict(units=U), gru1,
+        {"W_h": (U, D), **{f"U_{k}": (U, U) for k in "zrh"}, **{f"b_{k}": (U,) for k in "zrh"}}, (U,), U,
+    ),
+    "gru2": Case(
+        "gru_variants.rnn", "GRU2", dict(units=U), gru2,
+        {"W_h": (U, D), **{f"U_{k}": (U, U) for k in "zrh"}, "b_h": (U,)}, (U,), U,
+    ),
+    "gru3": Case(
+        "gru_variants.rnn", "GRU3", dict(units=U), gru3,
+        {"W_h": (U, D), "U_h": (U, U), **{f"b_{k}": (U,) for k in "zrh"}}, (U,), U,
     ),
     "indrnn": Case(
         "indrnn.rnn", "IndRNN", dict(units=U), indrnn,

@@ -31,7 +31,8 @@ def test_every_file_checks():
 
 def test_cells_rnn_imports_the_whole_library(library):
     assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "ESN", "Elman", "GRU", "IndRNN",
-                                  "Jordan", "LSTM", "NTM"}
+                                  "Jordan", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM", "GRUResetBefore",
+                                  "MGU", "GRU1", "GRU2", "GRU3"}
 
 
 EXPECTED = {
