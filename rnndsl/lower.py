@@ -176,9 +176,10 @@ class GeneratedCell(keras.layers.Layer):
     """
 
     def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, hoist: str = "auto",
-                 **kwargs):
+                 fuse: str = "auto", **kwargs):
         super().__init__(**kwargs)
-        self.spec, self.cell_name, self.input_dim, self.hoist = spec, cell, int(input_dim), hoist
+        self.spec, self.cell_name, self.input_dim = spec, cell, int(input_dim)
+        self.hoist, self.fuse = hoist, fuse
         self.hparams = dict(hparams or {})
         self.G = G = _compile_cell(spec, cell)
         self.env = env = self._bind(self.input_dim)
@@ -193,7 +194,7 @@ class GeneratedCell(keras.layers.Layer):
         self.output_shape_ = self._shape(G.nodes[G.graph["outputs"][0]]["shape"], env)
         self.output_size = _size(self.output_shape_)
         self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
-        self._plan = _Plan(G, env, hoist)
+        self._plan = _Plan(G, env, hoist, fuse)
 
     # ---- shapes
 
@@ -297,7 +298,7 @@ class GeneratedCell(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
-                       "hparams": self.hparams, "hoist": self.hoist})
+                       "hparams": self.hparams, "hoist": self.hoist, "fuse": self.fuse})
         return config
 
 
@@ -313,10 +314,16 @@ class GeneratedRNN(keras.layers.RNN):
     """
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        frontier = self.cell._plan.precompute(self.cell, sequences)
+        plan = self.cell._plan
+        frontier = plan.precompute(self.cell, sequences)
         if initial_state is not None:
             initial_state = self.cell.flat_states(initial_state)
-        result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+        # The loop's stacked sibling matrices, stacked once here rather than at every step.
+        plan.loop_stacks = plan.stacks(self.cell, plan.step_groups)
+        try:
+            result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            plan.loop_stacks = None
         if not self.return_state:
             return result
         output, *states = result
@@ -354,7 +361,7 @@ def _accelerator() -> bool:
 class _Plan:
     """How one step runs: what the loop computes, in which order, and what was hoisted out of it."""
 
-    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto"):
+    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto"):
         self.G = G = optimize.cse(G)
         self.env = env
         known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -365,6 +372,12 @@ class _Plan:
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
+        # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own
+        fused = optimize.choose_fusion(fuse, accelerator=_accelerator())
+        self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
+        self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
+        self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
+        self.loop_stacks = None  # the step groups' stacked matrices while a GeneratedRNN runs the loop
         self.operands = {n: operands(G, n) for n in G}
         self.states = G.graph["states"]
         self.odes = [n for n in self.states if G.nodes[n].get("ode")]
@@ -374,6 +387,8 @@ class _Plan:
         self.constants = {n: _real(env[n]) if d["kind"] == "hparam" else _real(d["value"])
                           for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
         self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
+        self.sizes = {n: tuple(d.subst(known).value for d in G.nodes[n]["shape"])
+                      for n, d in G.nodes(data=True) if d["kind"] == "param"}
 
     def precompute(self, cell: GeneratedCell, sequences):
         """The frontier's values for every step at once: (batch, T, frontier size)."""
@@ -392,6 +407,20 @@ class _Plan:
         parts = [flat] if len(names) == 1 else tf.split(flat, [_size(s) for s in shapes], axis=-1)
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
+
+    def stacks(self, cell, groups) -> dict:
+        """Each group's parameter matrices stacked: rows for `P @ v`, columns for `v @ P`."""
+        weights = self._weights(cell)
+        return {g: ops.concatenate([weights[p] for p in g.params], axis=0 if g.left else 1) for g in groups}
+
+    def _siblings(self, group, v, env) -> dict:
+        """The values of a group of sibling matmuls of `v`, by one matmul and a split."""
+        stacked = (self.loop_stacks or {}).get(group)
+        if stacked is None:
+            stacked = ops.concatenate([env[p] for p in group.params], axis=0 if group.left else 1)
+        y = tf.linalg.matmul(v, stacked, transpose_b=group.left)
+        sizes = [int(self.sizes[p][0 if group.left else 1]) for p in group.params]
+        return dict(zip(group.nodes, tf.split(y, sizes, axis=-1)))
 
     @staticmethod
     def _weights(cell) -> dict:
@@ -471,6 +500,12 @@ class _Plan:
 
         for n in nodes:
             data = G.nodes[n]
+            if n in self.group_of:
+                if n not in env:
+                    group = self.group_of[n]
+                    u, delay = group.operand
+                    env.update(self._siblings(group, read(u, {"delay": delay}), env))
+                continue
             if data["kind"] == "value":
                 if data.get("ode"):
                     continue
@@ -649,17 +684,18 @@ def cell_source(program, cell_name: str) -> str:
 
 
 def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
-             name: Optional[str] = None, hoist: str = "auto", **hparams) -> keras.layers.RNN:
+             name: Optional[str] = None, hoist: str = "auto", fuse: str = "auto", **hparams) -> keras.layers.RNN:
     """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`.
 
-    `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`)."""
+    `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`), `fuse` whether
+    sibling matmuls run as one (`optimize.choose_fusion`)."""
     G = program.graphs[cell_name]
     if G.graph["kind"] != "cell":
         raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.graph["span"], code="E0601")])
     if G.graph["over"] == "tree":
         raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
-    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist,
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse,
                          name=name or cell_name)
     return GeneratedRNN(cell, return_sequences=return_sequences, name=name)
 

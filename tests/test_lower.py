@@ -143,26 +143,49 @@ HOISTABLE = [("elman.rnn", "Elman", dict(units=4)), ("lstm.rnn", "LSTM", dict(un
              ("ntm.rnn", "NTM", dict(controller=5, slots=6, width=3, shifts=3))]
 
 
+SCHEDULES = [(hoist, fuse) for hoist in ("always", "never") for fuse in ("always", "never")]
+
+
 @pytest.mark.parametrize("file, cell, hparams", HOISTABLE, ids=[c for _, c, _ in HOISTABLE])
-def test_hoisted_and_in_loop_work_agree(file, cell, hparams):
-    """The same weights give the same outputs and gradients whether input-only work runs before the loop or in it."""
+def test_every_schedule_computes_the_same(file, cell, hparams):
+    """The same weights give the same outputs and gradients whether input-only work runs before the loop or in
+    it, and whether sibling matmuls run one by one or stacked."""
     program = rnndsl.load(STD / file)
     x = tf.constant(RNG.normal(size=(2, 5, 3)).astype("float32"))
-    layers = {h: cell_rnn(program, cell, input_dim=3, hoist=h, **hparams) for h in ("always", "never")}
-    assert layers["always"].cell._plan.hoisted_order and not layers["never"].cell._plan.hoisted_order
+    layers = {s: cell_rnn(program, cell, input_dim=3, hoist=s[0], fuse=s[1], **hparams) for s in SCHEDULES}
+    plans = {s: layer.cell._plan for s, layer in layers.items()}
+    assert plans["always", "never"].hoisted_order and not plans["never", "never"].hoisted_order
+    assert not plans["always", "never"].group_of
+    reference = layers["never", "never"]
     for layer in layers.values():
         layer(x)
-        for v, w in zip(layer.cell.weights_by_name.values(), layers["always"].cell.weights_by_name.values()):
-            v.assign(w)
     results = {}
-    for h, layer in layers.items():
+    for s, layer in layers.items():
+        for v, w in zip(layer.cell.weights_by_name.values(), reference.cell.weights_by_name.values()):
+            v.assign(w)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
             loss = tf.reduce_sum(y * y)
-        results[h] = [y] + tape.gradient(loss, [x] + layer.trainable_weights)
-    for a, b in zip(results["always"], results["never"]):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+        results[s] = [y] + tape.gradient(loss, [x] + layer.trainable_weights)
+    for s in SCHEDULES:
+        for a, b in zip(results[s], results["never", "never"]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_sibling_matmuls_run_as_one():
+    """LSTM: the four input projections (hoisted) and the four recurrent ones (in the loop) each stack."""
+    layer = cell_rnn(rnndsl.load(STD / "lstm.rnn"), "LSTM", input_dim=3, hoist="always", fuse="always", units=4)
+    plan = layer.cell._plan
+    assert [sorted(g.params) for g in plan.hoisted_groups] == [["W_c", "W_f", "W_i", "W_o"]]
+    assert [(sorted(g.params), g.operand) for g in plan.step_groups] == [(["U_c", "U_f", "U_i", "U_o"], ("h", 1))]
+    layer(np.zeros((2, 3, 3), "float32"))
+    graph = tf.function(lambda x: layer(x)).get_concrete_function(tf.TensorSpec((2, 3, 3))).graph.as_graph_def()
+    body = next(f for f in graph.library.function if "while_body" in f.signature.name)
+    assert sum(n.op in ("MatMul", "BatchMatMulV2") for n in body.node_def) == 1  # one GEMM per step
+    assert not any(n.op == "ConcatV2" for n in body.node_def)  # the matrices are stacked before the loop
+    with pytest.raises(ValueError, match="fuse must be one of auto, always, never, not 'yes'"):
+        cell_rnn(rnndsl.load(STD / "lstm.rnn"), "LSTM", input_dim=3, fuse="yes", units=4)
 
 
 def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):

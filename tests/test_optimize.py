@@ -51,3 +51,35 @@ def test_nothing_that_reads_a_state_is_hoisted():
     split = optimize.loop_split(G)
     assert "y" not in split.hoisted
     assert [G.nodes[n]["op"] for n in split.frontier] == ["matmul"]  # W_in @ I[t]
+
+
+def test_sibling_matmuls_share_one_operand_at_one_delay():
+    G = optimize.cse(rnndsl.load(STD / "gru.rnn").graph("GRU"))
+    split = optimize.loop_split(G)
+    groups = optimize.sibling_matmuls(G, split.order, split.batched)
+    assert sorted((sorted(g.params), g.operand, g.left) for g in groups) == [
+        (["U_h", "U_r", "U_z"], ("h", 1), True), (["W_h", "W_r", "W_z"], ("x", 0), True)]
+    # one matmul alone has no sibling; a delayed and an undelayed read are different operands
+    G = rnndsl.load("""
+        cell C(n: int) {
+            input x: [n]
+            param A, B: [n, n]
+            h[t] = tanh(A @ x[t] + B @ h[t-1] + A @ h[t-2])
+            output h
+        }
+    """).graph("C")
+    split = optimize.loop_split(G)
+    assert optimize.sibling_matmuls(G, split.order, split.batched) == []
+
+
+def test_fusion_and_hoisting_policies():
+    assert optimize.choose_fusion("auto", accelerator=True) and not optimize.choose_fusion("auto", accelerator=False)
+    assert optimize.choose_fusion("always", accelerator=False) and not optimize.choose_fusion("never", accelerator=True)
+    G = rnndsl.load(STD / "lstm.rnn").graph("LSTM")
+    split = optimize.loop_split(G)
+    wide = {n: 128 for n in split.frontier} | {"x": 32}
+    assert optimize.choose_split(G, split, wide, "auto", accelerator=True) is split
+    kept = optimize.choose_split(G, split, wide, "auto", accelerator=False)
+    assert kept.frontier == ("x",) and kept.step_order == split.order
+    narrow = {n: 16 for n in split.frontier} | {"x": 64}
+    assert optimize.choose_split(G, split, narrow, "auto", accelerator=False) is split
