@@ -30,6 +30,8 @@ import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
 
+tf.get_logger().setLevel("ERROR")  # train_on_batch on several models in turn warns of retracing; it is expected
+
 BATCH, STEPS, INPUTS, UNITS = 64, 100, 32, 128
 ROOT = Path(__file__).resolve().parents[1]
 
