@@ -118,7 +118,8 @@ def test_config_round_trip():
     assert rebuilt.state_size == layer.cell.state_size == [4]
 
 
-def test_delays_of_two_steps_and_matrix_states():
+def _two_step_delay():
+    """A cell that reads its state two steps back: h[t] = x[t] + h[t-2], on inputs of 2."""
     program = rnndsl.load("""
         cell D(n: int) {
             input x: [n]
@@ -126,7 +127,11 @@ def test_delays_of_two_steps_and_matrix_states():
             output h
         }
     """)
-    layer = cell_rnn(program, "D", input_dim=2, n=2)
+    return cell_rnn(program, "D", input_dim=2, n=2)
+
+
+def test_delays_of_two_steps_and_matrix_states():
+    layer = _two_step_delay()
     x = np.arange(10, dtype="float32").reshape(1, 5, 2)
     y = layer(x).numpy()[0]
     expected = [x[0, 0], x[0, 1], x[0, 2] + x[0, 0], x[0, 3] + x[0, 1], x[0, 4] + x[0, 2] + x[0, 0]]
@@ -242,14 +247,7 @@ def test_final_states_carry_into_another_layer(cell, states, fused, tmp_path):
 
 
 def test_a_state_read_two_steps_back_starts_from_the_given_value():
-    program = rnndsl.load("""
-        cell D(n: int) {
-            input x: [n]
-            h[t] = x[t] + h[t-2]
-            output h
-        }
-    """)
-    layer = cell_rnn(program, "D", input_dim=2, n=2)
+    layer = _two_step_delay()
     layer.return_state = True
     x = np.ones((1, 3, 2), "float32")
     y, h = layer(x, initial_state=[np.array([[10.0, 20.0]], "float32")])
