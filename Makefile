@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 OUT    := out
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dot test demo bench fmt-check clean
+.PHONY: setup dot test repro demo bench fmt-check clean
 
 # compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
 # install has no bytecode of its own; `check` should start fast all the same.
@@ -29,6 +29,15 @@ dot:
 
 test: setup
 	$(PY) -m pytest -q
+
+# The training reproductions of papers' results (tests marked `slow`, left out of
+# `make test`): each trains an example network and asserts the paper's threshold,
+# within 10 minutes on 2 cores (about 10 minutes in all). Each appends its figures
+# to out/repro.jsonl, printed at the end; docs/reproductions.md records them.
+repro: setup
+	mkdir -p $(OUT) && rm -f $(OUT)/repro.jsonl
+	TF_CPP_MIN_LOG_LEVEL=3 RNNDSL_REPRO_RESULTS=$(OUT)/repro.jsonl $(PY) -m pytest -q -m slow tests/test_repro.py; \
+		status=$$?; cat $(OUT)/repro.jsonl 2>/dev/null; exit $$status
 
 # The main job on the bundled examples: check everything, draw the example
 # networks and the standard library's cells (folded, and the Elman cell

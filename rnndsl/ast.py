@@ -156,6 +156,15 @@ class ConstInit:
 
 
 @dataclass(frozen=True)
+class Fit:
+    """`fit hebbian` / `fit ridge(1e-6)`: the parameter is computed from data in closed form."""
+
+    name: Name
+    args: tuple = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Constraint:
     """`constrain positive` / `constrain max_norm(3)`."""
 
@@ -179,6 +188,7 @@ class ParamDecl:
     fixed: bool = False
     constraints: tuple = ()
     span: Span = _span()
+    fit: Optional[Fit] = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,12 @@ CONSTRAINTS: dict[str, tuple] = {
     "clip": (Param("low", "number"), Param("high", "number")),
 }
 
+# Closed-form fits of a parameter from data (rnndsl.fit).
+FITS: dict[str, tuple] = {
+    "hebbian": (),
+    "ridge": (Param("alpha", "number", 1e-6),),
+}
+
 SOLVERS: dict[str, tuple] = {
     "euler": (Param("step", "number", None),),
     "rk4": (Param("step", "number", None),),

@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, fmt, build.
+"""The `rnndsl` command: check, render, fmt, build, fit.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -56,6 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-fused", action="store_true",
                    help="lower every cell to a generated cell, even those that are exactly Keras's LSTM/GRU/SimpleRNN")
 
+    t = sub.add_parser("fit", help="build a network, compute its `fit` parameters from data, and save it (.keras)")
+    t.add_argument("file", metavar="FILE")
+    t.add_argument("--network", metavar="NAME")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a hyperparameter of the network; repeatable")
+    t.add_argument("--data", required=True, metavar="DATA.npz",
+                   help="arrays by name: the network's inputs, `targets` for a ridge readout, "
+                        "patterns by state name for Hebbian storage")
+    t.add_argument("--washout", type=int, default=0, metavar="K",
+                   help="steps at the start of each sequence left out of a ridge fit (default 0)")
+    t.add_argument("-o", "--output", required=True, metavar="OUT.keras")
+
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
@@ -66,8 +78,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render, fmt or build (see `rnndsl --help`)")
-        return {"check": _check, "render": _render, "fmt": _fmt, "build": _build}[args.command](args)
+            raise UsageError("no command given: use check, render, fmt, build or fit (see `rnndsl --help`)")
+        commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit}
+        return commands[args.command](args)
     except UsageError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_USAGE
@@ -198,7 +211,9 @@ def _typed(text: str, type_name: str):
     return text
 
 
-def _build(args) -> int:
+def _network(args):
+    """The checked program and the network that `build` and `fit` work on, with its `--set` values; or None
+    after reporting the spec's errors."""
     from .program import check_file
 
     out = Path(args.output)
@@ -207,21 +222,57 @@ def _build(args) -> int:
     program, errors = check_file(args.file)
     if errors:
         _report(errors, args.file)
-        return EXIT_SPEC
+        return None
     name = args.network or program.default_name()
     if name not in program.networks:
         from .errors import did_you_mean
 
         hint = "".join(f"; {n}" for n in did_you_mean(name, program.networks))
         raise UsageError(f"{args.file} has no network named `{name}`{hint}")
-    values = _set_values(args.set, program.networks[name])
+    return program, name, _set_values(args.set, program.networks[name])
+
+
+def _build(args) -> int:
+    found = _network(args)
+    if found is None:
+        return EXIT_SPEC
+    program, name, values = found
     from .lower import describe
 
     model = program.build(name, fused=not args.no_fused, **values)
     model.summary()
     print(describe(model))
-    model.save(out)
-    print(f"wrote {out}")
+    model.save(args.output)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _fit(args) -> int:
+    import numpy as np
+
+    found = _network(args)
+    if found is None:
+        return EXIT_SPEC
+    program, name, values = found
+    try:
+        with np.load(args.data) as arrays:
+            data = {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {args.data}: {e}") from None
+    from .errors import DataError
+    from .fit import fit_model
+
+    model = program.build(name, **values)
+    try:
+        done = fit_model(model, data, washout=args.washout)
+    except ValueError as e:
+        raise DataError(f"{args.data}: {e}") from None
+    if not done:
+        raise DataError(f"network `{name}` has no parameter declared `fit`: nothing to fit")
+    for fitted in done:
+        print(f"fitted {fitted}")
+    model.save(args.output)
+    print(f"wrote {args.output}")
     return EXIT_OK
 
 

@@ -97,6 +97,15 @@ class UsageError(RnnDslError):
         return f"error: {self.message}"
 
 
+class DataError(RnnDslError):
+    """Data that does not fit the model (a missing array, a wrong shape): one line, and the CLI exits 1."""
+
+    code = "E0701"
+
+    def render(self) -> str:
+        return f"error[{self.code}]: {self.message}"
+
+
 class SpecErrors(RnnDslError):
     """All the errors found in one run, in source order; raised by `rnndsl.load`."""
 

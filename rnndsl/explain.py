@@ -39,7 +39,7 @@ def explain_cell(G) -> str:
     if G.graph["solver"]:
         over += f", continuous: {G.graph['solver']} with step {G.graph['step']}"
     lines.append(f"  runs over {over}")
-    lines.append("  inputs:  " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig["inputs"].items()))
+    lines.append("  inputs:  " + (", ".join(f"{n}: {shape_str(s)}" for n, s in sig["inputs"].items()) or "none"))
     states = []
     for n, s in sig["states"].items():
         data = G.nodes[n]
@@ -61,6 +61,8 @@ def explain_cell(G) -> str:
             extras.append("implicit")
         if data.get("fixed"):
             extras.append("fixed")
+        if data.get("fit") is not None:
+            extras.append(f"fit {data['fit'].name.id}")
         for c in data.get("constraints", ()):
             extras.append(f"constrain {c.name.id}")
         lines.append(f"    {n}: {shape_str(s)}" + (f"  ({', '.join(extras)})" if extras else ""))

@@ -207,6 +207,8 @@ def format_stmt(s) -> str:
             text += f" = {format_expr(s.init.value)}"
         if s.fixed:
             text += " fixed"
+        if s.fit is not None:
+            text += f" fit {s.fit.name.id}{_call_suffix(s.fit.args)}"
         if s.constraints:
             text += " constrain " + ", ".join(
                 f"{c.name.id}{_call_suffix(c.args)}" for c in s.constraints)

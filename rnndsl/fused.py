@@ -116,8 +116,8 @@ def fused_path(G) -> Union[Fused, Generated]:
     if G.graph["over"] != "time" or G.graph["solver"]:
         return Generated("only discrete-time cells over sequences have a fused layer")
     for node, data in G.nodes(data=True):
-        if data["kind"] == "param" and (data["fixed"] or data["constraints"]):
-            what = "fixed" if data["fixed"] else "constrained"
+        if data["kind"] == "param" and (data["fixed"] or data.get("fit") or data["constraints"]):
+            what = "fixed" if data["fixed"] else "fitted in closed form" if data.get("fit") else "constrained"
             return Generated(f"parameter `{node}` is {what}; Keras's fused layers train every weight freely",
                              data["span"])
     cell = _system(G)

@@ -89,7 +89,7 @@ class _CellGraph:
             G.add_node(name, kind="input", span=_name_span(decl.names, name), label=name)
         for name, p in cell.params.items():
             G.add_node(name, kind="param", span=p.span, label=name, implicit=p.implicit,
-                       fixed=p.fixed, init=p.init, constraints=p.constraints)
+                       fixed=p.fixed, init=p.init, constraints=p.constraints, fit=p.fit)
         for name, v in cell.values.items():
             delay = cell.delays.get(name, 0)
             G.add_node(name, kind="value", span=v.span, label=name, ode=v.ode,

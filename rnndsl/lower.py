@@ -176,7 +176,7 @@ class GeneratedCell(keras.layers.Layer):
     """
 
     def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, hoist: str = "auto",
-                 fuse: str = "auto", **kwargs):
+                 fuse: str = "auto", outputs: Optional[list] = None, **kwargs):
         super().__init__(**kwargs)
         self.spec, self.cell_name, self.input_dim = spec, cell, int(input_dim)
         self.hoist, self.fuse = hoist, fuse
@@ -191,10 +191,17 @@ class GeneratedCell(keras.layers.Layer):
         # Keras's RNN needs a state: a cell with none (no value read at an earlier step) carries
         # one unused number.
         self.state_size = [_size(shape) * depth for shape, depth in self.state_shapes.values()] or [1]
-        self.output_shape_ = self._shape(G.nodes[G.graph["outputs"][0]]["shape"], env)
-        self.output_size = _size(self.output_shape_)
+        # What the layer outputs at each step: the cell's first output, or the values asked for, flattened
+        # and side by side (to observe a gate or an energy, or to fit a readout; see rnndsl.fit).
+        self.outputs = list(outputs or G.graph["outputs"][:1])
+        unknown = [n for n in self.outputs if n not in G or G.nodes[n]["kind"] != "value"]
+        if unknown:
+            values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
+            raise ValueError(f"cell `{cell}` has no value `{unknown[0]}` to output (its values: {', '.join(values)})")
+        self.output_shapes = [self._shape(G.nodes[n]["shape"], env) for n in self.outputs]
+        self.output_size = sum(_size(shape) for shape in self.output_shapes)
         self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
-        self._plan = _Plan(G, env, hoist, fuse)
+        self._plan = _Plan(G, env, hoist, fuse, self.outputs)
 
     # ---- shapes
 
@@ -250,7 +257,8 @@ class GeneratedCell(keras.layers.Layer):
             shape = self._shape(dims, env)
             self.weights_by_name[name] = self.add_weight(
                 name=name, shape=shape, initializer=_initializer(data["init"], len(shape), env),
-                constraint=_constraint(data["constraints"], env), trainable=not data["fixed"])
+                constraint=_constraint(data["constraints"], env),
+                trainable=not (data["fixed"] or data.get("fit")))
         super().build(input_shape)
 
     def get_initial_state(self, batch_size=None):
@@ -298,7 +306,7 @@ class GeneratedCell(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
-                       "hparams": self.hparams, "hoist": self.hoist, "fuse": self.fuse})
+                       "hparams": self.hparams, "hoist": self.hoist, "fuse": self.fuse, "outputs": self.outputs})
         return config
 
 
@@ -361,11 +369,11 @@ def _accelerator() -> bool:
 class _Plan:
     """How one step runs: what the loop computes, in which order, and what was hoisted out of it."""
 
-    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto"):
+    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
         self.G = G = optimize.cse(G)
         self.env = env
         known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
-        split = optimize.loop_split(G)
+        split = optimize.loop_split(G, outputs)
         sizes = {n: _size([d.subst(known).value for d in G.nodes[n]["shape"]])
                  for n in set(split.frontier) | set(G.graph["signature"]["inputs"])}
         split = optimize.choose_split(G, split, sizes, hoist, accelerator=_accelerator())
@@ -404,6 +412,8 @@ class _Plan:
 
     def _unpack(self, flat, names, shapes) -> dict:
         """`flat` (batch, sum of sizes) cut into the named values; one split op (each op costs per step)."""
+        if not names:  # a cell without inputs (a BAM recalling from its initial state) reads an empty step
+            return {}
         parts = [flat] if len(names) == 1 else tf.split(flat, [_size(s) for s in shapes], axis=-1)
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
@@ -458,10 +468,10 @@ class _Plan:
                 continue
             hist = [now] + history[name][: depth - 1]
             new_states.append(ops.reshape(ops.stack(hist, axis=1), (-1, _size(shape) * depth)))
-        out = vals[G.graph["outputs"][0]]
-        if len(cell.output_shape_) != 1:
-            out = ops.reshape(out, (-1, cell.output_size))
-        return out, (new_states or states)
+        outs = [vals[n] if self.batched.get(n, True) else ops.broadcast_to(vals[n], (batch,) + shape)
+                for n, shape in zip(cell.outputs, cell.output_shapes)]
+        outs = [o if len(shape) == 1 else ops.reshape(o, (-1, _size(shape))) for o, shape in zip(outs, cell.output_shapes)]
+        return (outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)), (new_states or states)
 
     # ---- continuous time
 
@@ -684,9 +694,12 @@ def cell_source(program, cell_name: str) -> str:
 
 
 def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
-             name: Optional[str] = None, hoist: str = "auto", fuse: str = "auto", **hparams) -> keras.layers.RNN:
+             name: Optional[str] = None, hoist: str = "auto", fuse: str = "auto", outputs: Optional[list] = None,
+             **hparams) -> keras.layers.RNN:
     """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`.
 
+    `outputs` names the values it gives at each step (side by side, flattened); the cell's first output
+    by default.
     `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`), `fuse` whether
     sibling matmuls run as one (`optimize.choose_fusion`)."""
     G = program.graphs[cell_name]
@@ -695,9 +708,20 @@ def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool 
     if G.graph["over"] == "tree":
         raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
-    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse,
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse, outputs,
                          name=name or cell_name)
     return GeneratedRNN(cell, return_sequences=return_sequences, name=name)
+
+
+def observer(layer: GeneratedRNN, values: list) -> GeneratedRNN:
+    """A layer running the same cell with the same weights that outputs `values` at each step, side by side."""
+    config = layer.cell.get_config()
+    config.update(outputs=list(values), name=f"{layer.name}_observer")
+    seen = GeneratedRNN(GeneratedCell.from_config(config), return_sequences=True)
+    seen.build((None, None, layer.cell.input_dim))
+    for name, w in seen.cell.weights_by_name.items():
+        w.assign(layer.cell.weights_by_name[name])
+    return seen
 
 
 # ---------------------------------------------------------------- networks
@@ -785,11 +809,18 @@ def describe(model: keras.Model) -> str:
             continue
         cell = getattr(layer, "cell", None)
         if isinstance(cell, GeneratedCell) and cell.built:
-            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + ("" if w.trainable else " fixed")
+            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.nodes[n], w)
                                 for n, w in cell.weights_by_name.items())
             total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
             lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, {total} parameters: {weights}")
     return "\n".join(lines)
+
+
+def _untrained(data, weight) -> str:
+    """How `describe` marks a weight that gradient descent leaves alone."""
+    if data.get("fit") is not None:
+        return f" fit {data['fit'].name.id}"
+    return "" if weight.trainable else " fixed"
 
 
 def _value(v, env):

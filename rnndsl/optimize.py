@@ -75,7 +75,9 @@ class LoopSplit:
     step_order: tuple  # ... of those computed in the loop
 
 
-def loop_split(G) -> LoopSplit:
+def loop_split(G, observed=()) -> LoopSplit:
+    """The split of `G`'s step into hoisted and loop work; `observed` names values read after each step
+    besides the states and the first output."""
     order = instantaneous_order(G)
     batched = {n: G.nodes[n]["kind"] in ("input", "value") for n in G}
     for n in order:
@@ -87,7 +89,7 @@ def loop_split(G) -> LoopSplit:
         static[n] = (not data.get("ode") and not data.get("per_child")
                      and all(static[u] and d["delay"] == 0 for u, d in operands(G, n)))
     hoisted = frozenset(n for n in G if static[n] and batched[n] and G.nodes[n]["kind"] in ("input", "op", "value"))
-    needed = set(G.graph["states"]) | {G.graph["outputs"][0]}
+    needed = set(G.graph["states"]) | {G.graph["outputs"][0]} | set(observed)
     position = {n: i for i, n in enumerate(order)}
     inputs = G.graph["signature"]["inputs"]
     frontier = sorted((n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))),

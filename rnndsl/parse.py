@@ -403,7 +403,7 @@ _NAMES = {
     "STRING": "a string", "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`",
     "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`",
     "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/` or `@`", "COMP_OP": "a comparison",
-    "TILDE": "`~`", "DDT": "`d/dt`", "FIXED": "`fixed`",
+    "TILDE": "`~`", "DDT": "`d/dt`", "FIXED": "`fixed`", "FIT": "`fit`",
 }
 
 
@@ -605,8 +605,12 @@ class _ASTBuilder(Transformer):
         return A.InputDecl(names, shape, self._s(meta))
 
     def param_decl(self, meta, children):
-        names, shape, init, fixed, constraints = children
-        return A.ParamDecl(names, shape, init, fixed is not None, constraints or (), self._s(meta))
+        names, shape, init, fixed, fit, constraints = children
+        return A.ParamDecl(names, shape, init, fixed is not None, constraints or (), self._s(meta), fit)
+
+    def fit(self, meta, children):
+        name, args = children
+        return A.Fit(self._name(name), args or (), self._s(meta))
 
     def init_dist(self, meta, children):
         name, args = children

@@ -149,6 +149,12 @@ def _caption(G, extra: str = "") -> str:
 # ---------------------------------------------------------------- folded cell
 
 
+def _param_note(data) -> str:
+    """What a parameter's label adds: ` fixed`, ` fit hebbian` (not trained by gradient descent)."""
+    note = " fixed" if data.get("fixed") else ""
+    return note + (f" fit {data['fit'].name.id}" if data.get("fit") is not None else "")
+
+
 class _Folded:
     """The folded drawing of one cell, into a (sub)graph, node ids prefixed by `prefix`."""
 
@@ -254,7 +260,7 @@ class _Folded:
         elif kind == "value":
             self._value_node(g, node, data, shape)
         elif kind == "param":
-            note = " fixed" if data.get("fixed") else ""
+            note = _param_note(data)
             label = f"{_h(node)}<br/>{_small(_h(shape) + note, SMALL - 1)}"
             g.node(nid, _html(label), shape="plaintext", fontsize=str(SMALL), fontcolor=FAINT,
                    fontname=FONT, margin="0.02", height="0.2", width="0.2",
@@ -580,8 +586,7 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
     params = [(n, d) for n, d in G.nodes(data=True) if d["kind"] == "param"]
     if params:
         rows = [_small("<b>shared by every step</b>")]
-        rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + (" fixed" if d.get("fixed") else ""))
-                 for n, d in params]
+        rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + _param_note(d)) for n, d in params]
         dot.node("%params", _html("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
                  fontname=FONT, margin="0.08,0.04")
     return dot

@@ -26,7 +26,7 @@ from typing import Optional, Union
 
 from . import ast as A
 from .builtins import (
-    CONSTANT_NAMES, CONSTRAINTS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, KEYWORD_ONLY, REQUIRED,
+    CONSTANT_NAMES, CONSTRAINTS, FITS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, KEYWORD_ONLY, REQUIRED,
     SOLVERS, ACTIVATIONS, Param,
 )
 from .dims import Dim
@@ -56,6 +56,7 @@ class ParamInfo:
     constraints: tuple
     span: A.Span
     implicit: bool = False  # used in an equation without a `param` declaration
+    fit: Optional[A.Fit] = None  # computed from data in closed form, not trained
 
 
 @dataclass
@@ -508,7 +509,7 @@ class _CellResolver:
                 for n in stmt.names:
                     if self._claim(n, "parameter"):
                         self.params[n.id] = ParamInfo(n.id, stmt.shape, stmt.init, stmt.fixed,
-                                                      stmt.constraints, n.span)
+                                                      stmt.constraints, n.span, fit=stmt.fit)
                 self._check_init(stmt)
             elif isinstance(stmt, A.Equation):
                 if len(stmt.targets) > 1 and not _is_call(stmt.value, "split"):
@@ -562,6 +563,15 @@ class _CellResolver:
                     self._constant_number(arg.value)
         elif isinstance(init, A.ConstInit):
             self._constant_number(init.value)
+        if decl.fit is not None:
+            fit = decl.fit
+            if fit.name.id not in FITS:
+                self.error(f"unknown fit `{fit.name.id}`", fit.name.span, label="not a closed-form fit",
+                           notes=did_you_mean(fit.name.id, FITS) + [f"fits are {', '.join(FITS)}"], code="E0210")
+            else:
+                bound = _check_call_args(fit.name.id, fit.args, FITS[fit.name.id], fit.span, self.errors, "fit")
+                for arg in (bound or {}).values():
+                    self._constant_number(arg.value)
         for c in decl.constraints:
             if c.name.id not in CONSTRAINTS:
                 self.error(f"unknown constraint `{c.name.id}`", c.name.span, label="not a constraint",

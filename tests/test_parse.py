@@ -1022,7 +1022,7 @@ error[E0101]: unexpected `<`
    |
  2 |     h[t] = a < b < c
    |                  ^ not expected here
-   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `fixed`, `for`, ...
+   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `fit`, `fixed`, ...
 
 1 error found""",
     ),

@@ -30,9 +30,10 @@ def test_every_file_checks():
 
 
 def test_cells_rnn_imports_the_whole_library(library):
-    assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "ESN", "Elman", "GRU", "IndRNN",
-                                  "Jordan", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM", "GRUResetBefore",
-                                  "MGU", "GRU1", "GRU2", "GRU3"}
+    assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "ESN", "ESNReadout", "Hopfield", "ContinuousHopfield", "BAM", "Elman", "GRU", "IndRNN",
+                                  "Jordan", "JordanSelf", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM",
+                                  "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
+                                  "SecondOrder", "MTRNN", "RMLP", "Memristive"}
 
 
 EXPECTED = {
@@ -44,6 +45,12 @@ EXPECTED = {
     "CTRNN": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "ESN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "ChildSumTreeLSTM": {"states": {"c": "[units]", "h": "[units]"}, "outputs": {"h": "[units]"}},
+    "JordanSelf": {"states": {"s": "[out]", "y": "[out]"}, "outputs": {"y": "[out]"}},
+    "FullyRecurrent": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
+    "SecondOrder": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
+    "MTRNN": {"states": {"u_f": "[fast]", "u_s": "[slow]"}, "outputs": {"y_f": "[fast]", "y_s": "[slow]"}},
+    "RMLP": {"states": {"h1": "[hidden1]", "h2": "[hidden2]"}, "outputs": {"y": "[out]"}},
+    "Memristive": {"states": {"w": "[units]"}, "outputs": {"w": "[units]"}},
     "NTM": {"states": {"ctrl": "[controller]", "w": "[slots]", "M": "[slots, width]", "r": "[width]"},
             "outputs": {"y": "[controller + width]"}},
 }
@@ -89,3 +96,31 @@ def test_tree_lstm_reads_children(library):
     child_reads = sorted(u for u, _, d in G.edges(data=True) if d["child"])
     assert child_reads == ["c", "h", "h"]
     assert G.graph["over"] == "tree"
+
+
+def test_fully_recurrent_mask_is_fixed_and_all_ones(library):
+    G = library.graph("FullyRecurrent")
+    assert G.nodes["M"]["fixed"] and not G.nodes["U"]["fixed"]
+    assert [str(d) for d in G.nodes["M"]["shape"]] == ["units", "units"]
+
+
+def test_second_order_weight_is_a_tensor_over_state_and_input(library):
+    G = library.graph("SecondOrder")
+    assert [str(d) for d in G.nodes["W"]["shape"]] == ["units", "units", "in"]
+
+
+def test_mtrnn_input_reaches_only_the_fast_units(library):
+    """Within a step x feeds u_f, never u_s: the slow units hear of the input only through the fast ones."""
+    import networkx as nx
+
+    G = library.graph("MTRNN")
+    now = nx.DiGraph([(u, v) for u, v, d in G.edges(data=True) if not d["delay"]])
+    assert nx.has_path(now, "x", "u_f")
+    assert not nx.has_path(now, "x", "u_s")
+
+
+def test_memristive_is_continuous_with_a_fixed_projector(library):
+    G = library.graph("Memristive")
+    assert G.graph["solver"] == "rk4"
+    assert G.nodes["w"]["ode"]
+    assert G.nodes["Omega"]["fixed"] and G.nodes["Omega"]["init"].name.id == "identity"
