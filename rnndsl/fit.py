@@ -62,6 +62,7 @@ def fitted_params(G, method: Optional[str] = None) -> dict:
 def hebbian_roles(G, param: str) -> tuple:
     """(a, b) for `param @ a` driving b: b is None for a state (auto-association of a), else the value."""
     roles = set()
+    read_by_states = _state_sources(G)
     for m in G.successors(param):
         data = G.nodes[m]
         if data["kind"] != "op" or data["op"] != "matmul":
@@ -70,7 +71,7 @@ def hebbian_roles(G, param: str) -> tuple:
         value = _defined_value(G, m) if left == param else None
         if value in G.graph["states"]:
             roles.add((right, value, "state"))
-        elif value is not None and value in _state_sources(G):
+        elif value is not None and value in read_by_states:
             roles.add((right, value, "value"))
     if len(roles) != 1:
         found = "; ".join(f"`{param} @ {a}` into {kind} `{b}`" for a, b, kind in sorted(roles)) or "none"
