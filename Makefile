@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 OUT    := out
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dot test repro demo bench fmt-check clean
+.PHONY: setup dot test repro demo bench gallery fmt-check clean
 
 # compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
 # install has no bytecode of its own; `check` should start fast all the same.
@@ -58,6 +58,11 @@ demo: setup
 # writes bench/RESULTS.md (a few minutes on 2 cores).
 bench: setup
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench.py --write
+
+# docs/gallery.md and its diagrams docs/gallery/*.svg, from the specs: every
+# architecture of the standard library with its spec, its diagram and its paper.
+gallery: setup
+	$(PY) docs/gallery.py
 
 fmt-check: setup
 	$(RNNDSL) fmt --check specs/std/*.rnn examples/*.rnn

@@ -30,7 +30,7 @@ def test_every_file_checks():
 
 
 def test_cells_rnn_imports_the_whole_library(library):
-    assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "ESN", "ESNReadout", "Hopfield", "ContinuousHopfield", "BAM", "Elman", "GRU", "IndRNN",
+    assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "CTRNNEuler", "ESN", "ESNReadout", "Hopfield", "ContinuousHopfield", "BAM", "Elman", "GRU", "IndRNN",
                                   "Jordan", "JordanSelf", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
                                   "SecondOrder", "MTRNN", "RMLP", "Memristive"}
@@ -43,6 +43,7 @@ EXPECTED = {
     "GRU": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "IndRNN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "CTRNN": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
+    "CTRNNEuler": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "ESN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "ChildSumTreeLSTM": {"states": {"c": "[units]", "h": "[units]"}, "outputs": {"h": "[units]"}},
     "JordanSelf": {"states": {"s": "[out]", "y": "[out]"}, "outputs": {"y": "[out]"}},
