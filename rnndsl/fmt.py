@@ -14,6 +14,8 @@ The style:
   hyperparameter's default with spaces: `(units: int, forget_bias: float = 1.0)`;
 - the fewest parentheses that keep the tree: `a - (b - c)`, `a - b - c`,
   `(-x) ** 2`, `-x ** 2`; a sign in front of a sign is parenthesised, `-(-x)`;
+  and an element-wise product inside a matrix product, or the other way round,
+  keeps its parentheses, `(M * U) @ h`, `(W @ x) * g`, though they bind equally;
 - numbers as written; strings re-quoted with `"` (escaping `\\`, `"`, tab and
   newline); a docstring with several lines is printed between `\"\"\"`;
 - empty parentheses are left out: `cell A {`, `~ orthogonal`;
@@ -124,11 +126,22 @@ def format_expr(e, tight: bool = False) -> str:
         level = _level(e)
         left_min, right_min = _OPERANDS[level]
         left = _operand(e.left, left_min, tight)
+        if _mixes_products(e.op, e.left):
+            left = f"({left})"
         right = _operand(e.right, right_min, tight)
         if tight and not _makes_ddt(left, e.op, right):
             return f"{left}{e.op}{right}"
         return f"{left} {e.op} {right}"
     raise TypeError(f"fmt: not an expression: {type(e).__name__}")
+
+
+def _mixes_products(op: str, left) -> bool:
+    """Whether a product's left operand is a product of the other kind: `(M * U) @ h`, `(W @ x) * g`.
+
+    `*`, `/` and `@` bind equally, left first, so the parentheses are not needed; they are kept
+    because a reader takes `M * U @ h` for `M * (U @ h)`."""
+    return (isinstance(left, A.BinOp) and _LEVEL_OF_OP.get(op) == _PRODUCT
+            and _LEVEL_OF_OP.get(left.op) == _PRODUCT and (op == "@") != (left.op == "@"))
 
 
 def _makes_ddt(left: str, op: str, right: str) -> bool:

@@ -352,6 +352,15 @@ def test_single_line_triple_quoted_docstring_uses_plain_quotes():
         ("(a / b) * c", "a / b * c"),
         ("(W @ x) @ y", "W @ x @ y"),
         ("W @ (x @ y)", "W @ (x @ y)"),
+        # an element-wise product in a matrix product, or the other way round, keeps its parentheses
+        ("(M * U) @ h", "(M * U) @ h"),
+        ("M * U @ h", "(M * U) @ h"),
+        ("M / U @ h", "(M / U) @ h"),
+        ("W @ x * g", "(W @ x) * g"),
+        ("M * (U @ h)", "M * (U @ h)"),
+        ("a * b * c", "a * b * c"),
+        ("A @ B @ x", "A @ B @ x"),
+        ("a * b / c", "a * b / c"),
         # unary
         ("-(a)", "-a"),
         ("-(a * b)", "-(a * b)"),
