@@ -20,6 +20,14 @@ state that tells the slots apart (see `_ntm_state`).
 
 Sizes are small (batch 2, input 3, units 4; NTM: controller 5, 6 slots of
 width 3, 3 shifts) and every random draw is seeded.
+
+The binary associative memories (Hopfield 1982, BAM) step by sign functions and
+have their own tests at the end: exact states, the `energy` value and
+`rnndsl.memory.recall`'s energies against the formula, and the one gradient
+they have. The continuous Hopfield network is a case, and its energy is
+checked against Hopfield's (1984) with the integral taken numerically.
+(Hebbian storage and the ridge readout's closed form are checked in
+tests/test_fit.py.)
 """
 
 from __future__ import annotations
@@ -252,6 +260,16 @@ def ctrnn(p, x, state0, *, dt, **hp):
     return np.stack(ys, axis=1)
 
 
+def ctrnn_euler(p, x, state0, *, dt, **hp):
+    """Beer (1995) by forward Euler: y <- y + dt / tau (-y + W sigmoid(y - theta) + W_in I). States: [y]."""
+    (y,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        y = y + dt * (-y + sigmoid(y - p["theta"]) @ p["W"].T + x[:, t] @ p["W_in"].T) / p["tau"]
+        ys.append(y)
+    return np.stack(ys, axis=1)
+
+
 def esn(p, x, state0, *, leak, **hp):
     """Leaky echo state network (Jaeger 2001; Jaeger et al. 2007). States: [h]."""
     (h,) = state0
@@ -260,6 +278,15 @@ def esn(p, x, state0, *, leak, **hp):
         h = (1.0 - leak) * h + leak * np.tanh(x[:, t] @ p["W_in"].T + h @ p["W"].T)
         ys.append(h)
     return np.stack(ys, axis=1)
+
+
+def esn_readout(p, x, state0, *, leak, **hp):
+    """Jaeger (2001) with its linear readout: the leaky reservoir, then y[t] = W_out [x[t]; h[t]] + b_out.
+
+    The readout sees the input and the state of the same step (Lukosevicius 2012). States: [h]."""
+    h_seq = esn(p, x, state0, leak=leak)
+    z = np.concatenate([x, h_seq], axis=-1)
+    return z @ p["W_out"].T + p["b_out"]
 
 
 def fully_recurrent(p, x, state0, **hp):
@@ -369,6 +396,56 @@ def memristive(p, x, state0, *, alpha, beta, xi, dt, exact=False, **hp):
     return np.stack(ys, axis=1)
 
 
+def continuous_hopfield(p, x, state0, *, gain, dt, **hp):
+    """Hopfield (1984), unit C and R: du/dt = -u + W V + I, V = tanh(gain u); one Euler step of dt a step.
+
+    The input I[t] is held over the step; the output is V at the end of it. States: [u]."""
+    (u,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        u = u + dt * (-u + np.tanh(gain * u) @ p["W"].T + x[:, t])
+        ys.append(np.tanh(gain * u))
+    return np.stack(ys, axis=1)
+
+
+def hopfield_1984_energy(W, V, I, *, gain):
+    """Hopfield (1984) eq. 7 with R = 1: E = -1/2 V'WV - I'V + sum_i int_0^V_i g^-1(v) dv, g^-1(v) = atanh(v) / gain.
+
+    The integral by 40-point Gauss-Legendre quadrature, not by its closed form. V, I: [..., n]."""
+    nodes, weights = np.polynomial.legendre.leggauss(40)
+    half = V[..., None] / 2.0  # [0, V] mapped from [-1, 1]
+    integral = np.sum(half * weights * np.arctanh(half * (nodes + 1.0)), axis=-1) / gain
+    return -0.5 * np.einsum("...i,ij,...j->...", V, W, V) - np.sum(I * V, axis=-1) + np.sum(integral, axis=-1)
+
+
+def hopfield(p, update, state0):
+    """Hopfield (1982), binary units s in {-1, +1}, each updating where the schedule marks it (1):
+
+    s_i <- +1 if sum_j W_ij s_j >= theta_i else -1 (the sign of 0 field over 0 threshold is +1),
+    all marked units at once from the previous state; unmarked ones hold.
+    Returns the states [batch, T, n] and the energy E = -1/2 s'Ws + theta's after each step [batch, T]."""
+    (s,) = state0
+    ss, es = [], []
+    for t in range(update.shape[1]):
+        flipped = np.where(s @ p["W"].T >= p["theta"], 1.0, -1.0)
+        s = np.where(update[:, t] == 1.0, flipped, s)
+        ss.append(s)
+        es.append(-0.5 * np.einsum("bi,ij,bj->b", s, p["W"], s) + s @ p["theta"])
+    return np.stack(ss, axis=1), np.stack(es, axis=1)
+
+
+def bam(p, state0, T):
+    """Kosko (1988): y[t] = sgn(W x[t-1]), x[t] = sgn(W' y[t]), sgn(0) = +1. Returns (x, y): [batch, T, size]."""
+    (x,) = state0
+    xs, ys = [], []
+    for _ in range(T):
+        y = np.where(x @ p["W"].T >= 0.0, 1.0, -1.0)  # W x, W: [m, n]
+        x = np.where(y @ p["W"] >= 0.0, 1.0, -1.0)  # W' y
+        xs.append(x)
+        ys.append(y)
+    return np.stack(xs, axis=1), np.stack(ys, axis=1)
+
+
 # The denominator of cosine similarity is max(|a| |b|, COSINE_EPS); mirrors
 # the epsilon that rnndsl's lowering uses so that the two agree where it bites
 # (it does not in these tests: the memory starts at 1e-6, |M_i| |k| ~ 1e-7).
@@ -433,7 +510,7 @@ class Case:
     shapes: dict  # spec parameter name -> shape (with INPUT_DIM for `in`)
     states: tuple  # the state sizes, in the spec's order (a matrix state flattened)
     out_dim: int
-    fixed: frozenset = frozenset()  # parameters that the spec marks `fixed`
+    fixed: frozenset = frozenset()  # parameters not trained: marked `fixed`, or `fit` (computed in closed form)
     init: dict = field(default_factory=dict)  # name -> (rng, shape) -> array, else normal * 0.3
     initial: tuple = ()  # the spec's initial value of each state where it is not 0
     random_state: Callable = None  # rng -> a given initial state, else normal * 0.5 for each
@@ -543,10 +620,20 @@ CASES = {
         dict(W_in=(U, D), W=(U, U), theta=(U,), tau=(U,)), (U,), U,
         init=dict(tau=lambda rng, s: rng.uniform(0.5, 1.5, s)),  # time constants stay positive
     ),
+    "ctrnn_euler": Case(
+        "ctrnn.rnn", "CTRNNEuler", dict(units=U, dt=0.25), ctrnn_euler,
+        dict(W_in=(U, D), W=(U, U), theta=(U,), tau=(U,)), (U,), U,
+        init=dict(tau=lambda rng, s: rng.uniform(0.5, 1.5, s)),  # time constants stay positive
+    ),
     "esn": Case(
         "esn.rnn", "ESN", dict(units=U, leak=0.7), esn,
         dict(W_in=(U, D), W=(U, U)), (U,), U,
         fixed=frozenset({"W_in", "W"}),
+    ),
+    "esn_readout": Case(
+        "esn.rnn", "ESNReadout", dict(units=U, out=2, leak=0.7), esn_readout,
+        dict(W_in=(U, D), W=(U, U), W_out=(2, D + U), b_out=(2,)), (U,), 2,
+        fixed=frozenset({"W_in", "W", "W_out", "b_out"}),  # W_out, b_out: `fit ridge`
     ),
     "fully_recurrent": Case(
         "fully_recurrent.rnn", "FullyRecurrent", dict(units=U), fully_recurrent,
@@ -577,6 +664,12 @@ CASES = {
         dict(W_in=(U, D), Omega=(U, U)), (U,), U,
         fixed=frozenset({"Omega"}),
         init=dict(Omega=_projector),  # a circuit's loop projector, not the identity of the spec
+    ),
+    "continuous_hopfield": Case(
+        # its input I drives each unit: units = the input's size
+        "hopfield.rnn", "ContinuousHopfield", dict(units=D, gain=1.5, dt=0.2), continuous_hopfield,
+        dict(W=(D, D)), (D,), D,
+        fixed=frozenset({"W"}),  # `fit hebbian`; a random W, not symmetric, so that W and W' differ
     ),
     "ntm": Case(
         "ntm.rnn", "NTM", dict(controller=C, slots=N, width=W, shifts=K), ntm,
@@ -758,3 +851,194 @@ def test_memristive_is_the_ctdv_equation_to_first_order_in_xi():
     np.testing.assert_allclose(np.array(errors[:-1]) / np.array(errors[1:]), 4.0, rtol=0.15)
     exact0 = memristive_rate(w, S, Omega, alpha=0.1, beta=1.0, xi=0.0, exact=True)
     np.testing.assert_allclose(memristive_rate(w, S, Omega, alpha=0.1, beta=1.0, xi=0.0), exact0, rtol=1e-12)
+
+
+# ------------------------------------------------------- the associative memories
+#
+# Hopfield (1982) and BAM (Kosko 1988) step by sign functions: their outputs are
+# +-1 (or a held value), piecewise constant in W, theta and the probe, so they are
+# compared exactly, and there is no gradient to check with respect to the weights
+# (zero almost everywhere; W is `fit hebbian` and theta `fixed`, neither trained).
+# Hopfield's one differentiable path, a unit holding its state where the schedule
+# does not mark it, is checked with respect to the initial state. A BAM has none:
+# every x[t] is a sign.
+#
+# Sizes are powers of two so that a Hebbian W (multiples of 1/n) and its fields are
+# exact in float32 and float64 alike: a field of exactly 0 against theta = 0 is a tie
+# that both sides see, and the spec's convention (>= theta: +1) decides it. From the
+# spec's start s = 0 every first field is such a tie.
+
+HOP_N, HOP_T = 8, 16  # 8 units, two asynchronous sweeps
+BAM_N, BAM_M, BAM_T = 8, 4, 5
+
+
+def _bipolar(rng, shape):
+    return rng.choice([-1.0, 1.0], size=shape)
+
+
+def _hebbian(X, Y=None):
+    """Hebb's rule in NumPy: 1/n sum_p y_p x_p' (n the size of x); auto-association (Y None): zero diagonal."""
+    W = sum(np.outer(y, x) for x, y in zip(X, X if Y is None else Y)) / X.shape[1]
+    if Y is None:
+        np.fill_diagonal(W, 0.0)
+    return W
+
+
+@functools.lru_cache(maxsize=None)
+def _memory(cell: str, input_dim: int, **hparams):
+    """A lowered memory cell, built; each test assigns every weight it reads."""
+    from rnndsl.lower import cell_rnn
+
+    layer = cell_rnn(_program("hopfield.rnn"), cell, input_dim=input_dim, **hparams)
+    layer(np.zeros((BATCH, 1, input_dim), np.float32))
+    assert layer.trainable_weights == []  # `fit hebbian` and `fixed` parameters are not trained
+    return layer
+
+
+def _assign(layer, params):
+    assert set(params) == set(layer.cell.weights_by_name)
+    for name, value in params.items():
+        layer.cell.weights_by_name[name].assign(value.astype(np.float32))
+    return {k: v.astype(np.float32).astype(np.float64) for k, v in params.items()}
+
+
+def _schedule(rng, kind):
+    """Hopfield's `update` input [BATCH, HOP_T, HOP_N]: every unit every step, one unit a step (each once a sweep,
+    in a random order per row and sweep), or random marks."""
+    if kind == "sync":
+        return np.ones((BATCH, HOP_T, HOP_N))
+    if kind == "async":
+        marks = np.zeros((BATCH, HOP_T, HOP_N))
+        for b in range(BATCH):
+            order = np.concatenate([rng.permutation(HOP_N) for _ in range(HOP_T // HOP_N)])
+            marks[b, np.arange(HOP_T), order] = 1.0
+        return marks
+    return rng.integers(0, 2, size=(BATCH, HOP_T, HOP_N)).astype(np.float64)
+
+
+def _hopfield_weights(rng, kind):
+    """hebbian: W stored from 2 bipolar patterns, theta = 0 (ties); random: W not symmetric, a diagonal, theta."""
+    if kind == "hebbian":
+        return {"W": _hebbian(_bipolar(rng, (2, HOP_N))), "theta": np.zeros(HOP_N)}
+    return {"W": rng.normal(0.0, 0.3, (HOP_N, HOP_N)), "theta": rng.normal(0.0, 0.3, HOP_N)}
+
+
+@pytest.mark.parametrize("start", ["spec", "given"])
+@pytest.mark.parametrize("weights", ["hebbian", "random"])
+@pytest.mark.parametrize("schedule", ["sync", "async", "random"])
+def test_hopfield_is_the_1982_rule_with_its_energy(schedule, weights, start):
+    """States exactly; the cell's `energy` value, observed at every step, against -1/2 s'Ws + theta's."""
+    from rnndsl.lower import observer
+
+    layer = _memory("Hopfield", HOP_N, units=HOP_N)
+    assert {k: tuple(v.shape) for k, v in layer.cell.weights_by_name.items()} == {"W": (HOP_N, HOP_N),
+                                                                                  "theta": (HOP_N,)}
+    rng = np.random.default_rng(_seed("hopfield", schedule, weights, start))
+    p = _assign(layer, _hopfield_weights(rng, weights))
+    update = _schedule(rng, schedule)
+    s0 = np.zeros((BATCH, HOP_N)) if start == "spec" else _bipolar(rng, (BATCH, HOP_N))
+    want, energy = hopfield(p, update, [s0])
+
+    args = dict(initial_state=[s0.astype(np.float32)]) if start == "given" else {}
+    np.testing.assert_array_equal(np.asarray(layer(update.astype(np.float32), **args)), want)
+    seen = np.asarray(observer(layer, ["s", "energy"])(update.astype(np.float32), **args), np.float64)
+    np.testing.assert_array_equal(seen[..., :HOP_N], want)
+    np.testing.assert_allclose(seen[..., HOP_N], energy, rtol=1e-5, atol=1e-5)
+    if start == "given":
+        assert np.any(want[:, -1] != s0)  # the dynamics moved: not a probe that is already a fixed point
+
+
+def test_hopfield_gradient_flows_only_through_held_units():
+    """d sum(s * R) / d s[0]: 1 along a unit's steps until the schedule first marks it, 0 after (the sign is flat).
+
+    Random W and theta, so that no field lies within the finite-difference step of its threshold."""
+    import tensorflow as tf
+
+    layer = _memory("Hopfield", HOP_N, units=HOP_N)
+    rng = np.random.default_rng(_seed("hopfield", "gradient"))
+    p = _assign(layer, _hopfield_weights(rng, "random"))
+    update = _schedule(rng, "random")
+    s0 = _bipolar(rng, (BATCH, HOP_N))
+    R = _f32(rng.normal(0.0, 1.0, size=(BATCH, HOP_T, HOP_N)))
+
+    st = tf.constant(s0, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(st)
+        out = layer(tf.constant(update, tf.float32), initial_state=[st])
+        loss = tf.reduce_sum(out * tf.constant(R, tf.float32))
+    got = np.asarray(tape.gradient(loss, st))
+
+    s = s0.copy()
+    want = _finite_difference(lambda: float(np.sum(hopfield(p, update, [s])[0] * R)), s)
+    assert np.any(want != 0) and np.any(want == 0)  # some units held at step 1, some marked
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_hopfield_recall_reports_the_energy_of_every_sweep():
+    """memory.recall, synchronous, with a threshold: the states and E = -1/2 s'Ws + theta's after each sweep."""
+    from rnndsl import memory
+
+    n = 16
+    layer = _memory("Hopfield", n, units=n)
+    rng = np.random.default_rng(_seed("hopfield", "recall"))
+    X = _bipolar(rng, (3, n))
+    p = _assign(layer, {"W": _hebbian(X), "theta": rng.normal(0.0, 0.1, n)})
+    probe = X * np.where(rng.random(X.shape) < 0.25, -1.0, 1.0)
+    result = memory.recall(layer, probe, schedule="sync", max_sweeps=10)
+
+    s, energies = probe, []
+    for sweep in range(1, 11):  # Little's synchronous rule, sweep after sweep, to a fixed point
+        new = np.where(s @ p["W"].T >= p["theta"], 1.0, -1.0)
+        energies.append(-0.5 * np.einsum("bi,ij,bj->b", new, p["W"], new) + new @ p["theta"])
+        converged, s = np.all(new == s, axis=1), new
+        if converged.all():
+            break
+    assert sweep > 2  # the probes are not fixed points already
+    assert result.sweeps == sweep
+    np.testing.assert_array_equal(result.state, s)
+    np.testing.assert_array_equal(result.converged, converged)
+    np.testing.assert_allclose(result.energy, np.stack(energies, axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_continuous_hopfield_energy_is_hopfields_1984_energy():
+    """The cell's `energy` value, observed at every step, against eq. 7 of Hopfield (1984) with the integral of g^-1
+    taken numerically; the states are those of the `continuous_hopfield` case, checked above."""
+    from rnndsl.lower import observer
+
+    case = CASES["continuous_hopfield"]
+    layer, params = _built("continuous_hopfield", 7)
+    x, _, state = _inputs("continuous_hopfield", 7)
+    V = case.reference(params, x, state, **case.hparams)
+    assert np.abs(V).max() > 0.5  # the integral term matters
+    seen = np.asarray(observer(layer, ["V", "energy"])(x.astype(np.float32),
+                                                       initial_state=[s.astype(np.float32) for s in state]))
+    np.testing.assert_allclose(seen[..., :D], V, rtol=1e-5, atol=1e-5)
+    want = hopfield_1984_energy(params["W"], V, x, gain=case.hparams["gain"])
+    np.testing.assert_allclose(seen[..., D], want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("start", ["spec", "given"])
+@pytest.mark.parametrize("weights", ["hebbian", "random"])
+def test_bam_is_kosko_recall_through_w_and_its_transpose(weights, start):
+    """x exactly, and y (observed) exactly; no gradient: every x[t] is a sign of y[t], itself a sign."""
+    from rnndsl.lower import observer
+
+    layer = _memory("BAM", 0, n=BAM_N, m=BAM_M)
+    assert {k: tuple(v.shape) for k, v in layer.cell.weights_by_name.items()} == {"W": (BAM_M, BAM_N)}
+    rng = np.random.default_rng(_seed("bam", weights, start))
+    if weights == "hebbian":  # two pairs (x_p, y_p): W = 1/n sum_p y_p x_p'
+        # each y_p as many +1 as -1: from x = 0, y = sgn(0) = 1 and then W'y = 0, a tie on each side
+        Y = np.stack([rng.permutation(np.repeat([1.0, -1.0], BAM_M // 2)) for _ in range(2)])
+        W = _hebbian(_bipolar(rng, (2, BAM_N)), Y)
+    else:
+        W = rng.normal(0.0, 0.3, (BAM_M, BAM_N))
+    p = _assign(layer, {"W": W})
+    x0 = np.zeros((BATCH, BAM_N)) if start == "spec" else _bipolar(rng, (BATCH, BAM_N))
+    want_x, want_y = bam(p, [x0], BAM_T)
+
+    none = np.zeros((BATCH, BAM_T, 0), np.float32)  # the cell has no input
+    args = dict(initial_state=[x0.astype(np.float32)]) if start == "given" else {}
+    np.testing.assert_array_equal(np.asarray(layer(none, **args)), want_x)
+    seen = np.asarray(observer(layer, ["x", "y"])(none, **args), np.float64)
+    np.testing.assert_array_equal(seen[..., :BAM_N], want_x)
+    np.testing.assert_array_equal(seen[..., BAM_N:], want_y)
