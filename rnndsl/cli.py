@@ -8,6 +8,7 @@ internal error (a bug: set RNNDSL_DEBUG=1 to see its traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -80,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command is None:
             raise UsageError("no command given: use check, render, fmt, build or fit (see `rnndsl --help`)")
         commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit}
-        return commands[args.command](args)
+        with _native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
+            return commands[args.command](args)
     except UsageError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_USAGE
@@ -95,6 +97,44 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"internal error: {type(e).__name__}: {e} (this is a bug in rnndsl; "
               "RNNDSL_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+# The commands that load TensorFlow.
+RUNS_TENSORFLOW = frozenset({"build", "fit"})
+
+
+@contextlib.contextmanager
+def _native_logs_hidden():
+    """Drop what TensorFlow's C++ runtime writes to file descriptor 2 while a command runs.
+
+    It logs there (CUDA probing, CPU features) before its logging is set up, where
+    TF_CPP_MIN_LOG_LEVEL does not reach. Python's own stderr (our diagnostics, warnings)
+    moves to a copy of the real descriptor and still shows. RNNDSL_DEBUG=1 keeps everything."""
+    if os.environ.get("RNNDSL_DEBUG"):
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a stream in memory (a test's capture)
+        python_on_fd2 = False
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    python_stderr = sys.stderr
+    if python_on_fd2:
+        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
+                               errors=python_stderr.errors)
+    try:
+        yield
+    finally:
+        if python_on_fd2:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _report(errors: list, file: str) -> None:

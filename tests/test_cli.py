@@ -190,3 +190,19 @@ def test_check_standard_library_and_examples_without_tensorflow():
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")]
     assert "rnndsl.infer" in imported
     assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "graphviz")]
+
+
+def test_build_stderr_has_no_native_tensorflow_logs(spec, tmp_path):
+    """TensorFlow's C++ runtime logs to descriptor 2 as it loads (CUDA probing, CPU features);
+    `rnndsl build` drops those lines and keeps its own messages on stderr."""
+    path = spec(GOOD)
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "RNNDSL_DEBUG")}
+    proc = subprocess.run(RNNDSL + ["build", str(path), "-o", str(tmp_path / "n.keras")], capture_output=True,
+                          text=True, cwd=ROOT, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout
+    assert proc.stderr == ""
+    proc = subprocess.run(RNNDSL + ["build", str(path), "--set", "units=x", "-o", str(tmp_path / "n.keras")],
+                          capture_output=True, text=True, cwd=ROOT, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error[")
