@@ -97,6 +97,11 @@ class UsageError(RnnDslError):
         return f"error: {self.message}"
 
 
+class LayoutError(UsageError):
+    """Graphviz's `dot` ran but gave no drawing (it exited non-zero): one line, as for a
+    missing `dot`, with dot's own first error line."""
+
+
 class DataError(RnnDslError):
     """Data that does not fit the model (a missing array, a wrong shape): one line, and the CLI exits 1."""
 

@@ -20,6 +20,7 @@ Three drawings, each a `graphviz.Digraph` built from a typed graph:
 
 `output(dot, path, format)` lays a drawing out with Graphviz's `dot` and writes
 it (SVG, PDF, PNG, or the DOT text). The DOT text of a spec is deterministic.
+A `dot` that is missing or fails is a one-line `UsageError` (`LayoutError`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import networkx as nx
 from . import ast as A
 from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
 from .dims import Dim
-from .errors import UsageError, did_you_mean
+from .errors import LayoutError, UsageError, did_you_mean
 from .layers import CELL_KEYWORDS, KERAS_LAYERS, WRAPPERS
 
 FORMATS = ("svg", "pdf", "png", "dot")
@@ -520,17 +521,15 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
                 c.node(nid(src, idx), _html(label), shape="ellipse", style="dashed", color=FAINT,
                        fontname=FONT, tooltip=f"initial {src}")
 
+    shown = [n for n in inputs + values if not (n in inputs and not _read_somewhere(n, reads))]
     for s in range(1, steps + 1):
         with dot.subgraph(name=f"cluster_step_{s}") as c:
             c.attr(label=_html(f"<b>t = {s}</b>"), style="rounded,filled", fillcolor=CLUSTER_FILL,
                    color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
-            for n in inputs + values:
-                if n in inputs and not _read_somewhere(n, reads):
-                    continue
+            for n in shown:
                 c.node(nid(n, s), _html(f"<b>{_h(n)}[{s}]</b>"), fontname=FONT,
                        tooltip=f"{n} at step {s}", **value_attrs(n))
 
-    drawn: set = set()  # (tail, head) of the edges between steps
     for s in range(1, steps + 1):
         for v in values:
             ode = G.nodes[v].get("ode")
@@ -552,7 +551,17 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
                     attrs["fontsize"] = "12"
                 up, down = level.get(src, 0), level.get(v, 0)
                 if up == down:
-                    attrs["minlen"] = "0"  # a flat, horizontal edge from one step to the next
+                    # A flat, horizontal edge from one step to the next. Its text is an
+                    # `xlabel`, placed after the layout: dot (2.43) lays the `label` of a flat
+                    # edge out as a node of its own in the rank beside the edge, in no step's
+                    # cluster, and where that node lands among one step's nodes the steps'
+                    # left-to-right constraints form a cycle ("trouble in init_rank": the
+                    # LSTM from 7 steps on, the MTRNN from 5). `constraint=false` would not
+                    # help: the edge is flat all the same.
+                    attrs.update(minlen="0", xlabel=attrs.pop("label"))
+                    if attrs["xlabel"] == "∫":
+                        # ∫ overhangs its text box: a blank line above keeps it off the edge
+                        attrs["xlabel"] = _html("<br/>∫")
                 elif up > down:
                     # drawn from the later step's value back to the earlier one, arrow reversed:
                     # every edge then agrees with the heights, and the steps keep their order
@@ -561,12 +570,21 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
                 else:
                     attrs["weight"] = "0"
                 dot.edge(tail, head, **attrs)
-                drawn.add((tail, head))
+    # The same value at the same height in every step, its initial states too: one rank for
+    # all its copies (newrank lets a rank span the clusters). The edges alone leave a value
+    # that no chain pins to a height (the NTM's `a`) free to sit higher in one step than in
+    # the next.
+    for n in shown:
+        copies = [nid(n, s) for s in range(1, steps + 1)]
+        copies += [nid(n, idx) for idx in sorted(i for (src, i) in initial if src == n)]
+        with dot.subgraph() as same:
+            same.attr(rank="same")
+            for copy in copies:
+                same.node(copy)
     # Keep the steps in order, left to right. Graphviz does not hold flat edges between
     # clusters to their direction, so an invisible time line below the steps does it: its
     # own flat edges are kept, and an edge from each of its marks to its step's lowest
     # nodes would cross the others if the steps were out of order.
-    shown = [n for n in inputs + values if not (n in inputs and not _read_somewhere(n, reads))]
     bottom = min((level.get(n, 0) for n in shown), default=0)
     marks = ["%t0"] * bool(initial) + [f"%t{s}" for s in range(1, steps + 1)]
     with dot.subgraph() as line:
@@ -577,8 +595,6 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
         dot.edge(a, b, style="invis", weight="10")
     for (src, idx) in sorted(initial, key=lambda k: (k[1], list(G.nodes).index(k[0]))):
         dot.edge("%t0", nid(src, idx), style="invis", weight="0")
-        if (nid(src, idx), nid(src, 1)) not in drawn:  # level with src[1]
-            dot.edge(nid(src, idx), nid(src, 1), style="invis", minlen="0")
     for s in range(1, steps + 1):
         for n in shown:
             if level.get(n, 0) == bottom:
@@ -778,11 +794,28 @@ def _missing_dot() -> UsageError:
                       "or `brew install graphviz`), or write the DOT text with a `.dot` output")
 
 
+def _dot_failed(e: graphviz.CalledProcessError) -> LayoutError:
+    lines = [line.strip() for line in (e.stderr or b"").decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line]
+    # dot may print warnings and dumps around its error: the first `Error:` line says what failed
+    first = next((line for line in lines if line.lower().startswith("error")), lines[0] if lines else "")
+    first = first.split(":", 1)[1].strip() if first.lower().startswith("error:") else first
+    first = first.removeprefix("<stdin>:").strip()  # the DOT text is piped in: no file to name
+    status = f"exit status {e.returncode}" if e.returncode >= 0 else f"killed by signal {-e.returncode}"
+    return LayoutError(f"Graphviz's `dot` could not lay the drawing out ({status}): "
+                       + (first or "it gave no reason")
+                       + "; a .dot output writes the drawing's DOT text without laying it out")
+
+
 def _layout(dot: graphviz.Digraph, fmt: str) -> bytes:
     try:
-        return dot.pipe(format=fmt)
+        # quiet: dot's messages are not shown as they come (a failed layout can print
+        # hundreds of lines); the first error of a failure is put into the diagnostic
+        return dot.pipe(format=fmt, quiet=True)
     except graphviz.ExecutableNotFound:
         raise _missing_dot() from None
+    except graphviz.CalledProcessError as e:
+        raise _dot_failed(e) from None
 
 
 def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):

@@ -9,16 +9,21 @@ network, and the SVG parsed.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import graphviz
 import pytest
 
 import rnndsl
+from rnndsl.cli import main
 from rnndsl.errors import UsageError
+from rnndsl.errors import LayoutError
 from rnndsl.render import FORMATS, delay_label, output, render_cell, render_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -353,10 +358,10 @@ def test_unrolled_elman():
         assert f"<b>t = {s}</b>" in dot
         assert (f"x[{s}]", f"h[{s}]") in [(t, h) for t, h, _ in edges(dot)]
     assert "h[0]" in dot and "= 0" in node_line(dot, "h[0]")
-    steps = [(t, h) for t, h, a in edges(dot) if "label=h" in a]
+    steps = [(t, h) for t, h, a in edges(dot) if "xlabel=h" in a]
     assert steps == [("h[0]", "h[1]"), ("h[1]", "h[2]"), ("h[2]", "h[3]")]
     # horizontal: the edges between steps may share a rank
-    assert all("minlen=0" in a for _, _, a in edges(dot) if "label=h" in a)
+    assert all("minlen=0" in a for _, _, a in edges(dot) if "xlabel=h" in a)
     # parameters are not repeated per step: they are listed once
     assert dot.count("U [units, units]") == 1
     assert "W[1]" not in dot and "U[2]" not in dot
@@ -399,9 +404,59 @@ def test_unrolled_delay_two_and_initial_values():
 
 def test_unrolled_continuous_state():
     dot = cell_dot(CTRNN, "CTRNN", unroll=3)
-    steps = [(t, h) for t, h, a in edges(dot) if 'label="∫"' in a]
+    steps = [(t, h) for t, h, a in edges(dot) if "∫" in a]
     assert steps == [("y[0]", "y[1]"), ("y[1]", "y[2]"), ("y[2]", "y[3]")]
     assert ("I[2]", "y[2]") in [(t, h) for t, h, _ in edges(dot)]
+
+
+def test_flat_delay_edges_are_labelled_after_the_layout():
+    # dot lays a flat edge's `label` out as a node outside every step, which made the LSTM
+    # fail from 7 steps on ("trouble in init_rank"): their text is an `xlabel`
+    for dot in (cell_dot(LSTM, "LSTM", unroll=4), cell_dot(CTRNN, "CTRNN", unroll=4)):
+        flat = [a for _, _, a in edges(dot) if "minlen=0" in a and "style=invis" not in a]
+        assert len(flat) == 4
+        assert all("xlabel=" in a and not re.search(r"(^|\s)label=", a) for a in flat)
+
+
+@functools.lru_cache(maxsize=None)
+def _std_cells() -> dict:
+    """{name: graph} of every cell of specs/std that unrolls (tree cells are refused)."""
+    cells = {}
+    for path in sorted(ROOT.glob("specs/std/*.rnn")):
+        for name, G in rnndsl.load(str(path)).graphs.items():
+            if G.graph["kind"] == "cell" and G.graph.get("over") != "tree":
+                cells.setdefault(name, G)
+    return cells
+
+
+def _positions(svg: str) -> dict:
+    """{value: {step: (x, y)}} of the nodes `v[s]` of an unrolled drawing's SVG."""
+    ns = "{http://www.w3.org/2000/svg}"
+    out: dict = {}
+    for g in parse_svg(svg).iter(ns + "g"):
+        m = re.fullmatch(r"(.+)\[(-?\d+)\]", g.findtext(ns + "title") or "")
+        shape = next(g.iter(ns + "ellipse"), None)
+        if g.get("class") == "node" and m and shape is not None:
+            out.setdefault(m.group(1), {})[int(m.group(2))] = (float(shape.get("cx")), float(shape.get("cy")))
+    return out
+
+
+@pytest.mark.parametrize("steps", [8, 12])
+def test_every_std_cell_unrolls_over_many_steps(steps):
+    cells = _std_cells()
+    assert {"LSTM", "MTRNN", "Elman", "CTRNN", "GRU"} <= set(cells)
+    for name, G in cells.items():
+        at = _positions(output(render_cell(G, unroll=steps)))  # dot failed here (LSTM, MTRNN)
+        assert at, name
+        for value, where in at.items():
+            drawn = [s for s in sorted(where) if s >= 1]
+            assert drawn == list(range(1, steps + 1)), (name, value)
+            # steps left to right, in order
+            xs = [where[s][0] for s in drawn]
+            assert xs == sorted(set(xs)), (name, value, xs)
+            # a value at one height in every step, its initial state (`h[0]`) too
+            ys = [y for _, y in where.values()]
+            assert max(ys) - min(ys) < 0.5, (name, value, where)
 
 
 def test_unrolling_a_tree_cell_is_a_usage_error():
@@ -510,6 +565,41 @@ def test_missing_dot_is_a_usage_error(monkeypatch, tmp_path):
     assert "\n" not in e.value.render()
     # DOT text needs no Graphviz
     assert output(dot, format="dot").startswith("digraph")
+
+
+def test_a_failed_layout_is_a_usage_error(tmp_path):
+    broken = graphviz.Digraph(body=["a -> {"])  # DOT text that dot rejects
+    with pytest.raises(LayoutError) as e:
+        output(broken, tmp_path / "x.svg")
+    assert isinstance(e.value, UsageError)
+    assert re.fullmatch(r"error: Graphviz's `dot` could not lay the drawing out \(exit status 1\): "
+                        r"syntax error in line \d+[^;]*; a \.dot output writes the drawing's DOT "
+                        r"text without laying it out", e.value.render()), e.value.render()
+    assert not (tmp_path / "x.svg").exists()
+    with pytest.raises(LayoutError, match="syntax error"):
+        output(broken, format="png")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for dot")
+def test_dot_failing_reaches_the_command_line_as_a_diagnostic(monkeypatch, tmp_path, capsys):
+    # a `dot` that fails as dot 2.43 did on the LSTM unrolled over 8 steps: warnings,
+    # the error, then a long dump
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat > /dev/null\n"
+                    "echo 'Warning: flat edge between adjacent nodes one of which has a record shape' >&2\n"
+                    "echo 'Error: trouble in init_rank' >&2\n"
+                    "printf '\\t%%0 8\\n\\th[8] 3\\n' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent) + os.pathsep + os.environ["PATH"])
+    out = tmp_path / "x.svg"
+    code = main(["render", str(ROOT / "specs/std/lstm.rnn"), "--unroll", "8", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == ("error: Graphviz's `dot` could not lay the drawing out (exit status 1): "
+                   "trouble in init_rank; a .dot output writes the drawing's DOT text without "
+                   "laying it out\n")
+    assert not out.exists()
 
 
 def test_render_does_not_import_tensorflow():
