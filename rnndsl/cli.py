@@ -48,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--expand", action="append", default=[], metavar="LAYER",
                    help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
 
-    b = sub.add_parser("build", help="lower a network to a Keras model and save it (.keras)")
+    b = sub.add_parser("build", help="lower a network, or a cell alone, to a Keras model and save it (.keras)")
     b.add_argument("file", metavar="FILE")
-    b.add_argument("--network", metavar="NAME")
+    _add_target(b)
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set a hyperparameter of the network; repeatable")
     b.add_argument("-o", "--output", required=True, metavar="OUT.keras")
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("fit", help="build a network, compute its `fit` parameters from data, and save it (.keras)")
     t.add_argument("file", metavar="FILE")
-    t.add_argument("--network", metavar="NAME")
+    _add_target(t)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="set a hyperparameter of the network; repeatable")
     t.add_argument("--data", required=True, metavar="DATA.npz",
@@ -73,6 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     return p
+
+
+def _add_target(p) -> None:
+    """--network NAME | --cell NAME [--input-size N]: what `build` and `fit` lower."""
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--network", metavar="NAME")
+    which.add_argument("--cell", metavar="NAME", help="a cell alone: a model from its inputs to its outputs")
+    p.add_argument("--input-size", type=int, metavar="N",
+                   help="a cell's inputs, side by side, have N features (where its hyperparameters leave it open)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -208,11 +217,12 @@ def _render(args) -> int:
     return EXIT_OK
 
 
-def _set_values(pairs: list, net) -> dict:
-    """`--set key=value` pairs, checked against the network's declared hyperparameter types."""
+def _set_values(pairs: list, item) -> dict:
+    """`--set key=value` pairs, checked against the network's (or cell's) declared hyperparameter types."""
     from .errors import ResolveError, did_you_mean
 
-    hparams = net.graph.graph["hparams"]
+    hparams = item.graph.graph["hparams"]
+    kind = "cell" if item.graph.graph["kind"] == "cell" else "network"
     values, errors = {}, []
     for pair in pairs:
         key, eq, text = pair.partition("=")
@@ -220,7 +230,7 @@ def _set_values(pairs: list, net) -> dict:
             raise UsageError(f"--set takes KEY=VALUE, given `{pair}`")
         if key not in hparams:
             errors.append(ResolveError(
-                f"network `{net.name}` has no hyperparameter `{key}` (from --set {pair})", net.graph.graph["span"],
+                f"{kind} `{item.name}` has no hyperparameter `{key}` (from --set {pair})", item.graph.graph["span"],
                 label="its hyperparameters are declared here",
                 notes=did_you_mean(key, hparams) + [f"its hyperparameters are {', '.join(hparams) or 'none'}"],
                 code="E0240"))
@@ -251,9 +261,9 @@ def _typed(text: str, type_name: str):
     return text
 
 
-def _network(args):
-    """The checked program and the network that `build` and `fit` work on, with its `--set` values; or None
-    after reporting the spec's errors."""
+def _target(args):
+    """The checked program and the network (or cell) that `build` and `fit` work on, with its `--set` values;
+    or None after reporting the spec's errors."""
     from .program import check_file
 
     out = Path(args.output)
@@ -263,23 +273,30 @@ def _network(args):
     if errors:
         _report(errors, args.file)
         return None
-    name = args.network or program.default_name()
-    if name not in program.networks:
+    name = args.cell or args.network or program.default_name()
+    kind, table = ("cell", program.cells) if args.cell else ("network", program.networks)
+    if args.cell is None and args.network is None:
+        kind, table = ("network", program.networks) if name in program.networks else ("cell", program.cells)
+    if name not in table:
         from .errors import did_you_mean
 
-        hint = "".join(f"; {n}" for n in did_you_mean(name, program.networks))
-        raise UsageError(f"{args.file} has no network named `{name}`{hint}")
-    return program, name, _set_values(args.set, program.networks[name])
+        hint = "".join(f"; {n}" for n in did_you_mean(name, table))
+        raise UsageError(f"{args.file} has no {kind} named `{name}`{hint}")
+    if args.input_size is not None and kind == "network":
+        raise UsageError(f"--input-size is for a cell alone; network `{name}` declares its inputs")
+    if args.input_size is not None and args.input_size < 1:
+        raise UsageError("--input-size takes a number of features of at least 1")
+    return program, name, _set_values(args.set, table[name])
 
 
 def _build(args) -> int:
-    found = _network(args)
+    found = _target(args)
     if found is None:
         return EXIT_SPEC
     program, name, values = found
     from .lower import describe
 
-    model = program.build(name, fused=not args.no_fused, **values)
+    model = program.build(name, input_size=args.input_size, fused=not args.no_fused, **values)
     model.summary()
     print(describe(model))
     model.save(args.output)
@@ -290,7 +307,7 @@ def _build(args) -> int:
 def _fit(args) -> int:
     import numpy as np
 
-    found = _network(args)
+    found = _target(args)
     if found is None:
         return EXIT_SPEC
     program, name, values = found
@@ -302,13 +319,13 @@ def _fit(args) -> int:
     from .errors import DataError
     from .fit import fit_model
 
-    model = program.build(name, **values)
+    model = program.build(name, input_size=args.input_size, **values)
     try:
         done = fit_model(model, data, washout=args.washout)
     except ValueError as e:
         raise DataError(f"{args.data}: {e}") from None
     if not done:
-        raise DataError(f"network `{name}` has no parameter declared `fit`: nothing to fit")
+        raise DataError(f"`{name}` has no parameter declared `fit`: nothing to fit")
     for fitted in done:
         print(f"fitted {fitted}")
     model.save(args.output)

@@ -791,6 +791,53 @@ def build_network(program, name: str, *, fused: bool = True, **overrides) -> ker
     return model
 
 
+def build_cell(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
+               **hparams) -> keras.Model:
+    """A Keras model of cell `name` alone: its inputs, side by side, `(batch, T, input_size)` ->
+    its outputs at every step `(batch, T, size)`; `hparams` set its hyperparameters.
+
+    `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
+    network's `[units]`); a cell that reads `[in]` needs it."""
+    from .errors import UsageError, did_you_mean
+
+    G = program.graphs[name]
+    if G.graph["over"] == "tree":
+        raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
+                                     G.graph["span"], code="E0602")])
+    declared = G.graph["hparams"]
+    unknown = [k for k in hparams if k not in declared]
+    if unknown:
+        hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], declared))
+        raise UsageError(f"cell `{name}` has no hyperparameter `{unknown[0]}`{hint}")
+    env = {h.name: h.default for h in declared.values()}
+    env.update(hparams)
+    missing = [k for k, v in env.items() if v is None]
+    if missing:
+        raise UsageError(f"cell `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
+    known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+    shapes = [[d.subst(known).value for d in dims] for dims in G.graph["signature"]["inputs"].values()]
+    fixed = None if any(v is None for dims in shapes for v in dims) else sum(_size(dims) for dims in shapes)
+    if input_size is None:
+        if fixed is None:
+            open_dims = sorted({s for dims in G.graph["signature"]["inputs"].values() for d in dims
+                                for s in d.subst(known).symbols()})
+            raise UsageError(f"cell `{name}` reads inputs whose size its hyperparameters leave open "
+                             f"({', '.join(f'`{d}`' for d in open_dims)}): give the input size (--input-size N)")
+        input_size = fixed
+    elif fixed is not None and input_size != fixed:
+        raise UsageError(f"cell `{name}` reads inputs of total size {fixed} with these hyperparameters, "
+                         f"not {input_size}")
+    paths: dict = {}
+    try:
+        layer, _ = _rnn(program, name, hparams, True, name.lower(), fused, input_size, paths)
+    except ValueError as e:  # no value of a free dimension gives this input size
+        raise UsageError(str(e)) from None
+    x = keras.Input(shape=(None, input_size), name="_".join(G.graph["signature"]["inputs"]) or "steps")
+    model = keras.Model(x, layer(x), name=name)
+    model._rnndsl_paths = paths
+    return model
+
+
 def describe(model: keras.Model) -> str:
     """Each generated cell of a built model: its path, and its weights by spec name with their sizes."""
     from .fused import LAYOUT

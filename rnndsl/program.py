@@ -191,16 +191,21 @@ class Program:
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
 
-    def build(self, name: Optional[str] = None, *, fused: bool = True, **hyperparameters):
-        """The `keras.Model` of network `name`, its hyperparameters set by keyword (imports TensorFlow).
+    def build(self, name: Optional[str] = None, *, input_size: Optional[int] = None, fused: bool = True,
+              **hyperparameters):
+        """The `keras.Model` of network or cell `name`, its hyperparameters set by keyword (imports TensorFlow).
 
-        Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless `fused=False`.
+        A cell alone is a model from its inputs, side by side, `(batch, T, input_size)` to its outputs at every
+        step (`rnndsl.lower.build_cell`). Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless
+        `fused=False`.
         """
-        from .lower import build_network
+        from .lower import build_cell, build_network
 
         name = name or self.default_name()
-        if name not in self.networks:
-            raise UsageError(f"`{name}` is not a network; build a network (cells lower inside one)")
+        if name in self.cells:
+            return build_cell(self, name, input_size=input_size, fused=fused, **hyperparameters)
+        if input_size is not None:
+            raise UsageError(f"`{name}` is a network: its inputs are declared, give no input size")
         return build_network(self, name, fused=fused, **hyperparameters)
 
     def explain(self) -> str:

@@ -237,7 +237,7 @@ def test_fit_command(tmp_path, capsys):
                                                "ridge readout: give its `targets`")
     assert main(["fit", str(ROOT / "examples" / "tagger.rnn"), "--data", str(tmp_path / "series.npz"),
                  "-o", str(out)]) == 1
-    assert capsys.readouterr().err.strip() == ("error[E0701]: network `Tagger` has no parameter declared `fit`: "
+    assert capsys.readouterr().err.strip() == ("error[E0701]: `Tagger` has no parameter declared `fit`: "
                                                "nothing to fit")
     assert main(["fit", str(ROOT / "examples" / "hopfield.rnn"), "--data", str(tmp_path / "none.npz"),
                  "-o", str(out)]) == 2

@@ -330,6 +330,34 @@ def test_build_command(tmp_path, capsys):
     assert capsys.readouterr().err.endswith("does not end in .keras\n")
 
 
+def test_build_a_cell_alone(tmp_path, capsys):
+    std = str(STD / "cells.rnn")
+    out = tmp_path / "c.keras"
+    assert main(["build", std, "--cell", "LSTM", "--set", "units=4", "--input-size", "3", "-o", str(out)]) == 0
+    assert "lstm: cell LSTM, fused path (keras.layers.LSTM)" in capsys.readouterr().out
+    model = rnndsl.load(STD / "hopfield.rnn").build("Hopfield", units=6)  # [units]: the size is fixed
+    assert model.input_shape == (None, None, 6) and model.output_shape == (None, None, 6)
+    assert main(["build", std, "--cell", "LSTM", "--set", "units=4", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == ("error: cell `LSTM` reads inputs whose size its hyperparameters leave open "
+                                       "(`in`): give the input size (--input-size N)\n")
+    assert main(["build", std, "--cell", "Hopfield", "--set", "units=4", "--input-size", "3", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == ("error: cell `Hopfield` reads inputs of total size 4 with these "
+                                       "hyperparameters, not 3\n")
+    assert main(["build", std, "--cell", "LSTM", "--input-size", "3", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == "error: cell `LSTM` needs a value for units (use --set units=...)\n"
+    assert main(["build", std, "--cell", "LSTM", "--set", "units=4", "--input-size", "0", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == "error: --input-size takes a number of features of at least 1\n"
+    assert main(["build", std, "--cell", "LSTN", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: {std} has no cell named `LSTN`; did you mean `LSTM`?\n"
+    assert main(["build", std, "--cell", "ChildSumTreeLSTM", "--set", "units=4", "-o", str(out)]) == 1
+    assert "error[E0602]: `ChildSumTreeLSTM` runs over trees; tree cells do not lower to Keras yet" in \
+        capsys.readouterr().err
+    spec = str(ROOT / "examples" / "sentiment.rnn")
+    assert main(["build", spec, "--input-size", "3", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == ("error: --input-size is for a cell alone; network `Sentiment` declares "
+                                       "its inputs\n")
+
+
 def test_ntm_from_its_own_start_learns_to_address():
     # A start that treats every slot alike stays so: the addressing would get no gradient.
     layer = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=3, controller=5, slots=6, width=3)
@@ -358,5 +386,6 @@ def test_what_does_not_lower_yet_is_a_diagnostic():
     with pytest.raises(rnndsl.SpecErrors) as info:
         cell_rnn(program, "T", input_dim=3)
     assert info.value.errors[0].message == "`T` is a network, not a cell"
-    with pytest.raises(rnndsl.UsageError, match="`ChildSumTreeLSTM` is not a network"):
-        program.build("ChildSumTreeLSTM")
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        program.build("ChildSumTreeLSTM", units=4)
+    assert info.value.errors[0].message == "`ChildSumTreeLSTM` runs over trees; tree cells do not lower to Keras yet"
