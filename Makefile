@@ -41,8 +41,9 @@ repro: setup
 
 # The main job on the bundled examples: check everything, draw the example
 # networks and the standard library's cells (folded, and the Elman cell
-# unrolled over 3 steps) as SVG files in out/, and build the example networks
-# to Keras models (out/*.keras), printing their summaries.
+# unrolled over 3 steps) as SVG files in out/, build the example networks
+# to Keras models (out/*.keras), printing their summaries, and train the
+# embedded Reber grammar's LSTM from its train block for 3 epochs.
 demo: setup
 	$(RNNDSL) check specs/std/*.rnn examples/*.rnn
 	mkdir -p $(OUT)
@@ -52,7 +53,9 @@ demo: setup
 		$(RNNDSL) render $$f -o $(OUT)/std-$$(basename $$f .rnn).svg || exit 1; done
 	$(RNNDSL) render specs/std/elman.rnn --unroll 3 -o $(OUT)/std-elman-unrolled.svg
 	for f in examples/*.rnn; do TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) build $$f -o $(OUT)/$$(basename $$f .rnn).keras || exit 1; done
-	@echo "SVG files and .keras models are in $(OUT)/"
+	rm -rf $(OUT)/runs/ReberLSTM
+	TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) train examples/reber.rnn --epochs 3 --out $(OUT)/runs/ReberLSTM
+	@echo "SVG files and .keras models are in $(OUT)/; the training run is in $(OUT)/runs/ReberLSTM/"
 
 # Training-step times of lowered cells against hand-written Keras, as ratios;
 # writes bench/RESULTS.md (a few minutes on 2 cores).

@@ -15,16 +15,26 @@ import importlib.util
 import sys
 
 
+# The modules that register Keras classes a saved model may name: generated cells and
+# initializers (lower), the CTC loss and label error rate (ctc).
+REGISTERING = ("rnndsl.lower", "rnndsl.ctc")
+
+
+def _register() -> None:
+    for name in REGISTERING:
+        importlib.import_module(name)
+
+
 def install() -> None:
     if "keras" in sys.modules:
-        importlib.import_module("rnndsl.lower")
+        _register()
         return
     if not any(isinstance(f, _AfterKeras) for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterKeras())
 
 
 class _AfterKeras(importlib.abc.MetaPathFinder):
-    """Wraps the loader of the `keras` package so that rnndsl.lower is imported right after it."""
+    """Wraps the loader of the `keras` package so that REGISTERING is imported right after it."""
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
@@ -38,7 +48,7 @@ class _AfterKeras(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             original(module)
-            importlib.import_module("rnndsl.lower")
+            _register()
 
         loader.exec_module = exec_module
         return spec

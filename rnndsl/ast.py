@@ -288,6 +288,24 @@ class NetOutput:
 
 
 @dataclass(frozen=True)
+class TrainSetting:
+    """`optimizer = adam(learning_rate=1e-3)`, `metrics = accuracy, mae`: one setting, one or more values."""
+
+    name: Name
+    values: tuple
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Train:
+    """`train { ... }`: how a network learns. `word` is the block's first word (resolve wants `train`)."""
+
+    settings: tuple = ()
+    span: Span = _span()
+    word: Optional[Name] = None
+
+
+@dataclass(frozen=True)
 class Network:
     """Data flow that wires layers and cells."""
 

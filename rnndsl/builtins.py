@@ -98,3 +98,33 @@ HYPER_TYPES = ("int", "float", "bool", "str")
 # Words that stand for themselves in a network's layer arguments.
 ACTIVATIONS = ("linear", "none") + ELEMENTWISE + ("softmax", "log_softmax")
 CONSTANT_NAMES = {"true": True, "false": False}
+
+# ---------------------------------------------------------------- training (the `train` block)
+# rnndsl.training checks a train block against these; rnndsl.train maps them to Keras.
+_CLIP = (Param("clipnorm", "number", None), Param("clipvalue", "number", None),
+         Param("global_clipnorm", "number", None))
+
+LOSSES: dict[str, tuple] = {
+    "mse": (), "mae": (),
+    "cross_entropy": (),         # integer class targets, a softmax output
+    "binary_cross_entropy": (),  # 0/1 targets (one per output unit), sigmoid outputs
+    "ctc": (),                   # label sequences, per-frame class probabilities (rnndsl.ctc)
+}
+METRICS: dict[str, tuple] = {
+    "accuracy": (), "binary_accuracy": (), "mse": (), "mae": (),
+    "label_error_rate": (),      # with `loss = ctc`
+}
+OPTIMIZERS: dict[str, tuple] = {
+    "adam": (Param("learning_rate", "number", 1e-3), Param("beta_1", "number", 0.9),
+             Param("beta_2", "number", 0.999), Param("epsilon", "number", 1e-7)) + _CLIP,
+    "sgd": (Param("learning_rate", "number", 0.01), Param("momentum", "number", 0.0),
+            Param("nesterov", "bool", False)) + _CLIP,
+    "rmsprop": (Param("learning_rate", "number", 1e-3), Param("rho", "number", 0.9),
+                Param("momentum", "number", 0.0)) + _CLIP,
+    "adagrad": (Param("learning_rate", "number", 1e-3),) + _CLIP,
+}
+# How the learning rate moves over the whole run (every step of every epoch).
+SCHEDULES: dict[str, tuple] = {
+    "constant": (),
+    "cosine": (Param("alpha", "number", 0.0),),  # from the optimizer's rate down to alpha times it
+}

@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, fmt, build, fit.
+"""The `rnndsl` command: check, render, fmt, build, fit, train.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="steps at the start of each sequence left out of a ridge fit (default 0)")
     t.add_argument("-o", "--output", required=True, metavar="OUT.keras")
 
+    tr = sub.add_parser("train", help="train a network as its `train` block says")
+    tr.add_argument("file", metavar="FILE")
+    tr.add_argument("--network", metavar="NAME")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="set a hyperparameter of the network; repeatable")
+    tr.add_argument("--epochs", type=int, metavar="N", help="train for N epochs instead of the block's")
+    tr.add_argument("--out", metavar="DIR", help="the run's folder (default runs/NETWORK)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
@@ -88,8 +97,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render, fmt, build or fit (see `rnndsl --help`)")
-        commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit}
+            raise UsageError("no command given: use check, render, fmt, build, fit or train (see `rnndsl --help`)")
+        commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit,
+                    "train": _train}
         with _native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
             return commands[args.command](args)
     except UsageError as e:
@@ -109,7 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 # The commands that load TensorFlow.
-RUNS_TENSORFLOW = frozenset({"build", "fit"})
+RUNS_TENSORFLOW = frozenset({"build", "fit", "train"})
 
 
 @contextlib.contextmanager
@@ -330,6 +340,32 @@ def _fit(args) -> int:
         print(f"fitted {fitted}")
     model.save(args.output)
     print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _train(args) -> int:
+    from .program import check_file
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError("--epochs takes a number of epochs of at least 1")
+    program, errors = check_file(args.file)
+    if errors:
+        _report(errors, args.file)
+        return EXIT_SPEC
+    name = args.network or program.default_name()
+    if name not in program.networks:
+        from .errors import did_you_mean
+
+        hint = "".join(f"; {n}" for n in did_you_mean(name, program.networks))
+        raise UsageError(f"{args.file} has no network named `{name}`{hint}")
+    values = _set_values(args.set, program.networks[name])
+    from .train import run
+
+    out = Path(args.out) if args.out else Path("runs") / name
+    result = run(program, name, values=values, out=out, epochs=args.epochs, resume=args.resume)
+    for split, metrics in result.metrics.items():
+        print(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    print(f"trained {name} for {result.epochs} epochs in {result.seconds:.1f} s; the run is in {out}/")
     return EXIT_OK
 
 

@@ -297,6 +297,8 @@ class _Anchor:
     # The policy of the first leading comment, where it differs from `policy`
     # (a `}`: its comments end the block, the `}` itself never has a blank before it).
     comment_policy: Optional[str] = None
+    # The indentation of its leading comments, where it differs from `indent` (a `}`: its block's).
+    comment_indent: Optional[str] = None
     leading: list = field(default_factory=list)
     trailing: list = field(default_factory=list)
 
@@ -363,14 +365,39 @@ class _Printer:
                                                   INDENT, policy, "doc"))
                 policy = "keep"
             for stmt in item.body:
+                if isinstance(stmt, A.Train):
+                    anchors += self._train_anchors(stmt, policy)
+                    policy = "keep"
+                    continue
                 b = stmt.span
                 anchors.append(_Anchor((b.line, b.column), (b.end_line, b.end_column), _last_line(b),
                                        [format_stmt(stmt)], INDENT, policy))
                 policy = "keep"
-            close = self.tokens[self._next(self._index(anchors[-1].start), "RBRACE")]
+            last = anchors[-1]  # after a train block's `}`, the network's is the next one
+            close = self.tokens[self._next(self._index(last.end if last.kind == "close" else last.start), "RBRACE")]
             anchor = self._token_anchor(close, ["}"], "", "none", "close")
             anchor.comment_policy = policy  # end-of-block comments follow the block's last line
             anchors.append(anchor)
+        return anchors
+
+    def _train_anchors(self, block: A.Train, policy: str) -> list:
+        """`train {`, its settings one level in, and its `}`."""
+        s = block.span
+        i = self._next(self._index((s.line, s.column)), "LBRACE")
+        brace = self.tokens[i]
+        anchors = [_Anchor((s.line, s.column), _end_of(brace), brace.line, ["train {"], INDENT, policy)]
+        policy = "none"
+        for setting in block.settings:
+            b = setting.span
+            text = f"{setting.name.id} = " + ", ".join(format_expr(v) for v in setting.values)
+            anchors.append(_Anchor((b.line, b.column), (b.end_line, b.end_column), _last_line(b), [text],
+                                   INDENT * 2, policy))
+            policy = "keep"
+        close = self.tokens[self._next(self._index(anchors[-1].end), "RBRACE")]
+        anchor = self._token_anchor(close, ["}"], INDENT, "none", "close")
+        anchor.comment_policy = policy
+        anchor.comment_indent = INDENT * 2
+        anchors.append(anchor)
         return anchors
 
     def _attach(self, anchors: list) -> _Anchor:
@@ -408,7 +435,7 @@ class _Printer:
                 both_imports = previous_kind == "import" and a.kind == "import"
                 policy = "keep" if both_imports else "one"
                 previous_kind = a.kind
-            comment_indent = INDENT if a.kind == "close" else a.indent
+            comment_indent = a.comment_indent or (INDENT if a.kind == "close" else a.indent)
             comment_policy = a.comment_policy or policy
             for c in a.leading:
                 # A comment from inside a multi-line statement counts as on its first line.

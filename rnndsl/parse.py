@@ -662,6 +662,14 @@ class _ASTBuilder(Transformer):
     def net_output(self, meta, children):
         return A.NetOutput(tuple(children), self._s(meta))
 
+    def train_block(self, meta, children):
+        word, *settings = children
+        return A.Train(tuple(settings), self._s(meta), self._name(word))
+
+    def train_setting(self, meta, children):
+        name, *values = children
+        return A.TrainSetting(self._name(name), tuple(values), self._s(meta))
+
     # ---- expressions
 
     def chain(self, meta, children):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from . import ast as A
+from . import training
 from .builtins import (
     CONSTANT_NAMES, CONSTRAINTS, FITS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, KEYWORD_ONLY, REQUIRED,
     SOLVERS, ACTIVATIONS, Param,
@@ -962,6 +963,7 @@ class _NetworkResolver:
         if not outputs and not any(isinstance(s, A.NetOutput) for s in self.net.body):
             self.error(f"network `{self.net.name.id}` has no output", self.net.name.span,
                        label="add `output NAME`", code="E0218")
+        self.errors += training.check(self.net, self.hparams)
         if self.errors or self.blocked:
             return None, self.errors
         return BoundNetwork(self.net, self.net.name.id, self.file, self.net.doc, self.hparams,

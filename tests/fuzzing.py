@@ -131,6 +131,16 @@ network Tagger(vocab: int = 10000, tags: int = 17, units: int = 256, name: str =
     last = LSTM(units, returns=last)(deep)
     both = Concatenate(axis=-1)(deep, mask)
     output Dense(tags, activation=softmax)(both), last
+
+    train {
+        data = jsonl("tags.jsonl", field="tokens", label="tags", test="tags_test.jsonl")
+        loss = cross_entropy
+        metrics = accuracy, mae
+        optimizer = adam(learning_rate=1e-3 * 2, clipnorm=1.0)
+        schedule = cosine(alpha=0.05)
+        batch = units - 224
+        epochs = 10
+    }
 }
 '''
 

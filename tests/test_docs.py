@@ -75,3 +75,11 @@ def test_every_cell_of_the_standard_library_is_in_the_gallery():
     assert all(reason for reason in GALLERY.EXCLUDED.values()), "an excluded cell needs its reason"
     assert defined - shown - set(GALLERY.EXCLUDED) == set(), "cells of specs/std missing from docs/gallery.py"
     assert set(GALLERY.EXCLUDED) <= defined, "docs/gallery.py excludes a cell the standard library lacks"
+
+
+def test_every_data_source_is_documented():
+    from rnndsl import data
+
+    text = (ROOT / "docs" / "language.md").read_text()
+    missing = [name for name in data.SOURCES if f"| `{name}(" not in text and f"`{name}(...)`" not in text]
+    assert not missing, missing

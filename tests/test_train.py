@@ -1,0 +1,181 @@
+"""`rnndsl train`: a run's folder, bad data before training, checkpoints that survive SIGKILL, --resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from rnndsl import data as datasets  # noqa: E402
+from rnndsl.cli import main  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RNNDSL = [sys.executable, "-m", "rnndsl.cli"]
+
+
+def spec(tmp_path, train: str, name: str = "run.rnn") -> Path:
+    """A small adding-problem network with the given train block body."""
+    body = "\n".join(" " * 8 + line for line in train.strip().split("\n"))
+    path = tmp_path / name
+    path.write_text('import "std/elman.rnn"\n\nnetwork Add(units: int = 8) {\n    input x: seq[2]\n'
+                    "    h = Elman(units, returns=last)(x)\n    output Dense(1)(h)\n\n"
+                    f"    train {{\n{body}\n    }}\n}}\n", encoding="utf-8")
+    return path
+
+
+SMALL = """
+data = adding(steps=10, train=256, test=64)
+loss = mse
+metrics = mae
+optimizer = adam(learning_rate=1e-2, clipnorm=1)
+batch = 32
+epochs = 2
+validation = 0.25
+seed = 3
+"""
+
+
+def test_a_run_writes_its_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "test: loss " in printed and "validation: loss " in printed
+    assert f"trained Add for 2 epochs in " in printed
+    for name in ("run.json", "history.csv", "model.keras", "metrics.json", "tensorboard"):
+        assert (out / name).exists(), name
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert {"loss", "mae", "val_loss", "val_mae"} <= set(rows[0])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["seed"] == 3
+    assert metrics["data"].startswith("adding problem")
+    assert set(metrics["test"]) == {"loss", "mae"} and set(metrics["validation"]) == {"loss", "mae"}
+    run = json.loads((out / "run.json").read_text())
+    assert run["network"] == "Add" and run["plan"]["optimizer"]["args"] == {"learning_rate": 0.01, "clipnorm": 1.0}
+    # the trained model reloads, and gives the test metrics it was saved with
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras")
+    data = datasets.load("adding", {"steps": 10, "train": 256, "test": 64}, base=tmp_path, seed=3)
+    mse = float(np.mean((np.asarray(model(data.test.inputs[0])) - data.test.targets) ** 2))
+    assert mse == pytest.approx(metrics["test"]["loss"], rel=1e-4)
+    # a second run into the same folder is refused
+    assert main(["train", str(spec(tmp_path, SMALL)), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {out} holds a run already: give --resume to continue it, "
+                                       "or another --out\n")
+
+
+def test_set_and_epochs_reach_the_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--set", "units=3", "--epochs", "1", "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["values"] == {"units": 3} and run["plan"]["epochs"] == 1
+    shapes = sorted(tuple(w.shape) for w in _weights_of(out / "model.keras"))
+    assert (3, 3) in shapes and (1, 3) not in shapes and (3, 1) in shapes  # U of 3 units, Dense(1) reads 3
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]
+
+
+def test_bad_data_is_a_diagnostic_before_training(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", x=np.zeros((10, 5, 3), "float32"), y=np.zeros((10, 1), "float32"))
+    path = spec(tmp_path, 'data = npz("d.npz")\nloss = mse')
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0701]: the training data: input `x` has shape (10, 5, 3), "
+                          "the model's is (None, None, 2): 3 features, not 2"), err
+    assert not (out / "checkpoints").exists()
+    np.savez(tmp_path / "d.npz", x=np.full((10, 5, 2), np.nan, "float32"), y=np.zeros((10, 1), "float32"))
+    assert main(["train", str(path), "--out", str(out)]) == 1
+    assert "NaN" in capsys.readouterr().err
+    (tmp_path / "d.npz").unlink()
+    assert main(["train", str(path), "--out", str(out)]) == 1
+    assert "d.npz" in capsys.readouterr().err
+
+
+def test_usage_errors(tmp_path, capsys):
+    plain = tmp_path / "plain.rnn"
+    plain.write_text("network P {\n    input x: seq[2]\n    output x\n}\n", encoding="utf-8")
+    assert main(["train", str(plain), "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == ("error: network `P` has no `train` block: add "
+                                       "`train { data = ...  loss = ... }`\n")
+    assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "0"]) == 2
+    assert capsys.readouterr().err == "error: --epochs takes a number of epochs of at least 1\n"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == f"error: nothing to resume in {tmp_path / 'none'}: it has no complete checkpoint\n"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--network", "Ad"]) == 2
+    assert "has no network named `Ad`; did you mean `Add`?" in capsys.readouterr().err
+
+
+def _weights(path: Path) -> list:
+    import keras
+
+    return [np.asarray(w) for w in keras.saving.load_model(path).weights]
+
+
+_weights_of = _weights
+
+
+# Long enough an epoch (about a second on 2 cores) to be killed in the middle of one.
+KILLED = """
+data = adding(steps=40, train=6000, test=64)
+loss = mse
+optimizer = adam(learning_rate=3e-3)
+schedule = cosine(alpha=0.1)
+batch = 16
+epochs = 4
+seed = 5
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
+    """SIGKILL in the middle of an epoch; --resume continues from the last complete checkpoint and ends
+    with the weights of an uninterrupted run of the same seed."""
+    path = spec(tmp_path, KILLED)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(RNNDSL + ["train", str(path), "--out", str(whole)], check=True, env=env, capture_output=True)
+
+    proc = subprocess.Popen(RNNDSL + ["train", str(path), "--out", str(killed)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = killed / "checkpoints" / "epoch-0001"
+    deadline = time.monotonic() + 300
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.exists(), proc.communicate()[0].decode()[-2000:]
+    time.sleep(0.5)  # into the second epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in (killed / "checkpoints").iterdir())
+    assert done and done[-1] < "epoch-0004" and not (killed / "model.keras").exists(), done
+
+    resumed = subprocess.run(RNNDSL + ["train", str(path), "--out", str(killed), "--resume"], env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for a, b in zip(_weights(whole / "model.keras"), _weights(killed / "model.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with (killed / "history.csv").open() as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3", "4"]
+
+
+def test_resume_refuses_another_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(spec(tmp_path, SMALL)), "--set", "units=4", "--resume", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot resume from {out}: it is a run of another network, "
+                                       "hyperparameters or train block\n")
+    # the same run, given more epochs, goes on from its checkpoint
+    assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "2", "--resume", "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
