@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, fmt, build, fit, train.
+"""The `rnndsl` command: check, render, fmt, build, fit, train, evaluate, predict.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -78,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="DIR", help="the run's folder (default runs/NETWORK)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
+    ev = sub.add_parser("evaluate", help="a trained run's loss and metrics on a split of its data")
+    ev.add_argument("run", metavar="RUN_DIR")
+    ev.add_argument("--split", choices=("test", "validation", "train"), default="test")
+
+    pr = sub.add_parser("predict", help="a trained run's outputs for new inputs")
+    pr.add_argument("run", metavar="RUN_DIR")
+    pr.add_argument("--data", required=True, metavar="IN.npz", help="the inputs, by the network's input names")
+    pr.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                    help="`outputs`, and for a CTC model `labels` (greedy decoding, padded with -1)")
+
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
@@ -97,9 +107,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render, fmt, build, fit or train (see `rnndsl --help`)")
+            raise UsageError("no command given: use check, render, fmt, build, fit, train, evaluate or predict "
+                             "(see `rnndsl --help`)")
         commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit,
-                    "train": _train}
+                    "train": _train, "evaluate": _evaluate, "predict": _predict}
         with _native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
             return commands[args.command](args)
     except UsageError as e:
@@ -119,7 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 # The commands that load TensorFlow.
-RUNS_TENSORFLOW = frozenset({"build", "fit", "train"})
+RUNS_TENSORFLOW = frozenset({"build", "fit", "train", "evaluate", "predict"})
 
 
 @contextlib.contextmanager
@@ -205,13 +216,7 @@ def _render(args) -> int:
         return EXIT_SPEC
     name = args.cell or args.network
     if name is not None:
-        kind = "cell" if args.cell else "network"
-        table = program.cells if args.cell else program.networks
-        if name not in table:
-            from .errors import did_you_mean
-
-            hint = "".join(f"; {n}" for n in did_you_mean(name, table))
-            raise UsageError(f"{args.file} has no {kind} named `{name}`{hint}")
+        _named(args.file, name, *(("cell", program.cells) if args.cell else ("network", program.networks)))
     else:
         name = program.default_name()
     item = program[name]
@@ -271,6 +276,16 @@ def _typed(text: str, type_name: str):
     return text
 
 
+def _named(file: str, name: str, kind: str, table: dict) -> str:
+    """`name`, when `table` (the file's cells or networks) has it; else a usage error with a suggestion."""
+    if name not in table:
+        from .errors import did_you_mean
+
+        hint = "".join(f"; {n}" for n in did_you_mean(name, table))
+        raise UsageError(f"{file} has no {kind} named `{name}`{hint}")
+    return name
+
+
 def _target(args):
     """The checked program and the network (or cell) that `build` and `fit` work on, with its `--set` values;
     or None after reporting the spec's errors."""
@@ -287,11 +302,7 @@ def _target(args):
     kind, table = ("cell", program.cells) if args.cell else ("network", program.networks)
     if args.cell is None and args.network is None:
         kind, table = ("network", program.networks) if name in program.networks else ("cell", program.cells)
-    if name not in table:
-        from .errors import did_you_mean
-
-        hint = "".join(f"; {n}" for n in did_you_mean(name, table))
-        raise UsageError(f"{args.file} has no {kind} named `{name}`{hint}")
+    _named(args.file, name, kind, table)
     if args.input_size is not None and kind == "network":
         raise UsageError(f"--input-size is for a cell alone; network `{name}` declares its inputs")
     if args.input_size is not None and args.input_size < 1:
@@ -352,12 +363,7 @@ def _train(args) -> int:
     if errors:
         _report(errors, args.file)
         return EXIT_SPEC
-    name = args.network or program.default_name()
-    if name not in program.networks:
-        from .errors import did_you_mean
-
-        hint = "".join(f"; {n}" for n in did_you_mean(name, program.networks))
-        raise UsageError(f"{args.file} has no network named `{name}`{hint}")
+    name = _named(args.file, args.network or program.default_name(), "network", program.networks)
     values = _set_values(args.set, program.networks[name])
     from .train import run
 
@@ -366,6 +372,36 @@ def _train(args) -> int:
     for split, metrics in result.metrics.items():
         print(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     print(f"trained {name} for {result.epochs} epochs in {result.seconds:.1f} s; the run is in {out}/")
+    return EXIT_OK
+
+
+def _evaluate(args) -> int:
+    from .train import evaluate, open_run
+
+    metrics = evaluate(open_run(args.run), args.split)
+    print(f"{args.split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    return EXIT_OK
+
+
+def _predict(args) -> int:
+    import numpy as np
+
+    from .train import open_run, predict
+
+    if not args.output.endswith(".npz"):
+        raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
+    saved = open_run(args.run)
+    try:
+        with np.load(args.data) as arrays:
+            given = {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {args.data}: {e}") from None
+    result = predict(saved, given)
+    try:
+        np.savez(args.output, **result)
+    except OSError as e:
+        raise UsageError(f"cannot write {args.output}: {e.strerror}") from None
+    print(f"wrote {args.output}: " + ", ".join(f"{k} {v.shape}" for k, v in result.items()))
     return EXIT_OK
 
 

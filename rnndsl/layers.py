@@ -128,6 +128,8 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
                   doc="last axis -> units"),
         LayerSpec("Dropout", (Param("rate", "number"),), _same_float("Dropout")),
         LayerSpec("LayerNormalization", (), _same_float("LayerNormalization")),
+        LayerSpec("Masking", (Param("mask_value", "number", 0.0),), _same_float("Masking"),
+                  doc="steps whose features all equal mask_value are padding: recurrent layers after it skip them"),
         LayerSpec("Activation", (Param("activation", "activation"),), _same_float("Activation")),
         LayerSpec("Concatenate", (Param("axis", "int", -1),), _concatenate, arity=None),
         LayerSpec("Add", (), _add, arity=None),

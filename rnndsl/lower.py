@@ -727,6 +727,26 @@ def observer(layer: GeneratedRNN, values: list) -> GeneratedRNN:
 # ---------------------------------------------------------------- networks
 
 
+def hyperparameters(G, given: dict) -> dict:
+    """{name: value} of a network's or cell's hyperparameters: the defaults, then `given`; a UsageError for a
+    name it does not declare or one left without a value."""
+    from .errors import UsageError, did_you_mean
+
+    declared = G.graph["hparams"]
+    kind = "cell" if G.graph["kind"] == "cell" else "network"
+    name = G.graph["name"]
+    unknown = [k for k in given if k not in declared]
+    if unknown:
+        hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], declared))
+        raise UsageError(f"{kind} `{name}` has no hyperparameter `{unknown[0]}`{hint}")
+    env = {h.name: h.default for h in declared.values()}
+    env.update(given)
+    missing = [k for k, v in env.items() if v is None]
+    if missing:
+        raise UsageError(f"{kind} `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
+    return env
+
+
 def build_network(program, name: str, *, fused: bool = True, **overrides) -> keras.Model:
     """The Keras functional model of network `name`; `overrides` set its hyperparameters.
 
@@ -734,20 +754,7 @@ def build_network(program, name: str, *, fused: bool = True, **overrides) -> ker
     unless `fused` is False.
     """
     G = program.graphs[name]
-    hparams = G.graph["hparams"]
-    unknown = [k for k in overrides if k not in hparams]
-    if unknown:
-        from .errors import UsageError, did_you_mean
-
-        hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], hparams))
-        raise UsageError(f"network `{name}` has no hyperparameter `{unknown[0]}`{hint}")
-    env = {h.name: h.default for h in hparams.values()}
-    env.update(overrides)
-    missing = [k for k, v in env.items() if v is None]
-    if missing:
-        from .errors import UsageError
-
-        raise UsageError(f"network `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
+    env = hyperparameters(G, overrides)
     dims = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
 
     def size(d: Dim) -> int:
@@ -798,22 +805,13 @@ def build_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
 
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
-    from .errors import UsageError, did_you_mean
+    from .errors import UsageError
 
     G = program.graphs[name]
     if G.graph["over"] == "tree":
         raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
-    declared = G.graph["hparams"]
-    unknown = [k for k in hparams if k not in declared]
-    if unknown:
-        hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], declared))
-        raise UsageError(f"cell `{name}` has no hyperparameter `{unknown[0]}`{hint}")
-    env = {h.name: h.default for h in declared.values()}
-    env.update(hparams)
-    missing = [k for k, v in env.items() if v is None]
-    if missing:
-        raise UsageError(f"cell `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
+    env = hyperparameters(G, hparams)
     known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
     shapes = [[d.subst(known).value for d in dims] for dims in G.graph["signature"]["inputs"].values()]
     fixed = None if any(v is None for dims in shapes for v in dims) else sum(_size(dims) for dims in shapes)
@@ -891,6 +889,8 @@ def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, path
             layer = keras.layers.Dropout(float(_value(args["rate"], env)), name=layer_name)
         elif L == "LayerNormalization":
             layer = keras.layers.LayerNormalization(name=layer_name)
+        elif L == "Masking":
+            layer = keras.layers.Masking(float(_value(args["mask_value"], env)), name=layer_name)
         elif L == "Activation":
             layer = keras.layers.Activation(args["activation"], name=layer_name)
         elif L == "Concatenate":

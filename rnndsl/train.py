@@ -35,7 +35,7 @@ import numpy as np
 
 from . import data as datasets
 from . import training
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2
@@ -103,13 +103,12 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
     started = time.perf_counter()
     history = _History(out / "history.csv", keep=start)
     if start < plan.epochs:
-        batches = _Batches(train_split, plan.batch, plan.seed, epoch=start)
-        # shuffle=False: the batches shuffle themselves; Keras would reorder them from its global RNG
-        model.fit(batches, epochs=plan.epochs, initial_epoch=start, shuffle=False,
-                  validation_data=_validation(validation),
-                  verbose=verbose, callbacks=[_EpochEnd(out, history, batches),
-                                              keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"),
-                                                                          write_graph=False)])
+        batches = _batches(train_split, plan.batch, plan.seed, start, plan.epochs)
+        board = keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard"), write_graph=False)
+        model.fit(batches, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
+                  steps_per_epoch=-(-train_split.size // plan.batch),
+                  validation_data=_validation(validation), verbose=verbose,
+                  callbacks=[_EpochEnd(out, history), board])
     seconds = time.perf_counter() - started
 
     final = {}
@@ -178,40 +177,34 @@ def _metric(name: str, loss: str):
 # ---------------------------------------------------------------- data
 
 
-def _batches_class():
-    import keras
+def _batches(split, batch: int, seed: int, start: int, epochs: int):
+    """The training split as one tf.data stream of the batches of epochs `start` to `epochs - 1`, each
+    epoch in its own order, drawn from (seed, epoch) alone: a resumed run sees the batches an
+    uninterrupted one would. (A Python PyDataset did the same at twice the time a step.)"""
+    import tensorflow as tf
 
-    class Batches(keras.utils.PyDataset):
-        """The training split in batches, shuffled each epoch by (seed, epoch) alone: a resumed run sees
-        the same batches as an uninterrupted one."""
+    arrays = [tf.constant(a) for a in split.inputs] + [tf.constant(split.targets)]
+    if split.sample_weight is not None:
+        arrays.append(tf.constant(split.sample_weight))
+    n = split.size
 
-        def __init__(self, split, batch: int, seed: int, epoch: int):
-            super().__init__()
-            self.split, self.batch, self.seed = split, batch, seed
-            self.start(epoch)
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                         seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch)
 
-        def start(self, epoch: int) -> None:
-            self.epoch = epoch
-            self.order = np.random.default_rng([self.seed, epoch]).permutation(self.split.size)
+    def gather(rows):
+        picked = [tf.gather(a, rows) for a in arrays]
+        k = len(split.inputs)
+        x = picked[0] if k == 1 else tuple(picked[:k])
+        return (x,) + tuple(picked[k:])
 
-        def __len__(self) -> int:
-            return -(-self.split.size // self.batch)
-
-        def __getitem__(self, i: int):
-            x, y, w = _arrays(self.split, self.order[i * self.batch:(i + 1) * self.batch])
-            return (x, y) if w is None else (x, y, w)
-
-        def on_epoch_end(self) -> None:
-            self.start(self.epoch + 1)
-
-    return Batches
+    epochs_ds = tf.data.Dataset.range(start, epochs)
+    return epochs_ds.flat_map(epoch_order).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE)
 
 
-def _Batches(split, batch: int, seed: int, epoch: int):
-    return _batches_class()(split, batch, seed, epoch)
-
-
-def _EpochEnd(out: Path, history, batches):
+def _EpochEnd(out: Path, history):
     """The callback that, after each epoch, adds its row to history.csv and writes its checkpoint."""
     import keras
 
@@ -352,3 +345,83 @@ def _plain(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
+
+
+# ---------------------------------------------------------------- a saved run
+
+
+@dataclass
+class SavedRun:
+    """A run's folder read back: its model, its record (run.json) and the plan's data."""
+
+    out: Path
+    record: dict
+    model: object
+
+    @property
+    def plan(self) -> dict:
+        return self.record["plan"]
+
+
+def open_run(out) -> SavedRun:
+    """The run in folder `out` (written by `run`), its trained model loaded."""
+    import keras
+
+    out = Path(out)
+    try:
+        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except OSError:
+        raise UsageError(f"{out} holds no run: it has no run.json (train one with `rnndsl train`)") from None
+    except ValueError as e:
+        raise UsageError(f"{out}/run.json is not valid JSON: {e}") from None
+    if not (out / "model.keras").exists():
+        raise UsageError(f"{out} holds no trained model: the run did not finish (continue it with --resume)")
+    return SavedRun(out, record, keras.saving.load_model(out / "model.keras"))
+
+
+def evaluate(saved: SavedRun, split: str = "test") -> dict:
+    """The run's loss and metrics on one split of its own data ({name: value})."""
+    plan = saved.plan
+    spec = saved.record.get("spec")
+    base = Path(spec).parent if spec else Path.cwd()
+    found = datasets.load(plan["data"]["name"], plan["data"]["args"], base=base, seed=plan["seed"])
+    chosen = getattr(found, split)
+    if chosen is None and split == "validation" and plan["validation"] > 0:
+        _, chosen = datasets.hold_out(found.train, plan["validation"], plan["seed"])
+    if chosen is None:
+        raise UsageError(f"the run's data has no {split} split")
+    _check_fits(saved.model, chosen, split)
+    x, y, w = _arrays(chosen)
+    return _plain(saved.model.evaluate(x, y, sample_weight=w, batch_size=plan["batch"], verbose=0,
+                                       return_dict=True))
+
+
+def predict(saved: SavedRun, arrays: dict) -> dict:
+    """The model's outputs for `arrays` (by the model's input names; one array under any name for a single
+    input): {"outputs": ...}, and for a CTC model the greedy decoding, label ids padded with -1."""
+    names = [t.name for t in saved.model.inputs]
+    if len(names) == 1 and len(arrays) == 1:
+        inputs = list(arrays.values())
+    else:
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise DataError(f"give the model's input{'s' if len(missing) > 1 else ''} "
+                            + ", ".join(f"`{m}`" for m in missing) + f" (the arrays given: {', '.join(arrays)})")
+        inputs = [arrays[n] for n in names]
+    for name, array, tensor in zip(names, inputs, saved.model.inputs):
+        want = tuple(tensor.shape)
+        if np.ndim(array) != len(want) or any(w is not None and w != a for w, a in zip(want[1:], np.shape(array)[1:])):
+            raise DataError(f"input `{name}` has shape {np.shape(array)}, the model's is "
+                            f"({', '.join('None' if d is None else str(d) for d in want)})")
+    outputs = np.asarray(saved.model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0))
+    result = {"outputs": outputs}
+    if saved.plan["loss"]["name"] == "ctc":
+        from .ctc import greedy_decode
+
+        decoded = greedy_decode(outputs)
+        width = max((len(d) for d in decoded), default=0)
+        labels = np.full((len(decoded), width), -1, "int32")
+        for i, d in enumerate(decoded):
+            labels[i, :len(d)] = d
+        result["labels"] = labels
+    return result

@@ -179,3 +179,56 @@ def test_resume_refuses_another_run(tmp_path, capsys):
     # the same run, given more epochs, goes on from its checkpoint
     assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "2", "--resume", "--out", str(out)]) == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+
+
+def test_evaluate_and_predict_a_saved_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "1", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("test: loss ") and f"loss {metrics['test']['loss']:.4g}" in printed
+    assert main(["evaluate", str(out), "--split", "validation"]) == 0
+    assert capsys.readouterr().out.startswith(f"validation: loss {metrics['validation']['loss']:.4g}")
+
+    x = np.random.default_rng(0).uniform(size=(5, 10, 2)).astype("float32")
+    np.savez(tmp_path / "in.npz", x=x)
+    assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.npz")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'p.npz'}: outputs (5, 1)\n"
+    import keras
+
+    expected = np.asarray(keras.saving.load_model(out / "model.keras")(x))
+    np.testing.assert_allclose(np.load(tmp_path / "p.npz")["outputs"], expected, rtol=1e-5, atol=1e-6)
+
+    np.savez(tmp_path / "bad.npz", x=x[:, :, :1])
+    assert main(["predict", str(out), "--data", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "p.npz")]) == 1
+    assert capsys.readouterr().err == "error[E0701]: input `x` has shape (5, 10, 1), the model's is (None, None, 2)\n"
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path} holds no run: it has no run.json "
+                                       "(train one with `rnndsl train`)\n")
+    assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.txt")]) == 2
+    assert capsys.readouterr().err.endswith("does not end in .npz\n")
+
+
+def test_a_ctc_run_predicts_label_sequences(tmp_path, capsys):
+    path = tmp_path / "ctc.rnn"
+    path.write_text('import "std/lstm.rnn"\n\nnetwork C {\n    input frames: seq[4]\n'
+                    "    h = Masking()(frames) >> Bidirectional(LSTM(8))\n"
+                    "    output Dense(4, activation=softmax)(h)\n\n    train {\n"
+                    "        data = speech(phonemes=3, features=4, train=64, test=16)\n"
+                    "        loss = ctc\n        metrics = label_error_rate\n        epochs = 1\n    }\n}\n",
+                    encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(out)]) == 0
+    assert "test: label_error_rate " in capsys.readouterr().out
+    frames = datasets.load("speech", {"phonemes": 3, "features": 4, "train": 64, "test": 16}, base=tmp_path,
+                           seed=0).test.inputs[0]
+    np.savez(tmp_path / "in.npz", frames=frames)
+    assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.npz")]) == 0
+    result = np.load(tmp_path / "p.npz")
+    assert result["outputs"].shape == frames.shape[:2] + (4,)
+    from rnndsl.ctc import greedy_decode
+
+    decoded = greedy_decode(result["outputs"])
+    assert [list(row[row >= 0]) for row in result["labels"]] == decoded
