@@ -383,8 +383,9 @@ def dim_of(expr, known: dict, errors: list, free: Optional[set] = None, where: s
 
 
 def _check_call_args(name: str, args: tuple, params: tuple, span: A.Span, errors: list,
-                     what: str) -> Optional[dict]:
-    """Match `args` to `params` by position, then keyword. Returns {param name: A.Arg}."""
+                     what: str, code: str = "E0209") -> Optional[dict]:
+    """Match `args` to `params` by position, then keyword. Returns {param name: A.Arg}; None after an error
+    (`code`: E0209 in cells and networks, E0805 in a train block)."""
     bound: dict[str, A.Arg] = {}
     names = [p.name for p in params]
     ok = True
@@ -392,12 +393,12 @@ def _check_call_args(name: str, args: tuple, params: tuple, span: A.Span, errors
         if arg.name is None:
             if bound and any(a.name is not None for a in args[:i]):
                 errors.append(ResolveError("a positional argument follows a keyword argument",
-                                           arg.span, code="E0209"))
+                                           arg.span, code=code))
                 return None
             if i >= len(params):
                 errors.append(ResolveError(
                     f"{what} `{name}` takes {len(params)} argument{'s' if len(params) != 1 else ''}, "
-                    f"given {len(args)}", arg.span, label="extra argument", code="E0209"))
+                    f"given {len(args)}", arg.span, label="extra argument", code=code))
                 return None
             bound[names[i]] = arg
         else:
@@ -407,19 +408,19 @@ def _check_call_args(name: str, args: tuple, params: tuple, span: A.Span, errors
                     f"{what} `{name}` has no argument `{key}`", arg.name.span, label="unknown keyword",
                     notes=did_you_mean(key, names) + ([f"its arguments are {', '.join(names)}"]
                                                       if names else [f"`{name}` takes no arguments"]),
-                    code="E0209"))
+                    code=code))
                 ok = False
                 continue
             if key in bound:
                 errors.append(ResolveError(f"argument `{key}` is given twice", arg.name.span,
-                                           code="E0209"))
+                                           code=code))
                 ok = False
                 continue
             bound[key] = arg
     for p in params:
         if p.name not in bound and p.default is REQUIRED:
             errors.append(ResolveError(f"{what} `{name}` needs its argument `{p.name}`", span,
-                                       label=f"`{p.name}` is missing", code="E0209"))
+                                       label=f"`{p.name}` is missing", code=code))
             ok = False
     return bound if ok else None
 

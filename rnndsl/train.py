@@ -54,9 +54,9 @@ class TrainResult:
 
 def plan_of(program, network: str, values: dict) -> training.TrainPlan:
     """The network's train block evaluated with its hyperparameters (defaults, then `values`)."""
-    net = program.networks[network]
-    env = {h.name: h.default for h in net.graph.graph["hparams"].values()}
-    env.update(values)
+    from .lower import hyperparameters
+
+    env = hyperparameters(program.graphs[network], values)
     plan = training.plan(program.bound.networks[network].ast, env)
     if plan is None:
         raise UsageError(f"network `{network}` has no `train` block: add `train {{ data = ...  loss = ... }}`")

@@ -220,38 +220,16 @@ class _Planner:
 
     def _args(self, name: str, args: tuple, params: tuple, span, what: str) -> Optional[dict]:
         """`args` matched to `params` (position, then keyword), evaluated and type-checked: {name: value}."""
-        names = [p.name for p in params]
-        given: dict = {}
+        from .resolve import _check_call_args  # resolve imports this module: not at the top
+
+        bound = _check_call_args(name, args, params, span, self.errors, what, code="E0805")
+        if bound is None:
+            return None
+        given = {key: arg.value for key, arg in bound.items()}
         ok = True
-        for i, arg in enumerate(args):
-            key = arg.name.id if arg.name is not None else (names[i] if i < len(names) else None)
-            where = arg.name.span if arg.name is not None else arg.value.span
-            if arg.name is None and any(a.name is not None for a in args[:i]):
-                self.error("a positional argument follows a keyword argument", where, code="E0805")
-                return None
-            if key is None:
-                self.error(f"{what} `{name}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
-                           f"given {len(args)}", where, label="extra argument", code="E0805")
-                return None
-            if key not in names:
-                self.error(f"{what} `{name}` has no argument `{key}`", where, label="unknown keyword",
-                           notes=did_you_mean(key, names) + ([f"its arguments are {', '.join(names)}"]
-                                                             if names else [f"`{name}` takes no arguments"]),
-                           code="E0805")
-                ok = False
-                continue
-            if key in given:
-                self.error(f"argument `{key}` is given twice", where, code="E0805")
-                ok = False
-                continue
-            given[key] = arg.value
         out: dict = {}
         for p in params:
             if p.name not in given:
-                if p.default is REQUIRED:
-                    self.error(f"{what} `{name}` needs its argument `{p.name}`", span,
-                               label=f"`{p.name}` is missing", code="E0805")
-                    ok = False
                 continue
             value = self._constant(given[p.name])
             if value is None:

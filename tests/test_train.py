@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rnndsl import data as datasets  # noqa: E402
+from rnndsl import errors as rnndsl_errors  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +208,19 @@ def test_evaluate_and_predict_a_saved_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (f"error: {tmp_path} holds no run: it has no run.json "
                                        "(train one with `rnndsl train`)\n")
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "run.json").write_text((out / "run.json").read_text())
+    assert main(["evaluate", str(unfinished)]) == 2
+    assert capsys.readouterr().err == (f"error: {unfinished} holds no trained model: the run did not finish "
+                                       "(continue it with --resume)\n")
+    from rnndsl.train import SavedRun, evaluate, open_run
+
+    saved = open_run(out)
+    no_validation = SavedRun(out, {**saved.record, "plan": {**saved.plan, "validation": 0.0}}, saved.model)
+    with pytest.raises(rnndsl_errors.UsageError) as e:
+        evaluate(no_validation, "validation")
+    assert e.value.message == "the run's data has no validation split"
     assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.txt")]) == 2
     assert capsys.readouterr().err.endswith("does not end in .npz\n")
 
