@@ -32,11 +32,11 @@ test: setup
 
 # The training reproductions of papers' results (tests marked `slow`, left out of
 # `make test`): each trains an example network and asserts the paper's threshold,
-# within 10 minutes on 2 cores (about 20 minutes in all). Each appends its figures
+# within 10 minutes on 2 cores (about 35 minutes in all). Each appends its figures
 # to out/repro.jsonl, printed at the end; docs/reproductions.md records them.
 repro: setup
 	mkdir -p $(OUT) && rm -f $(OUT)/repro.jsonl
-	TF_CPP_MIN_LOG_LEVEL=3 RNNDSL_REPRO_RESULTS=$(OUT)/repro.jsonl $(PY) -m pytest -q -m slow tests/test_repro.py; \
+	TF_CPP_MIN_LOG_LEVEL=3 RNNDSL_REPRO_RESULTS=$(OUT)/repro.jsonl $(PY) -m pytest -q -m slow tests/; \
 		status=$$?; cat $(OUT)/repro.jsonl 2>/dev/null; exit $$status
 
 # The main job on the bundled examples: check everything, draw the example

@@ -6,6 +6,9 @@ In one process, after warm-up, the median time of a full training step
   LSTM: the spec LSTM on the generated path, on the fused path, keras.layers.LSTM,
         and a hand-written Keras cell (keras.layers.RNN over a Layer with four gate matmuls);
   IndRNN: the spec IndRNN (generated) and a hand-written Keras cell.
+And an encoder-decoder with Luong dot attention (LSTM encoder and decoder, 128 units, 20 source
+and 20 target steps, 1,000 target tokens): the spec's EncoderDecoder against the same model
+hand-written with Keras layers (the encoder's states into the decoder, keras.layers.Attention).
 Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded).
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
@@ -99,11 +102,51 @@ def _spec_model(spec: str, fused: bool) -> keras.Model:
     return model
 
 
+VOCAB, SOURCE_STEPS, TARGET_STEPS = 1000, 20, 20
+
+
+def _spec_seq2seq() -> keras.Model:
+    program = rnndsl.load(f'import "std/lstm.rnn"\nnetwork S(units: int = {UNITS}) {{\n'
+                          f'    input source: seq[{INPUTS}]\n    input target: seq[int]\n'
+                          f'    output EncoderDecoder(LSTM(units), LSTM(units), vocab={VOCAB}, embed={INPUTS}, '
+                          f'attention=luong_dot)(source, target)\n}}\n')
+    model = program.build("S")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _hand_seq2seq() -> keras.Model:
+    """The same encoder-decoder as a Keras user writes it: LSTM states into the decoder, Luong's
+    dot attention (keras.layers.Attention), tanh(W_c [context; output]), a softmax layer."""
+    source, target = keras.Input((None, INPUTS)), keras.Input((None,), dtype="int32")
+    memory, h, c = keras.layers.LSTM(UNITS, return_sequences=True, return_state=True)(source)
+    outputs = keras.layers.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCAB, INPUTS)(target),
+                                                                initial_state=[h, c])
+    context = keras.layers.Attention()([outputs, memory])
+    combined = keras.layers.Dense(UNITS, activation="tanh", use_bias=False)(
+        keras.layers.Concatenate()([context, outputs]))
+    model = keras.Model([source, target], keras.layers.Dense(VOCAB, activation="softmax")(combined))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _seq2seq_times(models: dict, repeats: int) -> dict:
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(BATCH, SOURCE_STEPS, INPUTS)).astype("float32")
+    target = rng.integers(1, VOCAB, (BATCH, TARGET_STEPS)).astype("int32")
+    return _turns(models, [source, target], rng.integers(1, VOCAB, (BATCH, TARGET_STEPS)), repeats)
+
+
 def _times(models: dict, repeats: int) -> dict:
     """Median training-step time of each model; the models take turns, so drift hits all alike."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, STEPS, INPUTS)).astype("float32")
     y = rng.normal(size=(BATCH, STEPS, UNITS)).astype("float32")
+    return _turns(models, x, y, repeats)
+
+
+def _turns(models: dict, x, y, repeats: int) -> dict:
+    """Median training-step time of each model on (x, y), the models taking turns."""
     for model in models.values():
         for _ in range(3):
             model.train_on_batch(x, y)
@@ -138,19 +181,24 @@ def main() -> None:
         "hand-written Keras IndRNN cell": _model(keras.layers.RNN(HandIndRNNCell(UNITS), return_sequences=True)),
     }
     times = _times(rows, args.repeats)
+    times.update(_seq2seq_times({"spec EncoderDecoder, Luong dot": _spec_seq2seq(),
+                                 "hand-written Keras encoder-decoder": _hand_seq2seq()}, args.repeats))
     build = _build_time()
     ratios = {
         "fused spec LSTM / keras.layers.LSTM": times["spec LSTM, fused"] / times["keras.layers.LSTM"],
         "generated spec LSTM / hand-written cell": times["spec LSTM, generated"] / times["hand-written Keras LSTM cell"],
         "generated spec IndRNN / hand-written cell":
             times["spec IndRNN, generated"] / times["hand-written Keras IndRNN cell"],
+        "spec encoder-decoder / hand-written Keras":
+            times["spec EncoderDecoder, Luong dot"] / times["hand-written Keras encoder-decoder"],
     }
     lines = [f"# Benchmarks ({date.today().isoformat()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
              f"TensorFlow {tf.__version__}, Keras {keras.__version__}; CPU only.",
              f"Training step (forward, backward, Adam), batch {BATCH}, {STEPS} steps, {INPUTS} inputs, "
-             f"{UNITS} units; median of {args.repeats} steps after 3 warm-up steps, the models taking turns, "
-             "all in one process.", "",
+             f"{UNITS} units (the encoder-decoders: {SOURCE_STEPS} source and {TARGET_STEPS} target steps, "
+             f"{VOCAB} target tokens); median of {args.repeats} steps after 3 warm-up steps, the models taking "
+             "turns, all in one process.", "",
              "| model | median step (ms) |", "| --- | --- |"]
     lines += [f"| {name} | {t * 1000:.1f} |" for name, t in times.items()]
     lines += ["", "| ratio | value |", "| --- | --- |"]

@@ -128,3 +128,9 @@ SCHEDULES: dict[str, tuple] = {
     "constant": (),
     "cosine": (Param("alpha", "number", 0.0),),  # from the optimizer's rate down to alpha times it
 }
+# Where the model trains (tf.distribute; docs/cluster.md): one device, the local devices, the workers of
+# TF_CONFIG's cluster, a TPU.
+STRATEGIES: dict[str, tuple] = {"default": (), "mirrored": (), "multi_worker": (), "tpu": ()}
+# How far back in time gradients reach: through whole sequences, or through chunks of k steps, the
+# states carried from chunk to chunk (truncated backpropagation through time).
+BPTT: dict[str, tuple] = {"full": (), "truncated": (Param("k", "int"),)}

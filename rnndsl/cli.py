@@ -86,7 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("run", metavar="RUN_DIR")
     pr.add_argument("--data", required=True, metavar="IN.npz", help="the inputs, by the network's input names")
     pr.add_argument("-o", "--output", required=True, metavar="OUT.npz",
-                    help="`outputs`, and for a CTC model `labels` (greedy decoding, padded with -1)")
+                    help="`outputs`, and for a CTC model `labels` (padded with -1); for an encoder-decoder, "
+                         "its free decoding: `tokens`, `scores`, `alignments`, `text`")
+    pr.add_argument("--beam", type=int, default=1, metavar="K",
+                    help="decode by beam search keeping K hypotheses (CTC and encoder-decoder models; "
+                         "default 1: greedy)")
+    pr.add_argument("--attention", metavar="OUT.png",
+                    help="an encoder-decoder's attention over the source, for one input, as a heat map")
+    pr.add_argument("--example", type=int, default=0, metavar="I",
+                    help="which input's attention --attention draws (default 0, the first)")
 
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
@@ -386,23 +394,80 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     import numpy as np
 
-    from .train import open_run, predict
+    from .seq2seq import decoder_of
+    from .train import open_run, predict, read_arrays
 
     if not args.output.endswith(".npz"):
         raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
+    if args.beam < 1:
+        raise UsageError(f"--beam keeps at least 1 hypothesis, not {args.beam}")
+    if args.attention is not None and not args.attention.endswith(".png"):
+        raise UsageError(f"the heat map is a .png file; `{args.attention}` does not end in .png")
     saved = open_run(args.run)
-    try:
-        with np.load(args.data) as arrays:
-            given = {k: arrays[k] for k in arrays.files}
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {args.data}: {e}") from None
-    result = predict(saved, given)
+    given = read_arrays(args.data)
+    if decoder_of(saved.model) is not None:
+        result = _decode_freely(saved, given, args)
+    else:
+        if args.attention is not None:
+            raise UsageError(f"--attention draws an encoder-decoder's attention; the model of {args.run} has none")
+        result = predict(saved, given)
+        if args.beam > 1:
+            if "labels" not in result:
+                raise UsageError(f"--beam decodes CTC and encoder-decoder models; the model of {args.run} is neither")
+            result["labels"] = _ctc_beam(result["outputs"], args.beam)
     try:
         np.savez(args.output, **result)
     except OSError as e:
         raise UsageError(f"cannot write {args.output}: {e.strerror}") from None
     print(f"wrote {args.output}: " + ", ".join(f"{k} {v.shape}" for k, v in result.items()))
     return EXIT_OK
+
+
+def _decode_freely(saved, given: dict, args) -> dict:
+    """An encoder-decoder's free decoding of the sources in `given` (greedy, or beam search with
+    --beam), with its heat map for --attention."""
+    import numpy as np
+
+    from .data import Vocabulary
+    from .seq2seq import decode, decoded_arrays, heat_map, source_names
+
+    vocabularies = {name: Vocabulary.load(saved.out / f"{name}.vocabulary.json")
+                    for name in ("source", "target") if (saved.out / f"{name}.vocabulary.json").exists()}
+    decoded = decode(saved.model, given, beam=args.beam)
+    result = decoded_arrays(decoded, vocabularies.get("target"))
+    if args.attention is not None:
+        if decoded.alignments is None:
+            raise UsageError(f"the encoder-decoder of {args.run} has no attention to draw (attention=none)")
+        if not 0 <= args.example < len(decoded.tokens):
+            raise UsageError(f"--example {args.example} is not one of the {len(decoded.tokens)} inputs")
+        source = np.asarray(given[source_names(saved.model)[0]])[args.example]
+        source_ids = [int(i) for i in source if int(i) != 0] if source.ndim == 1 else list(range(len(source)))
+        output_ids = [int(i) for i in decoded.tokens[args.example]]
+        output_ids = output_ids[:output_ids.index(0)] if 0 in output_ids else output_ids
+        name = {"source": lambda i: str(i), "target": lambda i: str(i)}
+        for side, vocabulary in vocabularies.items():
+            name[side] = lambda i, v=vocabulary: v.tokens[i] if 0 <= i < len(v) else str(i)
+        alignment = decoded.alignments[args.example, :len(output_ids), :len(source_ids)]
+        try:
+            heat_map(alignment, [name["source"](i) for i in source_ids], [name["target"](i) for i in output_ids],
+                     args.attention)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.attention}: {e.strerror}") from None
+        print(f"wrote {args.attention}: the attention of input {args.example}")
+    return result
+
+
+def _ctc_beam(outputs, beam: int):
+    """CTC labels by prefix beam search, padded with -1."""
+    import numpy as np
+
+    from .ctc import beam_search_decode
+
+    decoded = beam_search_decode(outputs, beam)
+    labels = np.full((len(decoded), max((len(d) for d in decoded), default=0)), -1, "int32")
+    for i, d in enumerate(decoded):
+        labels[i, :len(d)] = d
+    return labels
 
 
 def _fmt(args) -> int:

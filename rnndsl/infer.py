@@ -30,7 +30,7 @@ from .builtins import ELEMENTWISE
 from .dims import Dim, shape_str, solve
 from .errors import RnnDslError, ShapeError
 from .graph import OP_SYMBOLS, operands
-from .layers import KERAS_LAYERS, LayerTypeError, NetType, merged_dims
+from .layers import ENCODER_DECODER, KERAS_LAYERS, LayerTypeError, NetType, merged_dims
 from .resolve import BoundProgram, dim_of
 
 _fresh = itertools.count(1)
@@ -728,7 +728,68 @@ class _NetworkInference:
         elif app.kind == "Bidirectional":
             t = self._cell(app, app.cell, inputs)
             cell_type = NetType(t.kind, merged_dims(app.args["merge"], t.dims), t.dtype)
+        elif app.kind == ENCODER_DECODER:
+            cell_type = self._encoder_decoder(app, inputs)
         return cell_type
+
+    def _encoder_decoder(self, app, inputs: list) -> NetType:
+        """`EncoderDecoder(...)(source, target)`: seq[d] features and seq[int] tokens -> seq[vocab].
+
+        The encoder reads the source; the decoder reads the embedded target, beside the attention's
+        context with `bahdanau`; `luong_dot` scores the decoder's output against the encoder's, so
+        their sizes agree; `bridge=copy` starts each decoder state from the encoder's final state of
+        its name and shape."""
+        source, target = inputs
+        args = app.args
+        if target.kind != "seq" or target.dtype != "int" or target.dims:
+            raise _Fail(ShapeError(f"`{ENCODER_DECODER}` reads the target as tokens, seq[int], found {target}",
+                                   app.span, label=f"{self._describe(app, 1)} is {target}", code="E0305"))
+        memory = self._cell(app, args["encoder"], [source])
+        encoder_binding = self.bindings[app.id]
+        reads = Dim.of(args["embed"])
+        if args["attention"] == "bahdanau":
+            reads = reads + memory.dims[-1]
+        out = self._cell(app, args["decoder"], [NetType("seq", (reads,), "float")])
+        decoder_binding = self.bindings[app.id]
+        self.bindings[app.id] = {**encoder_binding, **decoder_binding}
+        for role, t in (("encoder", memory), ("decoder", out)):
+            if len(t.dims) != 1:
+                raise _Fail(ShapeError(f"the {role} of `{ENCODER_DECODER}` gives {t}: attention and the output "
+                                       "layer read one vector per step", app.span, code="E0305"))
+        if args["attention"] == "luong_dot" and not self.u.unify_dim(memory.dims[0], out.dims[0]):
+            raise _Fail(ShapeError(
+                f"`attention=luong_dot` scores the decoder's output against the encoder's by their dot product, "
+                f"but their sizes differ: {self._resolved(out)} and {self._resolved(memory)}", app.span,
+                label="attention=luong_dot",
+                notes=["use `attention=luong_general` (a learned matrix between them), or cells of one size"],
+                code="E0305"))
+        if args["bridge"] == "copy":
+            self._copy_bridge(app, encoder_binding, decoder_binding)
+        return NetType("seq", (Dim.of(args["vocab"]),), "float")
+
+    def _copy_bridge(self, app, encoder_binding: dict, decoder_binding: dict) -> None:
+        """`bridge=copy`: every state of the decoder has an encoder state of its name and shape."""
+        encoder, decoder = (self.graphs[app.args[r].cell] for r in ("encoder", "decoder"))
+
+        def shape(G, state, binding):
+            return tuple(self.u.dim(d.subst(binding)) for d in G.nodes[state]["shape"])
+
+        for state in decoder.graph["states"]:
+            want = shape(decoder, state, decoder_binding)
+            if state not in encoder.graph["states"]:
+                raise _Fail(ShapeError(
+                    f"`bridge=copy` starts the decoder's state `{state}` from the encoder's final `{state}`, "
+                    f"but cell `{app.args['encoder'].cell}` has no state `{state}` "
+                    f"(its states: {', '.join(encoder.graph['states']) or 'none'})", app.span,
+                    label="bridge=copy", notes=["use `bridge=dense` (a learned map of the encoder's final "
+                                                "states), or `bridge=none`"], code="E0305"))
+            got = shape(encoder, state, encoder_binding)
+            if len(got) != len(want) or not all(self.u.unify_dim(a, b) for a, b in zip(got, want)):
+                raise _Fail(ShapeError(
+                    f"`bridge=copy` starts the decoder's state `{state}` [{', '.join(map(str, want))}] from the "
+                    f"encoder's final `{state}` [{', '.join(map(str, got))}]: the sizes differ", app.span,
+                    label="bridge=copy", notes=["use `bridge=dense`, a learned map between the sizes"],
+                    code="E0305"))
 
     def _cell(self, app, ref, inputs: list) -> NetType:
         G = self.graphs.get(ref.cell)

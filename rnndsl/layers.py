@@ -142,6 +142,20 @@ WRAPPERS: dict[str, tuple] = {
     "Bidirectional": (Param("cell", "cell"), Param("merge", "enum:concat|sum|mul|ave", "concat")),
 }
 
+# The encoder-decoder configuration (rnndsl.seq2seq): an encoder cell reads the source
+# features, a bridge carries its final states into a decoder cell, which reads the target
+# tokens (teacher forcing) through its own embedding, with optional attention over the
+# encoder's outputs, and gives the probabilities of each next token.
+ATTENTIONS = ("none", "bahdanau", "luong_dot", "luong_general")
+BRIDGES = ("copy", "dense", "none")
+ENCODER_DECODER = "EncoderDecoder"
+ENCODER_DECODER_PARAMS = (
+    Param("encoder", "cell"), Param("decoder", "cell"), Param("vocab", "dim"), Param("embed", "dim"),
+    Param("attention", "enum:" + "|".join(ATTENTIONS), "none"), Param("bridge", "enum:" + "|".join(BRIDGES), "copy"),
+    Param("sampling", "number", 0.0), Param("start", "int", 2), Param("end", "int", 3),
+    Param("max_length", "int", 100),
+)
+
 # The keyword every cell application takes besides its hyperparameters.
 CELL_KEYWORDS = (Param("returns", "enum:sequences|last|states", "sequences"),)
 

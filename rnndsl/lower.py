@@ -747,11 +747,14 @@ def hyperparameters(G, given: dict) -> dict:
     return env
 
 
-def build_network(program, name: str, *, fused: bool = True, **overrides) -> keras.Model:
+def build_network(program, name: str, *, fused: bool = True, stateful_batch: Optional[int] = None,
+                  **overrides) -> keras.Model:
     """The Keras functional model of network `name`; `overrides` set its hyperparameters.
 
     A cell on the fused path (see `rnndsl.fused`) lowers to Keras's own layer
-    unless `fused` is False.
+    unless `fused` is False. With `stateful_batch` B, the inputs take batches of
+    exactly B, `(B, T, f)`, and every recurrent layer is stateful: each call starts
+    from the states the last call ended with (truncated BPTT, rnndsl.train).
     """
     G = program.graphs[name]
     env = hyperparameters(G, overrides)
@@ -775,7 +778,8 @@ def build_network(program, name: str, *, fused: bool = True, **overrides) -> ker
             shape = (None,) + shape
         elif info.kind != "vec":
             raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
-        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32", name=node)
+        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32", name=node,
+                        batch_size=stateful_batch)
         tensors[node] = t
         inputs.append(t)
     for node in nx.topological_sort(G):
@@ -786,7 +790,8 @@ def build_network(program, name: str, *, fused: bool = True, **overrides) -> ker
         srcs = [tensors[s] for s in app.inputs]
         initial = {state: tensors[v] for state, v in app.initial.items()}
         layer_name = "_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower()
-        result = _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths)
+        result = _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths,
+                              stateful=stateful_batch is not None)
         if app.ports:  # returns=states: {state: tensor}
             tensors.update({app.ports[state]: t for state, t in result.items()})
         else:
@@ -872,7 +877,7 @@ def _value(v, env):
     return env[v.id] if isinstance(v, A.Name) else v
 
 
-def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths):
+def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths, *, stateful=False):
     """Apply one layer; a cell's `initial` states ({state: tensor}) go in by name. With `returns=states`,
     the result is {state: tensor of its final value}."""
     args = app.args
@@ -900,12 +905,16 @@ def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, path
         else:
             raise AssertionError(f"no lowering for layer {L}")
         return layer(srcs[0])
+    if app.kind == "EncoderDecoder":
+        from .seq2seq import lower_encoder_decoder
+
+        return lower_encoder_decoder(program, app, srcs, layer_name, env, fused, paths)
     ref = app.cell
     hp = {k: _hparam(v, env) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
     if app.kind == "cell":
         rnn, order = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths,
-                          return_state=bool(app.ports))
+                          return_state=bool(app.ports), stateful=stateful)
         y = rnn(x, initial_state=[initial[s] for s in order]) if initial else rnn(x)
         return dict(zip(order, y[1:])) if app.ports else y
     if app.kind == "Stack":
@@ -913,10 +922,11 @@ def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, path
         for i in range(depth):
             last = i == depth - 1
             x = _rnn(program, ref.cell, hp, (not last) or ref.returns == "sequences", f"{layer_name}_{i + 1}",
-                     fused, x.shape[-1], paths)[0](x)
+                     fused, x.shape[-1], paths, stateful=stateful)[0](x)
         return x
     if app.kind == "Bidirectional":
-        rnn = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths)[0]
+        rnn = _rnn(program, ref.cell, hp, ref.returns == "sequences", layer_name, fused, x.shape[-1], paths,
+                   stateful=stateful)[0]
         return keras.layers.Bidirectional(rnn, merge_mode=args["merge"], name=layer_name)(x)
     raise AssertionError(f"no lowering for {app.kind}")
 
@@ -932,7 +942,8 @@ def _hparam(v, env):
     return _value(v, env)
 
 
-def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim, paths, return_state=False):
+def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim, paths, return_state=False,
+         stateful=False):
     """The recurrent layer of one cell, Keras's own on the fused path, else a generated cell; and the order in
     which it takes and returns the spec's states."""
     from .fused import Fused, fused_path
@@ -940,11 +951,12 @@ def _rnn(program, cell_name, hp, return_sequences, layer_name, fused, input_dim,
     match = fused_path(program.graphs[cell_name]) if fused else None
     if isinstance(match, Fused):
         layer = fused_layer(program, cell_name, match, input_dim=input_dim, return_sequences=return_sequences,
-                            return_state=return_state, name=layer_name, **hp)
+                            return_state=return_state, name=layer_name, stateful=stateful, **hp)
         paths[layer_name] = (cell_name, match)
         return layer, match.keras_states
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hp, name=layer_name)
-    rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, name=layer_name)
+    rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
+                       name=layer_name)
     return rnn, list(program.graphs[cell_name].graph["states"])
 
 
@@ -986,7 +998,8 @@ class GateStack(keras.initializers.Initializer):
 
 
 def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequences: bool = True,
-                return_state: bool = False, name: Optional[str] = None, **hparams) -> keras.layers.Layer:
+                return_state: bool = False, name: Optional[str] = None, stateful: bool = False,
+                **hparams) -> keras.layers.Layer:
     """Keras's own LSTM / GRU / SimpleRNN for a cell on the fused path, initialized as the spec says."""
     from .fused import LAYOUT
 
@@ -1006,6 +1019,7 @@ def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequen
 
     layout = LAYOUT[match.layer]
     common = dict(units=units, return_sequences=return_sequences, return_state=return_state, name=name,
+                  stateful=stateful,
                   kernel_initializer=stack(layout["kernel"], True),
                   recurrent_initializer=stack(layout["recurrent_kernel"], True),
                   bias_initializer=stack(layout["bias"], False))

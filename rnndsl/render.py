@@ -37,7 +37,7 @@ from . import ast as A
 from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
 from .dims import Dim
 from .errors import LayoutError, UsageError, did_you_mean
-from .layers import CELL_KEYWORDS, KERAS_LAYERS, WRAPPERS
+from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
 
 FORMATS = ("svg", "pdf", "png", "dot")
 
@@ -629,6 +629,13 @@ def _layer_call(app, graphs: dict) -> str:
             elif value != p.default:
                 items.append(f"{p.name}={_value(value)}")
         return f"{app.layer}({', '.join(items)})"
+    if app.kind == ENCODER_DECODER:
+        items = [_cell_call(app.args["encoder"], graphs), _cell_call(app.args["decoder"], graphs)]
+        for p in ENCODER_DECODER_PARAMS[2:]:
+            value = app.args[p.name]
+            if p.default is REQUIRED or value != p.default:
+                items.append(f"{p.name}={_value(value)}")
+        return f"{app.kind}({', '.join(items)})"
     cell = _cell_call(app.cell, graphs) if app.cell is not None else app.layer
     if app.kind == "cell":
         return cell
@@ -675,6 +682,9 @@ def _expanded(G, expand) -> dict:
             hint = "".join(f"; {h}" for h in did_you_mean(name, by_name))
             raise UsageError(f"network `{G.graph['name']}` has no layer `{name}`{hint}")
         app = apps[by_name[name]]
+        if app.kind == ENCODER_DECODER:
+            raise UsageError(f"`{name}` is an encoder-decoder, drawn as one layer; render its cells "
+                             f"({app.args['encoder'].cell}, {app.args['decoder'].cell}) with --cell")
         if app.cell is None:
             raise UsageError(f"`{name}` is a Keras layer ({app.layer}); only cell layers can be expanded")
         out[by_name[name]] = name

@@ -32,7 +32,7 @@ from .builtins import (
 )
 from .dims import Dim
 from .errors import ResolveError, RnnDslError, SpecImportError, did_you_mean
-from .layers import CELL_KEYWORDS, DTYPES, KERAS_LAYERS, KINDS, WRAPPERS
+from .layers import CELL_KEYWORDS, DTYPES, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, KINDS, WRAPPERS
 from .parse import parse_file
 
 # ---------------------------------------------------------------- results
@@ -1075,7 +1075,7 @@ class _NetworkResolver:
             return self._apply(expr.func, inputs, expr.span, initial)
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Name):
             name = expr.func.id
-            if name in self.cell_asts or name in KERAS_LAYERS or name in WRAPPERS:
+            if name in self.cell_asts or name in KERAS_LAYERS or name in WRAPPERS or name == ENCODER_DECODER:
                 self.error(f"`{name}(...)` is a layer; apply it to a value", expr.span,
                            label=f"write `{name}(...)(x)` or `x >> {name}(...)`", code="E0227")
             else:
@@ -1104,7 +1104,7 @@ class _NetworkResolver:
         return True
 
     def _unknown_layer(self, name: A.Name):
-        known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS)
+        known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]
         self.error(f"unknown layer `{name.id}`", name.span, label="not a cell or a known layer",
                    notes=did_you_mean(name.id, known), code="E0226")
 
@@ -1149,6 +1149,10 @@ class _NetworkResolver:
                            notes=["apply the cell on its own to take its states"], code="E0209")
                 return None
             app = Application(app_id, name, cell.cell, args, inputs, span, cell=cell)
+        elif name == ENCODER_DECODER:
+            app = self._encoder_decoder(app_id, layer_expr, inputs, span)
+            if app is None:
+                return None
         elif name in self.cell_asts:
             cell = self._cell_ref(layer_expr)
             if cell is None:
@@ -1169,6 +1173,37 @@ class _NetworkResolver:
             return None
         self.apps.append(app)
         return app_id
+
+    def _encoder_decoder(self, app_id: str, call: A.Call, inputs: list, span: A.Span) -> Optional[Application]:
+        """`EncoderDecoder(encoder, decoder, vocab, embed, ...)(source, target)`: its two cells run over
+        time and give sequences; `target` is a network input (the tokens the decoder reads)."""
+        args = self._layer_args(ENCODER_DECODER, call, ENCODER_DECODER_PARAMS)
+        if args is None:
+            return None
+        for role in ("encoder", "decoder"):
+            ref = args[role]
+            if ref.returns != "sequences":
+                self.error(f"the {role} of `{ENCODER_DECODER}` runs over the whole sequence", ref.span,
+                           label=f"returns={ref.returns}",
+                           notes=["the configuration takes the final states and outputs it needs itself"],
+                           code="E0209")
+                return None
+        if len(inputs) != 2:
+            self.error(f"`{ENCODER_DECODER}` takes 2 inputs (the source features and the target tokens), "
+                       f"given {len(inputs)}", span, code="E0231")
+            return None
+        if inputs[1] not in self.inputs:
+            self.error(f"the target of `{ENCODER_DECODER}` is a network input: the tokens the decoder reads",
+                       span, label="the second input is computed",
+                       notes=["declare it `input target: seq[int]` and pass it as it is: the decoder embeds "
+                              "the tokens itself, and reads its own predictions when it decodes freely"],
+                       code="E0231")
+            return None
+        sampling = args["sampling"]
+        if isinstance(sampling, float) and not 0.0 <= sampling <= 1.0:
+            self.error(f"`sampling` is a probability, in [0, 1], not {sampling:g}", call.span, code="E0209")
+            return None
+        return Application(app_id, ENCODER_DECODER, args["decoder"].cell, args, inputs, span)
 
     def _layer_args(self, name, call: A.Call, params: tuple, what: str = "layer") -> Optional[dict]:
         """{param: value} for a layer's (or cell's) arguments, defaults filled in; None on errors."""

@@ -13,6 +13,8 @@ of a spec, and `rnndsl.train` runs the plan with Keras. The settings
     epochs     = INT              10
     validation = FLOAT            0: the fraction of the training split held out, when the source has none
     seed       = INT              0: weights, data and shuffling
+    strategy   = NAME             builtins.STRATEGIES: where it trains (tf.distribute); default: one device
+    bptt       = NAME(ARGS)       builtins.BPTT: full, or truncated(k): chunks of k steps, states carried
 
 A value is a constant expression over the network's hyperparameters (`batch =
 2 * units`, `data = adding(steps=T)`), a word (`loss = mse`), or a call of a
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import ast as A
-from .builtins import CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, Param
+from .builtins import BPTT, CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, STRATEGIES, Param
 from .errors import RnnDslError, SpecErrors, did_you_mean
 
 
@@ -61,6 +63,8 @@ class TrainPlan:
     epochs: int = 10
     validation: float = 0.0
     seed: int = 0
+    strategy: Choice = Choice("default")
+    bptt: Choice = Choice("full")
 
 
 # setting -> (what it takes, default); REQUIRED settings have no default.
@@ -74,8 +78,11 @@ SETTINGS = {
     "epochs": ("positive int", 10),
     "validation": ("fraction", 0.0),
     "seed": ("int", 0),
+    "strategy": ("strategy", Choice("default")),
+    "bptt": ("bptt", Choice("full")),
 }
-CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+           "strategy": STRATEGIES, "bptt": BPTT}
 
 
 class _Unknown:
@@ -169,7 +176,26 @@ class _Planner:
             self.error("the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`",
                        next(m.span for m in values["metrics"] if m.name == "label_error_rate"), code="E0807")
             return None
+        if values["bptt"].name == "truncated" and not self._truncation_fits(values):
+            return None
         return TrainPlan(self.network, **values)
+
+    def _truncation_fits(self, values: dict) -> bool:
+        """Whether truncated BPTT goes with the loss and the strategy (an error where it does not)."""
+        bptt = values["bptt"]
+        if values["loss"].name == "ctc":
+            # CTC aligns a whole label sequence with a whole sequence of frames: a chunk has no targets of its own
+            self.error("truncated BPTT trains on chunks of the sequences, and `loss = ctc` has no targets per "
+                       "step to cut into chunks", bptt.span, label="truncated BPTT", code="E0807",
+                       notes=["use `bptt = full` with `loss = ctc`"])
+            return False
+        if values["strategy"].name != "default":
+            # the carried states are variables of the batch's size, which replicas cannot share
+            self.error(f"truncated BPTT carries the states of a batch on one device: it runs with "
+                       f"`strategy = default`, not `{values['strategy'].name}`", bptt.span, label="truncated BPTT",
+                       code="E0807")
+            return False
+        return True
 
     # ---- one setting
 
@@ -179,7 +205,15 @@ class _Planner:
         if kind == "source":
             return self._source(exprs[0])
         if kind in CHOICES:
-            return self._choice(exprs[0], kind, CHOICES[kind])
+            chosen = self._choice(exprs[0], kind, CHOICES[kind])
+            if kind == "bptt" and chosen is not None and chosen.name == "truncated":
+                k = chosen.args["k"]
+                if k is not UNKNOWN and k < 1:
+                    arg = exprs[0].args[0].value  # truncated takes one argument: k
+                    self.error(f"`k` of `truncated(k)` must be at least 1 (steps a chunk), not {k!r}", arg.span,
+                               label="not at least 1", code="E0806")
+                    return None
+            return chosen
         value = self._constant(exprs[0])
         if value is None or value is UNKNOWN:
             return value
@@ -340,11 +374,13 @@ def _kind_noun(kind: str) -> str:
 
 
 def _noun(what: str) -> str:
-    return {"loss": "loss", "metrics": "metric", "optimizer": "optimizer", "schedule": "schedule"}.get(what, what)
+    return {"loss": "loss", "metrics": "metric", "optimizer": "optimizer", "schedule": "schedule",
+            "strategy": "strategy", "bptt": "bptt mode"}.get(what, what)
 
 
 def _plural(what: str) -> str:
-    return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules"}[what]
+    return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules",
+            "strategy": "strategies", "bptt": "bptt modes"}[what]
 
 
 def _a(noun: str) -> str:

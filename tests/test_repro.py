@@ -90,15 +90,42 @@ def test_adding_problem_indrnn(tmp_path):
     assert mse < 0.05
 
 
-def test_adding_problem_tanh_control_fails(tmp_path):
-    """A randomly initialised tanh RNN (std Elman), trained as the LSTM is, stays above 0.05.
+def test_adding_problem_tanh_control_fails():
+    """A randomly initialised tanh RNN (std Elman, 32 units), trained as its train block says (Li et
+    al. 2018's protocol for tanh units: Adam at 2e-3, no clipping), stays above 0.05 in at least 4
+    of 5 seeds.
 
-    It does at this seed; over seeds 0-7 it did in 5 of 8 (docs/reproductions.md): with Adam and
-    clipped gradients a tanh RNN sometimes learns the adding problem at T = 100."""
-    started = time.perf_counter()
-    mse = _adding("AddingTanh", tmp_path)
-    _record("adding, T=100: tanh RNN (Elman 32) control", "test MSE", mse, "> 0.05", 0, started)
-    assert mse > 0.05
+    A tanh RNN does sometimes learn the adding problem at T = 100 (docs/reproductions.md), so the
+    control is a rate over seeds, not one seed's result. The five networks train side by side in
+    one Keras model, as the Reber test's do: without gradient clipping each copy trains as it
+    would alone on this data stream."""
+    from rnndsl import data
+    from rnndsl.train import plan_of
+
+    started, seeds = time.perf_counter(), range(5)
+    program = rnndsl.load(EXAMPLES / "adding.rnn")
+    plan = plan_of(program, "AddingTanh", {})
+    assert plan.optimizer.name == "adam" and set(plan.optimizer.args) == {"learning_rate"}  # no clipping
+    found = data.load(plan.data.name, plan.data.args, base=EXAMPLES, seed=plan.seed)
+    (x,), y = found.train.inputs, found.train.targets
+    (x_test,), y_test = found.test.inputs, found.test.targets
+    keras = _keras(plan.seed)
+    copies = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        net = program.build("AddingTanh")
+        copies.append(keras.Model(net.input, net.output, name=f"seed_{seed}"))  # unique names
+    x_in = keras.Input((None, 2))
+    model = keras.Model(x_in, keras.layers.Concatenate()([c(x_in) for c in copies]))
+    model.compile(optimizer=keras.optimizers.Adam(plan.optimizer.args["learning_rate"]), loss="mse")
+    keras.utils.set_random_seed(plan.seed)
+    model.fit(x, np.tile(y, (1, len(seeds))), batch_size=plan.batch, epochs=plan.epochs, verbose=0)
+    mse = np.mean((model.predict(x_test, batch_size=1000, verbose=0) - y_test) ** 2, axis=0)
+    failed = int((mse > 0.05).sum())
+    _record("adding, T=100: tanh RNN (Elman 32) control", "seeds with test MSE > 0.05", failed, ">= 4 of 5",
+            f"init {seeds.start}-{seeds.stop - 1}, data {plan.seed}", started,
+            test_mse_per_seed=[round(float(m), 4) for m in mse])
+    assert failed >= 4, f"test MSE per seed: {mse.round(4).tolist()}"
 
 
 # --- The embedded Reber grammar -----------------------------------------------------------------
@@ -274,3 +301,72 @@ def test_ctc_speech_bidirectional_lstm(tmp_path):
             started, train_seconds=round(result.seconds, 1))
     assert rate < 0.05
     assert result.seconds < 300
+
+
+# --- Translation with attention -----------------------------------------------------------------
+#
+# Dates written in words, in six styles ("the twenty-third of march 1994", "wednesday , march 23 ,
+# 1994"), to ISO 8601 ("1994-03-23"): the encoder-decoder of examples/translate.rnn (LSTM encoder,
+# LSTM decoder, Bahdanau's additive attention) trains with teacher forcing and is then decoded
+# freely, greedily, on held-out dates. Its attention should find, for each field of the ISO date,
+# the source word that says it, wherever the style puts it: the year's digits attend to the year,
+# the month's to the month's name, the day's to the day. The encoder reads left to right, so its
+# output at the word after a field's word still holds that word: a field's attention counts on
+# the word and the one after it.
+
+
+def _field_words(tokens: list) -> dict:
+    """{field: index of the source word that says it} for a date written in words."""
+    from rnndsl.data import _MONTHS
+
+    months = set(_MONTHS) | {m[:3] for m in _MONTHS}
+    found = {}
+    for j, word in enumerate(tokens):
+        if word.isdigit() and len(word) == 4:
+            found["year"] = j
+        elif word in months:
+            found["month"] = j
+        elif word[:1].isdigit() or word.endswith(("first", "second", "third", "th")):
+            found["day"] = j
+    return found
+
+
+ISO_FIELDS = {"year": (0, 1, 2, 3), "month": (5, 6), "day": (8, 9)}  # character positions in YYYY-MM-DD
+
+
+def test_dates_translation_with_attention(tmp_path):
+    """>= 95% of held-out dates decoded exactly (greedy, free decoding), and each ISO field's
+    attention on its source word (and the next): on average at least half of it, and the most
+    attended word in >= 90% of the field's characters."""
+    from rnndsl import data
+    from rnndsl.seq2seq import decode, heat_map
+    from rnndsl.train import plan_of, run
+
+    started = time.perf_counter()
+    program = rnndsl.load(EXAMPLES / "translate.rnn")
+    result = run(program, "Dates", out=tmp_path / "dates", verbose=0)
+    plan = plan_of(program, "Dates", {})
+    found = data.load(plan.data.name, plan.data.args, base=EXAMPLES, seed=plan.seed)
+    sources, targets = found.test.inputs[0], found.test.targets
+    decoded = decode(result.model, {"source": sources})
+    width = targets.shape[1]
+    exact = float(np.mean([(row[:width] == want).all() for row, want in zip(decoded.tokens, targets)]))
+    words = found.source_vocabulary.tokens
+    mass, top = {f: [] for f in ISO_FIELDS}, {f: [] for f in ISO_FIELDS}
+    for alignment, source in zip(decoded.alignments, sources):
+        where = _field_words([words[i] for i in source if i])
+        for field, characters in ISO_FIELDS.items():
+            j = where[field]
+            mass[field].append(np.mean([alignment[c, j:j + 2].sum() for c in characters]))
+            top[field].append(np.mean([alignment[c].argmax() in (j, j + 1) for c in characters]))
+    mass = {f: round(float(np.mean(v)), 3) for f, v in mass.items()}
+    top = {f: round(float(np.mean(v)), 3) for f, v in top.items()}
+    example = next(i for i, s in enumerate(sources) if len(_field_words([words[k] for k in s if k])) == 3)
+    heat_map(decoded.alignments[example, :width], [words[i] for i in sources[example] if i],
+             found.target_vocabulary.decode(decoded.tokens[example][:width]), tmp_path / "attention.png")
+    _record("dates in words to ISO 8601: LSTM(64) encoder-decoder, Bahdanau attention",
+            "held-out exact-match accuracy (greedy)", exact, ">= 0.95", 0, started,
+            train_seconds=round(result.seconds, 1), attention_on_field=mass, attention_top_on_field=top)
+    assert exact >= 0.95
+    assert all(v >= 0.5 for v in mass.values()), mass
+    assert all(v >= 0.9 for v in top.values()), top

@@ -177,7 +177,11 @@ def test_resume_refuses_another_run(tmp_path, capsys):
     assert main(["train", str(spec(tmp_path, SMALL)), "--set", "units=4", "--resume", "--out", str(out)]) == 2
     assert capsys.readouterr().err == (f"error: cannot resume from {out}: it is a run of another network, "
                                        "hyperparameters or train block\n")
-    # the same run, given more epochs, goes on from its checkpoint
+    # the same run, given more epochs, goes on from its checkpoint; a record without the settings that an
+    # earlier rnndsl did not write (strategy, bptt) is a run with their defaults
+    record = json.loads((out / "run.json").read_text())
+    del record["plan"]["strategy"], record["plan"]["bptt"]
+    (out / "run.json").write_text(json.dumps(record))
     assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "2", "--resume", "--out", str(out)]) == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
 
@@ -246,3 +250,94 @@ def test_a_ctc_run_predicts_label_sequences(tmp_path, capsys):
 
     decoded = greedy_decode(result["outputs"])
     assert [list(row[row >= 0]) for row in result["labels"]] == decoded
+
+
+def test_resume_with_a_damaged_run_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    path = spec(tmp_path, SMALL)
+    assert main(["train", str(path), "--epochs", "1", "--out", str(out)]) == 0
+    record = out / "run.json"
+    damaged = [
+        ("{not json", "its run.json is not valid JSON (Expecting property name enclosed in double quotes: "
+                      "line 1 column 2 (char 1))"),
+        (b"\xff\xfe", "its run.json is not valid JSON ('utf-8' codec can't decode byte 0xff in position 0: "
+                      "invalid start byte)"),
+        ("[1, 2]", "its run.json is not the record of a run"),
+        ('{"network": "Add", "plan": "adam"}', "its run.json is not the record of a run"),
+        (None, "cannot read its run.json (No such file or directory)"),
+    ]
+    for content, message in damaged:
+        if content is None:
+            record.unlink()
+        elif isinstance(content, bytes):
+            record.write_bytes(content)
+        else:
+            record.write_text(content)
+        capsys.readouterr()
+        assert main(["train", str(path), "--epochs", "2", "--resume", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == f"error: cannot resume from {out}: {message}\n"
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]  # nothing trained
+
+
+TWO_INPUTS = """import "std/elman.rnn"
+
+network Two(units: int = 4) {
+    input a: seq[2]
+    input b: seq[1]
+    h = Concatenate()(a, b) >> Elman(units, returns=last)
+    output Dense(1)(h)
+
+    train {
+        data = npz("two.npz", inputs="a,b", targets="y")
+        loss = mse
+        epochs = 1
+    }
+}
+"""
+
+
+def test_predict_needs_every_input_of_a_network_by_name(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 6, 2)).astype("float32"), rng.normal(size=(40, 6, 1)).astype("float32")
+    np.savez(tmp_path / "two.npz", a=a, b=b, y=rng.normal(size=(40, 1)).astype("float32"))
+    (tmp_path / "two.rnn").write_text(TWO_INPUTS, encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "two.rnn"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "in.npz", a=a[:5], c=b[:5])
+    assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.npz")]) == 1
+    assert capsys.readouterr().err == "error[E0701]: give the model's input `b` (the arrays given: a, c)\n"
+    np.savez(tmp_path / "in.npz", b=b[:5], a=a[:5])
+    assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.npz")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'p.npz'}: outputs (5, 1)\n"
+    import keras
+
+    expected = np.asarray(keras.saving.load_model(out / "model.keras")([a[:5], b[:5]]))
+    np.testing.assert_allclose(np.load(tmp_path / "p.npz")["outputs"], expected, rtol=1e-5, atol=1e-6)
+    missing = tmp_path / "missing.npz"
+    assert main(["predict", str(out), "--data", str(missing), "-o", str(tmp_path / "p.npz")]) == 2
+    assert capsys.readouterr().err == f"error: cannot read {missing}: No such file or directory\n"
+
+
+def test_unreadable_arrays(tmp_path):
+    """train.read_arrays: every way a .npz can fail to read is one line."""
+    from rnndsl.errors import UsageError
+    from rnndsl.train import read_arrays
+
+    np.savez(tmp_path / "good.npz", x=np.arange(6).reshape(2, 3))
+    whole = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[:len(whole) // 2])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("not arrays\n")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "folder.npz").mkdir()
+    assert list(read_arrays(tmp_path / "good.npz")) == ["x"]
+    not_npz = "it is not a .npz archive (numpy.savez writes one)"
+    cases = [("cut.npz", not_npz), ("empty.npz", not_npz), ("text.npz", not_npz), ("one.npy", not_npz),
+             ("objects.npz", "Object arrays cannot be loaded when allow_pickle=False"),
+             ("folder.npz", "Is a directory"), ("none.npz", "No such file or directory")]
+    for name, reason in cases:
+        with pytest.raises(UsageError) as e:
+            read_arrays(tmp_path / name)
+        assert e.value.message == f"cannot read {tmp_path / name}: {reason}", name

@@ -54,6 +54,7 @@ def test_defaults():
     plan = _plan(net("data = adding(steps=T)\nloss = mse"))
     assert (plan.optimizer.name, plan.schedule.name, plan.metrics) == ("adam", "constant", ())
     assert (plan.batch, plan.epochs, plan.validation, plan.seed) == (32, 10, 0.0, 0)
+    assert (plan.strategy.name, plan.bptt.name) == ("default", "full")
 
 
 def test_a_network_without_a_train_block_has_no_plan():
@@ -120,6 +121,26 @@ ERRORS = [
      "error[E0806]: `loss` takes one value", "extra value"),
     ("data = adding(steps=T)\nloss = mse\nmetrics = label_error_rate",
      "error[E0807]: the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`", ""),
+    ("data = adding(steps=T)\nloss = mse\nstrategy = mirroed",
+     "error[E0804]: unknown strategy `mirroed`", "did you mean `mirrored`?"),
+    ("data = adding(steps=T)\nloss = mse\nstrategy = 2",
+     "error[E0804]: `strategy` is one of default, mirrored, multi_worker, tpu", "not a name"),
+    ("data = adding(steps=T)\nloss = mse\nstrategy = tpu(8)",
+     "error[E0805]: strategy `tpu` takes 0 arguments, given 1", "extra argument"),
+    ("data = adding(steps=T)\nloss = mse\nbptt = trunc(10)",
+     "error[E0804]: unknown bptt mode `trunc`", "bptt modes: full, truncated"),
+    ("data = adding(steps=T)\nloss = mse\nbptt = truncated",
+     "error[E0805]: bptt mode `truncated` needs its argument `k`", "`k` is missing"),
+    ("data = adding(steps=T)\nloss = mse\nbptt = truncated(0)",
+     "error[E0806]: `k` of `truncated(k)` must be at least 1 (steps a chunk), not 0", "not at least 1"),
+    ("data = adding(steps=T)\nloss = mse\nbptt = truncated(T / 2)",
+     "error[E0806]: argument `k` of bptt mode `truncated` must be an integer, not 10.0", "not an integer"),
+    ("data = adding(steps=T)\nloss = ctc\nbptt = truncated(5)",
+     "error[E0807]: truncated BPTT trains on chunks of the sequences, and `loss = ctc` has no targets per step "
+     "to cut into chunks", "use `bptt = full` with `loss = ctc`"),
+    ("data = adding(steps=T)\nloss = mse\nbptt = truncated(5)\nstrategy = mirrored",
+     "error[E0807]: truncated BPTT carries the states of a batch on one device: it runs with "
+     "`strategy = default`, not `mirrored`", "truncated BPTT"),
 ]
 
 
@@ -143,6 +164,17 @@ def test_a_second_block_and_an_unknown_block():
     out = diagnostics(other)
     assert out.startswith("error[E0801]: a network has no `trian { ... }` block"), out
     assert "the block in a network is `train { ... }`" in out
+
+
+def test_strategy_and_bptt():
+    plan = _plan(net("data = adding(steps=T)\nloss = mse\nstrategy = multi_worker\nbptt = full"))
+    assert (plan.strategy, plan.bptt) == (training.Choice("multi_worker", {}, plan.strategy.span),
+                                          training.Choice("full", {}, plan.bptt.span))
+    plan = _plan(net("data = adding(steps=T)\nloss = mse\nbptt = truncated(k=T - 10)"), T=30)
+    assert plan.bptt.name == "truncated" and plan.bptt.args == {"k": 20}
+    with pytest.raises(SpecErrors) as e:  # checked again with the values a run gives
+        _plan(net("data = adding(steps=T)\nloss = mse\nbptt = truncated(T - 10)"), T=10)
+    assert e.value.errors[0].message == "`k` of `truncated(k)` must be at least 1 (steps a chunk), not 0"
 
 
 def test_a_hyperparameter_without_default_is_checked_at_run_time():
