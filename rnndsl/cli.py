@@ -444,17 +444,20 @@ def _decode_freely(saved, given: dict, args) -> dict:
         source_ids = [int(i) for i in source if int(i) != 0] if source.ndim == 1 else list(range(len(source)))
         output_ids = [int(i) for i in decoded.tokens[args.example]]
         output_ids = output_ids[:output_ids.index(0)] if 0 in output_ids else output_ids
-        name = {"source": lambda i: str(i), "target": lambda i: str(i)}
-        for side, vocabulary in vocabularies.items():
-            name[side] = lambda i, v=vocabulary: v.tokens[i] if 0 <= i < len(v) else str(i)
-        alignment = decoded.alignments[args.example, :len(output_ids), :len(source_ids)]
         try:
-            heat_map(alignment, [name["source"](i) for i in source_ids], [name["target"](i) for i in output_ids],
-                     args.attention)
+            heat_map(decoded.alignments[args.example], _token_names(source_ids, vocabularies.get("source")),
+                     _token_names(output_ids, vocabularies.get("target")), args.attention)
         except OSError as e:
             raise UsageError(f"cannot write {args.attention}: {e.strerror}") from None
         print(f"wrote {args.attention}: the attention of input {args.example}")
     return result
+
+
+def _token_names(ids: list, vocabulary) -> list:
+    """The tokens of `ids` by `vocabulary`; an id it lacks (or any id, without one) as its number."""
+    if vocabulary is None:
+        return [str(i) for i in ids]
+    return [vocabulary.tokens[i] if 0 <= i < len(vocabulary) else str(i) for i in ids]
 
 
 def _ctc_beam(outputs, beam: int):

@@ -77,7 +77,8 @@ class EncoderDecoder(keras.layers.Layer):
         self.sampling, self.start, self.end, self.max_length = float(sampling), int(start), int(end), int(max_length)
         self.embedding = keras.layers.Embedding(self.vocab, self.embed, name="target_embedding")
         self.output_layer = keras.layers.Dense(self.vocab, name="output_layer")
-        self.seed = keras.random.SeedGenerator(0) if self.sampling > 0 else None
+        # scheduled sampling's draws: seeded from Keras's global seed (a run's `seed`), saved with the model
+        self.seed = keras.random.SeedGenerator() if self.sampling > 0 else None
         # the cell's state shapes, in its own order, as values: a matrix state [N, W] is (N, W)
         cell = decoder.cell
         if _generated(cell):
@@ -508,12 +509,14 @@ def heat_map(alignment: np.ndarray, source_tokens: list, target_tokens: list, pa
     """Save one sequence's attention as a PNG heat map: a row per target token (the token the
     decoder gave at that step), a column per source token, darker where it attends more.
 
-    alignment: (len(target_tokens), len(source_tokens)), each row summing to 1."""
+    alignment: (steps, source steps), each row summing to 1; cut to (len(target_tokens),
+    len(source_tokens)), the tokens drawn (padding left out)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: write the file only
     from matplotlib import pyplot
 
+    alignment = np.asarray(alignment)[:len(target_tokens), :len(source_tokens)]
     rows, columns = alignment.shape
     figure, axes = pyplot.subplots(figsize=(1.0 + 0.45 * columns, 1.0 + 0.4 * rows), dpi=100)
     axes.imshow(alignment, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")

@@ -540,3 +540,13 @@ def test_predict_unreadable_data(runs, capsys):
     bad.write_text("source,target\n1,2\n")
     assert main(["predict", str(runs / "Tiny"), "--data", str(bad), "-o", str(runs / "b.npz")]) == 2
     assert f"cannot read {bad}: it is not a .npz archive (numpy.savez writes one)" in capsys.readouterr().err
+
+
+def test_heat_map_draws_the_real_tokens_only(tmp_path):
+    """heat_map cuts the alignment of a padded batch to the tokens it labels."""
+    from rnndsl.seq2seq import heat_map
+
+    alignment = np.zeros((11, 6))
+    alignment[:, 0] = 1.0
+    heat_map(alignment, ["march", "23", "1994"], ["1", "9", "</s>"], tmp_path / "a.png")
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
