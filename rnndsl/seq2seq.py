@@ -144,13 +144,13 @@ class EncoderDecoder(keras.layers.Layer):
         return self._loop(target, memory, memory_mask, states, previous, bool(training))
 
     def encode(self, source, source_mask=None):
-        """(memory (batch, S, e), memory mask (batch, S) float 1/0, the decoder's initial states in its
-        cell's form, the decoder's previous output (batch, out)): what decoding needs of the source."""
+        """(memory (batch, S, e), memory mask (batch, S) float 1/0 or None when no step is padded, the
+        decoder's initial states in its cell's form, the decoder's previous output (batch, out)): what
+        decoding needs of the source."""
         encoded = self.encoder(source, mask=source_mask)
         memory, finals = encoded[0], list(encoded[1:])
         batch = ops.shape(memory)[0]
-        memory_mask = (ops.ones(ops.shape(memory)[:2], memory.dtype) if source_mask is None
-                       else ops.cast(source_mask, memory.dtype))
+        memory_mask = None if source_mask is None else ops.cast(source_mask, memory.dtype)
         if self.bridge == "copy":
             by_name = dict(zip(self.encoder_states, finals))
             values = [by_name[name] for name in self.decoder_states]
@@ -257,9 +257,9 @@ class EncoderDecoder(keras.layers.Layer):
         """e[t, j] = s[t] . m[j] (dot) or (W_a s[t]) . m[j] (general), for outputs (batch, T, out):
         (contexts (batch, T, e), alignments (batch, T, S))."""
         queries = self.attend_query(outputs) if self.attention == "luong_general" else outputs
-        scores = ops.einsum("bte,bse->bts", queries, memory)
-        alignment = _masked_softmax(scores, memory_mask[:, None, :])
-        return ops.einsum("bts,bse->bte", alignment, memory), alignment
+        scores = ops.matmul(queries, ops.transpose(memory, (0, 2, 1)))
+        alignment = _masked_softmax(scores, None if memory_mask is None else memory_mask[:, None, :])
+        return ops.matmul(alignment, memory), alignment
 
     def get_config(self):
         config = super().get_config()
@@ -281,7 +281,9 @@ def _generated(cell) -> bool:
 
 
 def _masked_softmax(scores, mask):
-    """Softmax over the last axis, padded steps (mask 0) left out."""
+    """Softmax over the last axis, padded steps (mask 0) left out; no mask: every step counts."""
+    if mask is None:
+        return ops.softmax(scores, axis=-1)
     return ops.softmax(ops.where(mask > 0, scores, NEG), axis=-1)
 
 
@@ -337,6 +339,8 @@ class Stepper:
 
     def init(self, source, source_mask=None) -> tuple:
         memory, memory_mask, states, previous = self.layer.encode(source, source_mask)
+        if memory_mask is None:  # the carry holds arrays only: no padding is a mask of ones
+            memory_mask = np.ones(np.shape(memory)[:2], "float32")
         keys = self.layer.attend_memory(memory) if self.layer.attention == "bahdanau" else memory
         return tuple(np.asarray(a) for a in [memory, memory_mask, keys, previous] + list(states))
 
