@@ -345,6 +345,12 @@ def test_decode_errors(program):
     model = _model(program, "Copy")
     with pytest.raises(rnndsl.UsageError, match=r"decoding needs the input source"):
         decode(model, {"words": np.zeros((1, 2, 3))})
+    followed = SPEC.replace("(feats, target)\n}\nnetwork Additive", "(feats, target) >> Dropout(0.1)\n}\n"
+                            "network Additive", 1)
+    assert followed != SPEC
+    after = rnndsl.load(followed)
+    with pytest.raises(rnndsl.UsageError, match=r"the output of model `Copy` is not its encoder-decoder's"):
+        decode(after.build("Copy"), {"source": np.zeros((1, 2, 3), "float32")})
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(rnndsl.UsageError, match=r"has no encoder-decoder to decode with"):
         decode(plain, {})
@@ -491,6 +497,15 @@ def test_predict_errors(runs, capsys, extra, message):
     assert main(["predict", str(runs / "Tiny"), "--data", str(runs / "sources.npz"), "-o",
                  str(runs / "x.npz")] + extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_predict_attention_unwritable(runs, capsys):
+    from rnndsl.cli import main
+
+    png = runs / "no" / "such" / "a.png"
+    assert main(["predict", str(runs / "Tiny"), "--data", str(runs / "sources.npz"), "-o", str(runs / "w.npz"),
+                 "--attention", str(png)]) == 2
+    assert f"cannot write {png}: No such file or directory" in capsys.readouterr().err
 
 
 def test_predict_attention_needs_attention(runs, capsys):
