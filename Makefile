@@ -1,6 +1,8 @@
 # rnndsl: `make demo` and `make test` work on a fresh machine.
 # They create .venv, install the package with its dev extras, and install
-# Graphviz's `dot` with apt-get when it is missing.
+# Graphviz's `dot` with apt-get when it is missing; `make test` also installs
+# TeX Live's pdflatex with TikZ, and poppler-utils, the same way (the tests
+# compile `rnndsl latex --standalone` and TikZ figures, and read the PDFs).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +12,7 @@ STAMP  := $(VENV)/.installed
 OUT    := out
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dot test repro demo bench gallery fmt-check clean
+.PHONY: setup dot tex test repro demo bench gallery fmt-check clean
 
 # compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
 # install has no bytecode of its own; `check` should start fast all the same.
@@ -27,7 +29,13 @@ dot:
 		echo "installing Graphviz (dot) with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; }
 
-test: setup
+tex:
+	@{ command -v pdflatex && command -v pdftoppm && kpsewhich tikz.sty; } >/dev/null 2>&1 || { \
+		echo "installing TeX Live (pdflatex, TikZ) and poppler-utils with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends texlive-latex-base texlive-pictures poppler-utils >/dev/null; }
+
+test: setup tex
 	$(PY) -m pytest -q
 
 # The training reproductions of papers' results (tests marked `slow`, left out of

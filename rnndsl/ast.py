@@ -235,6 +235,15 @@ class ODE:
 
 
 @dataclass(frozen=True)
+class Notation:
+    """`notation beta = "\\beta"`: the LaTeX a name is written as in equations and paper figures."""
+
+    name: Name
+    latex: String
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Solver:
     """`solver rk4` / `solver euler(step=0.05)` in a cell header."""
 

@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, fmt, build, fit, train, evaluate, predict.
+"""The `rnndsl` command: check, render, latex, fmt, build, fit, train, evaluate, predict.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -47,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--unroll", type=int, metavar="K", help="draw a cell unrolled over K steps")
     r.add_argument("--expand", action="append", default=[], metavar="LAYER",
                    help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
+
+    x = sub.add_parser("latex", help="write a cell's equations, or a network's data flow, as LaTeX")
+    x.add_argument("file", metavar="FILE")
+    which = x.add_mutually_exclusive_group()
+    which.add_argument("--cell", metavar="NAME")
+    which.add_argument("--network", metavar="NAME")
+    x.add_argument("-o", "--output", metavar="OUT.tex", help="the file to write (default: standard output)")
+    x.add_argument("--standalone", action="store_true",
+                   help="a whole document that pdflatex compiles, not a block to \\input into one")
 
     b = sub.add_parser("build", help="lower a network, or a cell alone, to a Keras model and save it (.keras)")
     b.add_argument("file", metavar="FILE")
@@ -115,9 +124,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render, fmt, build, fit, train, evaluate or predict "
+            raise UsageError("no command given: use check, render, latex, fmt, build, fit, train, evaluate or predict "
                              "(see `rnndsl --help`)")
-        commands = {"check": _check, "render": _render, "fmt": _fmt, "build": _build, "fit": _fit,
+        commands = {"check": _check, "render": _render, "latex": _latex, "fmt": _fmt, "build": _build, "fit": _fit,
                     "train": _train, "evaluate": _evaluate, "predict": _predict}
         with _native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
             return commands[args.command](args)
@@ -207,6 +216,37 @@ def _check(args) -> int:
     return status
 
 
+def _chosen(args, program) -> str:
+    """The cell or network that --cell or --network names, or the file's default one."""
+    name = args.cell or args.network
+    if name is None:
+        return program.default_name()
+    _named(args.file, name, *(("cell", program.cells) if args.cell else ("network", program.networks)))
+    return name
+
+
+def _latex(args) -> int:
+    from .program import check_file
+
+    out = Path(args.output) if args.output else None
+    if out is not None and out.suffix.lower() != ".tex":
+        raise UsageError(f"cannot write `{out.suffix or out.name}`: the output must end in .tex")
+    program, errors = check_file(args.file)
+    if errors:
+        _report(errors, args.file)
+        return EXIT_SPEC
+    text = program.latex(_chosen(args, program), standalone=args.standalone)
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror}") from None
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def _render(args) -> int:
     from .program import check_file
     from .render import FORMATS
@@ -222,11 +262,7 @@ def _render(args) -> int:
     if errors:
         _report(errors, args.file)
         return EXIT_SPEC
-    name = args.cell or args.network
-    if name is not None:
-        _named(args.file, name, *(("cell", program.cells) if args.cell else ("network", program.networks)))
-    else:
-        name = program.default_name()
+    name = _chosen(args, program)
     item = program[name]
     if args.unroll is not None and name not in program.cells:
         raise UsageError("--unroll draws a cell; give one with --cell")

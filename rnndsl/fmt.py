@@ -240,6 +240,8 @@ def format_stmt(s) -> str:
         return f"{targets} = {format_expr(s.value)}"
     if isinstance(s, A.ODE):
         return f"d/dt {s.name.id} = {format_expr(s.value)}"
+    if isinstance(s, A.Notation):
+        return f"notation {s.name.id} = {format_expr(s.latex)}"
     if isinstance(s, A.NetInput):
         return f"input {_names(s.names)}: {s.type.kind.id}[{_dims(s.type.items)}]"
     if isinstance(s, A.Bind):

@@ -83,7 +83,7 @@ class _CellGraph:
             name=cell.name, kind="cell", over=cell.over, index=cell.index, doc=cell.doc,
             file=cell.file, span=cell.span, solver=cell.solver, step=cell.step,
             outputs=[o.id for o in cell.outputs], states=states, delays=dict(cell.delays),
-            hparams=cell.hparams, free_dims=cell.free_dims,
+            hparams=cell.hparams, free_dims=cell.free_dims, notation=dict(cell.notation),
         )
         for name, decl in cell.inputs.items():
             G.add_node(name, kind="input", span=_name_span(decl.names, name), label=name)
@@ -228,7 +228,7 @@ def network_graph(net: BoundNetwork) -> nx.MultiDiGraph:
     """Layers as nodes, values flowing on edges."""
     G = nx.MultiDiGraph()
     G.graph.update(name=net.name, kind="network", doc=net.doc, file=net.file, span=net.span,
-                   hparams=net.hparams, outputs=[])
+                   hparams=net.hparams, outputs=[], notation=dict(net.notation))
     for name, info in net.inputs.items():
         G.add_node(name, kind="input", span=info.span, label=name, info=info)
     for app in net.apps:

@@ -645,6 +645,11 @@ class _ASTBuilder(Transformer):
         _, name, value = children
         return A.ODE(self._name(name), value, self._s(meta))
 
+    def notation_decl(self, meta, children):
+        name, latex = children
+        return A.Notation(self._name(name), A.String(_unquote(str(latex)), _token_span(self.file, latex)),
+                          self._s(meta))
+
     # ---- network statements
 
     def net_input(self, meta, children):

@@ -83,6 +83,7 @@ class Cell:
 
     name: str
     graph: nx.MultiDiGraph
+    program: "Program"
 
     @property
     def doc(self) -> Optional[str]:
@@ -103,6 +104,25 @@ class Cell:
 
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
+
+    def latex(self, standalone: bool = False) -> str:
+        """The cell's equations as a LaTeX `align` block and its `where` sentence (`rnndsl latex`)."""
+        from . import latex
+
+        body = latex.cell_latex(self.graph, self.program.bound.cells[self.name].ast)
+        return _latex_text("cell", self.name, self.program.file, body, standalone)
+
+    def _repr_latex_(self) -> str:
+        """The equations in an `aligned` block, as Jupyter's MathJax shows them."""
+        from . import latex
+
+        return "$$" + latex.cell_equations(self.graph, self.program.bound.cells[self.name].ast, env="aligned") + "$$"
+
+
+def _latex_text(kind: str, name: str, file: str, body: str, standalone: bool) -> str:
+    from . import latex
+
+    return latex.document(body, title=name) if standalone else latex.header(kind, name, file) + body
 
 
 @dataclass
@@ -125,6 +145,18 @@ class Network:
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
 
+    def latex(self, standalone: bool = False) -> str:
+        """The network's data flow as a LaTeX `align` block of its bindings (`rnndsl latex`)."""
+        from . import latex
+
+        body = latex.network_latex(self.graph, self.program.bound.networks[self.name])
+        return _latex_text("network", self.name, self.program.file, body, standalone)
+
+    def _repr_latex_(self) -> str:
+        from . import latex
+
+        return "$$" + latex.network_equations(self.graph, self.program.bound.networks[self.name], env="aligned") + "$$"
+
 
 class Program:
     """The checked cells and networks of a spec file and of the files it imports."""
@@ -135,7 +167,7 @@ class Program:
         self.module = module
         self.file = bound.file
         self.doc = bound.doc
-        self.cells = {n: Cell(n, graphs[n]) for n in bound.cells}
+        self.cells = {n: Cell(n, graphs[n], self) for n in bound.cells}
         self.networks = {n: Network(n, graphs[n], self) for n in bound.networks}
 
     def __repr__(self) -> str:
@@ -190,6 +222,15 @@ class Program:
 
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
+
+    def _repr_latex_(self) -> str:
+        return self[self.default_name()]._repr_latex_()
+
+    def latex(self, name: Optional[str] = None, standalone: bool = False) -> str:
+        """The LaTeX of cell or network `name` (the default one when None): see `Cell.latex`, `Network.latex`."""
+        name = name or self.default_name()
+        self.graph(name)
+        return self[name].latex(standalone=standalone)
 
     def build(self, name: Optional[str] = None, *, input_size: Optional[int] = None, fused: bool = True,
               **hyperparameters):

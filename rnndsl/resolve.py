@@ -92,6 +92,7 @@ class BoundCell:
     solver: Optional[str] = None
     step: object = None  # float, or the name of the hyperparameter giving it
     delays: dict = field(default_factory=dict)  # name -> largest delay it is read at
+    notation: dict = field(default_factory=dict)  # name -> LaTeX, from `notation` statements
 
     @property
     def states(self) -> list:
@@ -151,6 +152,7 @@ class BoundNetwork:
     apps: list  # of Application, in order
     values: dict  # bound name -> value id
     outputs: list  # of (value id, span)
+    notation: dict = field(default_factory=dict)  # name -> LaTeX, from `notation` statements
 
     @property
     def span(self) -> A.Span:
@@ -463,6 +465,8 @@ class _CellResolver:
             if isinstance(stmt, (A.Equation, A.ODE)):
                 self._expr(stmt.value, generator=None)
         self._check_states_and_outputs()
+        known = [*self.hparams, *self.inputs, *self.params, *self.values, *sorted(self.free)]
+        notation = _notations(cell.body, known, "cell", self.errors)
         if self.errors:
             return None, self.errors
         return BoundCell(
@@ -470,7 +474,7 @@ class _CellResolver:
             index=self.index, hparams=self.hparams, inputs=self.inputs, params=self.params,
             values=self.values, state_decls=self.state_decls, outputs=self.outputs,
             free_dims=sorted(self.free), solver=self.solver_name, step=self.step,
-            delays=self.delays,
+            delays=self.delays, notation=notation,
         ), []
 
     # ---- declarations
@@ -904,6 +908,52 @@ class _CellResolver:
                            notes=[f"a value becomes state when it is read as `{name}[t-1]`"], code="E0211")
 
 
+def _notations(body: tuple, known: list, where: str, errors: list) -> dict:
+    """The `notation` statements of a cell's or network's body: name -> LaTeX, each checked."""
+    notation: dict = {}
+    for stmt in body:
+        if not isinstance(stmt, A.Notation):
+            continue
+        name, latex = stmt.name.id, stmt.latex.value
+        if name not in known:
+            errors.append(ResolveError(
+                f"notation for `{name}`, which this {where} does not declare", stmt.name.span,
+                label="not a name of this " + where, notes=did_you_mean(name, known), code="E0232"))
+        elif name in notation:
+            errors.append(ResolveError(f"notation for `{name}` is given twice", stmt.name.span,
+                                       label="second notation", code="E0204"))
+        elif problem := _latex_problem(latex):
+            escapes = ["a string turns `\\t` into a tab and `\\n` into a newline: write a LaTeX backslash "
+                       "as `\\\\`, as in `notation h_tilde = \"\\\\tilde{h}\"`"] if "control" in problem else []
+            errors.append(ResolveError(f"the notation for `{name}` {problem}", stmt.latex.span,
+                                       label="not usable LaTeX", notes=escapes, code="E0233"))
+        else:
+            notation[name] = latex
+    return notation
+
+
+def _latex_problem(latex: str) -> Optional[str]:
+    """Why `latex` cannot stand for a name in an equation, or None."""
+    if not latex.strip():
+        return "is empty"
+    if any(ord(c) < 32 for c in latex):
+        return "contains a control character (a tab or a newline)"
+    depth = 0
+    for i, c in enumerate(latex):
+        escaped = i > 0 and latex[i - 1] == "\\"
+        if c == "{" and not escaped:
+            depth += 1
+        elif c == "}" and not escaped:
+            depth -= 1
+            if depth < 0:
+                return "closes a brace it did not open"
+    if depth:
+        return "leaves a brace open"
+    if "$" in latex.replace("\\$", ""):
+        return "contains `$`: give the math itself, without dollar signs"
+    return None
+
+
 def _is_call(expr, name: str) -> bool:
     return isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id == name
 
@@ -965,10 +1015,14 @@ class _NetworkResolver:
             self.error(f"network `{self.net.name.id}` has no output", self.net.name.span,
                        label="add `output NAME`", code="E0218")
         self.errors += training.check(self.net, self.hparams)
+        notation: dict = {}
+        if not self.blocked:
+            known = [*self.hparams, *self.inputs, *self.values, *sorted(self.failed)]
+            notation = _notations(self.net.body, known, "network", self.errors)
         if self.errors or self.blocked:
             return None, self.errors
         return BoundNetwork(self.net, self.net.name.id, self.file, self.net.doc, self.hparams,
-                            self.inputs, self.apps, self.values, outputs), []
+                            self.inputs, self.apps, self.values, outputs, notation), []
 
     def _bind_states(self, stmt: A.Bind, app: Application):
         """`c, h = LSTM(units, returns=states)(x)`: one name per state, in the cell's order."""

@@ -1,0 +1,228 @@
+"""notation: how a spec's names are written in papers, as LaTeX and as Graphviz labels.
+
+One rule serves `rnndsl latex` (rnndsl.latex) and the paper style of `rnndsl render`,
+so that the equations and the figure of a cell name things alike. docs/language.md
+("Notation") is its reference:
+
+- the name splits at `_`: the first part is the symbol, the others its subscript,
+  joined by commas (`W_i` -> W_i, `W_in` -> W_in with "in" upright, `W_x_h` -> W_{x,h});
+- a Greek letter's name is the letter (`beta` -> \\beta, `Gamma` -> \\Gamma), as a symbol
+  or a subscript; `dt` is \\Delta t;
+- the parts `tilde`, `hat`, `bar`, `dot`, `check`, `breve` and `vec` put that accent
+  on the symbol (`h_tilde` -> \\tilde{h}, `y_hat_t` -> \\hat{y}_t);
+- digits at the end of the symbol are a subscript (`W1` -> W_1, `h2_f` -> h_{2,f});
+- one letter is italic, several are upright (`mem` -> \\mathrm{mem});
+- vectors and matrices are bold (\\mathbf, or \\bm for Greek letters), scalars are not;
+- `notation NAME = "LaTeX"` in a cell or network replaces all of this for that name.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+GREEK = {
+    name: "\\" + name for name in (
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+        "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+        "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")
+}
+# The Unicode letters of the same names, for diagram labels (Graphviz has no math mode).
+GREEK_UNICODE = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η",
+    "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
+    "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ",
+    "Upsilon": "Υ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+}
+ACCENTS = {"tilde": "\\tilde", "hat": "\\hat", "bar": "\\bar", "dot": "\\dot", "check": "\\check",
+           "breve": "\\breve", "vec": "\\vec"}
+# Combining marks that draw the same accents on a diagram's letter.
+ACCENT_UNICODE = {"tilde": "\u0303", "hat": "\u0302", "bar": "\u0304", "dot": "\u0307", "check": "\u030c",
+                  "breve": "\u0306", "vec": "\u20d7"}
+SPECIAL = {"dt": ("\\Delta t", "Δ<I>t</I>")}  # names papers write otherwise: LaTeX, Graphviz label
+
+_TRAILING_DIGITS = re.compile(r"^(.*?[A-Za-z])([0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A name as papers write it: `h_tilde_f` is base "h", accent "tilde", subscript ("f",)."""
+
+    base: str
+    accent: Optional[str]
+    subscript: tuple
+
+    @property
+    def greek(self) -> bool:
+        return self.base in GREEK
+
+
+def symbol(name: str) -> Symbol:
+    """Split `name` by the rule of this module's docstring."""
+    parts = [p for p in name.split("_") if p] or [name]
+    base, rest = parts[0], parts[1:]
+    subscript = []
+    m = _TRAILING_DIGITS.match(base)
+    if m:
+        base, digits = m.group(1), m.group(2)
+        subscript.append(digits)
+    accent = None
+    for part in rest:
+        if part in ACCENTS and accent is None:
+            accent = part
+        else:
+            subscript.append(part)
+    return Symbol(base, accent, tuple(subscript))
+
+
+def _latex_part(part: str) -> str:
+    """A subscript part: a Greek letter, a digit string, one italic letter, or an upright word."""
+    if part in GREEK:
+        return GREEK[part]
+    if len(part) == 1 or part.isdigit():
+        return part
+    return f"\\mathrm{{{part}}}"
+
+
+def latex(name: str, bold: bool = False, index: Optional[str] = None, notation: Optional[dict] = None) -> str:
+    """The LaTeX of `name`, bold when it is a vector or a matrix, with `index` (LaTeX, "t-1") as a subscript.
+
+    `notation` holds the spec's `notation` statements: name -> LaTeX, used as given.
+    """
+    if notation and name in notation:
+        given = notation[name]
+        return given if index is None else f"{{{given}}}_{{{index}}}"
+    if name in SPECIAL:
+        text = SPECIAL[name][0]
+        return text if index is None else f"({text})_{{{index}}}"
+    sym = symbol(name)
+    if sym.greek:
+        base = GREEK[sym.base]
+        base = f"\\bm{{{base}}}" if bold else base
+    elif len(sym.base) == 1:
+        base = f"\\mathbf{{{sym.base}}}" if bold else sym.base
+    else:
+        base = f"\\mathbf{{{sym.base}}}" if bold else f"\\mathrm{{{sym.base}}}"
+    if sym.accent:
+        base = f"{ACCENTS[sym.accent]}{{{base}}}"
+    sub = [_latex_part(p) for p in sym.subscript] + ([index] if index is not None else [])
+    if not sub:
+        return base
+    joined = ",".join(sub)
+    return f"{base}_{joined}" if len(joined) == 1 else f"{base}_{{{joined}}}"
+
+
+# ---------------------------------------------------------------- diagram labels
+
+
+def _html_part(part: str) -> str:
+    if part in GREEK_UNICODE:
+        return GREEK_UNICODE[part]
+    if len(part) == 1 and part.isalpha():
+        return f"<I>{part}</I>"
+    return _html.escape(part)
+
+
+def html(name: str, bold: bool = False, index: Optional[str] = None, notation: Optional[dict] = None) -> str:
+    """The Graphviz HTML-like label text of `name` (no enclosing `<>`): italic letters, Greek as Unicode,
+    `<SUB>` subscripts, `<B>` for vectors and matrices. `index` is the spec's index ("t-1"), its letters set
+    in italics and its minus a minus sign."""
+    if index is not None:
+        index = "".join(f"<I>{c}</I>" if c.isalpha() else "−" if c == "-" else _html.escape(c)
+                        for c in index.replace(" ", "")).replace("</I><I>", "")
+    if notation and name in notation:
+        text = latex_to_html(notation[name])
+    elif name in SPECIAL:
+        text = SPECIAL[name][1]
+    else:
+        sym = symbol(name)
+        if sym.greek:
+            text = GREEK_UNICODE[sym.base]
+        elif len(sym.base) == 1:
+            text = f"<I>{sym.base}</I>"
+        else:
+            text = _html.escape(sym.base)
+        if sym.accent:  # the combining mark goes after the letter, inside its italics
+            text = text.replace("</I>", ACCENT_UNICODE[sym.accent] + "</I>") if "</I>" in text \
+                else text + ACCENT_UNICODE[sym.accent]
+        if bold:
+            text = f"<B>{text}</B>"
+        sub = [_html_part(p) for p in sym.subscript]
+        sub += [index] if index is not None else []
+        return text + (f"<SUB>{','.join(sub)}</SUB>" if sub else "")
+    if index is not None:
+        text += f"<SUB>{index}</SUB>"
+    return text
+
+
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def latex_to_html(latex_text: str) -> str:
+    """A Graphviz label for a `notation` string: the common subset of LaTeX math drawn with HTML-like tags.
+
+    Greek letters become Unicode, `_x`/`_{..}` and `^x`/`^{..}` become `<SUB>`/`<SUP>`, `\\mathbf{..}` and
+    `\\bm{..}` `<B>`, `\\tilde{x}` and the other accents combining marks, `\\mathrm{..}` and `\\text{..}`
+    plain text; single letters are italic. Other commands are written by name, without the backslash.
+    """
+    out, i, n = [], 0, len(latex_text)
+
+    def group(j):
+        """The text of the group at j (`{...}` or one token) and the index after it."""
+        while j < n and latex_text[j] == " ":
+            j += 1
+        if j < n and latex_text[j] == "{":
+            depth, k = 1, j + 1
+            while k < n and depth:
+                depth += {"{": 1, "}": -1}.get(latex_text[k], 0)
+                k += 1
+            return latex_text[j + 1:k - 1], k
+        m = _COMMAND.match(latex_text, j)
+        if m:
+            return m.group(0), m.end()
+        return latex_text[j:j + 1], j + 1
+
+    while i < n:
+        c = latex_text[i]
+        if c == "\\":
+            m = _COMMAND.match(latex_text, i)
+            if not m:  # `\,` `\{` and the like
+                out.append(_html.escape(latex_text[i + 1:i + 2]) if latex_text[i + 1:i + 2] not in ",;! " else " ")
+                i += 2
+                continue
+            cmd, i = m.group(1), m.end()
+            if cmd in GREEK_UNICODE:
+                out.append(GREEK_UNICODE[cmd])
+            elif cmd in ("mathbf", "bm", "boldsymbol"):
+                body, i = group(i)
+                out.append(f"<B>{latex_to_html(body)}</B>")
+            elif cmd in ("mathrm", "text", "operatorname", "textrm", "mathsf"):
+                body, i = group(i)
+                out.append(_html.escape(body))
+            elif cmd in ("mathcal", "mathscr", "mathfrak", "mathbb"):
+                body, i = group(i)
+                out.append(latex_to_html(body))
+            elif cmd in ("mathit", "textit"):
+                body, i = group(i)
+                out.append(f"<I>{_html.escape(body)}</I>")
+            elif cmd.removeprefix("wide") in ACCENTS:
+                body, i = group(i)
+                out.append(latex_to_html(body) + ACCENT_UNICODE[cmd.removeprefix("wide")])
+            else:
+                out.append(_html.escape(cmd))
+        elif c in "_^":
+            body, i = group(i + 1)
+            tag = "SUB" if c == "_" else "SUP"
+            out.append(f"<{tag}>{latex_to_html(body)}</{tag}>")
+        elif c in "{}":
+            i += 1
+        elif c.isalpha():
+            out.append(f"<I>{c}</I>")
+            i += 1
+        else:
+            out.append(_html.escape(c))
+            i += 1
+    return "".join(out).replace("</I><I>", "")
