@@ -121,7 +121,7 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         "option": (["check", "--frobnicate", "x.rnn"],
                    "error: unrecognized arguments: --frobnicate (see `rnndsl --help`)"),
         "command": (["compile", "x.rnn"], "error: argument COMMAND: invalid choice: 'compile' "),
-        "none": ([], "error: no command given: use check, render, fmt, build, fit, train, evaluate or predict (see `rnndsl --help`)"),
+        "none": ([], "error: no command given: use check, render, latex, fmt, build, fit, train, evaluate or predict (see `rnndsl --help`)"),
     }
     for name, (args, expected) in cases.items():
         code, out, err = run(*args)
