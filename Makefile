@@ -1,8 +1,9 @@
 # rnndsl: `make demo` and `make test` work on a fresh machine.
 # They create .venv, install the package with its dev extras, and install
 # Graphviz's `dot` with apt-get when it is missing; `make test` also installs
-# TeX Live's pdflatex with TikZ, and poppler-utils, the same way (the tests
-# compile `rnndsl latex --standalone` and TikZ figures, and read the PDFs).
+# TeX Live's pdflatex with TikZ and minted, and poppler-utils, the same way (the
+# tests compile `rnndsl latex --standalone`, TikZ figures and docs/papers.md's
+# example paper, and read the PDFs).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -30,10 +31,11 @@ dot:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; }
 
 tex:
-	@{ command -v pdflatex && command -v pdftoppm && kpsewhich tikz.sty; } >/dev/null 2>&1 || { \
-		echo "installing TeX Live (pdflatex, TikZ) and poppler-utils with apt-get"; \
+	@{ command -v pdflatex && command -v pdftoppm && kpsewhich tikz.sty minted.sty; } >/dev/null 2>&1 || { \
+		echo "installing TeX Live (pdflatex, TikZ, minted) and poppler-utils with apt-get"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends texlive-latex-base texlive-pictures poppler-utils >/dev/null; }
+			--no-install-recommends texlive-latex-base texlive-pictures texlive-latex-extra \
+			poppler-utils >/dev/null; }
 
 test: setup tex
 	$(PY) -m pytest -q
@@ -49,9 +51,11 @@ repro: setup
 
 # The main job on the bundled examples: check everything, draw the example
 # networks and the standard library's cells (folded, and the Elman cell
-# unrolled over 3 steps) as SVG files in out/, build the example networks
-# to Keras models (out/*.keras), printing their summaries, and train the
-# embedded Reber grammar's LSTM from its train block for 3 epochs.
+# unrolled over 3 steps) as SVG files in out/, the LSTM as a figure for a
+# paper (out/lstm-paper.pdf) and its equations as a LaTeX document
+# (out/lstm-equations.tex), build the example networks to Keras models
+# (out/*.keras), printing their summaries, and train the embedded Reber
+# grammar's LSTM from its train block for 3 epochs.
 demo: setup
 	$(RNNDSL) check specs/std/*.rnn examples/*.rnn
 	mkdir -p $(OUT)
@@ -60,6 +64,8 @@ demo: setup
 		case $$f in */cells.rnn) continue;; esac; \
 		$(RNNDSL) render $$f -o $(OUT)/std-$$(basename $$f .rnn).svg || exit 1; done
 	$(RNNDSL) render specs/std/elman.rnn --unroll 3 -o $(OUT)/std-elman-unrolled.svg
+	$(RNNDSL) render specs/std/lstm.rnn --cell LSTM --style paper -o $(OUT)/lstm-paper.pdf
+	$(RNNDSL) latex specs/std/lstm.rnn --cell LSTM --standalone -o $(OUT)/lstm-equations.tex
 	for f in examples/*.rnn; do TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) build $$f -o $(OUT)/$$(basename $$f .rnn).keras || exit 1; done
 	rm -rf $(OUT)/runs/ReberLSTM
 	TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) train examples/reber.rnn --epochs 3 --out $(OUT)/runs/ReberLSTM

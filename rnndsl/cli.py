@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--cell", metavar="NAME")
     which.add_argument("--network", metavar="NAME")
     r.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="the file to write: .svg, .pdf, .png or .dot")
+                   help="the file to write: .svg, .pdf, .png, .dot, or .tex (a TikZ picture)")
+    r.add_argument("--style", metavar="STYLE",
+                   help="`default`, or `paper`: a figure for a publication (the default for .tex)")
     r.add_argument("--unroll", type=int, metavar="K", help="draw a cell unrolled over K steps")
     r.add_argument("--expand", action="append", default=[], metavar="LAYER",
                    help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
@@ -249,7 +251,8 @@ def _latex(args) -> int:
 
 def _render(args) -> int:
     from .program import check_file
-    from .render import FORMATS
+    from .errors import did_you_mean
+    from .render import FORMATS, STYLES
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
@@ -258,6 +261,10 @@ def _render(args) -> int:
                          + ", ".join(f".{f}" for f in FORMATS))
     if args.unroll is not None and args.unroll < 1:
         raise UsageError("--unroll takes a number of steps of at least 1")
+    style = args.style or ("paper" if fmt == "tex" else "default")
+    if style not in STYLES:
+        raise UsageError(f"unknown style `{style}`: use one of " + ", ".join(STYLES)
+                         + "".join(f"; {n}" for n in did_you_mean(style, STYLES)))
     program, errors = check_file(args.file)
     if errors:
         _report(errors, args.file)
@@ -269,9 +276,9 @@ def _render(args) -> int:
     if args.expand and name not in program.networks:
         raise UsageError("--expand opens a layer of a network; give one with --network")
     if name in program.cells:
-        item.render(out, unroll=args.unroll)
+        item.render(out, unroll=args.unroll, style=style)
     else:
-        item.render(out, expand=args.expand)
+        item.render(out, expand=args.expand, style=style)
     print(f"wrote {out}")
     return EXIT_OK
 

@@ -131,8 +131,7 @@ def html(name: str, bold: bool = False, index: Optional[str] = None, notation: O
     `<SUB>` subscripts, `<B>` for vectors and matrices. `index` is the spec's index ("t-1"), its letters set
     in italics and its minus a minus sign."""
     if index is not None:
-        index = "".join(f"<I>{c}</I>" if c.isalpha() else "−" if c == "-" else _html.escape(c)
-                        for c in index.replace(" ", "")).replace("</I><I>", "")
+        index = index_html(index)
     if notation and name in notation:
         text = latex_to_html(notation[name])
     elif name in SPECIAL:
@@ -141,13 +140,12 @@ def html(name: str, bold: bool = False, index: Optional[str] = None, notation: O
         sym = symbol(name)
         if sym.greek:
             text = GREEK_UNICODE[sym.base]
-        elif len(sym.base) == 1:
+        elif len(sym.base) == 1 and not bold:  # \mathbf is bold upright: no italics under <B>
             text = f"<I>{sym.base}</I>"
         else:
             text = _html.escape(sym.base)
-        if sym.accent:  # the combining mark goes after the letter, inside its italics
-            text = text.replace("</I>", ACCENT_UNICODE[sym.accent] + "</I>") if "</I>" in text \
-                else text + ACCENT_UNICODE[sym.accent]
+        if sym.accent:
+            text = _accented(text, ACCENT_UNICODE[sym.accent])
         if bold:
             text = f"<B>{text}</B>"
         sub = [_html_part(p) for p in sym.subscript]
@@ -158,15 +156,32 @@ def html(name: str, bold: bool = False, index: Optional[str] = None, notation: O
     return text
 
 
+def index_html(index: str) -> str:
+    """A step or node index as a diagram writes it: `t−1`, its letters in italics, its minus a minus sign."""
+    return "".join(f"<I>{c}</I>" if c.isalpha() else "−" if c == "-" else _html.escape(c)
+                   for c in index.replace(" ", "")).replace("</I><I>", "")
+
+
+_CLOSING_TAGS = re.compile(r"(?:</[A-Z]+>)+$")
+
+
+def _accented(text: str, mark: str) -> str:
+    """`text` with a combining `mark` after its last letter, inside its closing tags: Graphviz then keeps
+    the two in one run of text, and the accent sits on the letter."""
+    m = _CLOSING_TAGS.search(text)
+    return text[: m.start()] + mark + m.group(0) if m else text + mark
+
+
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 
 
-def latex_to_html(latex_text: str) -> str:
+def latex_to_html(latex_text: str, upright: bool = False) -> str:
     """A Graphviz label for a `notation` string: the common subset of LaTeX math drawn with HTML-like tags.
 
     Greek letters become Unicode, `_x`/`_{..}` and `^x`/`^{..}` become `<SUB>`/`<SUP>`, `\\mathbf{..}` and
     `\\bm{..}` `<B>`, `\\tilde{x}` and the other accents combining marks, `\\mathrm{..}` and `\\text{..}`
-    plain text; single letters are italic. Other commands are written by name, without the backslash.
+    plain text; single letters are italic (upright under \\mathbf, or with `upright`). Other commands are
+    written by name, without the backslash.
     """
     out, i, n = [], 0, len(latex_text)
 
@@ -198,29 +213,29 @@ def latex_to_html(latex_text: str) -> str:
                 out.append(GREEK_UNICODE[cmd])
             elif cmd in ("mathbf", "bm", "boldsymbol"):
                 body, i = group(i)
-                out.append(f"<B>{latex_to_html(body)}</B>")
+                out.append(f"<B>{latex_to_html(body, upright=upright or cmd == 'mathbf')}</B>")
             elif cmd in ("mathrm", "text", "operatorname", "textrm", "mathsf"):
                 body, i = group(i)
                 out.append(_html.escape(body))
             elif cmd in ("mathcal", "mathscr", "mathfrak", "mathbb"):
                 body, i = group(i)
-                out.append(latex_to_html(body))
+                out.append(latex_to_html(body, upright))
             elif cmd in ("mathit", "textit"):
                 body, i = group(i)
                 out.append(f"<I>{_html.escape(body)}</I>")
             elif cmd.removeprefix("wide") in ACCENTS:
                 body, i = group(i)
-                out.append(latex_to_html(body) + ACCENT_UNICODE[cmd.removeprefix("wide")])
+                out.append(_accented(latex_to_html(body, upright), ACCENT_UNICODE[cmd.removeprefix("wide")]))
             else:
                 out.append(_html.escape(cmd))
         elif c in "_^":
             body, i = group(i + 1)
             tag = "SUB" if c == "_" else "SUP"
-            out.append(f"<{tag}>{latex_to_html(body)}</{tag}>")
+            out.append(f"<{tag}>{latex_to_html(body, upright)}</{tag}>")
         elif c in "{}":
             i += 1
         elif c.isalpha():
-            out.append(f"<I>{c}</I>")
+            out.append(c if upright else f"<I>{c}</I>")
             i += 1
         else:
             out.append(_html.escape(c))

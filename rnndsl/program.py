@@ -97,10 +97,11 @@ class Cell:
     def states(self) -> list:
         return list(self.graph.graph["states"])
 
-    def render(self, path=None, *, unroll: Optional[int] = None, format: Optional[str] = None):
+    def render(self, path=None, *, unroll: Optional[int] = None, format: Optional[str] = None,
+               style: str = "default"):
         from .render import render_cell, output
 
-        return output(render_cell(self.graph, unroll=unroll), path, format)
+        return output(render_cell(self.graph, unroll=unroll, style=style), path, format)
 
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
@@ -137,10 +138,10 @@ class Network:
     def doc(self) -> Optional[str]:
         return self.graph.graph["doc"]
 
-    def render(self, path=None, *, expand=(), format: Optional[str] = None):
+    def render(self, path=None, *, expand=(), format: Optional[str] = None, style: str = "default"):
         from .render import render_network, output
 
-        return output(render_network(self.graph, self.program.graphs, expand=expand), path, format)
+        return output(render_network(self.graph, self.program.graphs, expand=expand, style=style), path, format)
 
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
@@ -196,18 +197,20 @@ class Program:
             raise UsageError(f"no cell or network named `{name}`"
                              + "".join(f"; {n}" for n in did_you_mean(name, self.graphs))) from None
 
-    def render(self, name: Optional[str] = None, path=None, *, unroll=None, expand=(), format=None):
+    def render(self, name: Optional[str] = None, path=None, *, unroll=None, expand=(), format=None,
+               style: str = "default"):
         """Draw a cell (folded, or unrolled over `unroll` steps) or a network.
 
-        With `path`, writes the file (its suffix picks the format: svg, pdf, png, dot)
-        and returns the path; else returns the SVG text (or the DOT source for "dot").
+        With `path`, writes the file (its suffix picks the format: svg, pdf, png, dot, tex)
+        and returns the path; else returns the SVG text (the DOT source for "dot", the TikZ
+        picture for "tex"). `style="paper"` draws a figure for a publication (rnndsl.render).
         """
         name = name or self.default_name()
         self.graph(name)
         item = self[name]
         if isinstance(item, Cell):
-            return item.render(path, unroll=unroll, format=format)
-        return item.render(path, expand=expand, format=format)
+            return item.render(path, unroll=unroll, format=format, style=style)
+        return item.render(path, expand=expand, format=format, style=style)
 
     def default_name(self) -> str:
         main = self.main

@@ -18,15 +18,33 @@ Three drawings, each a `graphviz.Digraph` built from a typed graph:
 - `render_network(G, graphs, expand)`: a box per layer application, typed
   edges; an expanded layer is a cluster holding its cell's folded drawing.
 
+Each drawing comes in two styles. `style="default"` is the screen style above:
+colour, shapes beside the names, the docstring as a caption. `style="paper"` is
+drawn for a publication: a serif font (Times), names as papers write them
+(rnndsl.notation: bold vectors and matrices, italic indices, Greek letters, the
+spec's `notation` statements), black, white and grays only, a read at a delay
+dashed *and* labelled with its index (`t−1`), a child read dotted and labelled
+`k`, and a legend for those edges below the drawing, only where there are some.
+Every node and labelled edge of the paper style also carries its label as LaTeX
+in a `texlbl` attribute (`headtexlbl`, `xtexlbl` for a head label, an xlabel),
+which the TikZ export (rnndsl.tikz) typesets in place of Graphviz's text.
+
 `output(dot, path, format)` lays a drawing out with Graphviz's `dot` and writes
-it (SVG, PDF, PNG, or the DOT text). The DOT text of a spec is deterministic.
-A `dot` that is missing or fails is a one-line `UsageError` (`LayoutError`).
+it (SVG, PDF, PNG, the DOT text, or TikZ for a `.tex`). The output of a spec is
+the same bytes from run to run: the DOT text is built in the graphs' order, and
+the one field that varies, the creation date cairo writes into a PDF, is
+rewritten (see `_stable_pdf`). A `dot` that is missing or fails is a one-line
+`UsageError` (`LayoutError`).
 """
 
 from __future__ import annotations
 
 import html
+import os
+import re
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -34,12 +52,15 @@ import graphviz
 import networkx as nx
 
 from . import ast as A
+from . import notation
 from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
 from .dims import Dim
 from .errors import LayoutError, UsageError, did_you_mean
 from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
+from .tikz import tex_escape
 
-FORMATS = ("svg", "pdf", "png", "dot")
+FORMATS = ("svg", "pdf", "png", "dot", "tex")
+STYLES = ("default", "paper")
 
 FONT = "Helvetica,Arial,sans-serif"
 SMALL = 8  # point size of parameters, hyperparameters, constants, notes
@@ -235,8 +256,7 @@ class _Folded:
             self._node(g, node, data)
         if per_child:
             with g.subgraph(name=f"cluster_{self.p}per_child") as sub:
-                sub.attr(label=_html(_small("for each child k", 9, CHILD)), style="dashed,rounded",
-                         color=CHILD, fontname=FONT)
+                sub.attr(**self._per_child_attrs())
                 for node in per_child:
                     self._node(sub, node, G.nodes[node])
         for u, v, key, data in G.edges(keys=True, data=True):
@@ -244,11 +264,18 @@ class _Folded:
         if self.markers:
             outputs = G.graph.get("outputs", [])
             for i, name in enumerate(outputs):
-                marker = self.id(f"%out_{name}")
-                text = "output" if len(outputs) == 1 else f"output {i + 1}"
-                g.node(marker, _html(f"<b>{text}</b>"), shape="plaintext", fontcolor=OUTPUT_LINE,
-                       fontsize="10", fontname=FONT)
-                g.edge(self.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
+                self._marker(g, name, "output" if len(outputs) == 1 else f"output {i + 1}")
+
+    def _per_child_attrs(self) -> dict:
+        return dict(label=_html(_small("for each child k", 9, CHILD)), style="dashed,rounded",
+                    color=CHILD, fontname=FONT)
+
+    def _marker(self, g, name: str, text: str) -> None:
+        """The `output` marker of output `name`: a word at the end of an arrow."""
+        marker = self.id(f"%out_{name}")
+        g.node(marker, _html(f"<b>{text}</b>"), shape="plaintext", fontcolor=OUTPUT_LINE,
+               fontsize="10", fontname=FONT)
+        g.edge(self.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
 
     def _node(self, g, node, data) -> None:
         kind = data["kind"]
@@ -325,39 +352,51 @@ class _Folded:
         if u in self.hidden:
             return  # written in the operation's label
         v_drawn = self.rep[v]
-        attrs = {"arrowsize": "0.6"}
-        ukind = G.nodes[u]["kind"]
-        if ukind in ("param", "hparam", "const"):
-            attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
-        vdata = G.nodes[v_drawn]
-        mark = _OPERAND_MARKS.get(vdata.get("op"), {}).get(data.get("arg")) if vdata["kind"] == "op" else None
-        if mark and v_drawn not in self.inlined:
-            attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
-                         labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
-        delay = data.get("delay", 0)
+        attrs = self._edge_attrs(u, v, v_drawn, data)
         tail, head = self.id(u), self.id(v_drawn)
-        if data.get("child") or delay >= 1:
-            if data.get("child"):
-                attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
-                             fontsize="9", fontname=FONT)
-            else:
-                attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
-                             fontsize="10", fontname=FONT)
-        if data.get("child") or delay >= 1 or G.nodes[u].get("ode"):
+        if data.get("child") or data.get("delay", 0) >= 1 or G.nodes[u].get("ode"):
             if v_drawn in self.upstream(u):
                 # A feedback edge: written from the reader to the value and drawn backwards,
                 # so that it is laid out along the data flow instead of across the drawing.
                 tail, head = head, tail
                 attrs["dir"] = "back"
-                if "headlabel" in attrs:
-                    attrs["taillabel"] = attrs.pop("headlabel")
+                for key in ("headlabel", "headtexlbl"):
+                    if key in attrs:
+                        attrs["tail" + key[4:]] = attrs.pop(key)
+        g.edge(tail, head, **attrs)
+
+    def _mark(self, v_drawn, data) -> Optional[str]:
+        """The mark on an operand's edge where the order of operands matters (`−` on a
+        subtrahend), or None."""
+        vdata = self.G.nodes[v_drawn]
+        if vdata["kind"] != "op" or v_drawn in self.inlined:
+            return None
+        return _OPERAND_MARKS.get(vdata.get("op"), {}).get(data.get("arg"))
+
+    def _edge_attrs(self, u, v, v_drawn, data) -> dict:
+        G = self.G
+        attrs = {"arrowsize": "0.6"}
+        ukind = G.nodes[u]["kind"]
+        if ukind in ("param", "hparam", "const"):
+            attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
+        mark = self._mark(v_drawn, data)
+        if mark:
+            attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
+                         labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
+        delay = data.get("delay", 0)
+        if data.get("child"):
+            attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
+                         fontsize="9", fontname=FONT)
+        elif delay >= 1:
+            attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
+                         fontsize="10", fontname=FONT)
         if data.get("role") == "def":
             attrs["penwidth"] = "1.3"
             if G.nodes[v].get("ode"):
                 attrs.update(label="∫", fontsize="14", fontname=FONT)
             elif "index" in data:
                 attrs.update(label=f"part {data['index'] + 1}", fontsize=str(SMALL), fontname=FONT)
-        g.edge(tail, head, **attrs)
+        return attrs
 
     def upstream(self, value: str) -> set:
         """The nodes that `value` depends on in the same step (through delay-0 edges)."""
@@ -370,6 +409,241 @@ class _Folded:
                         and self.rep[u] != self.rep[v]:
                     self._now.add_edge(self.rep[u], self.rep[v])
         return nx.ancestors(self._now, value)
+
+
+# ---------------------------------------------------------------- paper style
+
+# Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
+# Pango takes Graphviz's own alias "Times-Roman" for the generic serif, DejaVu Serif), `font-family="Times"`
+# in an SVG.
+PAPER_FONT = "Times"
+PAPER_GRAY = "#666666"  # parameters' edges, frames
+PAPER_FILL = "#e8e8e8"  # inputs: the one fill of the style
+PAPER_SIZE = "11"  # point size of values and functions (an operation's symbol: 13)
+PAPER_SMALL = "9"  # parameters, edge labels, notes, the legend
+
+# Operations drawn as a symbol in a circle: (HTML-like label, LaTeX math).
+_PAPER_SYMBOLS = {
+    "add": ("+", "+"), "sub": ("−", "-"), "mul": ("⊙", "\\odot"), "div": ("÷", "\\div"),
+    "matmul": ("·", "\\cdot"), "neg": ("−", "-"), "pos": ("+", "+"), "lt": ("&lt;", "<"),
+    "le": ("≤", "\\leq"), "gt": ("&gt;", ">"), "ge": ("≥", "\\geq"), "eq": ("=", "="),
+    "ne": ("≠", "\\neq"), "copy": ("=", "="), "sigmoid": ("σ", "\\sigma"),
+}
+# Functions drawn in a box, named as `rnndsl latex` names them; any other is its name, upright.
+_PAPER_FUNCTIONS = {
+    "tanh": ("tanh", "\\tanh"), "exp": ("exp", "\\exp"), "log": ("log", "\\log"), "sin": ("sin", "\\sin"),
+    "cos": ("cos", "\\cos"), "max": ("max", "\\max"), "min": ("min", "\\min"), "maximum": ("max", "\\max"),
+    "minimum": ("min", "\\min"), "sign": ("sgn", "\\mathrm{sgn}"), "pow": ("pow", "\\mathrm{pow}"),
+    **{name: (text, f"\\mathrm{{{text}}}") for name, text in
+       (("relu", "ReLU"), ("elu", "ELU"), ("selu", "SELU"), ("gelu", "GELU"), ("silu", "SiLU"))},
+}
+_PAPER_CHILD_REDUCTIONS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"),
+                           "mean": ("mean", "\\mathrm{mean}"), "max": ("max", "\\max"),
+                           "min": ("min", "\\min"), "norm": ("norm", "\\mathrm{norm}")}
+# The marks on operands' edges (`_OPERAND_MARKS`), as LaTeX.
+_PAPER_MARKS = {"−": "$-$", "÷": "$\\div$"}
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _check_style(style: str) -> bool:
+    """Whether `style` is the paper style; a ValueError for a style that is neither."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style `{style}`: use one of {', '.join(STYLES)}")
+    return style == "paper"
+
+
+def _math(tex: str) -> str:
+    return f"${tex}$"
+
+
+def _tex_number(text: str) -> str:
+    """A constant as LaTeX: a number in math, anything else as text."""
+    return _math(text) if _NUMBER.fullmatch(text) else tex_escape(text)
+
+
+def _paper_function(op: str) -> tuple:
+    """(HTML-like label, LaTeX math) of a function drawn in a box: `tanh`, `\\mathrm{softmax}`."""
+    name = op.split(".", 1)[-1]
+    if name in _PAPER_FUNCTIONS:
+        return _PAPER_FUNCTIONS[name]
+    return _h(name), "\\mathrm{" + tex_escape(name) + "}"
+
+
+def _legend(index: str, delays, children: bool) -> dict:
+    """The legend of a paper drawing's dashed and dotted edges: graph attributes that set it as the
+    drawing's label, below it on the right. A row per kind of edge: a sample of its line, and what it
+    reads. `texlbl` holds the rows' text as LaTeX, one line per row (rnndsl.tikz sets them on the rows)."""
+    tree = index != "t"
+    rows = [("", "same node" if tree else "same step", f" (<I>{index}</I>)", f" (${index}$)")]
+    words = {1: "one step earlier", 2: "two steps earlier", 3: "three steps earlier"}
+    for k in sorted(delays):
+        rows.append(("dashed", words.get(k, f"{k} steps earlier"),
+                     f" ({notation.index_html(f'{index}-{k}')})", f" (${index}-{k}$)"))
+    if children:
+        rows.append(("dotted", "each child", f" <I>k</I> ∈ <I>C</I>(<I>{index}</I>)",
+                     f" $k \\in C({index})$"))
+    cells = []
+    for dash, text, html_math, _ in rows:
+        style = f' STYLE="{dash}"' if dash else ""
+        # the sample: the lower border of a cell of its own, in the middle of the row's height
+        sample = (f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="24" HEIGHT="5" '
+                  f'FIXEDSIZE="TRUE" SIDES="B" BORDER="1"{style}></TD></TR></TABLE>')
+        cells.append(f'<TR><TD>{sample}</TD><TD ALIGN="LEFT">{_h(text)}{html_math}</TD></TR>')
+    table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">' + "".join(cells)
+             + "</TABLE>")
+    return dict(label=_html(table), labelloc="b", labeljust="r", fontsize=PAPER_SMALL,
+                texlbl=" \\\\ ".join(tex_escape(text) + tex for _, text, _, tex in rows))
+
+
+def _paper_graph(name: str) -> graphviz.Digraph:
+    return graphviz.Digraph(
+        name=name,
+        graph_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SMALL, nodesep="0.2", ranksep="0.3",
+                        newrank="true", mclimit="10", remincross="true"),
+        node_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SIZE, penwidth="0.8"),
+        edge_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SMALL, penwidth="0.8", arrowsize="0.6"),
+    )
+
+
+class _PaperFolded(_Folded):
+    """The folded drawing of one cell in the paper style: names as papers write them, black and grays.
+
+    After `draw`, `delays` holds the delays of the reads drawn and `children` whether a child's
+    value is read: what the legend explains."""
+
+    def __init__(self, G, prefix: str = "", subst: Optional[dict] = None, markers: bool = True):
+        super().__init__(G, prefix, subst, markers)
+        self.notation = G.graph.get("notation") or {}
+        self.index = G.graph.get("index") or "t"
+        self.continuous = G.graph.get("solver") is not None
+        self.delays: set = set()
+        self.children = False
+
+    def name(self, node: str, index: Optional[str] = None) -> tuple:
+        """(HTML-like label, LaTeX) of a name: bold when it is a vector or a matrix, `y(t)` for a
+        value of a continuous-time cell."""
+        bold = bool(self.G.nodes[node].get("shape"))
+        if index is not None and self.continuous:
+            return (notation.html(node, bold, None, self.notation) + f"({notation.index_html(index)})",
+                    _math(notation.latex(node, bold, None, self.notation) + f"({index})"))
+        return (notation.html(node, bold, index, self.notation),
+                _math(notation.latex(node, bold, index, self.notation)))
+
+    def _node(self, g, node, data) -> None:
+        kind = data["kind"]
+        nid = self.id(node)
+        if kind in ("input", "value"):
+            label, tex = self.name(node, self.index)
+            attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
+            if kind == "input":
+                attrs.update(style="filled", fillcolor=PAPER_FILL)
+            if data.get("state"):
+                attrs["peripheries"] = "2"
+            if node in self.G.graph.get("outputs", []):
+                attrs["penwidth"] = "1.6"
+            g.node(nid, _html(label), texlbl=tex, **attrs)
+        elif kind in ("param", "hparam"):
+            label, tex = self.name(node)
+            note = _param_note(data).strip() if kind == "param" else ""
+            if note:
+                label += "<BR/>" + _small(_h(note), 7)
+                tex += f" \\\\ {{\\scriptsize {tex_escape(note)}}}"
+            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=PAPER_SMALL, margin="0.02",
+                   height="0.2", width="0.2")
+        elif kind == "const":
+            text = str(data.get("label", data.get("value")))
+            g.node(nid, _html(_h(text)), texlbl=_tex_number(text), shape="plaintext", fontsize=PAPER_SMALL,
+                   margin="0.02", height="0.2", width="0.2")
+        else:
+            self._op_node(g, node, data)
+
+    def _operand(self, src: str) -> tuple:
+        """(HTML, LaTeX math) of a constant or hyperparameter written into an operation's label."""
+        if self.G.nodes[src]["kind"] == "hparam":
+            return (notation.html(src, False, None, self.notation),
+                    notation.latex(src, False, None, self.notation))
+        text = str(self.G.nodes[src].get("label", src))
+        return _h(text), text if _NUMBER.fullmatch(text) else "\\text{" + tex_escape(text) + "}"
+
+    def _inlined_label(self, node: str, op: str) -> tuple:
+        """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""
+        G = self.G
+        edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
+        parts = [self._operand(src) if src in self.hidden else None for src, _, _ in edges]
+        if op == "neg":
+            return "−" + parts[0][0], "-" + parts[0][1]
+        if op == "pow":
+            left, right = parts
+            if right is not None:
+                return f"(·)<SUP>{right[0]}</SUP>", f"(\\cdot)^{{{right[1]}}}"
+            return f"{left[0]}<SUP>(·)</SUP>", f"{{{left[1]}}}^{{(\\cdot)}}"
+        html_op, tex_op = _PAPER_SYMBOLS.get(op, (_h(op), "\\mathrm{" + tex_escape(op) + "}"))
+        html_parts = [p[0] if p else None for p in parts]
+        tex_parts = [p[1] if p else None for p in parts]
+        return (" ".join(t for t in (html_parts[0], html_op, html_parts[1]) if t is not None),
+                " ".join(t for t in (tex_parts[0], tex_op, tex_parts[1]) if t is not None))
+
+    def _op_node(self, g, node, data) -> None:
+        op = data["op"]
+        notes = _op_notes(op, data.get("attrs") or {})
+        symbol = False
+        if op.startswith("children."):
+            reduction = op.split(".", 1)[1]
+            html_text, tex = _PAPER_CHILD_REDUCTIONS.get(
+                reduction, (_h(reduction), "\\mathrm{" + tex_escape(reduction) + "}"))
+            html_text += f"<SUB><I>k</I>∈<I>C</I>(<I>{self.index}</I>)</SUB>"
+            tex += f"_{{k \\in C({self.index})}}"
+        elif node in self.inlined:
+            html_text, tex = self._inlined_label(node, op)
+        elif op in _PAPER_SYMBOLS and not notes:
+            html_text, tex = _PAPER_SYMBOLS[op]
+            symbol = True
+        else:
+            html_text, tex = _paper_function(op)
+        tex = _math(tex)
+        if notes:
+            html_text += "<BR/>" + _small(_h(notes), 7)
+            tex += f" \\\\ {{\\scriptsize {tex_escape(notes)}}}"
+        if symbol:
+            g.node(self.id(node), _html(html_text), texlbl=tex, shape="circle", width="0.26", height="0.26",
+                   fixedsize="true", fontsize="16" if op == "matmul" else "13")
+        else:
+            g.node(self.id(node), _html(html_text), texlbl=tex, shape="box", style="rounded", height="0.28",
+                   width="0.3", margin="0.06,0.03")
+
+    def _per_child_attrs(self) -> dict:
+        return dict(label=_html("for each child <I>k</I>"), texlbl="for each child $k$", style="rounded",
+                    color=PAPER_GRAY, penwidth="0.6", fontsize=PAPER_SMALL, fontname=PAPER_FONT)
+
+    def _marker(self, g, name: str, text: str) -> None:
+        marker = self.id(f"%out_{name}")
+        g.node(marker, _html(_h(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=PAPER_SMALL)
+        g.edge(self.id(name), marker)
+
+    def _edge_attrs(self, u, v, v_drawn, data) -> dict:
+        G = self.G
+        attrs: dict = {}
+        if G.nodes[u]["kind"] in ("param", "hparam", "const"):
+            attrs.update(color=PAPER_GRAY, penwidth="0.5", arrowsize="0.4")
+        mark = self._mark(v_drawn, data)
+        if mark:
+            attrs.update(headlabel=_html(_h(mark)), headtexlbl=_PAPER_MARKS.get(mark, tex_escape(mark)),
+                         labelfontsize=PAPER_SMALL, labeldistance="1.6")
+        delay = data.get("delay", 0)
+        if data.get("child"):
+            self.children = True
+            attrs.update(style="dotted", label=_html("<I>k</I>"), texlbl="$k$")
+        elif delay >= 1:
+            self.delays.add(delay)
+            index = f"{self.index}-{delay}"
+            attrs.update(style="dashed", label=_html(notation.index_html(index)), texlbl=_math(index))
+        if data.get("role") == "def":
+            attrs["penwidth"] = "1.2"
+            if G.nodes[v].get("ode"):
+                attrs.update(label=_html("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
+            elif "index" in data:
+                attrs.update(label=f"part {data['index'] + 1}", texlbl=f"part {data['index'] + 1}")
+        return attrs
 
 
 def _op_notes(op: str, attrs: dict) -> str:
@@ -411,10 +685,20 @@ def _cell_graph(name: str) -> graphviz.Digraph:
     )
 
 
-def render_cell(G, unroll: Optional[int] = None) -> graphviz.Digraph:
-    """The cell of graph `G` folded (one step of its equations), or unrolled over `unroll` steps."""
+def render_cell(G, unroll: Optional[int] = None, style: str = "default") -> graphviz.Digraph:
+    """The cell of graph `G` folded (one step of its equations), or unrolled over `unroll` steps,
+    in `style` ("default" or "paper"; any other is a ValueError)."""
+    paper = _check_style(style)
     if unroll is not None:
-        return _unrolled(G, unroll)
+        return _unrolled(G, unroll, paper)
+    if paper:
+        dot = _paper_graph(G.graph["name"])
+        dot.attr(rankdir="LR")
+        folded = _PaperFolded(G)
+        folded.draw(dot)
+        if folded.delays or folded.children:
+            dot.attr(**_legend(folded.index, folded.delays, folded.children))
+        return dot
     dot = _cell_graph(G.graph["name"])
     dot.attr(rankdir="LR")
     with dot.subgraph(name=f"cluster_{G.graph['name']}") as c:
@@ -469,7 +753,7 @@ def _levels(G, reads: dict) -> dict:
     return level
 
 
-def _unrolled(G, steps: int) -> graphviz.Digraph:
+def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
     name = G.graph["name"]
     if G.graph.get("over") == "tree":
         raise UsageError(f"--unroll draws time steps; `{name}` is a tree cell")
@@ -481,15 +765,35 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
     reads = {v: _reads(G, v) for v in values}
     level = _levels(G, reads)
 
-    dot = _cell_graph(f"{name}_unrolled")
-    dot.attr(rankdir="BT", label=_html(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
-             nodesep="0.35", ranksep="0.45")
+    if paper:
+        dot = _paper_graph(f"{name}_unrolled")
+        dot.attr(rankdir="BT", nodesep="0.35", ranksep="0.45")
+    else:
+        dot = _cell_graph(f"{name}_unrolled")
+        dot.attr(rankdir="BT", label=_html(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
+                 nodesep="0.35", ranksep="0.45")
+    names = G.graph.get("notation") or {}
+    delays: set = set()  # the paper style's legend
 
     def nid(n, s):
         return f"{n}[{s}]"
 
+    def paper_name(n, s) -> tuple:
+        """(HTML, LaTeX) of value `n` at step `s` in the paper style: `h` with subscript `s`."""
+        bold = bool(G.nodes[n].get("shape"))
+        return (notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names)))
+
     def value_attrs(n):
         d = G.nodes[n]
+        if paper:
+            attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
+            if d["kind"] == "input":
+                attrs.update(style="filled", fillcolor=PAPER_FILL)
+            if d.get("state"):
+                attrs["peripheries"] = "2"
+            if n in outputs:
+                attrs["penwidth"] = "1.6"
+            return attrs
         if d["kind"] == "input":
             return dict(shape="ellipse", style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE)
         attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6")
@@ -512,11 +816,21 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
             initial[(v, 0)] = True
     if initial:
         with dot.subgraph(name="cluster_initial") as c:
-            c.attr(label=_html(_small("<b>initial state</b>", 10)), style="rounded,dashed",
-                   color=FAINT, fontname=FONT, labelloc="b")
+            if paper:
+                c.attr(label=_html("initial state"), texlbl="initial state", style="rounded",
+                       color=PAPER_GRAY, penwidth="0.6", labelloc="b")
+            else:
+                c.attr(label=_html(_small("<b>initial state</b>", 10)), style="rounded,dashed",
+                       color=FAINT, fontname=FONT, labelloc="b")
             for (src, idx) in sorted(initial, key=lambda k: (k[1], list(G.nodes).index(k[0]))):
                 init = G.nodes[src].get("init", 0)
                 init_text = "0" if G.nodes[src]["kind"] == "input" else _value(init)
+                if paper:
+                    label, tex = paper_name(src, idx)
+                    c.node(nid(src, idx), _html(f"{label} = {_h(init_text)}"),
+                           texlbl=tex[:-1] + f" = {tex_escape(init_text)}$", shape="ellipse",
+                           color=PAPER_GRAY, margin="0.04,0.02")
+                    continue
                 label = f"<b>{_h(src)}[{idx}]</b><br/>{_small('= ' + _h(init_text))}"
                 c.node(nid(src, idx), _html(label), shape="ellipse", style="dashed", color=FAINT,
                        fontname=FONT, tooltip=f"initial {src}")
@@ -524,6 +838,13 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
     shown = [n for n in inputs + values if not (n in inputs and not _read_somewhere(n, reads))]
     for s in range(1, steps + 1):
         with dot.subgraph(name=f"cluster_step_{s}") as c:
+            if paper:
+                c.attr(label=_html(f"<I>t</I> = {s}"), texlbl=f"$t = {s}$", style="rounded", color=PAPER_GRAY,
+                       penwidth="0.6", labelloc="b")  # rankdir=BT: "b" is the top
+                for n in shown:
+                    label, tex = paper_name(n, s)
+                    c.node(nid(n, s), _html(label), texlbl=tex, **value_attrs(n))
+                continue
             c.attr(label=_html(f"<b>t = {s}</b>"), style="rounded,filled", fillcolor=CLUSTER_FILL,
                    color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
             for n in shown:
@@ -542,13 +863,19 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
                 tail = nid(src, s - k)
                 head = nid(v, s)
                 if k == 0:
-                    dot.edge(tail, head, arrowsize="0.7")
+                    dot.edge(tail, head, **({} if paper else dict(arrowsize="0.7")))
                     continue
-                attrs = dict(color=DELAY, fontcolor=DELAY, fontsize="8", arrowsize="0.7",
-                             label="∫" if (ode and src == v) else src,
-                             tooltip=f"{src}[{s - k}] → {v}[{s}]")
-                if ode and src == v:
-                    attrs["fontsize"] = "12"
+                if paper:  # dashed, labelled with the step it reads, as in the folded drawing
+                    delays.add(k)
+                    attrs = dict(style="dashed", label=_html(notation.index_html(f"t-{k}")), texlbl=_math(f"t-{k}"))
+                    if ode and src == v:
+                        attrs.update(label="∫", texlbl="$\\displaystyle\\int$", fontsize="14")
+                else:
+                    attrs = dict(color=DELAY, fontcolor=DELAY, fontsize="8", arrowsize="0.7",
+                                 label="∫" if (ode and src == v) else src,
+                                 tooltip=f"{src}[{s - k}] → {v}[{s}]")
+                    if ode and src == v:
+                        attrs["fontsize"] = "12"
                 up, down = level.get(src, 0), level.get(v, 0)
                 if up == down:
                     # A flat, horizontal edge from one step to the next. Its text is an
@@ -559,6 +886,8 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
                     # LSTM from 7 steps on, the MTRNN from 5). `constraint=false` would not
                     # help: the edge is flat all the same.
                     attrs.update(minlen="0", xlabel=attrs.pop("label"))
+                    if "texlbl" in attrs:
+                        attrs["xtexlbl"] = attrs.pop("texlbl")
                     if attrs["xlabel"] == "∫":
                         # ∫ overhangs its text box: a blank line above keeps it off the edge
                         attrs["xlabel"] = _html("<br/>∫")
@@ -600,7 +929,14 @@ def _unrolled(G, steps: int) -> graphviz.Digraph:
             if level.get(n, 0) == bottom:
                 dot.edge(f"%t{s}", nid(n, s), style="invis")
     params = [(n, d) for n, d in G.nodes(data=True) if d["kind"] == "param"]
-    if params:
+    if params and paper:
+        names_html = ", ".join(notation.html(n, bool(d.get("shape")), None, names) for n, d in params)
+        names_tex = ", ".join(_math(notation.latex(n, bool(d.get("shape")), None, names)) for n, d in params)
+        dot.node("%params", _html(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
+                 texlbl=f"shared by every step: \\\\ {names_tex}", fontsize=PAPER_SMALL)
+    if delays:
+        dot.attr(**_legend("t", delays, False))
+    if params and not paper:
         rows = [_small("<b>shared by every step</b>")]
         rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + _param_note(d)) for n, d in params]
         dot.node("%params", _html("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
@@ -720,38 +1056,62 @@ def _state_name(data) -> str:
     return app.names[list(app.ports).index(data["state"])]
 
 
-def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
-    """The network of graph `G`: its layers, typed edges; the layers in `expand` opened."""
+def render_network(G, graphs: dict, expand=(), style: str = "default") -> graphviz.Digraph:
+    """The network of graph `G`: its layers, typed edges; the layers in `expand` opened; in `style`
+    ("default" or "paper"; any other is a ValueError)."""
+    paper = _check_style(style)
     opened = _expanded(G, expand)
     name = G.graph["name"]
-    dot = graphviz.Digraph(
-        name=name,
-        graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
-                        nodesep="0.3", ranksep="0.45", newrank="true",
-                        label=_html(_caption(G))),
-        node_attr=dict(fontname=FONT),
-        edge_attr=dict(fontname=FONT, fontsize="10"),
-    )
+    if paper:
+        dot = _paper_graph(name)
+        dot.attr(rankdir="LR", compound="true", nodesep="0.3", ranksep="0.45")
+        dot.node_attr.update(fontsize=PAPER_SMALL)
+    else:
+        dot = graphviz.Digraph(
+            name=name,
+            graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
+                            nodesep="0.3", ranksep="0.45", newrank="true",
+                            label=_html(_caption(G))),
+            node_attr=dict(fontname=FONT),
+            edge_attr=dict(fontname=FONT, fontsize="10"),
+        )
+    names = G.graph.get("notation") or {}
+    folded_cells = []  # the paper drawings of the opened layers, for the legend
     entry: dict = {}  # app id -> [cell input node ids]
     exit_: dict = {}  # app id -> cell output node id
     for node, data in G.nodes(data=True):
         kind = data["kind"]
         if kind == "input":
             t = data.get("type")
-            dot.node(node, _html(f"<b>{_h(node)}</b><br/>{_small(_h(t), 9)}"), shape="ellipse",
-                     style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
+            if paper:  # the type is on the edges
+                dot.node(node, _html(notation.html(node, False, None, names)), shape="ellipse",
+                         style="filled", fillcolor=PAPER_FILL,
+                         texlbl=_math(notation.latex(node, False, None, names)))
+            else:
+                dot.node(node, _html(f"<b>{_h(node)}</b><br/>{_small(_h(t), 9)}"), shape="ellipse",
+                         style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
         elif kind == "output":
-            dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
-                     fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+            if paper:
+                dot.node(node, _html("output"), texlbl="output", shape="ellipse", penwidth="1.6")
+            else:
+                dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
+                         fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
         elif kind == "state":  # a final state taken by `returns=states`, under the name it is bound to
             bound = _state_name(data)
-            dot.node(node, _html(f"<b>{_h(bound)}</b><br/>{_small(_h('final ' + data['state']), 9)}"),
-                     shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
+            if paper:
+                dot.node(node, _html(f"{notation.html(bound, False, None, names)}<BR/>"
+                                     f"{_small(_h('final ' + data['state']), 8)}"),
+                         texlbl=_math(notation.latex(bound, False, None, names))
+                         + f" \\\\ {{\\footnotesize final {tex_escape(data['state'])}}}", shape="ellipse")
+            else:
+                dot.node(node, _html(f"<b>{_h(bound)}</b><br/>{_small(_h('final ' + data['state']), 9)}"),
+                         shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
         else:
             app = data["app"]
             call = _layer_call(app, graphs)
             bound = (", " if app.ports else " = ").join(app.names)  # `c, h = ...` binds one name per state
             head = f"<b>{_h(bound)}</b> = " if app.names else ""
+            tex_head = f"\\textbf{{{tex_escape(bound)}}} = " if app.names else ""
             if node in opened:
                 cell_graph = graphs[app.cell.cell]
                 note = {"Stack": f"× {_value(app.args.get('depth'))}  (one cell drawn, stacked)",
@@ -760,16 +1120,31 @@ def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
                 rows = [head + _h(call)]
                 if note:
                     rows.append(f"<b>{_h(note)}</b>")
-                rows += [_small(_h(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
+                prefix = f"{node}/"
                 with dot.subgraph(name=f"cluster_{node}") as c:
-                    c.attr(label=_html("<br/>".join(rows)), style="rounded,filled", fillcolor=CLUSTER_FILL,
-                           color="#777777", labelloc="t", fontname=FONT)
-                    prefix = f"{node}/"
-                    _Folded(cell_graph, prefix, _bindings(app, G, cell_graph), markers=False).draw(c)
+                    if paper:  # no docstring: the paper's caption says what the figure shows
+                        tex = tex_head + tex_escape(call)
+                        if note:
+                            tex += f" \\\\ {{\\footnotesize {tex_escape(note)}}}"
+                        rows[1:] = [_small(_h(note), 8)] if note else []
+                        c.attr(label=_html("<BR/>".join(rows)), texlbl=tex, style="rounded", color=PAPER_GRAY,
+                               penwidth="0.6", labelloc="t", fontname=PAPER_FONT, fontsize=PAPER_SMALL)
+                        folded = _PaperFolded(cell_graph, prefix, _bindings(app, G, cell_graph),
+                                              markers=False)
+                        folded.draw(c)
+                        folded_cells.append(folded)
+                    else:
+                        rows += [_small(_h(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
+                        c.attr(label=_html("<br/>".join(rows)), style="rounded,filled",
+                               fillcolor=CLUSTER_FILL, color="#777777", labelloc="t", fontname=FONT)
+                        _Folded(cell_graph, prefix, _bindings(app, G, cell_graph), markers=False).draw(c)
                 inputs = [n for n, d in cell_graph.nodes(data=True) if d["kind"] == "input"]
                 entry[node] = [prefix + n for n in inputs]
                 outs = cell_graph.graph.get("outputs", [])
                 exit_[node] = prefix + outs[0] if outs else None
+            elif paper:
+                dot.node(node, _html(f"{head}{_h(call)}"), texlbl=tex_head + tex_escape(call), shape="box",
+                         style="rounded")
             else:
                 dot.node(node, _html(f"{head}{_h(call)}"), shape="box", style="rounded,filled",
                          fillcolor=LAYER_FILL, tooltip=f"{app.id}: {call}")
@@ -778,6 +1153,8 @@ def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
         t = data.get("type")
         if t is not None:
             attrs["label"] = str(t)
+            if paper:
+                attrs["texlbl"] = tex_escape(str(t))
         tail, head = u, v
         if u in exit_ and exit_[u] is not None:
             tail = exit_[u]
@@ -793,6 +1170,11 @@ def render_network(G, graphs: dict, expand=()) -> graphviz.Digraph:
                 head = targets[min(data.get("arg", 0), len(targets) - 1)]
                 attrs["lhead"] = f"cluster_{v}"
         dot.edge(tail, head, **attrs)
+    delays = {k for f in folded_cells for k in f.delays}
+    children = any(f.children for f in folded_cells)
+    if delays or children:
+        index = next(f.index for f in folded_cells if f.delays or f.children)
+        dot.attr(**_legend(index, delays, children))
     return dot
 
 
@@ -818,14 +1200,46 @@ def _dot_failed(e: graphviz.CalledProcessError) -> LayoutError:
 
 
 def _layout(dot: graphviz.Digraph, fmt: str) -> bytes:
+    """The drawing laid out by `dot` in format `fmt` (svg, pdf, png, json): the same bytes for the
+    same DOT text."""
+    env = dict(os.environ)
+    if fmt == "pdf":
+        env["TZ"] = "UTC"  # cairo writes the date in local time: in UTC, its text has one length
     try:
         # quiet: dot's messages are not shown as they come (a failed layout can print
         # hundreds of lines); the first error of a failure is put into the diagnostic
-        return dot.pipe(format=fmt, quiet=True)
-    except graphviz.ExecutableNotFound:
+        done = subprocess.run(["dot", f"-T{fmt}"], input=dot.source.encode("utf-8"), capture_output=True,
+                              check=True, env=env)
+    except FileNotFoundError:
         raise _missing_dot() from None
-    except graphviz.CalledProcessError as e:
+    except subprocess.CalledProcessError as e:
         raise _dot_failed(e) from None
+    return _stable_pdf(done.stdout, env.get("SOURCE_DATE_EPOCH")) if fmt == "pdf" else done.stdout
+
+
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:(\d{14})(Z|[+-]\d\d'\d\d'?)?\)")
+
+
+def _stable_pdf(data: bytes, epoch: Optional[str]) -> bytes:
+    """A PDF from cairo with its dates made stable; nothing else changes.
+
+    cairo (1.16, under Graphviz 2.43) writes the time of the run into the document information
+    as `/CreationDate (D:20261201005739Z)`: the one field that differs between two runs. With
+    SOURCE_DATE_EPOCH set it becomes that time (UTC); without, the entry is blanked to spaces.
+    Either way the bytes keep their length, so the cross-reference table stays right.
+    """
+    stamp = None
+    if epoch is not None and epoch.strip().isdigit():
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(epoch)))
+
+    def fixed(m) -> bytes:
+        old = m.group(0)
+        if stamp is None:
+            return b" " * len(old)
+        new = b"/" + m.group(1) + b" (D:" + stamp.encode() + b"Z)"
+        return new + b" " * (len(old) - len(new)) if len(new) <= len(old) else old
+
+    return _PDF_DATE.sub(fixed, data)
 
 
 def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
@@ -833,7 +1247,8 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
 
     With `path`: writes the file, in the format its suffix names (or `format`),
     and returns the path. Without: returns the SVG text (format None or "svg"),
-    the DOT source ("dot"), or the PDF / PNG bytes.
+    the DOT source ("dot"), the TikZ picture ("tex", rnndsl.tikz), or the PDF /
+    PNG bytes.
     """
     if path is None:
         fmt = (format or "svg").lower()
@@ -841,6 +1256,8 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
             raise UsageError(f"unknown format `{format}`: use one of {', '.join(FORMATS)}")
         if fmt == "dot":
             return dot.source
+        if fmt == "tex":
+            return _tikz(dot)
         data = _layout(dot, fmt)
         return data.decode("utf-8") if fmt == "svg" else data
     p = Path(path)
@@ -848,9 +1265,21 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
     if fmt not in FORMATS:
         raise UsageError(f"cannot write `{p.suffix or p.name}`: the output must end in "
                          + ", ".join(f".{f}" for f in FORMATS))
-    data = dot.source.encode("utf-8") if fmt == "dot" else _layout(dot, fmt)
+    if fmt == "dot":
+        data = dot.source.encode("utf-8")
+    elif fmt == "tex":
+        data = _tikz(dot).encode("utf-8")
+    else:
+        data = _layout(dot, fmt)
     try:
         p.write_bytes(data)
     except OSError as e:
         raise UsageError(f"cannot write {p}: {e.strerror}") from None
     return path
+
+
+def _tikz(dot: graphviz.Digraph) -> str:
+    """The TikZ picture of a drawing (rnndsl.tikz)."""
+    from .tikz import to_tikz
+
+    return to_tikz(dot)

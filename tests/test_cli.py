@@ -134,7 +134,10 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 def test_render_usage_errors(spec, capsys):
     path = str(spec(GOOD))
     assert main(["render", path, "-o", "x.gif"]) == 2
-    assert capsys.readouterr().err == "error: cannot write `.gif`: the output must end in .svg, .pdf, .png, .dot\n"
+    assert capsys.readouterr().err == \
+        "error: cannot write `.gif`: the output must end in .svg, .pdf, .png, .dot, .tex\n"
+    assert main(["render", path, "--style", "papr", "-o", "x.svg"]) == 2
+    assert capsys.readouterr().err == "error: unknown style `papr`: use one of default, paper; did you mean `paper`?\n"
     assert main(["render", path, "--cell", "Nope", "-o", "x.svg"]) == 2
     assert capsys.readouterr().err == f"error: {path} has no cell named `Nope`\n"
     assert main(["render", path, "--network", "N", "--unroll", "3", "-o", "x.svg"]) == 2
@@ -150,6 +153,19 @@ def test_render_writes_svg(spec, tmp_path, capsys):
     assert main(["render", str(spec(GOOD)), "--cell", "E", "--unroll", "3", "-o", str(out)]) == 0
     assert out.read_text().lstrip().startswith(("<?xml", "<svg", "<!--"))
     assert capsys.readouterr().out == f"wrote {out}\n"
+
+
+def test_render_paper_style_and_tikz(spec, tmp_path, capsys):
+    path = str(spec(GOOD))
+    svg, tex = tmp_path / "e.svg", tmp_path / "e.tex"
+    assert main(["render", path, "--cell", "E", "--style", "paper", "-o", str(svg)]) == 0
+    assert 'font-family="Times' in svg.read_text() and "⊙" not in svg.read_text()
+    assert main(["render", path, "--cell", "E", "-o", str(tex)]) == 0  # .tex draws the paper style
+    text = tex.read_text()
+    assert "\\begin{tikzpicture}" in text and "$\\mathbf{h}_t$" in text
+    assert main(["render", path, "--cell", "E", "--style", "default", "-o", str(tex)]) == 0
+    assert "\\begin{tikzpicture}" in tex.read_text() and "$\\mathbf{h}_t$" not in tex.read_text()
+    capsys.readouterr()
 
 
 def test_fmt_rewrites_and_check_reports(spec, capsys):

@@ -1,8 +1,13 @@
-"""docs/language.md stays true: every block marked `rnn` is a valid spec that checks."""
+"""The docs stay true: every `rnn` block of docs/language.md checks, and docs/papers.md shows what
+rnndsl writes and its example paper compiles."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +88,53 @@ def test_every_data_source_is_documented():
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [name for name in data.SOURCES if f"| `{name}(" not in text and f"`{name}(...)`" not in text]
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- docs/papers.md
+
+PAPERS = (ROOT / "docs" / "papers.md").read_text(encoding="utf-8")
+
+
+def _block(language: str, index: int = 0) -> str:
+    return re.findall(rf"```{language}\n(.*?)```", PAPERS, flags=re.S)[index]
+
+
+def test_papers_shows_the_lstm_as_the_standard_library_has_it():
+    assert _block("rnn") == (ROOT / "specs" / "std" / "lstm.rnn").read_text(encoding="utf-8")
+
+
+def test_papers_shows_what_rnndsl_latex_writes(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    written = rnndsl.load("specs/std/lstm.rnn").latex("LSTM")
+    header, body = written.split("\n", 2)[:2], written.split("\n", 2)[2]
+    assert all(line.startswith("%") for line in header)
+    assert _block("latex", 0) == body, "docs/papers.md: paste the output of `rnndsl latex` again"
+
+
+def test_every_image_papers_shows_exists():
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", PAPERS)
+    assert len(images) == 2 and all((ROOT / "docs" / image).is_file() for image in images)
+
+
+def test_the_example_paper_compiles_with_equations_figure_and_a_minted_listing(tmp_path):
+    """The document of docs/papers.md, with the files its commands make: pdflatex, minted through the
+    `rnn` Pygments lexer of this installation, the TikZ figure and the equations."""
+    from rnndsl.cli import main
+
+    pdflatex = shutil.which("pdflatex")
+    assert pdflatex, "pdflatex is not installed: `make test` installs TeX Live (`make tex`)"
+    spec = ROOT / "specs" / "std" / "lstm.rnn"
+    assert main(["latex", str(spec), "--cell", "LSTM", "-o", str(tmp_path / "lstm-equations.tex")]) == 0
+    assert main(["render", str(spec), "--cell", "LSTM", "-o", str(tmp_path / "lstm-figure.tex")]) == 0
+    shutil.copy(spec, tmp_path / "lstm.rnn")
+    (tmp_path / "paper.tex").write_text(_block("latex", 1), encoding="utf-8")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # pygmentize
+    for _ in range(2):  # the second run resolves the figure's number
+        run = subprocess.run([pdflatex, "-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, [line for line in run.stdout.splitlines() if line.startswith("!")] \
+            or run.stdout[-3000:]
+    text = subprocess.run(["pdftotext", str(tmp_path / "paper.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Long short-term memory" in text and "Figure 1" in text and "??" not in text
+    assert "param W_i, W_f, W_c, W_o: [units, in] ~ glorot_uniform" in text  # the minted listing

@@ -67,52 +67,42 @@ def test_a_notation_statement_replaces_the_rule_and_keeps_the_index():
 
 
 @pytest.mark.parametrize("name, bold, index, expected", [
-    ("W_i", True, None, "<B><I>W</I></B><SUB><I>i</I></SUB>"),
+    ("W_i", True, None, "<B>W</B><SUB><I>i</I></SUB>"),  # bold upright, as \mathbf
     ("beta", False, None, "β"),
-    ("h", True, "t-1", "<B><I>h</I></B><SUB><I>t</I>−1</SUB>"),
+    ("h", True, "t-1", "<B>h</B><SUB><I>t</I>−1</SUB>"),
     ("h_tilde", False, None, "<I>h\u0303</I>"),
-    ("W_in", True, None, "<B><I>W</I></B><SUB>in</SUB>"),
+    ("h_tilde", True, None, "<B>h\u0303</B>"),
+    ("W_in", True, None, "<B>W</B><SUB>in</SUB>"),
 ])
 def test_diagram_labels_follow_the_same_rule(name, bold, index, expected):
     assert notation.html(name, bold=bold, index=index) == expected
 
 
 def test_latex_to_html_draws_the_common_subset():
-    assert notation.latex_to_html(r"\mathbf{W}^{\mathrm{in}}") == "<B><I>W</I></B><SUP>in</SUP>"
-    assert notation.latex_to_html(r"\tilde{h}_t") == "<I>h</I>\u0303<SUB><I>t</I></SUB>"
+    assert notation.latex_to_html(r"\mathbf{W}^{\mathrm{in}}") == "<B>W</B><SUP>in</SUP>"
+    assert notation.latex_to_html(r"\tilde{h}_t") == "<I>h\u0303</I><SUB><I>t</I></SUB>"  # the tilde on the h
+    assert notation.latex_to_html(r"\tilde{\mathbf{h}}") == "<B>h\u0303</B>"
     assert notation.latex_to_html(r"\alpha<1") == "α&lt;1"
 
 
 # ---------------------------------------------------------------- cells
 
-LSTM = '''
-cell LSTM(units: int) {
-    input x: [in]
-    param W_i, W_f, W_c, W_o: [units, in]
-    param U_i, U_f, U_c, U_o: [units, units]
-    param b_i, b_f, b_c, b_o: [units] = 0
-    i[t] = sigmoid(W_i @ x[t] + U_i @ h[t-1] + b_i)
-    f[t] = sigmoid(W_f @ x[t] + U_f @ h[t-1] + b_f)
-    g[t] = tanh(W_c @ x[t] + U_c @ h[t-1] + b_c)
-    o[t] = sigmoid(W_o @ x[t] + U_o @ h[t-1] + b_o)
-    c[t] = f[t] * c[t-1] + i[t] * g[t]
-    h[t] = o[t] * tanh(c[t])
-    output h
-}
-'''
+LSTM = ROOT / "specs/std/lstm.rnn"
 
 
 def test_the_lstm_reads_as_in_the_papers():
-    tex = _latex(LSTM)
+    tex = _latex(str(LSTM))
     assert r"\mathbf{i}_t &= \sigma(\mathbf{W}_i \mathbf{x}_t + \mathbf{U}_i \mathbf{h}_{t-1} + \mathbf{b}_i)" in tex
     assert r"\mathbf{c}_t &= \mathbf{f}_t \odot \mathbf{c}_{t-1} + \mathbf{i}_t \odot \mathbf{g}_t" in tex
     assert r"\mathbf{h}_t &= \mathbf{o}_t \odot \tanh(\mathbf{c}_t)" in tex
     assert tex.count(r"\begin{align}") == 1 and tex.count(" \\\\\n") == 5  # six rows
+    sep = ",\\allowbreak "  # a line may break between the names of a group
     assert (r"where $\mathbf{x}_t \in \mathbb{R}^{\mathrm{in}}$ is the input; the parameters are "
-            r"$\mathbf{W}_i,\allowbreak \mathbf{W}_f,\allowbreak \mathbf{W}_c,\allowbreak \mathbf{W}_o \in \mathbb{R}^{\mathrm{units} \times "
-            r"\mathrm{in}}$, ") in tex
-    assert r"$\mathbf{b}_i,\allowbreak \mathbf{b}_f,\allowbreak \mathbf{b}_c,\allowbreak \mathbf{b}_o \in \mathbb{R}^{\mathrm{units}}$." in tex
-    assert tex.startswith("% The cell LSTM of <string>, written by rnndsl")
+            rf"$\mathbf{{W}}_i{sep}\mathbf{{W}}_f{sep}\mathbf{{W}}_c{sep}\mathbf{{W}}_o "
+            r"\in \mathbb{R}^{\mathrm{units} \times \mathrm{in}}$, ") in tex
+    biases = rf"$\mathbf{{b}}_i{sep}\mathbf{{b}}_c{sep}\mathbf{{b}}_o{sep}\mathbf{{b}}_f"
+    assert biases + r" \in \mathbb{R}^{\mathrm{units}}$." in tex
+    assert tex.startswith("% The cell LSTM of ") and "lstm.rnn, written by rnndsl" in tex.splitlines()[0]
 
 
 SCALARS = '''
@@ -251,7 +241,7 @@ def test_a_network_notation_for_an_unbound_name_is_an_error():
 
 
 def test_notebooks_show_equations_and_diagrams():
-    program = load(LSTM)
+    program = load(str(LSTM))
     cell = program["LSTM"]
     math = cell._repr_latex_()
     assert math.startswith("$$\\begin{aligned}") and math.endswith("\\end{aligned}$$")
@@ -268,7 +258,7 @@ def test_notebooks_show_equations_and_diagrams():
 
 def test_latex_command_writes_to_stdout_or_a_file(tmp_path, capsys):
     spec = tmp_path / "lstm.rnn"
-    spec.write_text(LSTM)
+    spec.write_text(LSTM.read_text())
     assert main(["latex", str(spec)]) == 0
     out = capsys.readouterr().out
     assert r"\mathbf{h}_t &= \mathbf{o}_t \odot \tanh(\mathbf{c}_t)" in out
@@ -287,7 +277,7 @@ def test_latex_command_writes_to_stdout_or_a_file(tmp_path, capsys):
 ])
 def test_latex_command_errors(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    Path("lstm.rnn").write_text(LSTM)
+    Path("lstm.rnn").write_text(LSTM.read_text())
     assert main(["latex", "lstm.rnn", *argv]) == 2
     assert message in capsys.readouterr().err
 

@@ -53,6 +53,8 @@ def test_token_kinds():
     assert (Token.Operator, "@") in found and (Token.Operator, "~") in found
     assert (Token.Comment.Single, "# not trained") in found
     assert (Token.Name, "inputs") in _tokens("inputs = x\n")  # a keyword's prefix is a name
+    noted = _tokens('notation beta = "\\\\beta"\n')
+    assert (Token.Keyword.Declaration, "notation") in noted and (Token.Literal.String.Double, '"\\\\beta"') in noted
 
 
 def test_a_character_the_language_rejects_is_an_error_token():

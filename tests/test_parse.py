@@ -1042,7 +1042,7 @@ error[E0101]: unexpected `[`
    |
  3 |         [3]
    |         ^ not expected here
-   = note: expected one of `d/dt`, `input`, `notation`, `output`, `param`, `state`, `}`, a name, a string
+   = note: expected one of `d/dt`, `input`, `notation`, `output`, `param`, `state`, `}`, a name, ...
 
 2 errors found""",
     ),

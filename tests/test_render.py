@@ -535,7 +535,7 @@ def test_files_written(tmp_path, fmt):
     assert output(render_cell(program.graphs["LSTM"]), path) == path
     data = path.read_bytes()
     assert data
-    magic = {"png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph"}
+    magic = {"png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph", "tex": b"%"}
     if fmt == "svg":
         assert parse_svg(data.decode("utf-8")).tag.endswith("svg")
     else:
