@@ -397,7 +397,8 @@ class _NetworkWriter:
         if isinstance(e, A.UnaryOp):
             return f"{e.op}{self.value(e.operand)}"
         if isinstance(e, A.Call) and isinstance(e.func, A.Call):  # a layer applied: Dense(10)(x)
-            inputs = ", ".join(self.value(a.value) for a in e.args)
+            inputs = ", ".join(self.value(a.value) if a.name is None  # an initial state by name: s=probe
+                               else f"{self.name(a.name.id)}{{=}}{self.value(a.value)}" for a in e.args)
             return self.apply(e.func, inputs)
         if isinstance(e, A.Call):
             return self.layer(e)

@@ -237,6 +237,11 @@ def test_a_network_notation_for_an_unbound_name_is_an_error():
                for e in errors), errors
 
 
+def test_an_initial_state_given_by_name_keeps_its_name():
+    tex = _latex(str(ROOT / "examples/hopfield.rnn"))
+    assert r"\operatorname{Hopfield}(\mathrm{units})\bigl(\mathbf{update}, \mathbf{s}{=}\mathbf{probe}\bigr)" in tex
+
+
 # ---------------------------------------------------------------- notebooks
 
 
