@@ -865,9 +865,11 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
                 if k == 0:
                     dot.edge(tail, head, **({} if paper else dict(arrowsize="0.7")))
                     continue
-                if paper:  # dashed, labelled with the step it reads, as in the folded drawing
+                if paper:
+                    # dashed, as in the folded drawing, but with no `t−1`: the names' steps say which
+                    # step is read, and the label would float among the other edges
                     delays.add(k)
-                    attrs = dict(style="dashed", label=_html(notation.index_html(f"t-{k}")), texlbl=_math(f"t-{k}"))
+                    attrs = dict(style="dashed")
                     if ode and src == v:
                         attrs.update(label="∫", texlbl="$\\displaystyle\\int$", fontsize="14")
                 else:
@@ -885,10 +887,12 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
                     # left-to-right constraints form a cycle ("trouble in init_rank": the
                     # LSTM from 7 steps on, the MTRNN from 5). `constraint=false` would not
                     # help: the edge is flat all the same.
-                    attrs.update(minlen="0", xlabel=attrs.pop("label"))
+                    attrs["minlen"] = "0"
+                    if "label" in attrs:
+                        attrs["xlabel"] = attrs.pop("label")
                     if "texlbl" in attrs:
                         attrs["xtexlbl"] = attrs.pop("texlbl")
-                    if attrs["xlabel"] == "∫":
+                    if attrs.get("xlabel") == "∫":
                         # ∫ overhangs its text box: a blank line above keeps it off the edge
                         attrs["xlabel"] = _html("<br/>∫")
                 elif up > down:
