@@ -241,3 +241,130 @@ def latex_to_html(latex_text: str, upright: bool = False) -> str:
             out.append(_html.escape(c))
             i += 1
     return "".join(out).replace("</I><I>", "")
+
+
+# ---------------------------------------------------------------- LaTeX text
+
+# Characters of diagram labels and how LaTeX text writes them.
+_SPECIAL = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "$": "\\$", "&": "\\&", "#": "\\#",
+            "^": "\\^{}", "_": "\\_", "%": "\\%", "~": "\\~{}", "<": "\\textless{}", ">": "\\textgreater{}",
+            "|": "\\textbar{}"}
+_MATH = {"−": "-", "·": "\\cdot", "⊙": "\\odot", "×": "\\times", "÷": "\\div", "≤": "\\leq",
+         "≥": "\\geq", "≠": "\\neq", "∈": "\\in", "∫": "\\int", "∑": "\\sum", "∏": "\\prod",
+         "→": "\\to", "←": "\\leftarrow", "∞": "\\infty", "±": "\\pm", "√": "\\surd",
+         **{ch: "\\" + name for name, ch in GREEK_UNICODE.items()}}
+_TEXT = {"…": "\\ldots{}", "—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'", "\u00a0": "~"}
+_SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
+
+
+def tex_escape(text: str) -> str:
+    """`text` as LaTeX text: special characters escaped, the signs and Greek letters of diagram labels
+    (`−`, `⊙`, `σ`, `z⁻¹`) in math. Other characters are kept as they are."""
+    out: list = []  # (in math, LaTeX) pieces; neighbouring math pieces share one $...$
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in _SUPERSCRIPT:
+            j = i
+            while j < len(text) and text[j] in _SUPERSCRIPT:
+                j += 1
+            out.append((True, "^{" + "".join(_SUPERSCRIPT[ch] for ch in text[i:j]) + "}"))
+            i = j
+            continue
+        if c in _MATH:
+            out.append((True, _MATH[c] + (" " if _MATH[c][-1].isalpha() else "")))
+        else:
+            out.append((False, _SPECIAL.get(c) or _TEXT.get(c) or c))
+        i += 1
+    result, k = [], 0
+    while k < len(out):
+        if not out[k][0]:
+            result.append(out[k][1])
+            k += 1
+            continue
+        run = []
+        while k < len(out) and out[k][0]:
+            run.append(out[k][1])
+            k += 1
+        result.append("$" + "".join(run).rstrip() + "$")
+    return "".join(result)
+
+
+# ---------------------------------------------------------------- functions and numbers
+
+# Built-in functions as papers write them: (diagram label, LaTeX). The others are upright
+# names, \operatorname{name}.
+FUNCTIONS = {
+    "sigmoid": ("σ", "\\sigma"), "tanh": ("tanh", "\\tanh"), "exp": ("exp", "\\exp"), "log": ("log", "\\log"),
+    "sin": ("sin", "\\sin"), "cos": ("cos", "\\cos"), "max": ("max", "\\max"), "min": ("min", "\\min"),
+    "maximum": ("max", "\\max"), "minimum": ("min", "\\min"), "sign": ("sgn", "\\operatorname{sgn}"),
+    "step": ("H", "H"), "hard_sigmoid": ("σ<SUB>hard</SUB>", "\\sigma_{\\mathrm{hard}}"),
+    "log_softmax": ("log softmax", "\\log\\operatorname{softmax}"),
+    **{name: (text, f"\\operatorname{{{text}}}") for name, text in
+       (("relu", "ReLU"), ("elu", "ELU"), ("selu", "SELU"), ("gelu", "GELU"), ("silu", "SiLU"))},
+}
+
+
+def function_latex(name: str) -> str:
+    """The LaTeX of a built-in function's name: `\\sigma`, `\\tanh`, `\\operatorname{softmax}`."""
+    if name in FUNCTIONS:
+        return FUNCTIONS[name][1]
+    return f"\\operatorname{{{tex_escape(name)}}}"
+
+
+def function_html(name: str) -> str:
+    """The diagram label of a built-in function's name: `σ`, `tanh`, `softmax`."""
+    return FUNCTIONS[name][0] if name in FUNCTIONS else _html.escape(name)
+
+
+_NUMBER = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
+
+
+def number_latex(text: str) -> str:
+    """A number as papers print it: `1e-6` is 10^{-6}, `2.5e-3` is 2.5 \\times 10^{-3}, others as written.
+    Text that is not a number is returned as it is."""
+    m = _NUMBER.fullmatch(text)
+    if not m or m.group(2) is None:
+        return text
+    mantissa, exponent = m.group(1), str(int(m.group(2)))
+    if float(mantissa) == 1:
+        return f"10^{{{exponent}}}"
+    return f"{mantissa} \\times 10^{{{exponent}}}"
+
+
+# ---------------------------------------------------------------- notation statements
+
+
+def latex_problem(latex_text: str) -> Optional[str]:
+    """Why `latex_text`, a `notation` statement's string, cannot stand for a name in an equation; or None.
+
+    It is set in math mode inside an `align` row, so it must not end a group or a row early: balanced
+    braces, no `$`, `%`, `#` or `&`, no control characters, and no `\\`, `^` or `_` with nothing after it."""
+    if not latex_text.strip():
+        return "is empty"
+    if any(ord(c) < 32 for c in latex_text):
+        return "contains a control character (a tab or a newline)"
+    depth, i = 0, 0
+    while i < len(latex_text):
+        c = latex_text[i]
+        if c == "\\":
+            if i + 1 == len(latex_text):
+                return "ends in a backslash"
+            i += 2  # an escaped character: \{ \$ \% \\
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return "closes a brace it did not open"
+        elif c == "$":
+            return "contains `$`: give the math itself, without dollar signs"
+        elif c in "%#&":
+            return f"contains `{c}`, which LaTeX reads as markup: write `\\\\{c}`"
+        elif c in "^_" and not latex_text[i + 1:].strip():
+            return f"ends in `{c}`, with nothing to raise or lower"
+        i += 1
+    if depth:
+        return "leaves a brace open"
+    return None

@@ -53,11 +53,11 @@ import networkx as nx
 
 from . import ast as A
 from . import notation
+from .notation import tex_escape
 from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
 from .dims import Dim
 from .errors import LayoutError, UsageError, did_you_mean
 from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
-from .tikz import tex_escape
 
 FORMATS = ("svg", "pdf", "png", "dot", "tex")
 STYLES = ("default", "paper")

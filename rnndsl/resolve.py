@@ -33,6 +33,7 @@ from .builtins import (
 from .dims import Dim
 from .errors import ResolveError, RnnDslError, SpecImportError, did_you_mean
 from .layers import CELL_KEYWORDS, DTYPES, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, KINDS, WRAPPERS
+from .notation import latex_problem
 from .parse import parse_file
 
 # ---------------------------------------------------------------- results
@@ -922,7 +923,7 @@ def _notations(body: tuple, known: list, where: str, errors: list) -> dict:
         elif name in notation:
             errors.append(ResolveError(f"notation for `{name}` is given twice", stmt.name.span,
                                        label="second notation", code="E0204"))
-        elif problem := _latex_problem(latex):
+        elif problem := latex_problem(latex):
             escapes = ["a string turns `\\t` into a tab and `\\n` into a newline: write a LaTeX backslash "
                        "as `\\\\`, as in `notation h_tilde = \"\\\\tilde{h}\"`"] if "control" in problem else []
             errors.append(ResolveError(f"the notation for `{name}` {problem}", stmt.latex.span,
@@ -930,28 +931,6 @@ def _notations(body: tuple, known: list, where: str, errors: list) -> dict:
         else:
             notation[name] = latex
     return notation
-
-
-def _latex_problem(latex: str) -> Optional[str]:
-    """Why `latex` cannot stand for a name in an equation, or None."""
-    if not latex.strip():
-        return "is empty"
-    if any(ord(c) < 32 for c in latex):
-        return "contains a control character (a tab or a newline)"
-    depth = 0
-    for i, c in enumerate(latex):
-        escaped = i > 0 and latex[i - 1] == "\\"
-        if c == "{" and not escaped:
-            depth += 1
-        elif c == "}" and not escaped:
-            depth -= 1
-            if depth < 0:
-                return "closes a brace it did not open"
-    if depth:
-        return "leaves a brace open"
-    if "$" in latex.replace("\\$", ""):
-        return "contains `$`: give the math itself, without dollar signs"
-    return None
 
 
 def _is_call(expr, name: str) -> bool:

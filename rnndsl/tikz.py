@@ -30,18 +30,7 @@ import json
 import re
 from typing import Optional
 
-from .notation import GREEK_UNICODE
-
-# Characters of diagram labels and how LaTeX text writes them.
-_SPECIAL = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "$": "\\$", "&": "\\&", "#": "\\#",
-            "^": "\\^{}", "_": "\\_", "%": "\\%", "~": "\\~{}", "<": "\\textless{}", ">": "\\textgreater{}",
-            "|": "\\textbar{}"}
-_MATH = {"−": "-", "·": "\\cdot", "⊙": "\\odot", "×": "\\times", "÷": "\\div", "≤": "\\leq",
-         "≥": "\\geq", "≠": "\\neq", "∈": "\\in", "∫": "\\int", "∑": "\\sum", "∏": "\\prod",
-         "→": "\\to", "←": "\\leftarrow", "∞": "\\infty", "±": "\\pm", "√": "\\surd",
-         **{ch: "\\" + name for name, ch in GREEK_UNICODE.items()}}
-_TEXT = {"…": "\\ldots{}", "—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'", "\u00a0": "~"}
-_SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
+from .notation import tex_escape
 
 # Font sizes (points) and the LaTeX size that is closest in a 10pt document.
 _SIZES = ((5.5, "\\tiny"), (7.5, "\\scriptsize"), (8.5, "\\footnotesize"), (9.5, "\\small"),
@@ -50,39 +39,6 @@ _SIZES = ((5.5, "\\tiny"), (7.5, "\\scriptsize"), (8.5, "\\footnotesize"), (9.5,
 _DASHES = {"dashed": "dash pattern=on 5bp off 2bp", "dotted": "dash pattern=on 1bp off 5bp"}
 # Text flags of xdot's `t` operation.
 _BOLD, _ITALIC, _SUPER, _SUB = 1, 2, 8, 16
-
-
-def tex_escape(text: str) -> str:
-    """`text` as LaTeX text: special characters escaped, the signs and Greek letters of diagram labels
-    (`−`, `⊙`, `σ`, `z⁻¹`) in math. Other characters are kept as they are."""
-    out: list = []  # (in math, LaTeX) pieces; neighbouring math pieces share one $...$
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c in _SUPERSCRIPT:
-            j = i
-            while j < len(text) and text[j] in _SUPERSCRIPT:
-                j += 1
-            out.append((True, "^{" + "".join(_SUPERSCRIPT[ch] for ch in text[i:j]) + "}"))
-            i = j
-            continue
-        if c in _MATH:
-            out.append((True, _MATH[c] + (" " if _MATH[c][-1].isalpha() else "")))
-        else:
-            out.append((False, _SPECIAL.get(c) or _TEXT.get(c) or c))
-        i += 1
-    result, k = [], 0
-    while k < len(out):
-        if not out[k][0]:
-            result.append(out[k][1])
-            k += 1
-            continue
-        run = []
-        while k < len(out) and out[k][0]:
-            run.append(out[k][1])
-            k += 1
-        result.append("$" + "".join(run).rstrip() + "$")
-    return "".join(result)
 
 
 def _size(points: float) -> str:
