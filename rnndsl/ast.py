@@ -241,6 +241,7 @@ class Notation:
     name: Name
     latex: String
     span: Span = _span()
+    word: Optional[Name] = None  # the statement's first word (resolve wants `notation`)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ def _render(args) -> int:
                          + ", ".join(f".{f}" for f in FORMATS))
     if args.unroll is not None and args.unroll < 1:
         raise UsageError("--unroll takes a number of steps of at least 1")
-    style = args.style or ("paper" if fmt == "tex" else "default")
+    style = args.style if args.style is not None else "paper" if fmt == "tex" else "default"
     if style not in STYLES:
         raise UsageError(f"unknown style `{style}`: use one of " + ", ".join(STYLES)
                          + "".join(f"; {n}" for n in did_you_mean(style, STYLES)))

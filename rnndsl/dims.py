@@ -122,7 +122,7 @@ class Dim:
         if not self.terms:
             return "0"
         parts = []
-        for m, c in sorted(self.terms.items(), key=_term_order):
+        for m, c in sorted(self.terms.items(), key=term_order):
             body = "*".join(m)
             if not body:
                 text = str(abs(c))
@@ -142,7 +142,7 @@ class Dim:
         return f"Dim({self})"
 
 
-def _term_order(item):
+def term_order(item):
     m, _ = item
     return (len(m) == 0, -len(m), m)
 

@@ -241,7 +241,7 @@ def format_stmt(s) -> str:
     if isinstance(s, A.ODE):
         return f"d/dt {s.name.id} = {format_expr(s.value)}"
     if isinstance(s, A.Notation):
-        return f"notation {s.name.id} = {format_expr(s.latex)}"
+        return f"{s.word.id if s.word else 'notation'} {s.name.id} = {format_expr(s.latex)}"
     if isinstance(s, A.NetInput):
         return f"input {_names(s.names)}: {s.type.kind.id}[{_dims(s.type.items)}]"
     if isinstance(s, A.Bind):

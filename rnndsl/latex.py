@@ -18,28 +18,34 @@ from typing import Optional
 
 from . import __version__
 from . import ast as A
-from .dims import Dim, _term_order
+from .builtins import FUNCTIONS
+from .dims import Dim, term_order
+from .notation import function_latex, number_latex, tex_escape
 from .notation import latex as name_latex
 
 PREAMBLE = "\\usepackage{amsmath,amssymb,bm}"
 
-# Built-in functions as papers write them; the others are \operatorname{name}.
-_FUNCTIONS = {
-    "sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\cos",
-    "max": "\\max", "min": "\\min", "maximum": "\\max", "minimum": "\\min", "relu": "\\operatorname{ReLU}",
-    "elu": "\\operatorname{ELU}", "selu": "\\operatorname{SELU}", "gelu": "\\operatorname{GELU}",
-    "silu": "\\operatorname{SiLU}", "hard_sigmoid": "\\sigma_{\\mathrm{hard}}", "sign": "\\operatorname{sgn}",
-    "step": "H", "log_softmax": "\\log\\operatorname{softmax}",
-}
-# Precedence of the spec's operators, loosest first: what needs parentheses where.
-_COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = range(6)
-_PRECEDENCE = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "@": _PRODUCT, "**": _POWER}
+# How tightly each form binds, loosest first: an operand looser than its place needs parentheses.
+# \odot binds looser than juxtaposition: (M * U) @ h is (M \odot U) h, which M \odot U h would not say.
+# _POWER is for what ends in a superscript (x^{2}, W^{\top}, 10^{-3}, \frac): a base must be an _ATOM.
+_COMPARE, _SUM, _HADAMARD, _PRODUCT, _UNARY, _POWER, _ATOM = range(7)
 _COMPARISONS = {"<": "<", ">": ">", "<=": "\\leq", ">=": "\\geq", "==": "=", "!=": "\\neq"}
-_RELATION = {"<": "less than", ">": "greater than"}
+# Big operators over a tree node's children: sum(h[k] for k in children(n)) is \sum_{k \in C(n)} h_k.
+_REDUCTIONS = {"sum": "\\sum", "prod": "\\prod", "max": "\\max", "min": "\\min"}
 
 
 def _span_key(span: A.Span) -> tuple:
     return (span.line, span.column, span.end_line, span.end_column)
+
+
+def number(n: A.Number) -> tuple:
+    """(LaTeX, precedence) of a number: `1e-6` is 10^{-6}, `2.5e-3` is 2.5 \\times 10^{-3}."""
+    text = number_latex(n.text or repr(n.value))
+    return text, _PRODUCT if "\\times" in text else _POWER if "^" in text else _ATOM
+
+
+def _keyword(name: str, value: str) -> str:
+    return f"\\mathrm{{{tex_escape(name)}}}{{=}}{value}"
 
 
 class _CellWriter:
@@ -50,7 +56,6 @@ class _CellWriter:
         self.notation = G.graph.get("notation", {})
         self.index = G.graph["index"]  # "t", or "n" over trees
         self.continuous = G.graph.get("solver") is not None
-        self.hparams = G.graph.get("hparams", {})
         # the shape of every operation, by the span of the expression it came from
         self.op_shapes = {_span_key(d["span"]): d.get("shape") for _, d in G.nodes(data=True)
                           if d.get("kind") == "op" and d.get("span") is not None}
@@ -92,16 +97,27 @@ class _CellWriter:
     # ---- expressions
 
     def expr(self, e, outer: int = _COMPARE) -> str:
+        """`e` as LaTeX, in parentheses when it binds looser than `outer`, the place it stands in."""
         text, prec = self._expr(e)
         return f"\\left({text}\\right)" if prec < outer else text
+
+    def base(self, e) -> str:
+        """`e` as the base of a superscript: an atom, braced when a `notation` gave it one already."""
+        text = self.expr(e, _ATOM)
+        return f"{{{text}}}" if "^" in text and not text.startswith("\\left(") else text
+
+    def operand(self, e, outer: int) -> str:
+        """`e` as the right operand of a product: a negative one in parentheses (a \\odot (-b))."""
+        text = self.expr(e, outer)
+        return f"\\left({text}\\right)" if text.startswith("-") else text
 
     def _expr(self, e) -> tuple:
         if isinstance(e, A.BinOp) and e.op in "+-":
             return " ".join(self.terms(e)), _SUM
         if isinstance(e, A.Number):
-            return number(e), _ATOM
+            return number(e)
         if isinstance(e, A.String):
-            return f"\\text{{{_escape_text(e.value)}}}", _ATOM
+            return f"\\text{{{tex_escape(e.value)}}}", _ATOM
         if isinstance(e, A.Name):
             if self.continuous and e.id in self.G.nodes and self.G.nodes[e.id].get("kind") == "value":
                 return f"{self.name(e.id)}(t)", _ATOM
@@ -120,105 +136,91 @@ class _CellWriter:
         op = e.op
         if op in _COMPARISONS:
             return f"{self.expr(e.left, _SUM)} {_COMPARISONS[op]} {self.expr(e.right, _SUM)}", _COMPARE
-        prec = _PRECEDENCE[op]
         if op == "/":
-            return f"\\frac{{{self.expr(e.left)}}}{{{self.expr(e.right)}}}", _ATOM
+            return f"\\frac{{{self.expr(e.left)}}}{{{self.expr(e.right)}}}", _POWER
         if op == "**":
-            return f"{self.expr(e.left, _ATOM)}^{{{self.expr(e.right)}}}", _POWER
-        left = self.expr(e.left, _PRODUCT)
-        right = self.expr(e.right, _UNARY if op == "@" else _PRODUCT)
+            return f"{self.base(e.left)}^{{{self.expr(e.right)}}}", _POWER
         if op == "*" and not self.scalar(e.left) and not self.scalar(e.right):
-            return f"{left} \\odot {right}", _PRODUCT
-        if right[:1].isdigit() or right.startswith("-") or right.startswith("."):
+            return f"{self.expr(e.left, _HADAMARD)} \\odot {self.operand(e.right, _PRODUCT)}", _HADAMARD
+        left = self.expr(e.left, _PRODUCT)
+        right = self.operand(e.right, _UNARY if op == "@" else _PRODUCT)
+        if right[:1].isdigit() or right.startswith("."):
             return f"{left} \\cdot {right}", _PRODUCT
         return f"{left} {right}", _PRODUCT  # a matrix product, or a number times anything
-
-    def _args(self, call: A.Call) -> list:
-        out = []
-        for a in call.args:
-            value = self.expr(a.value)
-            out.append(f"\\mathrm{{{_escape_text(a.name.id)}}}{{=}}{value}" if a.name is not None else value)
-        return out
-
-    def _call(self, call: A.Call) -> tuple:
-        """(LaTeX, precedence) of a built-in function's call."""
-        func = call.func.id if isinstance(call.func, A.Name) else None
-        if call.generator is not None:
-            return self._reduction(func, call.generator), _PRODUCT
-        positional = [self.expr(a.value, _ATOM) for a in call.args if a.name is None]
-        if func == "circular_conv" and len(positional) == 2:
-            return f"{self.expr(call.args[0].value, _UNARY)} \\circledast {self.expr(call.args[1].value, _UNARY)}", \
-                _PRODUCT
-        if func == "outer" and len(positional) == 2:
-            return f"{positional[0]} {positional[1]}^{{\\top}}", _PRODUCT
-        if func == "dot" and len(positional) == 2:
-            return f"{positional[0]}^{{\\top}} {positional[1]}", _PRODUCT
-        return self._function(func, call, positional), _ATOM
-
-    def _function(self, func: Optional[str], call: A.Call, positional: list) -> str:
-        args = self._args(call)
-        if func == "abs" and len(args) == 1:
-            return f"\\left|{args[0]}\\right|"
-        if func == "norm" and len(args) == 1:
-            return f"\\left\\lVert {args[0]} \\right\\rVert"
-        if func == "sqrt" and len(args) == 1:
-            return f"\\sqrt{{{args[0]}}}"
-        if func == "square" and len(args) == 1:
-            return f"{positional[0]}^{{2}}"
-        if func == "pow" and len(positional) == 2:
-            return f"{positional[0]}^{{{self.expr(call.args[1].value)}}}"
-        if func == "transpose" and len(args) == 1:
-            return f"{positional[0]}^{{\\top}}"
-        if func == "concat" and call.args and all(a.name is None for a in call.args):
-            return "\\left[" + "; ".join(args) + "\\right]"
-        head = _FUNCTIONS.get(func) or f"\\operatorname{{{_escape_text(func or '?')}}}"
-        inner = ", ".join(args)
-        big = "\\frac" in inner or "\\sum" in inner
-        return f"{head}\\left({inner}\\right)" if big else f"{head}({inner})"
-
-    def _reduction(self, func: Optional[str], gen: A.Generator) -> str:
-        """`sum(h[k] for k in children(n))`: \\sum_{k \\in C(n)} h_k."""
-        over = f"{gen.var.id} \\in C({gen.node.id})"
-        body = self.expr(gen.body, _PRODUCT)
-        big = {"sum": "\\sum", "prod": "\\prod", "max": "\\max", "min": "\\min"}.get(func or "")
-        if big is None:
-            return f"\\operatorname{{{_escape_text(func or '?')}}}_{{{over}}}\\left({self.expr(gen.body)}\\right)"
-        return f"{big}_{{{over}}} {body}"
-
-    # ---- statements
-
-    def equation(self, stmt) -> tuple:
-        """(left side, right side) of one equation or ODE."""
-        if isinstance(stmt, A.ODE):
-            return f"\\frac{{d}}{{dt}} {self.name(stmt.name.id)}(t)", self.expr(stmt.value)
-        index = self.index
-        targets = ", ".join(self.name(t.name.id, index) if not self.continuous else f"{self.name(t.name.id)}(t)"
-                            for t in stmt.targets)
-        return targets, self.terms(stmt.value)
 
     def terms(self, e) -> list:
         """The right side as its top-level terms, `["a", "+ b", "- c"]`: where a long equation may break."""
         if isinstance(e, A.BinOp) and e.op in "+-":
-            right = self.expr(e.right, _PRODUCT if e.op == "-" else _SUM)
+            right = self.expr(e.right, _HADAMARD if e.op == "-" else _SUM)
             if right.startswith("-"):
                 right = f"\\left({right}\\right)"
             return self.terms(e.left) + [f"{e.op} {right}"]
         return [self.expr(e)]
 
+    # ---- calls
+
+    def _call(self, call: A.Call) -> tuple:
+        """(LaTeX, precedence) of a built-in function's call."""
+        func = call.func.id if isinstance(call.func, A.Name) else None
+        if call.generator is not None:
+            return self._reduction(func, call.generator), _SUM
+        one, two = self._operands(func, call, 1), self._operands(func, call, 2)
+        if func == "circular_conv" and two:
+            return f"{self.expr(two[0], _PRODUCT)} \\circledast {self.expr(two[1], _PRODUCT)}", _HADAMARD
+        if func == "outer" and two:
+            return f"{self.expr(two[0], _PRODUCT)} {self.base(two[1])}^{{\\top}}", _PRODUCT
+        if func == "dot" and two:
+            return f"{self.base(two[0])}^{{\\top}} {self.operand(two[1], _UNARY)}", _PRODUCT
+        if func == "pow" and two:
+            return f"{self.base(two[0])}^{{{self.expr(two[1])}}}", _POWER
+        if func == "square" and one:
+            return f"{self.base(one[0])}^{{2}}", _POWER
+        if func == "transpose" and one:
+            return f"{self.base(one[0])}^{{\\top}}", _POWER
+        if func == "abs" and one:
+            return f"\\left|{self.expr(one[0])}\\right|", _ATOM
+        if func == "norm" and one:
+            return f"\\left\\lVert {self.expr(one[0])} \\right\\rVert", _ATOM
+        if func == "sqrt" and one:
+            return f"\\sqrt{{{self.expr(one[0])}}}", _ATOM
+        if func == "concat" and call.args and all(a.name is None for a in call.args):
+            return "\\left[" + "; ".join(self.expr(a.value) for a in call.args) + "\\right]", _ATOM
+        args = ", ".join(self.expr(a.value) if a.name is None else _keyword(a.name.id, self.expr(a.value))
+                         for a in call.args)
+        head = function_latex(func or "?")
+        big = "\\frac" in args or "\\sum" in args
+        return (f"{head}\\left({args}\\right)" if big else f"{head}({args})"), _ATOM
+
+    @staticmethod
+    def _operands(func: Optional[str], call: A.Call, count: int) -> Optional[list]:
+        """The call's arguments in the order of the function's parameters, when it gives exactly its first
+        `count`, by position or by keyword (`square(x=h[t])`); else None."""
+        signature = FUNCTIONS.get(func or "")
+        if signature is None or len(call.args) != count or len(signature.params) < count:
+            return None
+        names = [p.name for p in signature.params[:count]]
+        given = {names[i]: a.value for i, a in enumerate(call.args) if a.name is None}
+        given.update({a.name.id: a.value for a in call.args if a.name is not None})
+        return [given[n] for n in names] if set(given) == set(names) else None
+
+    def _reduction(self, func: Optional[str], gen: A.Generator) -> str:
+        """`sum(h[k] for k in children(n))`: \\sum_{k \\in C(n)} h_k."""
+        over = f"{gen.var.id} \\in C({gen.node.id})"
+        if func in _REDUCTIONS:
+            return f"{_REDUCTIONS[func]}_{{{over}}} {self.expr(gen.body, _HADAMARD)}"
+        return f"{function_latex(func or '?')}_{{{over}}}\\left({self.expr(gen.body)}\\right)"
+
+    # ---- statements
+
+    def equation(self, stmt) -> tuple:
+        """(left side, the right side's terms) of one equation or ODE."""
+        if isinstance(stmt, A.ODE):
+            return f"\\frac{{d}}{{dt}} {self.name(stmt.name.id)}(t)", self.terms(stmt.value)
+        targets = ", ".join(self.read(t.name.id, self.index) for t in stmt.targets)
+        return targets, self.terms(stmt.value)
+
     def dims(self, shape) -> str:
         return dims_latex(shape, self.notation)
-
-
-def number(n: A.Number) -> str:
-    """`1e-6` as 10^{-6}, `2.5e-3` as 2.5 \\times 10^{-3}; other numbers as written."""
-    text = n.text or repr(n.value)
-    if "e" in text.lower():
-        mantissa, _, exponent = text.lower().partition("e")
-        exponent = str(int(exponent))
-        if float(mantissa) == 1:
-            return f"10^{{{exponent}}}"
-        return f"{mantissa} \\times 10^{{{exponent}}}"
-    return text
 
 
 def index_text(e) -> str:
@@ -226,7 +228,7 @@ def index_text(e) -> str:
     if isinstance(e, A.Name):
         return e.id
     if isinstance(e, A.Number):
-        return number(e)
+        return number(e)[0]
     if isinstance(e, A.BinOp) and e.op in "+-":
         return f"{index_text(e.left)}{e.op}{index_text(e.right)}"
     if isinstance(e, A.BinOp) and e.op == "*":
@@ -241,7 +243,7 @@ def dim_latex(d, notation: Optional[dict] = None) -> str:
     if not d.terms:
         return "0"
     parts = []
-    for monomial, coef in sorted(d.terms.items(), key=_term_order):
+    for monomial, coef in sorted(d.terms.items(), key=term_order):
         factors = []
         for sym in dict.fromkeys(monomial):
             power = monomial.count(sym)
@@ -260,11 +262,6 @@ def dims_latex(shape, notation: Optional[dict] = None) -> str:
     if len(parts) > 1:
         parts = [f"({p})" if (" + " in p or " - " in p) else p for p in parts]
     return " \\times ".join(parts)
-
-
-def _escape_text(text: str) -> str:
-    return "".join({"_": "\\_", "&": "\\&", "%": "\\%", "#": "\\#", "{": "\\{", "}": "\\}", "$": "\\$",
-                    "\\": "\\textbackslash{}", "^": "\\^{}", "~": "\\~{}"}.get(c, c) for c in text)
 
 
 def _names_sentence(items: list) -> str:
@@ -318,7 +315,7 @@ def cell_equations(G, ast_cell: A.Cell, env: str = "align") -> str:
 
 def cell_where(G) -> str:
     """The sentence under the equations: inputs, then parameters grouped by shape, with their sets."""
-    w = _CellWriter(G)
+    w = _CellWriter(G)  # cheap: a cell's graph has tens of nodes
     sig = G.graph["signature"]
     index = G.graph["index"]
 
@@ -369,44 +366,88 @@ class _NetworkWriter:
         self.notation = G.graph.get("notation", {})
 
     def name(self, name: str) -> str:
+        """A value is bold (a tensor), a hyperparameter is not."""
         return name_latex(name, bold=name not in self.bound.hparams, notation=self.notation)
 
     def layer(self, call: A.Call) -> str:
         """`LSTM(64, returns=sequences)`: the layer's name, upright, and its arguments."""
         head = call.func.id if isinstance(call.func, A.Name) else "?"
-        args = []
-        for a in call.args:
-            value = self.value(a.value)
-            args.append(f"\\mathrm{{{_escape_text(a.name.id)}}}{{=}}{value}" if a.name is not None else value)
-        return f"\\operatorname{{{_escape_text(head)}}}" + (f"({', '.join(args)})" if args else "")
+        args = [self.value(a.value) if a.name is None else _keyword(a.name.id, self.value(a.value))
+                for a in call.args]
+        return f"\\operatorname{{{tex_escape(head)}}}" + (f"({', '.join(args)})" if args else "")
 
     def value(self, e) -> str:
+        return self._value(e)[0]
+
+    def _value(self, e) -> tuple:
+        """(LaTeX, precedence) of a layer's argument or a value flowing into a layer."""
         if isinstance(e, A.Number):
             return number(e)
         if isinstance(e, A.String):
-            return f"\\text{{{_escape_text(e.value)}}}"
+            return f"\\text{{{tex_escape(e.value)}}}", _ATOM
         if isinstance(e, A.Name):
             if e.id in self.bound.values or e.id in self.bound.inputs or e.id in self.bound.hparams:
-                return self.name(e.id)
-            return f"\\mathrm{{{_escape_text(e.id)}}}"  # a keyword value: `sequences`, `bahdanau`
+                return self.name(e.id), _ATOM
+            return f"\\mathrm{{{tex_escape(e.id)}}}", _ATOM  # a keyword value: `sequences`, `bahdanau`
         if isinstance(e, A.BinOp) and e.op == ">>":
-            return self.apply(e.right, self.value(e.left))
-        if isinstance(e, A.BinOp):
-            op = {"*": " \\cdot ", "+": " + ", "-": " - ", "/": " / "}.get(e.op, f" {e.op} ")
-            return f"{self.value(e.left)}{op}{self.value(e.right)}"
+            return self.apply(e.right, self.value(e.left)), _ATOM
+        if isinstance(e, A.BinOp) and e.op in "+-*/":  # arithmetic on hyperparameters: 2 * (units + 1)
+            prec = _SUM if e.op in "+-" else _PRODUCT
+            left, right = self._value(e.left), self._value(e.right)
+            left_text = left[0] if left[1] >= prec else f"({left[0]})"
+            # a - (b - c) and a / (b * c) keep their parentheses
+            right_text = right[0] if right[1] > prec or (right[1] == prec and e.op in "+*") else f"({right[0]})"
+            op = {"*": " \\cdot ", "/": " / "}.get(e.op, f" {e.op} ")
+            return f"{left_text}{op}{right_text}", prec
         if isinstance(e, A.UnaryOp):
-            return f"{e.op}{self.value(e.operand)}"
+            operand, prec = self._value(e.operand)
+            return f"{e.op}{operand if prec >= _UNARY else f'({operand})'}", _UNARY
         if isinstance(e, A.Call) and isinstance(e.func, A.Call):  # a layer applied: Dense(10)(x)
             inputs = ", ".join(self.value(a.value) if a.name is None  # an initial state by name: s=probe
                                else f"{self.name(a.name.id)}{{=}}{self.value(a.value)}" for a in e.args)
-            return self.apply(e.func, inputs)
+            return self.apply(e.func, inputs), _ATOM
         if isinstance(e, A.Call):
-            return self.layer(e)
-        return "?"
+            return self.layer(e), _ATOM
+        return "?", _ATOM
 
     def apply(self, layer, inputs: str) -> str:
         head = self.layer(layer) if isinstance(layer, A.Call) else self.value(layer)
         return f"{head}\\bigl({inputs}\\bigr)"
+
+    def rows(self) -> tuple:
+        """The align's rows, one a binding and one an output computed in the `output` line, and the
+        outputs' LaTeX."""
+        bound = self.bound
+        rows = [(", ".join(self.name(n.id) for n in stmt.names), self.value(stmt.value))
+                for stmt in bound.ast.body if isinstance(stmt, A.Bind)]
+        exprs = [v for stmt in bound.ast.body if isinstance(stmt, A.NetOutput) for v in stmt.values]
+        taken = {self.name(n) for n in [*bound.values, *bound.inputs, *bound.hparams]}
+        computed = [i for i, e in enumerate(exprs) if not isinstance(e, A.Name)]
+        names = self._output_names([str(i + 1) if len(exprs) > 1 else None for i in computed], taken)
+        outputs = []
+        for i, e in enumerate(exprs):
+            if isinstance(e, A.Name):
+                outputs.append(self.value(e))
+                continue
+            y = names[computed.index(i)]
+            rows.append((y, self.value(e)))
+            outputs.append(y)
+        return rows, outputs
+
+    @staticmethod
+    def _output_names(indices: list, taken: set) -> list:
+        """Names for the outputs computed in the `output` line, one letter for all, that no value of the
+        network has: y, \\hat{y}, o, \\hat{o}, then y', y''..."""
+        def names(base: str, primes: str = "") -> list:
+            return [name_latex(base, bold=True, index=i) + primes for i in indices]
+
+        for base in ("y", "y_hat", "o", "o_hat"):
+            if not taken.intersection(names(base)):
+                return names(base)
+        primes = "'"
+        while taken.intersection(names("y", primes)):
+            primes += "'"
+        return names("y", primes)
 
 
 def _type_space(info, notation: dict) -> str:
@@ -421,37 +462,23 @@ def _type_space(info, notation: dict) -> str:
     return item
 
 
-def _bindings(w: _NetworkWriter, bound) -> list:
-    return [(", ".join(w.name(n.id) for n in stmt.names), w.value(stmt.value))
-            for stmt in bound.ast.body if isinstance(stmt, A.Bind)]
-
-
 def network_equations(G, bound, env: str = "align") -> str:
-    """The `align` (or `aligned`) block of a network's bindings; empty when it binds no name."""
-    rows = _bindings(_NetworkWriter(G, bound), bound)
+    """The `align` (or `aligned`) block of a network's bindings and computed outputs; empty when none."""
+    rows, _ = _NetworkWriter(G, bound).rows()
     return _align(rows, env) if rows else ""
 
 
 def network_latex(G, bound) -> str:
     """A network's data flow as an `align` of its bindings, its inputs' sets and its outputs."""
     w = _NetworkWriter(G, bound)
-    rows = _bindings(w, bound)
-    exprs = [v for stmt in bound.ast.body if isinstance(stmt, A.NetOutput) for v in stmt.values]
-    out_values = []
-    for i, e in enumerate(exprs):  # an output computed in the `output` line gets a row of its own
-        if isinstance(e, A.Name):
-            out_values.append(w.value(e))
-            continue
-        y = name_latex("y", bold=True, index=str(i + 1) if len(exprs) > 1 else None)
-        rows.append((y, w.value(e)))
-        out_values.append(y)
+    rows, outputs = w.rows()
     inputs = [f"${w.name(n)} \\in {_type_space(info, w.notation)}$" for n, info in bound.inputs.items()]
     parts = []
     if inputs:
         parts.append(f"{_names_sentence(inputs)} {'is the input' if len(inputs) == 1 else 'are the inputs'}")
-    if out_values:
-        noun = "the output is" if len(out_values) == 1 else "the outputs are"
-        parts.append(f"{noun} {_names_sentence([f'${v}$' for v in out_values])}")
+    if outputs:
+        noun = "the output is" if len(outputs) == 1 else "the outputs are"
+        parts.append(f"{noun} {_names_sentence([f'${v}$' for v in outputs])}")
     text = ("\\noindent where " + "; ".join(parts) + ".") if parts else ""
     block = _align(rows, "align") if rows else ""
     return "\n".join(p for p in (block, text) if p) + "\n"
@@ -467,7 +494,7 @@ def header(kind: str, name: str, file: str) -> str:
 
 def document(body: str, title: Optional[str] = None) -> str:
     """A compilable article around `body`: no page number, the body's math in a narrow page."""
-    heading = f"\\section*{{{_escape_text(title)}}}\n" if title else ""
+    heading = f"\\section*{{{tex_escape(title)}}}\n" if title else ""
     return ("\\documentclass[11pt,a4paper]{article}\n"
             f"{PREAMBLE}\n"
             "\\usepackage[margin=2.5cm]{geometry}\n"

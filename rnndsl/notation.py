@@ -102,10 +102,11 @@ def latex(name: str, bold: bool = False, index: Optional[str] = None, notation: 
     if sym.greek:
         base = GREEK[sym.base]
         base = f"\\bm{{{base}}}" if bold else base
-    elif len(sym.base) == 1:
+    elif len(sym.base) == 1 and sym.base.isalpha():
         base = f"\\mathbf{{{sym.base}}}" if bold else sym.base
-    else:
-        base = f"\\mathbf{{{sym.base}}}" if bold else f"\\mathrm{{{sym.base}}}"
+    else:  # a word; `_` alone is a name too, and is escaped
+        word = tex_escape(sym.base)
+        base = f"\\mathbf{{{word}}}" if bold else f"\\mathrm{{{word}}}"
     if sym.accent:
         base = f"{ACCENTS[sym.accent]}{{{base}}}"
     sub = [_latex_part(p) for p in sym.subscript] + ([index] if index is not None else [])

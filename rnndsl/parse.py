@@ -646,9 +646,9 @@ class _ASTBuilder(Transformer):
         return A.ODE(self._name(name), value, self._s(meta))
 
     def notation_decl(self, meta, children):
-        name, latex = children
+        word, name, latex = children
         return A.Notation(self._name(name), A.String(_unquote(str(latex)), _token_span(self.file, latex)),
-                          self._s(meta))
+                          self._s(meta), self._name(word))
 
     # ---- network statements
 

@@ -110,8 +110,8 @@ class Cell:
         """The cell's equations as a LaTeX `align` block and its `where` sentence (`rnndsl latex`)."""
         from . import latex
 
-        body = latex.cell_latex(self.graph, self.program.bound.cells[self.name].ast)
-        return _latex_text("cell", self.name, self.program.file, body, standalone)
+        bound = self.program.bound.cells[self.name]
+        return _latex_text("cell", self.name, bound.file, latex.cell_latex(self.graph, bound.ast), standalone)
 
     def _repr_latex_(self) -> str:
         """The equations in an `aligned` block, as Jupyter's MathJax shows them."""
@@ -150,13 +150,15 @@ class Network:
         """The network's data flow as a LaTeX `align` block of its bindings (`rnndsl latex`)."""
         from . import latex
 
-        body = latex.network_latex(self.graph, self.program.bound.networks[self.name])
-        return _latex_text("network", self.name, self.program.file, body, standalone)
+        bound = self.program.bound.networks[self.name]
+        return _latex_text("network", self.name, bound.file, latex.network_latex(self.graph, bound), standalone)
 
-    def _repr_latex_(self) -> str:
+    def _repr_latex_(self) -> Optional[str]:
+        """The bindings in an `aligned` block; None (no LaTeX to show) for a network that binds nothing."""
         from . import latex
 
-        return "$$" + latex.network_equations(self.graph, self.program.bound.networks[self.name], env="aligned") + "$$"
+        block = latex.network_equations(self.graph, self.program.bound.networks[self.name], env="aligned")
+        return f"$${block}$$" if block else None
 
 
 class Program:
@@ -226,7 +228,7 @@ class Program:
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
 
-    def _repr_latex_(self) -> str:
+    def _repr_latex_(self) -> Optional[str]:
         return self[self.default_name()]._repr_latex_()
 
     def latex(self, name: Optional[str] = None, standalone: bool = False) -> str:

@@ -916,7 +916,12 @@ def _notations(body: tuple, known: list, where: str, errors: list) -> dict:
         if not isinstance(stmt, A.Notation):
             continue
         name, latex = stmt.name.id, stmt.latex.value
-        if name not in known:
+        if stmt.word is not None and stmt.word.id != "notation":
+            errors.append(ResolveError(
+                f"unknown statement `{stmt.word.id} {name} = \"...\"`", stmt.word.span, label="not a statement",
+                notes=did_you_mean(stmt.word.id, ["notation"]) + ['a name\'s LaTeX is given by `notation NAME = "..."`'],
+                code="E0234"))
+        elif name not in known:
             errors.append(ResolveError(
                 f"notation for `{name}`, which this {where} does not declare", stmt.name.span,
                 label="not a name of this " + where, notes=did_you_mean(name, known), code="E0232"))

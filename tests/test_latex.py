@@ -151,6 +151,68 @@ def test_functions_dimensions_and_fixed_or_fitted_parameters():
     assert r"\left(1 - \mathbf{w}_t \mathbf{e}_t^{\top}\right)" in ntm  # outer product
 
 
+def test_an_element_wise_product_inside_a_matrix_product_keeps_its_parentheses():
+    tex = _latex(str(ROOT / "specs/std/fully_recurrent.rnn"))  # (M * U) @ h[t-1]
+    assert r"\left(\mathbf{M} \odot \mathbf{U}\right) \mathbf{h}_{t-1}" in tex
+
+
+TRICKY = '''
+cell Tricky(units: int) {
+    input x: [units]
+    param W: [units, units]
+    param s: [] = 2
+    param __: [units] = 0
+    a[t] = 1e3 ** 2 * x[t] + transpose(W) ** 2 @ x[t] + square(x[t]) ** 2 + pow(x[t], 3) ** 2
+    b[t] = (x[t] / s) ** 2 + square(x=x[t]) + transpose(x=W) @ x[t] + abs(x=x[t]) + __
+    c[t] = x[t] * -a[t] + W @ -b[t] + einsum("i,i->i", x[t], b[t])
+    output c
+}
+
+cell LongODE(units: int, dt: float = 0.1) solver rk4 {
+    input x: [units]
+    param W: [units, units]
+    d/dt y = -y + tanh(W @ y + x[t]) + x[t] * y + W @ x[t] + W @ y + y * y + x[t] * x[t] + W @ (x[t] * y)
+    output y
+}
+'''
+
+
+def test_tricky_expressions_are_parenthesized_escaped_and_compile(tmp_path):
+    program = load(TRICKY)
+    tex = program.latex("Tricky", standalone=True)
+    assert r"\left(10^{3}\right)^{2}" in tex  # no double superscripts
+    assert r"\left(\mathbf{W}^{\top}\right)^{2}" in tex and r"\left(\mathbf{x}_t^{2}\right)^{2}" in tex
+    assert r"\left(\mathbf{x}_t^{3}\right)^{2}" in tex and r"\left(\frac{\mathbf{x}_t}{s}\right)^{2}" in tex
+    assert r"\mathbf{x}_t^{2} + \mathbf{W}^{\top} \mathbf{x}_t + \left|\mathbf{x}_t\right|" in tex  # by keyword
+    assert r"\mathbf{x}_t \odot \left(-\mathbf{a}_t\right) + \mathbf{W} \left(-\mathbf{b}_t\right)" in tex
+    assert r"\text{i,i-\textgreater{}i}" in tex and r"\mathbf{\_\_}" in tex
+    assert "i,i->i" in _pdf_text(tmp_path, tex)  # not "i,i-¿i"
+    ode = program.latex("LongODE", standalone=True)
+    assert r"\nonumber \\" in ode.split(r"\frac{d}{dt}")[1]  # a long ODE breaks between terms too
+    _pdf_text(tmp_path, ode)
+
+
+def test_a_network_keeps_the_parentheses_of_its_arithmetic_and_names_outputs_apart():
+    tex = _latex('''
+import "std/lstm.rnn"
+network N(units: int = 8, layers: int = 2) {
+    input x: seq[4]
+    y1 = LSTM(2 * (units + 1))(x)
+    g = Dense(units - (layers - 1))(y1)
+    output Dense(3)(g), Dense(2)(y1)
+}
+''')
+    assert r"\operatorname{LSTM}(2 \cdot (\mathrm{units} + 1))" in tex
+    assert r"\operatorname{Dense}(\mathrm{units} - (\mathrm{layers} - 1))" in tex
+    assert r"\hat{\mathbf{y}}_1 &= \operatorname{Dense}(3)" in tex and r"\hat{\mathbf{y}}_2 &=" in tex
+    assert r"the outputs are $\hat{\mathbf{y}}_1$ and $\hat{\mathbf{y}}_2$." in tex
+
+
+def test_the_header_names_the_file_that_defines_the_cell():
+    tex = _latex(str(ROOT / "examples/tagger.rnn"), "LSTM")
+    assert tex.splitlines()[0].startswith("% The cell LSTM of ") and "std/lstm.rnn" in tex.splitlines()[0]
+
+
 # ---------------------------------------------------------------- notation statements
 
 NOTED = '''
@@ -185,18 +247,41 @@ def _cell_with(line: str) -> str:
            "    h[t] = tanh(W @ x[t] + h[t-1])\n    output h\n}\n"
 
 
-@pytest.mark.parametrize("line, message", [
-    ('notation V = "V"', "error[E0232]: notation for `V`, which this cell does not declare"),
-    ('notation W = "\\tau"', "error[E0233]: the notation for `W` contains a control character (a tab or a newline)"),
-    ('notation W = "\\\\mathbf{W"', "error[E0233]: the notation for `W` leaves a brace open"),
-    ('notation W = "W}"', "error[E0233]: the notation for `W` closes a brace it did not open"),
-    ('notation W = "$W$"', "error[E0233]: the notation for `W` contains `$`: give the math itself"),
-    ('notation W = " "', "error[E0233]: the notation for `W` is empty"),
-    ('notation W = "A"\n    notation W = "B"', "error[E0204]: notation for `W` is given twice"),
+@pytest.mark.parametrize("line, message, label", [
+    ('notation V = "V"', "error[E0232]: notation for `V`, which this cell does not declare",
+     "not a name of this cell"),
+    ('notation W = "\\tau"', "error[E0233]: the notation for `W` contains a control character (a tab or a newline)",
+     "not usable LaTeX"),
+    ('notation W = "\\\\mathbf{W"', "error[E0233]: the notation for `W` leaves a brace open", "not usable LaTeX"),
+    ('notation W = "W}"', "error[E0233]: the notation for `W` closes a brace it did not open", "not usable LaTeX"),
+    ('notation W = "$W$"', "error[E0233]: the notation for `W` contains `$`: give the math itself, without dollar "
+     "signs", "not usable LaTeX"),
+    ('notation W = " "', "error[E0233]: the notation for `W` is empty", "not usable LaTeX"),
+    ('notation W = "W\\\\"', "error[E0233]: the notation for `W` ends in a backslash", "not usable LaTeX"),
+    ('notation W = "W^"', "error[E0233]: the notation for `W` ends in `^`, with nothing to raise or lower",
+     "not usable LaTeX"),
+    ('notation W = "W_"', "error[E0233]: the notation for `W` ends in `_`, with nothing to raise or lower",
+     "not usable LaTeX"),
+    ('notation W = "100%"', "error[E0233]: the notation for `W` contains `%`, which LaTeX reads as markup: "
+     "write `\\\\%`", "not usable LaTeX"),
+    ('notation W = "a#"', "error[E0233]: the notation for `W` contains `#`", "not usable LaTeX"),
+    ('notation W = "a&b"', "error[E0233]: the notation for `W` contains `&`", "not usable LaTeX"),
+    ('notation W = "A"\n    notation W = "B"', "error[E0204]: notation for `W` is given twice", "second notation"),
+    ('notaton W = "A"', 'error[E0234]: unknown statement `notaton W = "..."`', "not a statement"),
 ])
-def test_notation_errors(line, message):
+def test_notation_errors(line, message, label):
     errors = _errors(_cell_with(line))
-    assert any(e.startswith(message) for e in errors), errors
+    matching = [e for e in errors if e.startswith(message)]
+    assert matching and f"^ {label}" in matching[0], errors
+
+
+def test_an_escaped_percent_or_brace_is_fine_and_notation_stays_free_as_a_name():
+    assert not _errors(_cell_with('notation W = "\\\\{W\\\\}"'))  # escaped braces need no partner
+    assert not _errors(_cell_with('notation W = "W^{100\\\\%}"'))
+    spec = _cell_with('notation notation = "N"').replace("param W:", "param notation:").replace("W @", "notation @")
+    assert not _errors(spec) and r"\tanh(N \mathbf{x}_t + \mathbf{h}_{t-1})" in _latex(spec)
+    (error,) = _errors(_cell_with('notaton W = "A"'))
+    assert "did you mean `notation`?" in error
 
 
 def test_a_tab_in_a_notation_says_how_to_write_a_backslash():
@@ -255,6 +340,7 @@ def test_notebooks_show_equations_and_diagrams():
     assert program._repr_latex_() == math
     net = load(NET)
     assert net["Tagger"]._repr_latex_().startswith("$$\\begin{aligned}")
+    assert r"\mathbf{y} &= \operatorname{Dense}(5, " in net["Tagger"]._repr_latex_()  # the output's row too
     assert "<svg" in net["Tagger"]._repr_svg_()
 
 
@@ -295,6 +381,16 @@ def test_latex_command_reports_spec_errors(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- pdflatex
+
+
+def _pdf_text(tmp_path: Path, document: str) -> str:
+    """Compile a standalone document with pdflatex; the text of its PDF."""
+    (tmp_path / "doc.tex").write_text(document, encoding="utf-8")
+    run = subprocess.run([_tool("pdflatex"), "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, [line for line in run.stdout.splitlines() if line.startswith("!")]
+    return subprocess.run([_tool("pdftotext"), str(tmp_path / "doc.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
 
 
 def _tool(name: str) -> str:

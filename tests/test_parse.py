@@ -996,7 +996,7 @@ error[E0101]: unexpected `+`
    |
  3 |         + b
    |         ^ not expected here
-   = note: expected one of `d/dt`, `input`, `notation`, `output`, `param`, `state`, `}`, a name
+   = note: expected one of `d/dt`, `input`, `output`, `param`, `state`, `}`, a name
 
 1 error found""",
     ),
@@ -1042,7 +1042,7 @@ error[E0101]: unexpected `[`
    |
  3 |         [3]
    |         ^ not expected here
-   = note: expected one of `d/dt`, `input`, `notation`, `output`, `param`, `state`, `}`, a name, ...
+   = note: expected one of `d/dt`, `input`, `output`, `param`, `state`, `}`, a name, a string
 
 2 errors found""",
     ),
