@@ -251,8 +251,7 @@ def _latex(args) -> int:
 
 def _render(args) -> int:
     from .program import check_file
-    from .errors import did_you_mean
-    from .render import FORMATS, STYLES
+    from .render import FORMATS, check_style
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
@@ -262,9 +261,7 @@ def _render(args) -> int:
     if args.unroll is not None and args.unroll < 1:
         raise UsageError("--unroll takes a number of steps of at least 1")
     style = args.style if args.style is not None else "paper" if fmt == "tex" else "default"
-    if style not in STYLES:
-        raise UsageError(f"unknown style `{style}`: use one of " + ", ".join(STYLES)
-                         + "".join(f"; {n}" for n in did_you_mean(style, STYLES)))
+    check_style(style)  # before the spec: a bad --style is a usage error even in a spec with errors
     program, errors = check_file(args.file)
     if errors:
         _report(errors, args.file)

@@ -205,7 +205,7 @@ class Program:
 
         With `path`, writes the file (its suffix picks the format: svg, pdf, png, dot, tex)
         and returns the path; else returns the SVG text (the DOT source for "dot", the TikZ
-        picture for "tex"). `style="paper"` draws a figure for a publication (rnndsl.render).
+        picture for "tex"). `style="paper"` draws a figure for a publication (rnndsl.paper).
         """
         name = name or self.default_name()
         self.graph(name)

@@ -18,46 +18,46 @@ Three drawings, each a `graphviz.Digraph` built from a typed graph:
 - `render_network(G, graphs, expand)`: a box per layer application, typed
   edges; an expanded layer is a cluster holding its cell's folded drawing.
 
-Each drawing comes in two styles. `style="default"` is the screen style above:
-colour, shapes beside the names, the docstring as a caption. `style="paper"` is
-drawn for a publication: a serif font (Times), names as papers write them
-(rnndsl.notation: bold vectors and matrices, italic indices, Greek letters, the
-spec's `notation` statements), black, white and grays only, a read at a delay
-dashed *and* labelled with its index (`t−1`), a child read dotted and labelled
-`k`, and a legend for those edges below the drawing, only where there are some.
-Every node and labelled edge of the paper style also carries its label as LaTeX
-in a `texlbl` attribute (`headtexlbl`, `xtexlbl` for a head label, an xlabel),
-which the TikZ export (rnndsl.tikz) typesets in place of Graphviz's text.
+Each drawing comes in two styles. This module decides what is drawn: the nodes,
+clusters and edges, and the constraints that keep them in order. How each of
+them looks is the style's: `style="default"` (`Default`, below) is the screen
+style described above, with colour, shapes beside the names and the docstring
+as a caption; `style="paper"` (rnndsl.paper) is drawn for a publication. A
+style is an object with a method per thing drawn (`Default` lists them); the
+drawings call them and never ask which style they have.
 
 `output(dot, path, format)` lays a drawing out with Graphviz's `dot` and writes
-it (SVG, PDF, PNG, the DOT text, or TikZ for a `.tex`). The output of a spec is
-the same bytes from run to run: the DOT text is built in the graphs' order, and
-the one field that varies, the creation date cairo writes into a PDF, is
-rewritten (see `_stable_pdf`). A `dot` that is missing or fails is a one-line
-`UsageError` (`LayoutError`).
+it (SVG, PDF, PNG, the DOT text, or TikZ for a `.tex`: rnndsl.tikz writes the
+picture from Graphviz's layout). The output of a spec is the same bytes from run
+to run: the DOT text is built in the graphs' order, and the one field that
+varies, the creation date cairo writes into a PDF, is rewritten (see
+`_stable_pdf`). A `dot` that is missing or fails is a one-line `UsageError`
+(`LayoutError`), as are an unknown format and an unknown style.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import graphviz
 import networkx as nx
 
 from . import ast as A
-from . import notation
-from .notation import tex_escape
 from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
 from .dims import Dim
 from .errors import LayoutError, UsageError, did_you_mean
 from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
+from .paper import Paper
+from .tikz import from_layout
 
 FORMATS = ("svg", "pdf", "png", "dot", "tex")
 STYLES = ("default", "paper")
@@ -178,13 +178,23 @@ def _param_note(data) -> str:
 
 
 class _Folded:
-    """The folded drawing of one cell, into a (sub)graph, node ids prefixed by `prefix`."""
+    """The folded drawing of one cell, into a (sub)graph, node ids prefixed by `prefix`, each
+    node and edge drawn by `style`.
 
-    def __init__(self, G, prefix: str = "", subst: Optional[dict] = None, markers: bool = True):
+    What a style may read: `G`, `id(node)`, `subst` (the shape symbols bound by a network),
+    `inlined` and `hidden` (the operations whose constant operand is written in their label, and
+    those operands), `index` (`t`, or a tree cell's node). After `draw`, `delays` holds the delays
+    of the reads drawn and `children` whether a child's value is read."""
+
+    def __init__(self, G, style, prefix: str = "", subst: Optional[dict] = None, markers: bool = True):
         self.G = G
+        self.style = style
         self.p = prefix
         self.subst = subst or {}
         self.markers = markers
+        self.index = G.graph.get("index") or "t"
+        self.delays: set = set()
+        self.children = False
         self.rep = self._merge_chains()
         self.inlined = self._inline_constants()
         self.hidden = {src for op in self.inlined for src in G.predecessors(op)
@@ -243,7 +253,7 @@ class _Folded:
 
     # ---- nodes
 
-    def draw(self, g: graphviz.Digraph) -> None:
+    def draw(self, g: graphviz.Digraph) -> "_Folded":
         G = self.G
         per_child = [n for n, d in G.nodes(data=True)
                      if d["kind"] == "op" and d.get("per_child") and self.rep[n] == n]
@@ -256,7 +266,7 @@ class _Folded:
             self._node(g, node, data)
         if per_child:
             with g.subgraph(name=f"cluster_{self.p}per_child") as sub:
-                sub.attr(**self._per_child_attrs())
+                sub.attr(**self.style.per_child(self))
                 for node in per_child:
                     self._node(sub, node, G.nodes[node])
         for u, v, key, data in G.edges(keys=True, data=True):
@@ -264,84 +274,18 @@ class _Folded:
         if self.markers:
             outputs = G.graph.get("outputs", [])
             for i, name in enumerate(outputs):
-                self._marker(g, name, "output" if len(outputs) == 1 else f"output {i + 1}")
-
-    def _per_child_attrs(self) -> dict:
-        return dict(label=_html(_small("for each child k", 9, CHILD)), style="dashed,rounded",
-                    color=CHILD, fontname=FONT)
-
-    def _marker(self, g, name: str, text: str) -> None:
-        """The `output` marker of output `name`: a word at the end of an arrow."""
-        marker = self.id(f"%out_{name}")
-        g.node(marker, _html(f"<b>{text}</b>"), shape="plaintext", fontcolor=OUTPUT_LINE,
-               fontsize="10", fontname=FONT)
-        g.edge(self.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
+                self.style.marker(self, g, name, "output" if len(outputs) == 1 else f"output {i + 1}")
+        return self
 
     def _node(self, g, node, data) -> None:
         kind = data["kind"]
-        nid = self.id(node)
-        shape = _shape(data.get("shape"), self.subst)
-        if kind == "input":
-            g.node(nid, _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"), shape="ellipse",
-                   style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, fontname=FONT,
-                   tooltip=f"input {node}: {shape}")
-        elif kind == "value":
-            self._value_node(g, node, data, shape)
-        elif kind == "param":
+        if kind == "param":
             note = _param_note(data)
-            label = f"{_h(node)}<br/>{_small(_h(shape) + note, SMALL - 1)}"
-            g.node(nid, _html(label), shape="plaintext", fontsize=str(SMALL), fontcolor=FAINT,
-                   fontname=FONT, margin="0.02", height="0.2", width="0.2",
-                   tooltip=f"param {node}: {shape}")
-        elif kind == "hparam":
-            g.node(nid, _html(f"<i>{_h(node)}</i>"), shape="plaintext", fontsize=str(SMALL),
-                   fontcolor=FAINT, fontname=FONT, margin="0.02", height="0.2", width="0.2",
-                   tooltip=f"hyperparameter {node}")
-        elif kind == "const":
-            g.node(nid, _h(data.get("label", data.get("value"))), shape="plaintext",
-                   fontsize=str(SMALL), fontcolor=FAINT, fontname=FONT, margin="0.02",
-                   height="0.2", width="0.2")
+        elif kind == "op":
+            note = _op_notes(data["op"], data.get("attrs") or {})
         else:
-            self._op_node(g, node, data)
-
-    def _value_node(self, g, node, data, shape) -> None:
-        outputs = self.G.graph.get("outputs", [])
-        is_out = node in outputs
-        attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6",
-                     fontname=FONT)
-        what = "value"
-        if data.get("state"):
-            attrs["peripheries"] = "2"
-            what = "continuous state" if data.get("ode") else "state"
-        if is_out:
-            attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
-            what = "output " + what
-        g.node(self.id(node), _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"),
-               tooltip=f"{what} {node}: {shape}", **attrs)
-
-    def _op_node(self, g, node, data) -> None:
-        op = data["op"]
-        attrs = data.get("attrs") or {}
-        if op.startswith("children."):
-            text = _CHILD_REDUCTIONS.get(op.split(".", 1)[1], op.replace(".", " "))
-        else:
-            text = _SYMBOLS.get(op, op)
-        notes = _op_notes(op, attrs)
-        if node in self.inlined:
-            if op == "neg":
-                text = text + self.inlined[node][0]  # `−1`
-            else:
-                left, right = self.inlined[node]
-                text = " ".join(t for t in (left, text, right) if t is not None)
-        symbol = op in _SYMBOLS and not notes and node not in self.inlined
-        if symbol:
-            g.node(self.id(node), _h(text), shape="circle", width="0.3", height="0.3",
-                   fixedsize="true", fontsize="13" if op != "matmul" else "18", fontname=FONT,
-                   tooltip=op)
-        else:
-            label = _h(text) + ("<br/>" + _small(_h(notes)) if notes else "")
-            g.node(self.id(node), _html(label), shape="box", style="rounded", fontsize="11",
-                   height="0.3", width="0.3", margin="0.06,0.03", fontname=FONT, tooltip=op)
+            note = ""
+        self.style.node(self, g, node, data, note)
 
     # ---- edges
 
@@ -352,7 +296,11 @@ class _Folded:
         if u in self.hidden:
             return  # written in the operation's label
         v_drawn = self.rep[v]
-        attrs = self._edge_attrs(u, v, v_drawn, data)
+        if data.get("child"):
+            self.children = True
+        elif data.get("delay", 0) >= 1:
+            self.delays.add(data["delay"])
+        attrs = self.style.edge(self, u, v, data, self._mark(v_drawn, data))
         tail, head = self.id(u), self.id(v_drawn)
         if data.get("child") or data.get("delay", 0) >= 1 or G.nodes[u].get("ode"):
             if v_drawn in self.upstream(u):
@@ -373,31 +321,6 @@ class _Folded:
             return None
         return _OPERAND_MARKS.get(vdata.get("op"), {}).get(data.get("arg"))
 
-    def _edge_attrs(self, u, v, v_drawn, data) -> dict:
-        G = self.G
-        attrs = {"arrowsize": "0.6"}
-        ukind = G.nodes[u]["kind"]
-        if ukind in ("param", "hparam", "const"):
-            attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
-        mark = self._mark(v_drawn, data)
-        if mark:
-            attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
-                         labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
-        delay = data.get("delay", 0)
-        if data.get("child"):
-            attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
-                         fontsize="9", fontname=FONT)
-        elif delay >= 1:
-            attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
-                         fontsize="10", fontname=FONT)
-        if data.get("role") == "def":
-            attrs["penwidth"] = "1.3"
-            if G.nodes[v].get("ode"):
-                attrs.update(label="∫", fontsize="14", fontname=FONT)
-            elif "index" in data:
-                attrs.update(label=f"part {data['index'] + 1}", fontsize=str(SMALL), fontname=FONT)
-        return attrs
-
     def upstream(self, value: str) -> set:
         """The nodes that `value` depends on in the same step (through delay-0 edges)."""
         if not hasattr(self, "_now"):
@@ -409,241 +332,6 @@ class _Folded:
                         and self.rep[u] != self.rep[v]:
                     self._now.add_edge(self.rep[u], self.rep[v])
         return nx.ancestors(self._now, value)
-
-
-# ---------------------------------------------------------------- paper style
-
-# Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
-# Pango takes Graphviz's own alias "Times-Roman" for the generic serif, DejaVu Serif), `font-family="Times"`
-# in an SVG.
-PAPER_FONT = "Times"
-PAPER_GRAY = "#666666"  # parameters' edges, frames
-PAPER_FILL = "#e8e8e8"  # inputs: the one fill of the style
-PAPER_SIZE = "11"  # point size of values and functions (an operation's symbol: 13)
-PAPER_SMALL = "9"  # parameters, edge labels, notes, the legend
-
-# Operations drawn as a symbol in a circle: (HTML-like label, LaTeX math).
-_PAPER_SYMBOLS = {
-    "add": ("+", "+"), "sub": ("−", "-"), "mul": ("⊙", "\\odot"), "div": ("÷", "\\div"),
-    "matmul": ("·", "\\cdot"), "neg": ("−", "-"), "pos": ("+", "+"), "lt": ("&lt;", "<"),
-    "le": ("≤", "\\leq"), "gt": ("&gt;", ">"), "ge": ("≥", "\\geq"), "eq": ("=", "="),
-    "ne": ("≠", "\\neq"), "copy": ("=", "="), "sigmoid": ("σ", "\\sigma"),
-}
-# Functions drawn in a box, named as `rnndsl latex` names them; any other is its name, upright.
-_PAPER_FUNCTIONS = {
-    "tanh": ("tanh", "\\tanh"), "exp": ("exp", "\\exp"), "log": ("log", "\\log"), "sin": ("sin", "\\sin"),
-    "cos": ("cos", "\\cos"), "max": ("max", "\\max"), "min": ("min", "\\min"), "maximum": ("max", "\\max"),
-    "minimum": ("min", "\\min"), "sign": ("sgn", "\\mathrm{sgn}"), "pow": ("pow", "\\mathrm{pow}"),
-    **{name: (text, f"\\mathrm{{{text}}}") for name, text in
-       (("relu", "ReLU"), ("elu", "ELU"), ("selu", "SELU"), ("gelu", "GELU"), ("silu", "SiLU"))},
-}
-_PAPER_CHILD_REDUCTIONS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"),
-                           "mean": ("mean", "\\mathrm{mean}"), "max": ("max", "\\max"),
-                           "min": ("min", "\\min"), "norm": ("norm", "\\mathrm{norm}")}
-# The marks on operands' edges (`_OPERAND_MARKS`), as LaTeX.
-_PAPER_MARKS = {"−": "$-$", "÷": "$\\div$"}
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def _check_style(style: str) -> bool:
-    """Whether `style` is the paper style; a ValueError for a style that is neither."""
-    if style not in STYLES:
-        raise ValueError(f"unknown style `{style}`: use one of {', '.join(STYLES)}")
-    return style == "paper"
-
-
-def _math(tex: str) -> str:
-    return f"${tex}$"
-
-
-def _tex_number(text: str) -> str:
-    """A constant as LaTeX: a number in math, anything else as text."""
-    return _math(text) if _NUMBER.fullmatch(text) else tex_escape(text)
-
-
-def _paper_function(op: str) -> tuple:
-    """(HTML-like label, LaTeX math) of a function drawn in a box: `tanh`, `\\mathrm{softmax}`."""
-    name = op.split(".", 1)[-1]
-    if name in _PAPER_FUNCTIONS:
-        return _PAPER_FUNCTIONS[name]
-    return _h(name), "\\mathrm{" + tex_escape(name) + "}"
-
-
-def _legend(index: str, delays, children: bool) -> dict:
-    """The legend of a paper drawing's dashed and dotted edges: graph attributes that set it as the
-    drawing's label, below it on the right. A row per kind of edge: a sample of its line, and what it
-    reads. `texlbl` holds the rows' text as LaTeX, one line per row (rnndsl.tikz sets them on the rows)."""
-    tree = index != "t"
-    rows = [("", "same node" if tree else "same step", f" (<I>{index}</I>)", f" (${index}$)")]
-    words = {1: "one step earlier", 2: "two steps earlier", 3: "three steps earlier"}
-    for k in sorted(delays):
-        rows.append(("dashed", words.get(k, f"{k} steps earlier"),
-                     f" ({notation.index_html(f'{index}-{k}')})", f" (${index}-{k}$)"))
-    if children:
-        rows.append(("dotted", "each child", f" <I>k</I> ∈ <I>C</I>(<I>{index}</I>)",
-                     f" $k \\in C({index})$"))
-    cells = []
-    for dash, text, html_math, _ in rows:
-        style = f' STYLE="{dash}"' if dash else ""
-        # the sample: the lower border of a cell of its own, in the middle of the row's height
-        sample = (f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="24" HEIGHT="5" '
-                  f'FIXEDSIZE="TRUE" SIDES="B" BORDER="1"{style}></TD></TR></TABLE>')
-        cells.append(f'<TR><TD>{sample}</TD><TD ALIGN="LEFT">{_h(text)}{html_math}</TD></TR>')
-    table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">' + "".join(cells)
-             + "</TABLE>")
-    return dict(label=_html(table), labelloc="b", labeljust="r", fontsize=PAPER_SMALL,
-                texlbl=" \\\\ ".join(tex_escape(text) + tex for _, text, _, tex in rows))
-
-
-def _paper_graph(name: str) -> graphviz.Digraph:
-    return graphviz.Digraph(
-        name=name,
-        graph_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SMALL, nodesep="0.2", ranksep="0.3",
-                        newrank="true", mclimit="10", remincross="true"),
-        node_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SIZE, penwidth="0.8"),
-        edge_attr=dict(fontname=PAPER_FONT, fontsize=PAPER_SMALL, penwidth="0.8", arrowsize="0.6"),
-    )
-
-
-class _PaperFolded(_Folded):
-    """The folded drawing of one cell in the paper style: names as papers write them, black and grays.
-
-    After `draw`, `delays` holds the delays of the reads drawn and `children` whether a child's
-    value is read: what the legend explains."""
-
-    def __init__(self, G, prefix: str = "", subst: Optional[dict] = None, markers: bool = True):
-        super().__init__(G, prefix, subst, markers)
-        self.notation = G.graph.get("notation") or {}
-        self.index = G.graph.get("index") or "t"
-        self.continuous = G.graph.get("solver") is not None
-        self.delays: set = set()
-        self.children = False
-
-    def name(self, node: str, index: Optional[str] = None) -> tuple:
-        """(HTML-like label, LaTeX) of a name: bold when it is a vector or a matrix, `y(t)` for a
-        value of a continuous-time cell."""
-        bold = bool(self.G.nodes[node].get("shape"))
-        if index is not None and self.continuous:
-            return (notation.html(node, bold, None, self.notation) + f"({notation.index_html(index)})",
-                    _math(notation.latex(node, bold, None, self.notation) + f"({index})"))
-        return (notation.html(node, bold, index, self.notation),
-                _math(notation.latex(node, bold, index, self.notation)))
-
-    def _node(self, g, node, data) -> None:
-        kind = data["kind"]
-        nid = self.id(node)
-        if kind in ("input", "value"):
-            label, tex = self.name(node, self.index)
-            attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
-            if kind == "input":
-                attrs.update(style="filled", fillcolor=PAPER_FILL)
-            if data.get("state"):
-                attrs["peripheries"] = "2"
-            if node in self.G.graph.get("outputs", []):
-                attrs["penwidth"] = "1.6"
-            g.node(nid, _html(label), texlbl=tex, **attrs)
-        elif kind in ("param", "hparam"):
-            label, tex = self.name(node)
-            note = _param_note(data).strip() if kind == "param" else ""
-            if note:
-                label += "<BR/>" + _small(_h(note), 7)
-                tex += f" \\\\ {{\\scriptsize {tex_escape(note)}}}"
-            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=PAPER_SMALL, margin="0.02",
-                   height="0.2", width="0.2")
-        elif kind == "const":
-            text = str(data.get("label", data.get("value")))
-            g.node(nid, _html(_h(text)), texlbl=_tex_number(text), shape="plaintext", fontsize=PAPER_SMALL,
-                   margin="0.02", height="0.2", width="0.2")
-        else:
-            self._op_node(g, node, data)
-
-    def _operand(self, src: str) -> tuple:
-        """(HTML, LaTeX math) of a constant or hyperparameter written into an operation's label."""
-        if self.G.nodes[src]["kind"] == "hparam":
-            return (notation.html(src, False, None, self.notation),
-                    notation.latex(src, False, None, self.notation))
-        text = str(self.G.nodes[src].get("label", src))
-        return _h(text), text if _NUMBER.fullmatch(text) else "\\text{" + tex_escape(text) + "}"
-
-    def _inlined_label(self, node: str, op: str) -> tuple:
-        """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""
-        G = self.G
-        edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
-        parts = [self._operand(src) if src in self.hidden else None for src, _, _ in edges]
-        if op == "neg":
-            return "−" + parts[0][0], "-" + parts[0][1]
-        if op == "pow":
-            left, right = parts
-            if right is not None:
-                return f"(·)<SUP>{right[0]}</SUP>", f"(\\cdot)^{{{right[1]}}}"
-            return f"{left[0]}<SUP>(·)</SUP>", f"{{{left[1]}}}^{{(\\cdot)}}"
-        html_op, tex_op = _PAPER_SYMBOLS.get(op, (_h(op), "\\mathrm{" + tex_escape(op) + "}"))
-        html_parts = [p[0] if p else None for p in parts]
-        tex_parts = [p[1] if p else None for p in parts]
-        return (" ".join(t for t in (html_parts[0], html_op, html_parts[1]) if t is not None),
-                " ".join(t for t in (tex_parts[0], tex_op, tex_parts[1]) if t is not None))
-
-    def _op_node(self, g, node, data) -> None:
-        op = data["op"]
-        notes = _op_notes(op, data.get("attrs") or {})
-        symbol = False
-        if op.startswith("children."):
-            reduction = op.split(".", 1)[1]
-            html_text, tex = _PAPER_CHILD_REDUCTIONS.get(
-                reduction, (_h(reduction), "\\mathrm{" + tex_escape(reduction) + "}"))
-            html_text += f"<SUB><I>k</I>∈<I>C</I>(<I>{self.index}</I>)</SUB>"
-            tex += f"_{{k \\in C({self.index})}}"
-        elif node in self.inlined:
-            html_text, tex = self._inlined_label(node, op)
-        elif op in _PAPER_SYMBOLS and not notes:
-            html_text, tex = _PAPER_SYMBOLS[op]
-            symbol = True
-        else:
-            html_text, tex = _paper_function(op)
-        tex = _math(tex)
-        if notes:
-            html_text += "<BR/>" + _small(_h(notes), 7)
-            tex += f" \\\\ {{\\scriptsize {tex_escape(notes)}}}"
-        if symbol:
-            g.node(self.id(node), _html(html_text), texlbl=tex, shape="circle", width="0.26", height="0.26",
-                   fixedsize="true", fontsize="16" if op == "matmul" else "13")
-        else:
-            g.node(self.id(node), _html(html_text), texlbl=tex, shape="box", style="rounded", height="0.28",
-                   width="0.3", margin="0.06,0.03")
-
-    def _per_child_attrs(self) -> dict:
-        return dict(label=_html("for each child <I>k</I>"), texlbl="for each child $k$", style="rounded",
-                    color=PAPER_GRAY, penwidth="0.6", fontsize=PAPER_SMALL, fontname=PAPER_FONT)
-
-    def _marker(self, g, name: str, text: str) -> None:
-        marker = self.id(f"%out_{name}")
-        g.node(marker, _html(_h(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=PAPER_SMALL)
-        g.edge(self.id(name), marker)
-
-    def _edge_attrs(self, u, v, v_drawn, data) -> dict:
-        G = self.G
-        attrs: dict = {}
-        if G.nodes[u]["kind"] in ("param", "hparam", "const"):
-            attrs.update(color=PAPER_GRAY, penwidth="0.5", arrowsize="0.4")
-        mark = self._mark(v_drawn, data)
-        if mark:
-            attrs.update(headlabel=_html(_h(mark)), headtexlbl=_PAPER_MARKS.get(mark, tex_escape(mark)),
-                         labelfontsize=PAPER_SMALL, labeldistance="1.6")
-        delay = data.get("delay", 0)
-        if data.get("child"):
-            self.children = True
-            attrs.update(style="dotted", label=_html("<I>k</I>"), texlbl="$k$")
-        elif delay >= 1:
-            self.delays.add(delay)
-            index = f"{self.index}-{delay}"
-            attrs.update(style="dashed", label=_html(notation.index_html(index)), texlbl=_math(index))
-        if data.get("role") == "def":
-            attrs["penwidth"] = "1.2"
-            if G.nodes[v].get("ode"):
-                attrs.update(label=_html("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
-            elif "index" in data:
-                attrs.update(label=f"part {data['index'] + 1}", texlbl=f"part {data['index'] + 1}")
-        return attrs
 
 
 def _op_notes(op: str, attrs: dict) -> str:
@@ -687,24 +375,13 @@ def _cell_graph(name: str) -> graphviz.Digraph:
 
 def render_cell(G, unroll: Optional[int] = None, style: str = "default") -> graphviz.Digraph:
     """The cell of graph `G` folded (one step of its equations), or unrolled over `unroll` steps,
-    in `style` ("default" or "paper"; any other is a ValueError)."""
-    paper = _check_style(style)
+    in `style` ("default" or "paper"; any other is a UsageError)."""
+    look = _style(style)
     if unroll is not None:
-        return _unrolled(G, unroll, paper)
-    if paper:
-        dot = _paper_graph(G.graph["name"])
-        dot.attr(rankdir="LR")
-        folded = _PaperFolded(G)
-        folded.draw(dot)
-        if folded.delays or folded.children:
-            dot.attr(**_legend(folded.index, folded.delays, folded.children))
-        return dot
-    dot = _cell_graph(G.graph["name"])
-    dot.attr(rankdir="LR")
-    with dot.subgraph(name=f"cluster_{G.graph['name']}") as c:
-        c.attr(label=_html(_caption(G, _cell_extra(G))), labelloc="t", style="rounded,filled",
-               fillcolor=CLUSTER_FILL, color="#999999", fontname=FONT, margin="12")
-        _Folded(G).draw(c)
+        return _unrolled(G, unroll, look)
+    folded = _Folded(G, look)
+    dot = look.cell(G, folded.draw)
+    look.legend(dot, folded.index, folded.delays, folded.children)
     return dot
 
 
@@ -753,7 +430,7 @@ def _levels(G, reads: dict) -> dict:
     return level
 
 
-def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
+def _unrolled(G, steps: int, style) -> graphviz.Digraph:
     name = G.graph["name"]
     if G.graph.get("over") == "tree":
         raise UsageError(f"--unroll draws time steps; `{name}` is a tree cell")
@@ -761,47 +438,14 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
         raise UsageError("--unroll takes a number of steps of at least 1")
     inputs = [n for n, d in G.nodes(data=True) if d["kind"] == "input"]
     values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
-    outputs = G.graph.get("outputs", [])
     reads = {v: _reads(G, v) for v in values}
     level = _levels(G, reads)
 
-    if paper:
-        dot = _paper_graph(f"{name}_unrolled")
-        dot.attr(rankdir="BT", nodesep="0.35", ranksep="0.45")
-    else:
-        dot = _cell_graph(f"{name}_unrolled")
-        dot.attr(rankdir="BT", label=_html(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
-                 nodesep="0.35", ranksep="0.45")
-    names = G.graph.get("notation") or {}
-    delays: set = set()  # the paper style's legend
+    dot = style.unrolled(G, steps)
+    delays: set = set()  # of the reads drawn
 
     def nid(n, s):
         return f"{n}[{s}]"
-
-    def paper_name(n, s) -> tuple:
-        """(HTML, LaTeX) of value `n` at step `s` in the paper style: `h` with subscript `s`."""
-        bold = bool(G.nodes[n].get("shape"))
-        return (notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names)))
-
-    def value_attrs(n):
-        d = G.nodes[n]
-        if paper:
-            attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
-            if d["kind"] == "input":
-                attrs.update(style="filled", fillcolor=PAPER_FILL)
-            if d.get("state"):
-                attrs["peripheries"] = "2"
-            if n in outputs:
-                attrs["penwidth"] = "1.6"
-            return attrs
-        if d["kind"] == "input":
-            return dict(shape="ellipse", style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE)
-        attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6")
-        if d.get("state"):
-            attrs["peripheries"] = "2"
-        if n in outputs:
-            attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
-        return attrs
 
     # initial states: every read before step 1
     initial: dict = {}
@@ -816,40 +460,16 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
             initial[(v, 0)] = True
     if initial:
         with dot.subgraph(name="cluster_initial") as c:
-            if paper:
-                c.attr(label=_html("initial state"), texlbl="initial state", style="rounded",
-                       color=PAPER_GRAY, penwidth="0.6", labelloc="b")
-            else:
-                c.attr(label=_html(_small("<b>initial state</b>", 10)), style="rounded,dashed",
-                       color=FAINT, fontname=FONT, labelloc="b")
+            style.initial_frame(c)
             for (src, idx) in sorted(initial, key=lambda k: (k[1], list(G.nodes).index(k[0]))):
-                init = G.nodes[src].get("init", 0)
-                init_text = "0" if G.nodes[src]["kind"] == "input" else _value(init)
-                if paper:
-                    label, tex = paper_name(src, idx)
-                    c.node(nid(src, idx), _html(f"{label} = {_h(init_text)}"),
-                           texlbl=tex[:-1] + f" = {tex_escape(init_text)}$", shape="ellipse",
-                           color=PAPER_GRAY, margin="0.04,0.02")
-                    continue
-                label = f"<b>{_h(src)}[{idx}]</b><br/>{_small('= ' + _h(init_text))}"
-                c.node(nid(src, idx), _html(label), shape="ellipse", style="dashed", color=FAINT,
-                       fontname=FONT, tooltip=f"initial {src}")
+                style.initial_node(c, nid(src, idx), G, src, idx)
 
     shown = [n for n in inputs + values if not (n in inputs and not _read_somewhere(n, reads))]
     for s in range(1, steps + 1):
         with dot.subgraph(name=f"cluster_step_{s}") as c:
-            if paper:
-                c.attr(label=_html(f"<I>t</I> = {s}"), texlbl=f"$t = {s}$", style="rounded", color=PAPER_GRAY,
-                       penwidth="0.6", labelloc="b")  # rankdir=BT: "b" is the top
-                for n in shown:
-                    label, tex = paper_name(n, s)
-                    c.node(nid(n, s), _html(label), texlbl=tex, **value_attrs(n))
-                continue
-            c.attr(label=_html(f"<b>t = {s}</b>"), style="rounded,filled", fillcolor=CLUSTER_FILL,
-                   color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
+            style.step_frame(c, s)
             for n in shown:
-                c.node(nid(n, s), _html(f"<b>{_h(n)}[{s}]</b>"), fontname=FONT,
-                       tooltip=f"{n} at step {s}", **value_attrs(n))
+                style.step_node(c, nid(n, s), G, n, s)
 
     for s in range(1, steps + 1):
         for v in values:
@@ -863,21 +483,10 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
                 tail = nid(src, s - k)
                 head = nid(v, s)
                 if k == 0:
-                    dot.edge(tail, head, **({} if paper else dict(arrowsize="0.7")))
+                    dot.edge(tail, head, **style.now_edge())
                     continue
-                if paper:
-                    # dashed, as in the folded drawing, but with no `t−1`: the names' steps say which
-                    # step is read, and the label would float among the other edges
-                    delays.add(k)
-                    attrs = dict(style="dashed")
-                    if ode and src == v:
-                        attrs.update(label="∫", texlbl="$\\displaystyle\\int$", fontsize="14")
-                else:
-                    attrs = dict(color=DELAY, fontcolor=DELAY, fontsize="8", arrowsize="0.7",
-                                 label="∫" if (ode and src == v) else src,
-                                 tooltip=f"{src}[{s - k}] → {v}[{s}]")
-                    if ode and src == v:
-                        attrs["fontsize"] = "12"
+                delays.add(k)
+                attrs = style.delay_edge(src, v, s, k, bool(ode and src == v))
                 up, down = level.get(src, 0), level.get(v, 0)
                 if up == down:
                     # A flat, horizontal edge from one step to the next. Its text is an
@@ -933,18 +542,9 @@ def _unrolled(G, steps: int, paper: bool = False) -> graphviz.Digraph:
             if level.get(n, 0) == bottom:
                 dot.edge(f"%t{s}", nid(n, s), style="invis")
     params = [(n, d) for n, d in G.nodes(data=True) if d["kind"] == "param"]
-    if params and paper:
-        names_html = ", ".join(notation.html(n, bool(d.get("shape")), None, names) for n, d in params)
-        names_tex = ", ".join(_math(notation.latex(n, bool(d.get("shape")), None, names)) for n, d in params)
-        dot.node("%params", _html(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
-                 texlbl=f"shared by every step: \\\\ {names_tex}", fontsize=PAPER_SMALL)
-    if delays:
-        dot.attr(**_legend("t", delays, False))
-    if params and not paper:
-        rows = [_small("<b>shared by every step</b>")]
-        rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + _param_note(d)) for n, d in params]
-        dot.node("%params", _html("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
-                 fontname=FONT, margin="0.08,0.04")
+    if params:
+        style.shared(dot, G, params)
+    style.legend(dot, "t", delays, False)
     return dot
 
 
@@ -955,7 +555,28 @@ def _read_somewhere(n: str, reads: dict) -> bool:
 # ---------------------------------------------------------------- networks
 
 
-def _layer_call(app, graphs: dict) -> str:
+@dataclass(frozen=True)
+class Call:
+    """A layer as a spec calls it: `Bidirectional(LSTM(units), merge=concat)` is the head
+    "Bidirectional" and the items ((None, Call("LSTM", ((None, Dim(units)),))), ("merge", "concat")).
+    An item is (its keyword, or None where it is written by position; its value: an argument's value
+    as the network binds it, or a Call). `items` None: the head alone, without parentheses."""
+
+    head: str
+    items: Optional[tuple] = ()
+
+    def text(self, head: Callable = str, keyword: Callable = lambda k: f"{k}=",
+             value: Optional[Callable] = None) -> str:
+        """The call written out: `head`, `keyword` and `value` write its parts (as a spec does: `_value`)."""
+        value = value or _value
+        if self.items is None:
+            return head(self.head)
+        items = [(keyword(k) if k is not None else "")
+                 + (v.text(head, keyword, value) if isinstance(v, Call) else value(v)) for k, v in self.items]
+        return f"{head(self.head)}({', '.join(items)})"
+
+
+def _layer_call(app, graphs: dict) -> Call:
     """`Embedding(vocab, 128)`, `Bidirectional(LSTM(units), merge=concat)`: as a spec writes it."""
     if app.kind == "keras":
         spec = KERAS_LAYERS.get(app.layer)
@@ -965,28 +586,28 @@ def _layer_call(app, graphs: dict) -> str:
                 continue
             value = app.args[p.name]
             if p.default is REQUIRED:
-                items.append(_value(value))
+                items.append((None, value))
             elif value != p.default:
-                items.append(f"{p.name}={_value(value)}")
-        return f"{app.layer}({', '.join(items)})"
+                items.append((p.name, value))
+        return Call(app.layer, tuple(items))
     if app.kind == ENCODER_DECODER:
-        items = [_cell_call(app.args["encoder"], graphs), _cell_call(app.args["decoder"], graphs)]
+        items = [(None, _cell_call(app.args[p], graphs)) for p in ("encoder", "decoder")]
         for p in ENCODER_DECODER_PARAMS[2:]:
             value = app.args[p.name]
             if p.default is REQUIRED or value != p.default:
-                items.append(f"{p.name}={_value(value)}")
-        return f"{app.kind}({', '.join(items)})"
-    cell = _cell_call(app.cell, graphs) if app.cell is not None else app.layer
+                items.append((p.name, value))
+        return Call(app.kind, tuple(items))
+    cell = _cell_call(app.cell, graphs) if app.cell is not None else Call(app.layer, None)
     if app.kind == "cell":
         return cell
-    items = [cell]
+    items = [(None, cell)]
     for p in WRAPPERS.get(app.kind, ())[1:]:
         if p.name in app.args:
-            items.append(f"{p.name}={_value(app.args[p.name])}")
-    return f"{app.kind}({', '.join(items)})"
+            items.append((p.name, app.args[p.name]))
+    return Call(app.kind, tuple(items))
 
 
-def _cell_call(ref, graphs: dict) -> str:
+def _cell_call(ref, graphs: dict) -> Call:
     G = graphs.get(ref.cell)
     order = list(G.graph["hparams"]) if G is not None else list(ref.args)
     items = []
@@ -995,15 +616,25 @@ def _cell_call(ref, graphs: dict) -> str:
         if name not in ref.args:
             positional = False
             continue
-        text = _value(ref.args[name])
-        items.append(text if positional and text == name else f"{name}={text}")
+        value = ref.args[name]
+        items.append((None if positional and _value(value) == name else name, value))
     for name in ref.args:
         if name not in order:
-            items.append(f"{name}={_value(ref.args[name])}")
+            items.append((name, ref.args[name]))
     default = next(p.default for p in CELL_KEYWORDS if p.name == "returns")
     if ref.returns != default:
-        items.append(f"returns={ref.returns}")
-    return f"{ref.cell}({', '.join(items)})"
+        items.append(("returns", ref.returns))
+    return Call(ref.cell, tuple(items))
+
+
+def _opened_note(app) -> tuple:
+    """What the frame of an opened layer says besides its call: text, with a value of the layer's
+    between each two pieces (`× `, 2, `  (one cell drawn, stacked)`); () for none."""
+    if app.kind == "Stack":
+        return "× ", app.args.get("depth"), "  (one cell drawn, stacked)"
+    if app.kind == "Bidirectional":
+        return "forward / backward  (one cell drawn, run both ways, merged by ", app.args.get("merge"), ")"
+    return ()
 
 
 def _expanded(G, expand) -> dict:
@@ -1062,103 +693,42 @@ def _state_name(data) -> str:
 
 def render_network(G, graphs: dict, expand=(), style: str = "default") -> graphviz.Digraph:
     """The network of graph `G`: its layers, typed edges; the layers in `expand` opened; in `style`
-    ("default" or "paper"; any other is a ValueError)."""
-    paper = _check_style(style)
+    ("default" or "paper"; any other is a UsageError)."""
+    look = _style(style)
     opened = _expanded(G, expand)
-    name = G.graph["name"]
-    if paper:
-        dot = _paper_graph(name)
-        dot.attr(rankdir="LR", compound="true", nodesep="0.3", ranksep="0.45")
-        dot.node_attr.update(fontsize=PAPER_SMALL)
-    else:
-        dot = graphviz.Digraph(
-            name=name,
-            graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
-                            nodesep="0.3", ranksep="0.45", newrank="true",
-                            label=_html(_caption(G))),
-            node_attr=dict(fontname=FONT),
-            edge_attr=dict(fontname=FONT, fontsize="10"),
-        )
-    names = G.graph.get("notation") or {}
-    folded_cells = []  # the paper drawings of the opened layers, for the legend
+    dot = look.network(G)
+    drawn = []  # the opened layers' drawings, for the legend
     entry: dict = {}  # app id -> [cell input node ids]
     exit_: dict = {}  # app id -> cell output node id
     for node, data in G.nodes(data=True):
         kind = data["kind"]
         if kind == "input":
-            t = data.get("type")
-            if paper:  # the type is on the edges
-                dot.node(node, _html(notation.html(node, False, None, names)), shape="ellipse",
-                         style="filled", fillcolor=PAPER_FILL,
-                         texlbl=_math(notation.latex(node, False, None, names)))
-            else:
-                dot.node(node, _html(f"<b>{_h(node)}</b><br/>{_small(_h(t), 9)}"), shape="ellipse",
-                         style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
+            look.network_input(dot, G, node, data)
         elif kind == "output":
-            if paper:
-                dot.node(node, _html("output"), texlbl="output", shape="ellipse", penwidth="1.6")
-            else:
-                dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
-                         fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+            look.network_output(dot, node, data)
         elif kind == "state":  # a final state taken by `returns=states`, under the name it is bound to
-            bound = _state_name(data)
-            if paper:
-                dot.node(node, _html(f"{notation.html(bound, False, None, names)}<BR/>"
-                                     f"{_small(_h('final ' + data['state']), 8)}"),
-                         texlbl=_math(notation.latex(bound, False, None, names))
-                         + f" \\\\ {{\\footnotesize final {tex_escape(data['state'])}}}", shape="ellipse")
-            else:
-                dot.node(node, _html(f"<b>{_h(bound)}</b><br/>{_small(_h('final ' + data['state']), 9)}"),
-                         shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
+            look.network_state(dot, G, node, data, _state_name(data))
         else:
             app = data["app"]
             call = _layer_call(app, graphs)
-            bound = (", " if app.ports else " = ").join(app.names)  # `c, h = ...` binds one name per state
-            head = f"<b>{_h(bound)}</b> = " if app.names else ""
-            tex_head = f"\\textbf{{{tex_escape(bound)}}} = " if app.names else ""
             if node in opened:
                 cell_graph = graphs[app.cell.cell]
-                note = {"Stack": f"× {_value(app.args.get('depth'))}  (one cell drawn, stacked)",
-                        "Bidirectional": "forward / backward  (one cell drawn, run both ways, merged by "
-                                         f"{_value(app.args.get('merge'))})"}.get(app.kind, "")
-                rows = [head + _h(call)]
-                if note:
-                    rows.append(f"<b>{_h(note)}</b>")
                 prefix = f"{node}/"
                 with dot.subgraph(name=f"cluster_{node}") as c:
-                    if paper:  # no docstring: the paper's caption says what the figure shows
-                        tex = tex_head + tex_escape(call)
-                        if note:
-                            tex += f" \\\\ {{\\footnotesize {tex_escape(note)}}}"
-                        rows[1:] = [_small(_h(note), 8)] if note else []
-                        c.attr(label=_html("<BR/>".join(rows)), texlbl=tex, style="rounded", color=PAPER_GRAY,
-                               penwidth="0.6", labelloc="t", fontname=PAPER_FONT, fontsize=PAPER_SMALL)
-                        folded = _PaperFolded(cell_graph, prefix, _bindings(app, G, cell_graph),
-                                              markers=False)
-                        folded.draw(c)
-                        folded_cells.append(folded)
-                    else:
-                        rows += [_small(_h(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
-                        c.attr(label=_html("<br/>".join(rows)), style="rounded,filled",
-                               fillcolor=CLUSTER_FILL, color="#777777", labelloc="t", fontname=FONT)
-                        _Folded(cell_graph, prefix, _bindings(app, G, cell_graph), markers=False).draw(c)
+                    look.layer_frame(c, G, app, call, _opened_note(app), cell_graph)
+                    drawn.append(_Folded(cell_graph, look, prefix, _bindings(app, G, cell_graph),
+                                         markers=False).draw(c))
                 inputs = [n for n, d in cell_graph.nodes(data=True) if d["kind"] == "input"]
                 entry[node] = [prefix + n for n in inputs]
                 outs = cell_graph.graph.get("outputs", [])
                 exit_[node] = prefix + outs[0] if outs else None
-            elif paper:
-                dot.node(node, _html(f"{head}{_h(call)}"), texlbl=tex_head + tex_escape(call), shape="box",
-                         style="rounded")
             else:
-                dot.node(node, _html(f"{head}{_h(call)}"), shape="box", style="rounded,filled",
-                         fillcolor=LAYER_FILL, tooltip=f"{app.id}: {call}")
+                look.layer(dot, G, node, app, call)
     for u, v, data in G.edges(data=True):
         attrs = {}
         t = data.get("type")
         if t is not None:
-            attrs["label"] = str(t)
-            if paper:
-                attrs["texlbl"] = tex_escape(str(t))
+            attrs.update(look.network_edge(G, t))
         tail, head = u, v
         if u in exit_ and exit_[u] is not None:
             tail = exit_[u]
@@ -1174,12 +744,265 @@ def render_network(G, graphs: dict, expand=(), style: str = "default") -> graphv
                 head = targets[min(data.get("arg", 0), len(targets) - 1)]
                 attrs["lhead"] = f"cluster_{v}"
         dot.edge(tail, head, **attrs)
-    delays = {k for f in folded_cells for k in f.delays}
-    children = any(f.children for f in folded_cells)
-    if delays or children:
-        index = next(f.index for f in folded_cells if f.delays or f.children)
-        dot.attr(**_legend(index, delays, children))
+    delays = {k for f in drawn for k in f.delays}
+    children = any(f.children for f in drawn)
+    index = next((f.index for f in drawn if f.delays or f.children), "t")
+    look.legend(dot, index, delays, children)
     return dot
+
+
+# ---------------------------------------------------------------- styles
+
+
+def check_style(style) -> str:
+    """`style`, one of STYLES; any other is a UsageError that names them (and the closest)."""
+    if style not in STYLES:
+        hint = "".join(f"; {h}" for h in did_you_mean(str(style), STYLES))
+        raise UsageError(f"unknown style `{style}`: use one of {', '.join(STYLES)}{hint}")
+    return style
+
+
+def _style(style):
+    """The style object of the style named `style`."""
+    return {"default": Default, "paper": Paper}[check_style(style)]()
+
+
+class Default:
+    """The default style, for the screen: colour, a sans-serif font, names as the spec writes them
+    with their shapes, the docstring as a caption, every read at a delay labelled (`z⁻¹`).
+
+    A style's methods, each called by the drawing of this module that draws the thing:
+
+    - every drawing: `legend(dot, index, delays, children)`, last: the delays of the reads drawn
+      and whether a child's value is read, for a style that explains its edges apart;
+    - folded cell: `cell(G, draw)` makes the graph and calls `draw(g)` on the (sub)graph the cell
+      goes in; `node(f, g, node, data, note)` draws a node of the folded drawing `f` (`_Folded`):
+      an input, value, parameter, hyperparameter, constant or operation (`note`: a parameter's
+      ` fixed`, an operation's constant arguments); `per_child(f)` the attributes of the cluster of
+      the operations done for each child; `marker(f, g, name, text)` an output's marker;
+      `edge(f, u, v, data, mark) -> attrs` an edge's (`mark`: the operand's, `−` on a subtrahend);
+    - unrolled cell: `unrolled(G, steps)` makes the graph; `initial_frame(c)`, `step_frame(c, s)`
+      set the clusters' attributes; `initial_node(c, node_id, G, src, idx)` and
+      `step_node(c, node_id, G, n, s)` draw a value at a step; `now_edge() -> attrs`,
+      `delay_edge(src, v, s, k, integral) -> attrs` the edges' attributes (a read k steps back;
+      `integral`: a continuous state from its previous value); `shared(dot, G, params)` the
+      parameters every step shares;
+    - network: `network(G)` makes the graph; `network_input(dot, G, node, data)`,
+      `network_output(dot, node, data)`, `network_state(dot, G, node, data, bound)` and
+      `layer(dot, G, node, app, call)` draw a node (`call`: a `Call`); `layer_frame(c, G, app, call,
+      note, cell_graph)` sets an opened layer's cluster's attributes (`note`: `_opened_note`);
+      `network_edge(G, t) -> attrs` an edge's attributes, from its type.
+    """
+
+    def legend(self, dot, index: str, delays, children: bool) -> None:
+        pass  # every such edge is labelled
+
+    # ---- folded cell
+
+    def cell(self, G, draw) -> graphviz.Digraph:
+        dot = _cell_graph(G.graph["name"])
+        dot.attr(rankdir="LR")
+        with dot.subgraph(name=f"cluster_{G.graph['name']}") as c:
+            c.attr(label=_html(_caption(G, _cell_extra(G))), labelloc="t", style="rounded,filled",
+                   fillcolor=CLUSTER_FILL, color="#999999", fontname=FONT, margin="12")
+            draw(c)
+        return dot
+
+    def per_child(self, f) -> dict:
+        return dict(label=_html(_small("for each child k", 9, CHILD)), style="dashed,rounded",
+                    color=CHILD, fontname=FONT)
+
+    def marker(self, f, g, name: str, text: str) -> None:
+        """The `output` marker of output `name`: a word at the end of an arrow."""
+        marker = f.id(f"%out_{name}")
+        g.node(marker, _html(f"<b>{text}</b>"), shape="plaintext", fontcolor=OUTPUT_LINE,
+               fontsize="10", fontname=FONT)
+        g.edge(f.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
+
+    def node(self, f, g, node, data, note: str) -> None:
+        kind = data["kind"]
+        nid = f.id(node)
+        shape = _shape(data.get("shape"), f.subst)
+        if kind == "input":
+            g.node(nid, _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"), shape="ellipse",
+                   style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, fontname=FONT,
+                   tooltip=f"input {node}: {shape}")
+        elif kind == "value":
+            self._value_node(f, g, node, data, shape)
+        elif kind == "param":
+            label = f"{_h(node)}<br/>{_small(_h(shape) + note, SMALL - 1)}"
+            g.node(nid, _html(label), shape="plaintext", fontsize=str(SMALL), fontcolor=FAINT,
+                   fontname=FONT, margin="0.02", height="0.2", width="0.2",
+                   tooltip=f"param {node}: {shape}")
+        elif kind == "hparam":
+            g.node(nid, _html(f"<i>{_h(node)}</i>"), shape="plaintext", fontsize=str(SMALL),
+                   fontcolor=FAINT, fontname=FONT, margin="0.02", height="0.2", width="0.2",
+                   tooltip=f"hyperparameter {node}")
+        elif kind == "const":
+            g.node(nid, _h(data.get("label", data.get("value"))), shape="plaintext",
+                   fontsize=str(SMALL), fontcolor=FAINT, fontname=FONT, margin="0.02",
+                   height="0.2", width="0.2")
+        else:
+            self._op_node(f, g, node, data, note)
+
+    def _value_node(self, f, g, node, data, shape) -> None:
+        outputs = f.G.graph.get("outputs", [])
+        is_out = node in outputs
+        attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6",
+                     fontname=FONT)
+        what = "value"
+        if data.get("state"):
+            attrs["peripheries"] = "2"
+            what = "continuous state" if data.get("ode") else "state"
+        if is_out:
+            attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
+            what = "output " + what
+        g.node(f.id(node), _html(f"<b>{_h(node)}</b> {_small(_h(shape), 9)}"),
+               tooltip=f"{what} {node}: {shape}", **attrs)
+
+    def _op_node(self, f, g, node, data, notes: str) -> None:
+        op = data["op"]
+        if op.startswith("children."):
+            text = _CHILD_REDUCTIONS.get(op.split(".", 1)[1], op.replace(".", " "))
+        else:
+            text = _SYMBOLS.get(op, op)
+        if node in f.inlined:
+            if op == "neg":
+                text = text + f.inlined[node][0]  # `−1`
+            else:
+                left, right = f.inlined[node]
+                text = " ".join(t for t in (left, text, right) if t is not None)
+        symbol = op in _SYMBOLS and not notes and node not in f.inlined
+        if symbol:
+            g.node(f.id(node), _h(text), shape="circle", width="0.3", height="0.3",
+                   fixedsize="true", fontsize="13" if op != "matmul" else "18", fontname=FONT,
+                   tooltip=op)
+        else:
+            label = _h(text) + ("<br/>" + _small(_h(notes)) if notes else "")
+            g.node(f.id(node), _html(label), shape="box", style="rounded", fontsize="11",
+                   height="0.3", width="0.3", margin="0.06,0.03", fontname=FONT, tooltip=op)
+
+    def edge(self, f, u, v, data, mark: Optional[str]) -> dict:
+        G = f.G
+        attrs = {"arrowsize": "0.6"}
+        ukind = G.nodes[u]["kind"]
+        if ukind in ("param", "hparam", "const"):
+            attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
+        if mark:
+            attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
+                         labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
+        delay = data.get("delay", 0)
+        if data.get("child"):
+            attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
+                         fontsize="9", fontname=FONT)
+        elif delay >= 1:
+            attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
+                         fontsize="10", fontname=FONT)
+        if data.get("role") == "def":
+            attrs["penwidth"] = "1.3"
+            if G.nodes[v].get("ode"):
+                attrs.update(label="∫", fontsize="14", fontname=FONT)
+            elif "index" in data:
+                attrs.update(label=f"part {data['index'] + 1}", fontsize=str(SMALL), fontname=FONT)
+        return attrs
+
+    # ---- unrolled cell
+
+    def unrolled(self, G, steps: int) -> graphviz.Digraph:
+        dot = _cell_graph(f"{G.graph['name']}_unrolled")
+        dot.attr(rankdir="BT", label=_html(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
+                 nodesep="0.35", ranksep="0.45")
+        return dot
+
+    def initial_frame(self, c) -> None:
+        c.attr(label=_html(_small("<b>initial state</b>", 10)), style="rounded,dashed",
+               color=FAINT, fontname=FONT, labelloc="b")
+
+    def initial_node(self, c, node_id: str, G, src: str, idx: int) -> None:
+        init = G.nodes[src].get("init", 0)
+        init_text = "0" if G.nodes[src]["kind"] == "input" else _value(init)
+        label = f"<b>{_h(src)}[{idx}]</b><br/>{_small('= ' + _h(init_text))}"
+        c.node(node_id, _html(label), shape="ellipse", style="dashed", color=FAINT,
+               fontname=FONT, tooltip=f"initial {src}")
+
+    def step_frame(self, c, s: int) -> None:
+        c.attr(label=_html(f"<b>t = {s}</b>"), style="rounded,filled", fillcolor=CLUSTER_FILL,
+               color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
+
+    def step_node(self, c, node_id: str, G, n: str, s: int) -> None:
+        d = G.nodes[n]
+        if d["kind"] == "input":
+            attrs = dict(shape="ellipse", style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE)
+        else:
+            attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6")
+            if d.get("state"):
+                attrs["peripheries"] = "2"
+            if n in G.graph.get("outputs", []):
+                attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
+        c.node(node_id, _html(f"<b>{_h(n)}[{s}]</b>"), fontname=FONT,
+               tooltip=f"{n} at step {s}", **attrs)
+
+    def now_edge(self) -> dict:
+        return dict(arrowsize="0.7")
+
+    def delay_edge(self, src: str, v: str, s: int, k: int, integral: bool) -> dict:
+        attrs = dict(color=DELAY, fontcolor=DELAY, fontsize="8", arrowsize="0.7",
+                     label="∫" if integral else src, tooltip=f"{src}[{s - k}] → {v}[{s}]")
+        if integral:
+            attrs["fontsize"] = "12"
+        return attrs
+
+    def shared(self, dot, G, params: list) -> None:
+        rows = [_small("<b>shared by every step</b>")]
+        rows += [_small(f"{_h(n)} {_h(_shape(d.get('shape')))}" + _param_note(d)) for n, d in params]
+        dot.node("%params", _html("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
+                 fontname=FONT, margin="0.08,0.04")
+
+    # ---- network
+
+    def network(self, G) -> graphviz.Digraph:
+        return graphviz.Digraph(
+            name=G.graph["name"],
+            graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
+                            nodesep="0.3", ranksep="0.45", newrank="true",
+                            label=_html(_caption(G))),
+            node_attr=dict(fontname=FONT),
+            edge_attr=dict(fontname=FONT, fontsize="10"),
+        )
+
+    def network_input(self, dot, G, node: str, data: dict) -> None:
+        t = data.get("type")
+        dot.node(node, _html(f"<b>{_h(node)}</b><br/>{_small(_h(t), 9)}"), shape="ellipse",
+                 style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
+
+    def network_output(self, dot, node: str, data: dict) -> None:
+        dot.node(node, _html("<b>output</b>"), shape="ellipse", style="filled,bold",
+                 fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+
+    def network_state(self, dot, G, node: str, data: dict, bound: str) -> None:
+        dot.node(node, _html(f"<b>{_h(bound)}</b><br/>{_small(_h('final ' + data['state']), 9)}"),
+                 shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
+
+    @staticmethod
+    def _head(app) -> str:
+        bound = (", " if app.ports else " = ").join(app.names)  # `c, h = ...` binds one name per state
+        return f"<b>{_h(bound)}</b> = " if app.names else ""
+
+    def layer(self, dot, G, node: str, app, call: Call) -> None:
+        call = call.text()
+        dot.node(node, _html(f"{self._head(app)}{_h(call)}"), shape="box", style="rounded,filled",
+                 fillcolor=LAYER_FILL, tooltip=f"{app.id}: {call}")
+
+    def layer_frame(self, c, G, app, call: Call, note: tuple, cell_graph) -> None:
+        rows = [self._head(app) + _h(call.text())]
+        if note:
+            rows.append(f"<b>{_h(''.join(_value(p) if i % 2 else p for i, p in enumerate(note)))}</b>")
+        rows += [_small(_h(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
+        c.attr(label=_html("<br/>".join(rows)), style="rounded,filled", fillcolor=CLUSTER_FILL,
+               color="#777777", labelloc="t", fontname=FONT)
+
+    def network_edge(self, G, t) -> dict:
+        return {"label": str(t)}
 
 
 # ---------------------------------------------------------------- output
@@ -1190,7 +1013,7 @@ def _missing_dot() -> UsageError:
                       "or `brew install graphviz`), or write the DOT text with a `.dot` output")
 
 
-def _dot_failed(e: graphviz.CalledProcessError) -> LayoutError:
+def _dot_failed(e: subprocess.CalledProcessError) -> LayoutError:
     lines = [line.strip() for line in (e.stderr or b"").decode("utf-8", "replace").splitlines()]
     lines = [line for line in lines if line]
     # dot may print warnings and dumps around its error: the first `Error:` line says what failed
@@ -1283,7 +1106,5 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
 
 
 def _tikz(dot: graphviz.Digraph) -> str:
-    """The TikZ picture of a drawing (rnndsl.tikz)."""
-    from .tikz import to_tikz
-
-    return to_tikz(dot)
+    """The TikZ picture of a drawing: its layout by `dot` (JSON), written by rnndsl.tikz."""
+    return from_layout(json.loads(_layout(dot, "json").decode("utf-8")))

@@ -1,6 +1,10 @@
 """tikz: a Graphviz drawing as a TikZ picture, laid out by Graphviz, labelled in LaTeX.
 
-    graphviz.Digraph --dot -Tjson--> layout (positions, xdot drawing operations) --from_layout--> tikzpicture
+    graphviz.Digraph --dot -Tjson (rnndsl.render)--> layout (positions, xdot drawing operations)
+        --from_layout--> tikzpicture
+
+This module writes the picture from the layout alone; running Graphviz is
+rnndsl.render's business (`output(dot, format="tex")`).
 
 `dot -Tjson` gives every cluster, node and edge with the operations that draw it
 (xdot: ellipses, polygons, polylines, Bézier splines, text, with the pen, fill,
@@ -12,21 +16,21 @@ so the picture is the PDF's, line for line.
 Text is typeset by LaTeX. An object whose DOT attributes carry its label as LaTeX
 (`texlbl`, after dot2tex's attribute, for a node's, a cluster's, the graph's or an
 edge's label; `headtexlbl`, `tailtexlbl`, `xtexlbl` for an edge's head label,
-tail label and xlabel: the paper style of rnndsl.render sets them all) has that
+tail label and xlabel: the paper style, rnndsl.paper, sets them all) has that
 text set where Graphviz set its own: a label of one line centred on Graphviz's
 baseline; a label of several lines (LaTeX `\\\\` between them) line by line on
 Graphviz's baselines, centred, or from the left for the graph's own label (the
 legend). Any other text is written as text, escaped (`tex_escape`).
 
-The picture needs `\\usepackage{tikz}` only, and `\\usepackage{bm}` where a bold
-Greek letter is drawn (`\\bm{\\alpha}`); its leading comment says so. It includes
-no preamble: `\\input{fig.tex}` inside a `figure`. Numbers are written with two
-decimals, so the text of a layout is the same from run to run.
+The picture needs `\\usepackage{tikz}`, `\\usepackage{amsmath}` where a label
+uses it (`\\operatorname{softmax}`, `\\text{..}`), and `\\usepackage{bm}` where a
+bold Greek letter is drawn (`\\bm{\\alpha}`); its leading comment says which. It
+includes no preamble: `\\input{fig.tex}` inside a `figure`. Numbers are written
+with two decimals, so the text of a layout is the same from run to run.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Optional
 
@@ -249,6 +253,19 @@ def _tex_labels(layout: dict):
                 yield value
 
 
+# LaTeX packages beyond TikZ, and the commands of labels that need them.
+_PACKAGES = (("amsmath", "\\operatorname, \\text",
+              re.compile(r"\\(?:operatorname|text|boldsymbol|tfrac|dfrac)\b")),
+             ("bm", "bold Greek letters", re.compile(r"\\bm\b")))
+
+
+def _needs(labels: list) -> str:
+    """What the picture needs: `\\usepackage{tikz}` and the packages its labels use, with why."""
+    needs = ["\\usepackage{tikz}"] + [f"\\usepackage{{{package}}} ({why})" for package, why, command
+                                       in _PACKAGES if any(command.search(tex) for tex in labels)]
+    return (", ".join(needs[:-1]) + " and " + needs[-1] if len(needs) > 1 else needs[0]) + "."
+
+
 def _point(text: Optional[str]):
     if not text:
         return None
@@ -262,7 +279,7 @@ def from_layout(layout: dict, comment: Optional[str] = None) -> str:
     objects = layout.get("objects", [])
     subgraphs = objects[:layout.get("_subgraph_cnt", 0)]
     nodes = objects[layout.get("_subgraph_cnt", 0):]
-    uses_bm = any("\\bm" in tex for tex in _tex_labels(layout))
+    labels = list(_tex_labels(layout))
 
     def labelled(obj, key, pos_key, ops_key, left=False):
         fragments = w.shapes(obj.get(ops_key))
@@ -303,16 +320,6 @@ def from_layout(layout: dict, comment: Optional[str] = None) -> str:
         w.lines.append("  % the drawing's label")
         labelled(layout, "texlbl", "lp", "_ldraw_", left=True)
 
-    needs = " and \\usepackage{bm} (bold Greek letters)." if uses_bm else "."
     head = [f"% {comment or layout.get('name', 'drawing')}: laid out by Graphviz, written by rnndsl.tikz.",
-            "% Needs \\usepackage{tikz}" + needs]
+            "% Needs " + _needs(labels)]
     return "\n".join(head + ["\\begin{tikzpicture}[x=1bp, y=1bp]"] + w.lines + ["\\end{tikzpicture}", ""])
-
-
-def to_tikz(dot, comment: Optional[str] = None) -> str:
-    """The TikZ picture of a drawing (a `graphviz.Digraph`), laid out by Graphviz's `dot`.
-
-    A missing or failing `dot` is a UsageError, as for rnndsl.render.output."""
-    from .render import _layout  # render imports this module: the layout is its business
-
-    return from_layout(json.loads(_layout(dot, "json").decode("utf-8")), comment)

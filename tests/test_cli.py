@@ -138,6 +138,8 @@ def test_render_usage_errors(spec, capsys):
         "error: cannot write `.gif`: the output must end in .svg, .pdf, .png, .dot, .tex\n"
     assert main(["render", path, "--style", "papr", "-o", "x.svg"]) == 2
     assert capsys.readouterr().err == "error: unknown style `papr`: use one of default, paper; did you mean `paper`?\n"
+    assert main(["render", path, "--style", "", "-o", "x.svg"]) == 2
+    assert capsys.readouterr().err == "error: unknown style ``: use one of default, paper\n"
     assert main(["render", path, "--cell", "Nope", "-o", "x.svg"]) == 2
     assert capsys.readouterr().err == f"error: {path} has no cell named `Nope`\n"
     assert main(["render", path, "--network", "N", "--unroll", "3", "-o", "x.svg"]) == 2

@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 
 import rnndsl
-from rnndsl.errors import LayoutError
+from rnndsl import notation, paper, render
+from rnndsl.errors import LayoutError, UsageError
+from rnndsl.notation import tex_escape
 from rnndsl.render import _stable_pdf, output, render_cell, render_network
-from rnndsl.tikz import from_layout, tex_escape, to_tikz
+from rnndsl.tikz import from_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,7 +130,7 @@ def test_every_std_cell_draws_the_same_bytes_in_grays(path):
             svg = output(a)
             assert svg.encode() == output(b).encode(), name
             if i == 0:  # the folded drawing (the unrolled one's TikZ is the same code)
-                assert to_tikz(a) == to_tikz(b), name
+                assert output(a, format="tex") == output(b, format="tex"), name
             odd = {c for c in _colours(svg) if not _grayscale(c)}
             assert not odd, (name, odd)
         folded = first[0].source
@@ -155,7 +157,7 @@ def test_every_example_network_draws_the_same_bytes_in_grays(path):
             assert a.source == b.source, name
             svg = output(a)
             assert svg.encode() == output(b).encode(), name
-            assert to_tikz(a) == to_tikz(b), name
+            assert output(a, format="tex") == output(b, format="tex"), name
             odd = {c for c in _colours(svg) if not _grayscale(c)}
             assert not odd, (name, odd)
         compact = first[0].source
@@ -292,8 +294,10 @@ def test_expanded_network():
     source = dot.source
     assert "subgraph cluster_Bidirectional_2" in source and '"Bidirectional_2/h"' in source
     assert "forward / backward" in source and "one step earlier" in source
-    assert 'label="seq[2*units]"' in source and r'texlbl="seq[2*units]"' in source
-    assert r'texlbl="\textbf{emb} = Embedding(vocab, 128)"' in source
+    # the types' dimensions and the layers' hyperparameters as `rnndsl latex` writes them
+    assert "label=<seq[2\u2009units]>" in source and r'texlbl="seq[$2\,\mathrm{units}$]"' in source
+    assert r'texlbl="$\mathbf{emb} = \operatorname{Embedding}(\mathrm{vocab}, 128)$"' in source
+    assert "<B>deep</B> = Stack(GRU(units), depth=2)" in source
     compact = render_network(G, program.graphs, style="paper").source
     assert "one step earlier" not in compact and "A tagger" not in compact
 
@@ -304,15 +308,217 @@ def test_default_style_is_unchanged_by_the_paper_style():
     assert "texlbl" not in render_cell(G).source and "Helvetica" in render_cell(G).source
 
 
-def test_unknown_style_is_a_value_error():
+def test_unknown_style_is_a_usage_error(tmp_path):
+    # Q6: from Python as from the command line, one UsageError with the same text
     G = _lstm()
-    with pytest.raises(ValueError, match="unknown style `fancy`: use one of default, paper"):
+    with pytest.raises(UsageError) as e:
         render_cell(G, style="fancy")
-    with pytest.raises(ValueError, match="unknown style"):
+    assert e.value.render() == "error: unknown style `fancy`: use one of default, paper"
+    with pytest.raises(UsageError,
+                       match="unknown style `Paper`: use one of default, paper; did you mean `paper`"):
         render_cell(G, unroll=2, style="Paper")
     program = _program(str(ROOT / "examples/tagger.rnn"))
-    with pytest.raises(ValueError, match="unknown style"):
+    with pytest.raises(UsageError, match="unknown style ``"):
         render_network(program.graphs["Tagger"], program.graphs, style="")
+    with pytest.raises(UsageError) as e:
+        program.render("Tagger", style="bogus")
+    assert e.value.render() == "error: unknown style `bogus`: use one of default, paper"
+    with pytest.raises(UsageError) as e:
+        _program(str(ROOT / "specs/std/lstm.rnn")).render("LSTM", tmp_path / "x.svg", style="papr")
+    assert e.value.render() == "error: unknown style `papr`: use one of default, paper; did you mean `paper`?"
+    assert not (tmp_path / "x.svg").exists()
+    assert render.check_style("paper") == "paper"
+
+
+# ---------------------------------------------------------------- as `rnndsl latex` writes them
+
+NETWORK_NOTATION = r"""
+cell E(units: int) {
+    input x: [in]
+    param W: [units, in]
+    param U: [units, units]
+    param b: [units]
+    h[t] = tanh(W @ x[t] + U @ h[t-1] + b)
+    output h
+}
+
+network Enc(vocab: int = 100, units: int = 8, rate: float = 1e-3) {
+    input source: seq[int]
+    notation h_enc = "\\mathbf{H}"
+    notation units = "n"
+    emb = Embedding(vocab, 16)(source)
+    h_enc = E(units)(emb)
+    output Dense(vocab, activation=softmax)(h_enc)
+}
+"""
+
+
+def _labels(dot, attr: str = "texlbl") -> dict:
+    """{node id: its `attr`} of the nodes of a drawing's DOT text."""
+    return {m.group(1).strip('"'): m.group(3) for m in
+            re.finditer(rf'^\s*("[^"]*"|\w+) \[(.*?\b{attr}=)"((?:[^"\\]|\\.)*)"', dot.source, re.M)}
+
+
+def test_network_names_follow_notation_statements_and_rnndsl_latex():
+    # B10: bound names and hyperparameters by the notation rule and the network's `notation`
+    # statements; inputs and bound names bold, hyperparameters not, as `rnndsl latex` writes them
+    program = rnndsl.load(NETWORK_NOTATION)
+    G = program.graphs["Enc"]
+    dot = render_network(G, program.graphs, style="paper")
+    tex = _labels(dot)
+    assert tex["source"] == r"$\mathbf{source}$"
+    assert tex["E_2"] == r"$\mathbf{H} = \operatorname{E}(n)$"
+    assert tex["Embedding_1"] == r"$\mathbf{emb} = \operatorname{Embedding}(\mathrm{vocab}, 16)$"
+    assert "<B>H</B> = E(<I>n</I>)" in dot.source and "label=<<B>source</B>>" in dot.source
+    assert "h_enc" not in dot.source.replace("h_enc =", "")  # the bound name is never written raw
+    # the types on the edges name their dimensions alike
+    assert r'label=<seq[<I>n</I>]> texlbl="seq[$n$]"' in dot.source
+    # each layer's label is its row of `rnndsl latex`, without the input it is applied to
+    equations = program.latex("Enc").replace("&=", "=")
+    for node in ("Embedding_1", "E_2", "Dense_3"):
+        assert tex[node][1:-1] + r"\bigl(" in equations, (node, tex[node])
+    assert r"\mathbf{source}" in equations
+    # an opened layer's frame says the same
+    opened = render_network(G, program.graphs, expand=["h_enc"], style="paper")
+    assert r'texlbl="$\mathbf{H} = \operatorname{E}(n)$"' in opened.source
+    tikz = output(opened, format="tex")
+    assert r"{$\mathbf{H} = \operatorname{E}(n)$}" in tikz
+
+
+def test_network_final_states_and_float_arguments():
+    translate = _program(str(ROOT / "examples/translate.rnn"))
+    dot = render_network(translate.graphs["Translate"], translate.graphs, style="paper").source
+    # `enc_c, enc_h = LSTM(units, returns=states)(...)`: bold names, one per state
+    assert r"$\mathbf{enc}_c, \mathbf{enc}_h = \operatorname{LSTM}(\mathrm{units}, " \
+           r"\mathrm{returns}{=}\mathrm{states})$" in dot
+    assert r'texlbl="$\mathbf{enc}_c$ \\ {\footnotesize final c}"' in dot
+    glass = _program(str(ROOT / "examples/mackey_glass.rnn"))
+    dot = render_network(glass.graphs["MackeyGlass"], glass.graphs, style="paper").source
+    assert "ridge_alpha=10<SUP>−10</SUP>" in dot and r"\mathrm{ridge\_alpha}{=}10^{-10}" in dot
+
+
+NUMBERS = r"""
+cell Small(units: int) {
+    input x: [units]
+    param w0: [units] ~ uniform(0, 1)
+    state s: [units] = w0
+    state m: [units] = 1e-6
+    m[t] = 1e-3 * m[t-1] + relu(x[t])
+    s[t] = tanh(2.5e-2 - s[t-1] + m[t])
+    output s
+}
+"""
+
+
+def test_numbers_are_printed_as_papers_print_them():
+    # B11: `1e-3` is 10^{-3} in the figure as in `rnndsl latex`, in the HTML label 10 to the −3
+    program = rnndsl.load(NUMBERS)
+    G = program.graphs["Small"]
+    dot = render_cell(G, style="paper").source
+    assert r'label=<10<SUP>−3</SUP>>' in dot and r'texlbl="$10^{-3}$"' in dot
+    # a constant written into its operation's label
+    assert r"label=<2.5 × 10<SUP>−2</SUP> −>" in dot and r'texlbl="$2.5 \times 10^{-2} -$"' in dot
+    equations = program.latex("Small")
+    assert "10^{-3}" in equations and r"2.5 \times 10^{-2}" in equations
+    assert "e-" not in "".join(_labels(render_cell(G, style="paper")).values())
+    # the initial states: a number, and a parameter by the notation rule
+    unrolled = render_cell(G, unroll=2, style="paper").source
+    assert r'texlbl="$\mathbf{m}_0 = 10^{-6}$"' in unrolled and "= 10<SUP>−6</SUP>>" in unrolled
+    assert r'texlbl="$\mathbf{s}_0 = \mathbf{w}_0$"' in unrolled
+    assert "<B>s</B><SUB>0</SUB> = <B>w</B><SUB>0</SUB>" in unrolled
+    assert "w0" not in unrolled.replace('"w0"', "")
+
+
+def test_ntm_initial_states():
+    ntm = _program(str(ROOT / "specs/std/ntm.rnn")).graphs["NTM"]
+    unrolled = render_cell(ntm, unroll=2, style="paper").source
+    assert r"$\mathbf{M}_0 = 10^{-6}$" in unrolled
+    # w starts at the parameter w0, which the notation rule writes w_0 too: no "w_0 = w_0"
+    assert 'texlbl="$\\mathbf{w}_0$"' in unrolled and r"\mathbf{w}_0 = \mathbf{w}_0" not in unrolled
+    assert "1e-06" not in unrolled
+
+
+FUNCTION_CELL = r"""
+cell Funcs(units: int) {
+    input x: [units]
+    a[t] = relu(x[t]) + softplus(x[t]) + hard_sigmoid(x[t]) + sign(x[t]) + log_softmax(x[t])
+    h[t] = gelu(a[t]) + h[t-1]
+    output h
+}
+"""
+
+
+def test_functions_are_named_as_notation_names_them():
+    # Q2: the figure's function names are notation.FUNCTIONS', as `rnndsl latex` writes them
+    program = rnndsl.load(FUNCTION_CELL)
+    dot = render_cell(program.graphs["Funcs"], style="paper")
+    labels, tex = _labels(dot, "label"), _labels(dot)
+    drawn = {}
+    for node, data in program.graphs["Funcs"].nodes(data=True):
+        if data["kind"] == "op" and data["op"] not in ("add",):
+            drawn[data["op"]] = node
+    assert set(drawn) == {"relu", "softplus", "hard_sigmoid", "sign", "log_softmax", "gelu"}
+    for name, node in drawn.items():
+        assert tex[node] == f"${notation.function_latex(name)}$", name
+    assert tex[drawn["relu"]] == r"$\operatorname{ReLU}$"
+    assert tex[drawn["hard_sigmoid"]] == r"$\sigma_{\mathrm{hard}}$"
+    assert "label=<σ<SUB>hard</SUB>>" in dot.source and "label=<sgn>" in dot.source
+    equations = program.latex("Funcs")
+    for name in drawn:
+        assert notation.function_latex(name) in equations, name
+    assert not hasattr(render, "_PAPER_FUNCTIONS")
+    # \operatorname is amsmath's: the picture says so, and compiles with what it says it needs
+    tikz = output(dot, format="tex")
+    assert tikz.splitlines()[1] == (r"% Needs \usepackage{tikz} and \usepackage{amsmath} "
+                                    r"(\operatorname, \text).")
+
+
+# ---------------------------------------------------------------- the styles and the modules
+
+
+def test_the_styles_answer_the_same_hooks():
+    # Q7: the paper style's choices live in rnndsl.paper, the default style's in rnndsl.render;
+    # the drawings call the same hooks on either
+    hooks = {name for name in vars(render.Default) if not name.startswith("_")}
+    assert hooks == {name for name in vars(paper.Paper) if not name.startswith("_")}
+    assert {"cell", "node", "edge", "unrolled", "step_node", "delay_edge", "network", "layer",
+            "legend"} <= hooks
+
+
+def _imports(module) -> set:
+    """The rnndsl modules a module imports, at the top or inside a function."""
+    import ast
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnndsl"):
+            found.add(node.module.split(".", 1)[-1])
+    return found
+
+
+def test_module_dependencies_are_one_way():
+    # Q4: render runs Graphviz and hands its layout to tikz; tikz and paper know nothing of render
+    from rnndsl import tikz
+
+    assert "render" not in _imports(tikz) and "render" not in _imports(paper)
+    assert {"tikz", "paper"} <= _imports(render)
+    assert not hasattr(tikz, "to_tikz")
+
+
+def test_dot_failed_takes_a_subprocess_error():
+    # D7: `_layout` runs dot with subprocess, and `_dot_failed` is given subprocess's error
+    import subprocess as sp
+    import typing
+
+    assert typing.get_type_hints(render._dot_failed)["e"] is sp.CalledProcessError
+    stderr = b"Warning: x\nError: <stdin>: syntax error in line 1\n"
+    error = render._dot_failed(sp.CalledProcessError(1, ["dot", "-Tsvg"], stderr=stderr))
+    assert isinstance(error, LayoutError)
+    assert error.render().startswith("error: Graphviz's `dot` could not lay the drawing out (exit status 1): "
+                                     "syntax error in line 1;")
 
 
 # ---------------------------------------------------------------- TikZ
@@ -353,7 +559,7 @@ def test_tikz_file_written(tmp_path):
     dot = render_cell(_lstm(), style="paper")
     path = tmp_path / "fig.tex"
     assert output(dot, path) == path
-    assert path.read_text(encoding="utf-8") == output(dot, format="tex") == to_tikz(dot)
+    assert path.read_text(encoding="utf-8") == output(dot, format="tex")
 
 
 def test_tikz_of_a_failed_layout_is_a_usage_error():
@@ -385,9 +591,11 @@ def _pdflatex(tikz: str, where: Path) -> Path:
                       "Live (pdflatex with the tikz, bm and amsmath packages: texlive-latex-base, "
                       "texlive-pictures, texlive-latex-recommended)")
     (where / "figure.tex").write_text(tikz, encoding="utf-8")
-    (where / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{tikz}\n\\usepackage{bm}\n"
-                                   "\\usepackage{amsmath}\n\\begin{document}\n\\input{figure.tex}\n"
-                                   "\\end{document}\n", encoding="utf-8")
+    # exactly the packages the picture's second line names
+    packages = re.findall(r"\\usepackage\{\w+\}", tikz.splitlines()[1])
+    (where / "doc.tex").write_text("\\documentclass{article}\n" + "\n".join(packages)
+                                   + "\n\\begin{document}\n\\input{figure.tex}\n\\end{document}\n",
+                                   encoding="utf-8")
     done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=where,
                           capture_output=True, text=True, timeout=120)
     errors = [line for line in done.stdout.splitlines() if line.startswith("!")]
@@ -395,11 +603,18 @@ def _pdflatex(tikz: str, where: Path) -> Path:
     return where / "doc.pdf"
 
 
-@pytest.mark.parametrize("which", ["lstm", "tree", "ctrnn", "network"])
+@pytest.mark.parametrize("which", ["lstm", "tree", "ctrnn", "network", "notation", "numbers", "ntm"])
 def test_tikz_compiles(which, tmp_path):
     if which == "network":
         program = _program(str(ROOT / "examples/tagger.rnn"))
         dot = render_network(program.graphs["Tagger"], program.graphs, expand=["ctx", "deep"], style="paper")
+    elif which == "notation":
+        program = rnndsl.load(NETWORK_NOTATION)
+        dot = render_network(program.graphs["Enc"], program.graphs, expand=["h_enc"], style="paper")
+    elif which == "numbers":
+        dot = render_cell(rnndsl.load(NUMBERS).graphs["Small"], unroll=2, style="paper")
+    elif which == "ntm":
+        dot = render_cell(_program(str(ROOT / "specs/std/ntm.rnn")).graphs["NTM"], style="paper")
     else:
         path, name = {"lstm": ("specs/std/lstm.rnn", "LSTM"),
                       "tree": ("specs/std/treelstm.rnn", "ChildSumTreeLSTM"),

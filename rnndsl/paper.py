@@ -1,0 +1,505 @@
+"""paper: the paper style of rnndsl.render, drawings for a publication.
+
+`rnndsl render --style paper` (`render_cell(G, style="paper")`, `render_network(...)`)
+draws the same folded cells, unrolled cells and networks as the default style, with
+the choices of a figure in a paper, all of them in this module:
+
+- a serif font (Times) in black, white and grays only, so that the figure prints in
+  grayscale: inputs filled light gray, states with a double border, outputs with a
+  heavier one, parameters and frames gray;
+- names as papers write them, by the rule of rnndsl.notation and the spec's
+  `notation` statements, as `rnndsl latex` writes them: a cell's vectors and matrices
+  bold, its scalars and hyperparameters not; a network's inputs and bound names bold,
+  its hyperparameters not; `h` at step t is h_t, in a continuous-time cell y(t);
+- functions as `rnndsl latex` names them (notation.FUNCTIONS: σ, tanh, ReLU), numbers
+  as papers print them (`1e-3` is 10⁻³, notation.number_latex), layers as calls with
+  their hyperparameters by the same rule (`LSTM(units)`);
+- a read at a delay dashed and, in a folded cell, labelled with its index (`t−1`;
+  unrolled, the names' subscripts give the steps), a read of a tree node's child
+  dotted and labelled `k`, and a legend for such edges below the drawing, only where
+  there are some;
+- no title, docstring or shapes: the paper's caption says what the figure shows.
+
+Every node, cluster and labelled edge also carries its label as LaTeX in a `texlbl`
+attribute (`headtexlbl`, `xtexlbl` for a head label, an xlabel), which the TikZ
+export (rnndsl.tikz) typesets in place of Graphviz's text.
+
+`Paper` answers the style hooks of rnndsl.render (its `Default` is the other style
+and lists them); this module knows nothing of the drawings' structure beyond the
+drawing objects those hooks are given.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Optional
+
+import graphviz
+
+from . import ast as A
+from . import notation
+from .dims import Dim, term_order
+from .notation import tex_escape
+
+# Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
+# Pango takes Graphviz's own alias "Times-Roman" for the generic serif, DejaVu Serif), `font-family="Times"`
+# in an SVG.
+FONT = "Times"
+GRAY = "#666666"  # parameters' edges, frames
+FILL = "#e8e8e8"  # inputs: the one fill of the style
+SIZE = "11"  # point size of values and functions (an operation's symbol: 13)
+SMALL = "9"  # parameters, edge labels, notes, the legend
+
+# Operations drawn as a symbol in a circle: (HTML-like label, LaTeX math).
+_SYMBOLS = {
+    "add": ("+", "+"), "sub": ("−", "-"), "mul": ("⊙", "\\odot"), "div": ("÷", "\\div"),
+    "matmul": ("·", "\\cdot"), "neg": ("−", "-"), "pos": ("+", "+"), "lt": ("&lt;", "<"),
+    "le": ("≤", "\\leq"), "gt": ("&gt;", ">"), "ge": ("≥", "\\geq"), "eq": ("=", "="),
+    "ne": ("≠", "\\neq"), "copy": ("=", "="), "sigmoid": ("σ", "\\sigma"),
+}
+# Reductions over a tree node's children written as big operators, as `rnndsl latex` writes them;
+# any other is its function's name (notation.FUNCTIONS).
+_BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max", "\\max"),
+                  "min": ("min", "\\min")}
+# The marks on operands' edges (rnndsl.render's `_OPERAND_MARKS`), as LaTeX.
+_MARKS = {"−": "$-$", "÷": "$\\div$"}
+_NUMBER = re.compile(r"([-+]?)([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _h(text) -> str:
+    """Text made safe for a Graphviz HTML-like label."""
+    return html.escape(str(text), quote=True)
+
+
+def _html(body: str) -> str:
+    """An HTML-like label (the graphviz package passes `<...>` through unquoted)."""
+    return f"<{body}>"
+
+
+def _small(text: str, size: int) -> str:
+    return f'<font point-size="{size}">{text}</font>'
+
+
+def _math(tex: str) -> str:
+    return f"${tex}$"
+
+
+def _number(text: str) -> Optional[tuple]:
+    """(HTML, LaTeX math) of a number as papers print it, `1e-3` as 10⁻³ (notation.number_latex);
+    None for text that is not a number."""
+    m = _NUMBER.fullmatch(text)
+    if not m:
+        return None
+    sign, mantissa, exponent = m.groups()
+    tex = sign + notation.number_latex(text[len(sign):])
+    sign = "−" if sign == "-" else sign
+    if exponent is None:
+        return sign + mantissa, tex
+    power = "10<SUP>" + str(int(exponent)).replace("-", "−") + "</SUP>"
+    return sign + (power if float(mantissa) == 1 else f"{mantissa} × {power}"), tex
+
+
+def _constant(text: str) -> tuple:
+    """(HTML, LaTeX text) of a constant: a number in math, anything else as text."""
+    number = _number(text)
+    return (number[0], _math(number[1])) if number else (_h(text), tex_escape(text))
+
+
+def _function(op: str) -> tuple:
+    """(HTML-like label, LaTeX math) of a function drawn in a box: `tanh`, `\\operatorname{softmax}`."""
+    name = op.split(".", 1)[-1]
+    return notation.function_html(name), notation.function_latex(name)
+
+
+def _dim(d, names: dict) -> tuple:
+    """(HTML, LaTeX math) of a dimension: `units`, `2 units`, `in + units`, each name by the notation
+    rule, as `rnndsl latex` writes it."""
+    if not isinstance(d, Dim):
+        return _number(str(d)) or (_h(d), tex_escape(str(d)))
+    if not d.terms:
+        return "0", "0"
+    html_parts, tex_parts = [], []
+    for monomial, coef in sorted(d.terms.items(), key=term_order):
+        html_factors, tex_factors = [], []
+        for sym in dict.fromkeys(monomial):
+            power = monomial.count(sym)
+            html_name, tex = notation.html(sym, False, None, names), notation.latex(sym, False, None, names)
+            html_factors.append(html_name if power == 1 else f"{html_name}<SUP>{power}</SUP>")
+            tex_factors.append(tex if power == 1 else f"{tex}^{{{power}}}")
+        mag = abs(coef)
+        if not monomial:
+            html_term, tex_term = str(mag), str(mag)
+        elif mag == 1:
+            html_term, tex_term = "\u2009".join(html_factors), "\\,".join(tex_factors)
+        else:
+            html_term = f"{mag}\u2009" + "\u2009".join(html_factors)
+            tex_term = f"{mag}\\," + "\\,".join(tex_factors)
+        first = not html_parts
+        html_parts.append(("−" if coef < 0 else "") + html_term if first
+                          else ("− " if coef < 0 else "+ ") + html_term)
+        tex_parts.append(("- " if coef < 0 else "" if first else "+ ") + tex_term)
+    return " ".join(html_parts), " ".join(tex_parts)
+
+
+def _type(t, names: dict) -> tuple:
+    """(HTML, LaTeX text) of a network edge's type: `seq[2 units]`, its dimensions by `_dim`."""
+    dims = getattr(t, "dims", None)
+    if dims is None:
+        return _h(t), tex_escape(str(t))
+    dtype = [t.dtype] if t.dtype != "float" else []
+    html_dims = [_dim(d, names)[0] for d in dims]
+    tex_dims = ", ".join(_dim(d, names)[1] for d in dims)
+    tex = ", ".join(dtype + ([_math(tex_dims)] if dims else []))
+    return f"{_h(t.kind)}[{', '.join(dtype + html_dims)}]", f"{tex_escape(t.kind)}[{tex}]"
+
+
+def _value(v, names: dict) -> tuple:
+    """(HTML, LaTeX math) of an argument value: a hyperparameter's name by the notation rule, a number
+    as papers print it, a keyword (`concat`, `softmax`) upright."""
+    if isinstance(v, bool):
+        return ("true", "\\mathrm{true}") if v else ("false", "\\mathrm{false}")
+    if isinstance(v, A.Name):
+        return notation.html(v.id, False, None, names), notation.latex(v.id, False, None, names)
+    if isinstance(v, Dim):
+        return _dim(v, names)
+    if isinstance(v, A.String):
+        return _h(f'"{v.value}"'), f"\\text{{``{tex_escape(v.value)}''}}"
+    if isinstance(v, A.Number):
+        text = v.text or str(v.value)
+    elif isinstance(v, float):
+        text = repr(v)
+    elif isinstance(v, str):
+        return _h(v), f"\\mathrm{{{tex_escape(v)}}}"
+    else:
+        text = str(v)
+    return _number(text) or (_h(text), f"\\text{{{tex_escape(text)}}}")
+
+
+def _call(call, names: dict) -> tuple:
+    """(HTML, LaTeX math) of a layer's call (rnndsl.render's `Call`): `LSTM(units)`, the layer upright,
+    its hyperparameters by `_value`, as `rnndsl latex` writes it."""
+    return (call.text(head=_h, keyword=lambda k: f"{_h(k)}=", value=lambda v: _value(v, names)[0]),
+            call.text(head=lambda h: f"\\operatorname{{{tex_escape(h)}}}",
+                      keyword=lambda k: f"\\mathrm{{{tex_escape(k)}}}{{=}}",
+                      value=lambda v: _value(v, names)[1]))
+
+
+def _note(pieces: tuple, names: dict) -> tuple:
+    """(HTML, LaTeX text) of an opened layer's note: its text pieces, with a value between each two."""
+    html_text, tex = "", ""
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            value = _value(piece, names)
+            html_text, tex = html_text + value[0], tex + _math(value[1])
+        else:
+            html_text, tex = html_text + _h(piece), tex + tex_escape(piece)
+    return html_text, tex
+
+
+def _value_attrs(kind: str, data: dict, output: bool) -> dict:
+    """An input's or a value's ellipse: inputs filled, states doubled, outputs heavier."""
+    attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
+    if kind == "input":
+        attrs.update(style="filled", fillcolor=FILL)
+    if data.get("state"):
+        attrs["peripheries"] = "2"
+    if output:
+        attrs["penwidth"] = "1.6"
+    return attrs
+
+
+def _graph(name: str) -> graphviz.Digraph:
+    return graphviz.Digraph(
+        name=name,
+        graph_attr=dict(fontname=FONT, fontsize=SMALL, nodesep="0.2", ranksep="0.3",
+                        newrank="true", mclimit="10", remincross="true"),
+        node_attr=dict(fontname=FONT, fontsize=SIZE, penwidth="0.8"),
+        edge_attr=dict(fontname=FONT, fontsize=SMALL, penwidth="0.8", arrowsize="0.6"),
+    )
+
+
+def _legend(index: str, delays, children: bool) -> dict:
+    """The legend of a drawing's dashed and dotted edges: graph attributes that set it as the
+    drawing's label, below it on the right. A row per kind of edge: a sample of its line, and what it
+    reads. `texlbl` holds the rows' text as LaTeX, one line per row (rnndsl.tikz sets them on the rows)."""
+    tree = index != "t"
+    rows = [("", "same node" if tree else "same step", f" (<I>{index}</I>)", f" (${index}$)")]
+    words = {1: "one step earlier", 2: "two steps earlier", 3: "three steps earlier"}
+    for k in sorted(delays):
+        rows.append(("dashed", words.get(k, f"{k} steps earlier"),
+                     f" ({notation.index_html(f'{index}-{k}')})", f" (${index}-{k}$)"))
+    if children:
+        rows.append(("dotted", "each child", f" <I>k</I> ∈ <I>C</I>(<I>{index}</I>)",
+                     f" $k \\in C({index})$"))
+    cells = []
+    for dash, text, html_math, _ in rows:
+        style = f' STYLE="{dash}"' if dash else ""
+        # the sample: the lower border of a cell of its own, in the middle of the row's height
+        sample = (f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="24" HEIGHT="5" '
+                  f'FIXEDSIZE="TRUE" SIDES="B" BORDER="1"{style}></TD></TR></TABLE>')
+        cells.append(f'<TR><TD>{sample}</TD><TD ALIGN="LEFT">{_h(text)}{html_math}</TD></TR>')
+    table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">' + "".join(cells)
+             + "</TABLE>")
+    return dict(label=_html(table), labelloc="b", labeljust="r", fontsize=SMALL,
+                texlbl=" \\\\ ".join(tex_escape(text) + tex for _, text, _, tex in rows))
+
+
+# ---------------------------------------------------------------- the style
+
+
+class Paper:
+    """The paper style's answers to rnndsl.render's style hooks (see `render.Default` for the list)."""
+
+    # ---- all drawings
+
+    def legend(self, dot, index: str, delays, children: bool) -> None:
+        if delays or children:
+            dot.attr(**_legend(index, delays, children))
+
+    # ---- folded cell
+
+    def cell(self, G, draw) -> graphviz.Digraph:
+        dot = _graph(G.graph["name"])
+        dot.attr(rankdir="LR")
+        draw(dot)
+        return dot
+
+    @staticmethod
+    def _name(f, node: str, index: Optional[str] = None) -> tuple:
+        """(HTML-like label, LaTeX) of a name of the folded drawing `f`: bold when it is a vector or a
+        matrix, `y(t)` for a value of a continuous-time cell."""
+        names = f.G.graph.get("notation") or {}
+        bold = bool(f.G.nodes[node].get("shape"))
+        if index is not None and f.G.graph.get("solver") is not None:
+            return (notation.html(node, bold, None, names) + f"({notation.index_html(index)})",
+                    _math(notation.latex(node, bold, None, names) + f"({index})"))
+        return notation.html(node, bold, index, names), _math(notation.latex(node, bold, index, names))
+
+    def node(self, f, g, node: str, data: dict, note: str) -> None:
+        kind = data["kind"]
+        nid = f.id(node)
+        if kind in ("input", "value"):
+            label, tex = self._name(f, node, f.index)
+            g.node(nid, _html(label), texlbl=tex,
+                   **_value_attrs(kind, data, node in f.G.graph.get("outputs", [])))
+        elif kind in ("param", "hparam"):
+            label, tex = self._name(f, node)
+            note = note.strip()
+            if note:
+                label += "<BR/>" + _small(_h(note), 7)
+                tex += f" \\\\ {{\\scriptsize {tex_escape(note)}}}"
+            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
+                   height="0.2", width="0.2")
+        elif kind == "const":
+            label, tex = _constant(str(data.get("label", data.get("value"))))
+            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
+                   height="0.2", width="0.2")
+        else:
+            self._op(f, g, node, data, note)
+
+    def _operand(self, f, src: str) -> tuple:
+        """(HTML, LaTeX math) of a constant or hyperparameter written into an operation's label."""
+        if f.G.nodes[src]["kind"] == "hparam":
+            label, tex = self._name(f, src)
+            return label, tex[1:-1]
+        text = str(f.G.nodes[src].get("label", src))
+        return _number(text) or (_h(text), "\\text{" + tex_escape(text) + "}")
+
+    def _inlined(self, f, node: str, op: str) -> tuple:
+        """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""
+        edges = sorted(f.G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
+        parts = [self._operand(f, src) if src in f.hidden else None for src, _, _ in edges]
+        if op == "neg":
+            return "−" + parts[0][0], "-" + parts[0][1]
+        if op == "pow":
+            left, right = parts
+            if right is not None:
+                return f"(·)<SUP>{right[0]}</SUP>", f"(\\cdot)^{{{right[1]}}}"
+            return f"{left[0]}<SUP>(·)</SUP>", f"{{{left[1]}}}^{{(\\cdot)}}"
+        html_op, tex_op = _SYMBOLS.get(op) or _function(op)
+        html_parts = [p[0] if p else None for p in parts]
+        tex_parts = [p[1] if p else None for p in parts]
+        return (" ".join(t for t in (html_parts[0], html_op, html_parts[1]) if t is not None),
+                " ".join(t for t in (tex_parts[0], tex_op, tex_parts[1]) if t is not None))
+
+    def _op(self, f, g, node: str, data: dict, notes: str) -> None:
+        op = data["op"]
+        symbol = False
+        if op.startswith("children."):
+            reduction = op.split(".", 1)[1]
+            html_text, tex = _BIG_OPERATORS.get(reduction) or _function(reduction)
+            html_text += f"<SUB><I>k</I>∈<I>C</I>(<I>{f.index}</I>)</SUB>"
+            tex += f"_{{k \\in C({f.index})}}"
+        elif node in f.inlined:
+            html_text, tex = self._inlined(f, node, op)
+        elif op in _SYMBOLS and not notes:
+            html_text, tex = _SYMBOLS[op]
+            symbol = True
+        else:
+            html_text, tex = _function(op)
+        tex = _math(tex)
+        if notes:
+            html_text += "<BR/>" + _small(_h(notes), 7)
+            tex += f" \\\\ {{\\scriptsize {tex_escape(notes)}}}"
+        if symbol:
+            g.node(f.id(node), _html(html_text), texlbl=tex, shape="circle", width="0.26", height="0.26",
+                   fixedsize="true", fontsize="16" if op == "matmul" else "13")
+        else:
+            g.node(f.id(node), _html(html_text), texlbl=tex, shape="box", style="rounded", height="0.28",
+                   width="0.3", margin="0.06,0.03")
+
+    def per_child(self, f) -> dict:
+        return dict(label=_html("for each child <I>k</I>"), texlbl="for each child $k$", style="rounded",
+                    color=GRAY, penwidth="0.6", fontsize=SMALL, fontname=FONT)
+
+    def marker(self, f, g, name: str, text: str) -> None:
+        marker = f.id(f"%out_{name}")
+        g.node(marker, _html(_h(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=SMALL)
+        g.edge(f.id(name), marker)
+
+    def edge(self, f, u: str, v: str, data: dict, mark: Optional[str]) -> dict:
+        G = f.G
+        attrs: dict = {}
+        if G.nodes[u]["kind"] in ("param", "hparam", "const"):
+            attrs.update(color=GRAY, penwidth="0.5", arrowsize="0.4")
+        if mark:
+            attrs.update(headlabel=_html(_h(mark)), headtexlbl=_MARKS.get(mark, tex_escape(mark)),
+                         labelfontsize=SMALL, labeldistance="1.6")
+        delay = data.get("delay", 0)
+        if data.get("child"):
+            attrs.update(style="dotted", label=_html("<I>k</I>"), texlbl="$k$")
+        elif delay >= 1:
+            index = f"{f.index}-{delay}"
+            attrs.update(style="dashed", label=_html(notation.index_html(index)), texlbl=_math(index))
+        if data.get("role") == "def":
+            attrs["penwidth"] = "1.2"
+            if G.nodes[v].get("ode"):
+                attrs.update(label=_html("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
+            elif "index" in data:
+                attrs.update(label=f"part {data['index'] + 1}", texlbl=f"part {data['index'] + 1}")
+        return attrs
+
+    # ---- unrolled cell
+
+    def unrolled(self, G, steps: int) -> graphviz.Digraph:
+        dot = _graph(f"{G.graph['name']}_unrolled")
+        dot.attr(rankdir="BT", nodesep="0.35", ranksep="0.45")
+        return dot
+
+    @staticmethod
+    def _step_name(G, n: str, s) -> tuple:
+        """(HTML, LaTeX) of value `n` at step `s`: `h` with subscript `s`."""
+        names = G.graph.get("notation") or {}
+        bold = bool(G.nodes[n].get("shape"))
+        return notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names))
+
+    @staticmethod
+    def _initial_value(G, src: str) -> tuple:
+        """(HTML, LaTeX math) of a state's initial value: a number as papers print it, a parameter or
+        hyperparameter (`w0`) by the notation rule."""
+        if G.nodes[src]["kind"] == "input":
+            return "0", "0"
+        init = G.nodes[src].get("init", 0)
+        names = G.graph.get("notation") or {}
+        if isinstance(init, str):  # a parameter's or a hyperparameter's name
+            bold = init in G.nodes and bool(G.nodes[init].get("shape"))
+            return notation.html(init, bold, None, names), notation.latex(init, bold, None, names)
+        return _value(init, names)
+
+    def initial_frame(self, c) -> None:
+        c.attr(label=_html("initial state"), texlbl="initial state", style="rounded", color=GRAY,
+               penwidth="0.6", labelloc="b")
+
+    def initial_node(self, c, node_id: str, G, src: str, idx: int) -> None:
+        label, tex = self._step_name(G, src, idx)
+        value_html, value_tex = self._initial_value(G, src)
+        if value_tex != tex.strip("$"):  # a parameter `w0` is already written w_0: no `w_0 = w_0`
+            label, tex = f"{label} = {value_html}", tex[:-1] + f" = {value_tex}$"
+        c.node(node_id, _html(label), texlbl=tex, shape="ellipse", color=GRAY, margin="0.04,0.02")
+
+    def step_frame(self, c, s: int) -> None:
+        c.attr(label=_html(f"<I>t</I> = {s}"), texlbl=f"$t = {s}$", style="rounded", color=GRAY,
+               penwidth="0.6", labelloc="b")  # rankdir=BT: "b" is the top
+
+    def step_node(self, c, node_id: str, G, n: str, s: int) -> None:
+        label, tex = self._step_name(G, n, s)
+        c.node(node_id, _html(label), texlbl=tex,
+               **_value_attrs(G.nodes[n]["kind"], G.nodes[n], n in G.graph.get("outputs", [])))
+
+    def now_edge(self) -> dict:
+        return {}
+
+    def delay_edge(self, src: str, v: str, s: int, k: int, integral: bool) -> dict:
+        # dashed, as in the folded drawing, but with no `t−1`: the names' steps say which step is
+        # read, and the label would float among the other edges
+        attrs = dict(style="dashed")
+        if integral:
+            attrs.update(label="∫", texlbl="$\\displaystyle\\int$", fontsize="14")
+        return attrs
+
+    def shared(self, dot, G, params: list) -> None:
+        names = G.graph.get("notation") or {}
+        names_html = ", ".join(notation.html(n, bool(d.get("shape")), None, names) for n, d in params)
+        names_tex = ", ".join(_math(notation.latex(n, bool(d.get("shape")), None, names)) for n, d in params)
+        dot.node("%params", _html(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
+                 texlbl=f"shared by every step: \\\\ {names_tex}", fontsize=SMALL)
+
+    # ---- network
+
+    def network(self, G) -> graphviz.Digraph:
+        dot = _graph(G.graph["name"])
+        dot.attr(rankdir="LR", compound="true", nodesep="0.3", ranksep="0.45")
+        dot.node_attr.update(fontsize=SMALL)
+        return dot
+
+    @staticmethod
+    def _bound(G, name: str) -> tuple:
+        """(HTML, LaTeX math) of a network's input or bound name: bold, as `rnndsl latex` writes it."""
+        names = G.graph.get("notation") or {}
+        return notation.html(name, True, None, names), notation.latex(name, True, None, names)
+
+    def network_input(self, dot, G, node: str, data: dict) -> None:
+        label, tex = self._bound(G, node)  # the type is on the edges
+        dot.node(node, _html(label), shape="ellipse", style="filled", fillcolor=FILL, texlbl=_math(tex))
+
+    def network_output(self, dot, node: str, data: dict) -> None:
+        dot.node(node, _html("output"), texlbl="output", shape="ellipse", penwidth="1.6")
+
+    def network_state(self, dot, G, node: str, data: dict, bound: str) -> None:
+        label, tex = self._bound(G, bound)
+        dot.node(node, _html(f"{label}<BR/>{_small(_h('final ' + data['state']), 8)}"),
+                 texlbl=_math(tex) + f" \\\\ {{\\footnotesize final {tex_escape(data['state'])}}}",
+                 shape="ellipse")
+
+    def _layer_label(self, G, app, call) -> tuple:
+        """(HTML, LaTeX) of a layer: `h = LSTM(units)`, its bound names bold."""
+        names = G.graph.get("notation") or {}
+        bound = [self._bound(G, n) for n in app.names]
+        sep = ", " if app.ports else " = "  # `c, h = ...` binds one name per state
+        html_call, tex_call = _call(call, names)
+        if not bound:
+            return html_call, _math(tex_call)
+        return (sep.join(b[0] for b in bound) + " = " + html_call,
+                _math(sep.join(b[1] for b in bound) + " = " + tex_call))
+
+    def layer(self, dot, G, node: str, app, call) -> None:
+        label, tex = self._layer_label(G, app, call)
+        dot.node(node, _html(label), texlbl=tex, shape="box", style="rounded")
+
+    def layer_frame(self, c, G, app, call, note: tuple, cell_graph) -> None:
+        # no docstring: the paper's caption says what the figure shows
+        label, tex = self._layer_label(G, app, call)
+        if note:
+            note_html, note_tex = _note(note, G.graph.get("notation") or {})
+            label += "<BR/>" + _small(note_html, 8)
+            tex += f" \\\\ {{\\footnotesize {note_tex}}}"
+        c.attr(label=_html(label), texlbl=tex, style="rounded", color=GRAY, penwidth="0.6", labelloc="t",
+               fontname=FONT, fontsize=SMALL)
+
+    def network_edge(self, G, t) -> dict:
+        label, tex = _type(t, G.graph.get("notation") or {})
+        return dict(label=_html(label), texlbl=tex)
