@@ -69,7 +69,7 @@ demo: setup
 	for f in examples/*.rnn; do TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) build $$f -o $(OUT)/$$(basename $$f .rnn).keras || exit 1; done
 	rm -rf $(OUT)/runs/ReberLSTM
 	TF_CPP_MIN_LOG_LEVEL=3 $(RNNDSL) train examples/reber.rnn --epochs 3 --out $(OUT)/runs/ReberLSTM
-	@echo "SVG files and .keras models are in $(OUT)/; the training run is in $(OUT)/runs/ReberLSTM/"
+	@echo "SVG files, .keras models, lstm-paper.pdf and lstm-equations.tex are in $(OUT)/; the training run is in $(OUT)/runs/ReberLSTM/"
 
 # Training-step times of lowered cells against hand-written Keras, as ratios;
 # writes bench/RESULTS.md (a few minutes on 2 cores).

@@ -19,8 +19,8 @@ from typing import Optional
 from . import __version__
 from . import ast as A
 from .builtins import FUNCTIONS
-from .dims import Dim, term_order
-from .notation import function_latex, number_latex, tex_escape
+from .dims import Dim
+from .notation import dimension, function_latex, number_latex, tex_escape
 from .notation import latex as name_latex
 
 PREAMBLE = "\\usepackage{amsmath,amssymb,bm}"
@@ -237,23 +237,8 @@ def index_text(e) -> str:
 
 
 def dim_latex(d, notation: Optional[dict] = None) -> str:
-    """A dimension: `units`, `4 units`, `in + units`, each name by the notation rule."""
-    if not isinstance(d, Dim):
-        return str(d)
-    if not d.terms:
-        return "0"
-    parts = []
-    for monomial, coef in sorted(d.terms.items(), key=term_order):
-        factors = []
-        for sym in dict.fromkeys(monomial):
-            power = monomial.count(sym)
-            text = name_latex(sym, notation=notation)
-            factors.append(text if power == 1 else f"{text}^{{{power}}}")
-        body = "\\,".join(factors)
-        mag = abs(coef)
-        term = body if body and mag == 1 else (f"{mag}\\,{body}" if body else str(mag))
-        parts.append(("- " if coef < 0 else "+ " if parts else "") + term)
-    return " ".join(parts)
+    """A dimension: `units`, `4\\,units`, `in + units`, each name by the notation rule."""
+    return dimension(d, notation)[1] if isinstance(d, Dim) else str(d)
 
 
 def dims_latex(shape, notation: Optional[dict] = None) -> str:

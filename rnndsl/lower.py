@@ -438,7 +438,6 @@ class _Plan:
                 for name, w in cell.weights_by_name.items()}
 
     def step(self, cell: GeneratedCell, inputs, states):
-        G = self.G
         batch = ops.shape(inputs)[0]
         # the loop's input: the frontier's values (see optimize.loop_split)
         vals = self._unpack(inputs, self.frontier, self.frontier_shapes)

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from .dims import term_order
+
 GREEK = {
     name: "\\" + name for name in (
         "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
@@ -318,19 +320,57 @@ def function_html(name: str) -> str:
     return FUNCTIONS[name][0] if name in FUNCTIONS else _html.escape(name)
 
 
-_NUMBER = re.compile(r"([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
+_NUMBER = re.compile(r"([-+]?)([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
+
+
+def number(text: str) -> Optional[tuple]:
+    """(diagram label, LaTeX) of a number as papers print it: `1e-6` is 10⁻⁶ and 10^{-6}, `2.5e-3` is
+    2.5 × 10⁻³ and 2.5 \\times 10^{-3}, others as written; None for text that is not a number."""
+    m = _NUMBER.fullmatch(text)
+    if not m:
+        return None
+    sign, mantissa, exponent = m.groups()
+    label_sign = "−" if sign == "-" else sign
+    if exponent is None:
+        return label_sign + mantissa, sign + mantissa
+    exponent = str(int(exponent))
+    label_power = "10<SUP>" + exponent.replace("-", "−") + "</SUP>"
+    if float(mantissa) == 1:
+        return label_sign + label_power, f"{sign}10^{{{exponent}}}"
+    return label_sign + f"{mantissa} × {label_power}", f"{sign}{mantissa} \\times 10^{{{exponent}}}"
 
 
 def number_latex(text: str) -> str:
-    """A number as papers print it: `1e-6` is 10^{-6}, `2.5e-3` is 2.5 \\times 10^{-3}, others as written.
-    Text that is not a number is returned as it is."""
-    m = _NUMBER.fullmatch(text)
-    if not m or m.group(2) is None:
-        return text
-    mantissa, exponent = m.group(1), str(int(m.group(2)))
-    if float(mantissa) == 1:
-        return f"10^{{{exponent}}}"
-    return f"{mantissa} \\times 10^{{{exponent}}}"
+    """The LaTeX of `number(text)`; text that is not a number as it is."""
+    written = number(text)
+    return written[1] if written else text
+
+
+def dimension(d, names: Optional[dict] = None) -> tuple:
+    """(diagram label, LaTeX) of a dimension (rnndsl.dims.Dim): `units`, `2 units`, `in + units`, each
+    name by the rule, with a thin space between factors."""
+    if not d.terms:
+        return "0", "0"
+    label_parts, tex_parts = [], []
+    for monomial, coef in sorted(d.terms.items(), key=term_order):
+        label_factors, tex_factors = [], []
+        for sym in dict.fromkeys(monomial):
+            power = monomial.count(sym)
+            label, tex = html(sym, False, None, names), latex(sym, False, None, names)
+            label_factors.append(label if power == 1 else f"{label}<SUP>{power}</SUP>")
+            tex_factors.append(tex if power == 1 else f"{tex}^{{{power}}}")
+        mag = abs(coef)
+        if not monomial:
+            label_term, tex_term = str(mag), str(mag)
+        else:
+            label_term = ("" if mag == 1 else f"{mag}\u2009") + "\u2009".join(label_factors)
+            tex_term = ("" if mag == 1 else f"{mag}\\,") + "\\,".join(tex_factors)
+        first = not label_parts
+        label_parts.append(("−" if coef < 0 else "") + label_term if first
+                           else ("− " if coef < 0 else "+ ") + label_term)
+        tex_parts.append(("-" if coef < 0 else "") + tex_term if first
+                         else ("- " if coef < 0 else "+ ") + tex_term)
+    return " ".join(label_parts), " ".join(tex_parts)
 
 
 # ---------------------------------------------------------------- notation statements

@@ -32,14 +32,13 @@ drawing objects those hooks are given.
 from __future__ import annotations
 
 import html
-import re
 from typing import Optional
 
 import graphviz
 
 from . import ast as A
 from . import notation
-from .dims import Dim, term_order
+from .dims import Dim
 from .notation import tex_escape
 
 # Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
@@ -64,7 +63,6 @@ _BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max
                   "min": ("min", "\\min")}
 # The marks on operands' edges (rnndsl.render's `_OPERAND_MARKS`), as LaTeX.
 _MARKS = {"−": "$-$", "÷": "$\\div$"}
-_NUMBER = re.compile(r"([-+]?)([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
 
 
 # ---------------------------------------------------------------- labels
@@ -88,24 +86,9 @@ def _math(tex: str) -> str:
     return f"${tex}$"
 
 
-def _number(text: str) -> Optional[tuple]:
-    """(HTML, LaTeX math) of a number as papers print it, `1e-3` as 10⁻³ (notation.number_latex);
-    None for text that is not a number."""
-    m = _NUMBER.fullmatch(text)
-    if not m:
-        return None
-    sign, mantissa, exponent = m.groups()
-    tex = sign + notation.number_latex(text[len(sign):])
-    sign = "−" if sign == "-" else sign
-    if exponent is None:
-        return sign + mantissa, tex
-    power = "10<SUP>" + str(int(exponent)).replace("-", "−") + "</SUP>"
-    return sign + (power if float(mantissa) == 1 else f"{mantissa} × {power}"), tex
-
-
 def _constant(text: str) -> tuple:
     """(HTML, LaTeX text) of a constant: a number in math, anything else as text."""
-    number = _number(text)
+    number = notation.number(text)
     return (number[0], _math(number[1])) if number else (_h(text), tex_escape(text))
 
 
@@ -116,33 +99,10 @@ def _function(op: str) -> tuple:
 
 
 def _dim(d, names: dict) -> tuple:
-    """(HTML, LaTeX math) of a dimension: `units`, `2 units`, `in + units`, each name by the notation
-    rule, as `rnndsl latex` writes it."""
+    """(HTML, LaTeX math) of a dimension (notation.dimension), or of a number standing for one."""
     if not isinstance(d, Dim):
-        return _number(str(d)) or (_h(d), tex_escape(str(d)))
-    if not d.terms:
-        return "0", "0"
-    html_parts, tex_parts = [], []
-    for monomial, coef in sorted(d.terms.items(), key=term_order):
-        html_factors, tex_factors = [], []
-        for sym in dict.fromkeys(monomial):
-            power = monomial.count(sym)
-            html_name, tex = notation.html(sym, False, None, names), notation.latex(sym, False, None, names)
-            html_factors.append(html_name if power == 1 else f"{html_name}<SUP>{power}</SUP>")
-            tex_factors.append(tex if power == 1 else f"{tex}^{{{power}}}")
-        mag = abs(coef)
-        if not monomial:
-            html_term, tex_term = str(mag), str(mag)
-        elif mag == 1:
-            html_term, tex_term = "\u2009".join(html_factors), "\\,".join(tex_factors)
-        else:
-            html_term = f"{mag}\u2009" + "\u2009".join(html_factors)
-            tex_term = f"{mag}\\," + "\\,".join(tex_factors)
-        first = not html_parts
-        html_parts.append(("−" if coef < 0 else "") + html_term if first
-                          else ("− " if coef < 0 else "+ ") + html_term)
-        tex_parts.append(("- " if coef < 0 else "" if first else "+ ") + tex_term)
-    return " ".join(html_parts), " ".join(tex_parts)
+        return notation.number(str(d)) or (_h(d), tex_escape(str(d)))
+    return notation.dimension(d, names)
 
 
 def _type(t, names: dict) -> tuple:
@@ -176,7 +136,7 @@ def _value(v, names: dict) -> tuple:
         return _h(v), f"\\mathrm{{{tex_escape(v)}}}"
     else:
         text = str(v)
-    return _number(text) or (_h(text), f"\\text{{{tex_escape(text)}}}")
+    return notation.number(text) or (_h(text), f"\\text{{{tex_escape(text)}}}")
 
 
 def _call(call, names: dict) -> tuple:
@@ -307,7 +267,7 @@ class Paper:
             label, tex = self._name(f, src)
             return label, tex[1:-1]
         text = str(f.G.nodes[src].get("label", src))
-        return _number(text) or (_h(text), "\\text{" + tex_escape(text) + "}")
+        return notation.number(text) or (_h(text), "\\text{" + tex_escape(text) + "}")
 
     def _inlined(self, f, node: str, op: str) -> tuple:
         """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""

@@ -452,7 +452,7 @@ def test_functions_are_named_as_notation_names_them():
     # Q2: the figure's function names are notation.FUNCTIONS', as `rnndsl latex` writes them
     program = rnndsl.load(FUNCTION_CELL)
     dot = render_cell(program.graphs["Funcs"], style="paper")
-    labels, tex = _labels(dot, "label"), _labels(dot)
+    tex = _labels(dot)
     drawn = {}
     for node, data in program.graphs["Funcs"].nodes(data=True):
         if data["kind"] == "op" and data["op"] not in ("add",):
@@ -460,6 +460,7 @@ def test_functions_are_named_as_notation_names_them():
     assert set(drawn) == {"relu", "softplus", "hard_sigmoid", "sign", "log_softmax", "gelu"}
     for name, node in drawn.items():
         assert tex[node] == f"${notation.function_latex(name)}$", name
+        assert f"label=<{notation.function_html(name)}>" in dot.source, name
     assert tex[drawn["relu"]] == r"$\operatorname{ReLU}$"
     assert tex[drawn["hard_sigmoid"]] == r"$\sigma_{\mathrm{hard}}$"
     assert "label=<σ<SUB>hard</SUB>>" in dot.source and "label=<sgn>" in dot.source
