@@ -291,16 +291,16 @@ def _align(rows: list, env: str) -> str:
 # ---------------------------------------------------------------- cells
 
 
-def cell_equations(G, ast_cell: A.Cell, env: str = "align") -> str:
+def cell_equations(G, ast_cell: A.Cell, env: str = "align", w: Optional[_CellWriter] = None) -> str:
     """The `align` block (or `aligned`, for notebooks) of the cell `ast_cell`, whose typed graph is `G`."""
-    w = _CellWriter(G)
+    w = w or _CellWriter(G)
     rows = [w.equation(s) for s in ast_cell.body if isinstance(s, (A.Equation, A.ODE))]
     return _align(rows, env)
 
 
-def cell_where(G) -> str:
+def cell_where(G, w: Optional[_CellWriter] = None) -> str:
     """The sentence under the equations: inputs, then parameters grouped by shape, with their sets."""
-    w = _CellWriter(G)  # cheap: a cell's graph has tens of nodes
+    w = w or _CellWriter(G)
     sig = G.graph["signature"]
     index = G.graph["index"]
 
@@ -335,8 +335,9 @@ def cell_where(G) -> str:
 
 def cell_latex(G, ast_cell: A.Cell) -> str:
     """The cell as a paper prints it: its equations in an `align`, and the `where` sentence."""
-    where = cell_where(G)
-    return cell_equations(G, ast_cell) + ("\n" + where if where else "") + "\n"
+    w = _CellWriter(G)
+    where = cell_where(G, w)
+    return cell_equations(G, ast_cell, w=w) + ("\n" + where if where else "") + "\n"
 
 
 # ---------------------------------------------------------------- networks

@@ -290,12 +290,16 @@ def from_layout(layout: dict, comment: Optional[str] = None) -> str:
         else:
             w.text(fragments)
 
+    def outlined(obj, pos_key):
+        """A cluster or a node: its outline, then its label."""
+        if not obj.get("_draw_") and not obj.get("_ldraw_"):
+            return
+        w.lines.append(f"  % {obj.get('name', '')}")
+        w.shapes(obj.get("_draw_"))
+        labelled(obj, "texlbl", pos_key, "_ldraw_")
+
     for sub in subgraphs:
-        if not sub.get("_draw_") and not sub.get("_ldraw_"):
-            continue
-        w.lines.append(f"  % {sub.get('name', '')}")
-        w.shapes(sub.get("_draw_"))
-        labelled(sub, "texlbl", "lp", "_ldraw_")
+        outlined(sub, "lp")
     for edge in layout.get("edges", []):
         tail, head = objects[edge["tail"]].get("name", ""), objects[edge["head"]].get("name", "")
         if not any(k in edge for k in ("_draw_", "_ldraw_")):
@@ -311,11 +315,7 @@ def from_layout(layout: dict, comment: Optional[str] = None) -> str:
         labelled(edge, "headtexlbl", "head_lp", "_hldraw_")
         labelled(edge, "tailtexlbl", "tail_lp", "_tldraw_")
     for node in nodes:
-        if not node.get("_draw_") and not node.get("_ldraw_"):
-            continue
-        w.lines.append(f"  % {node.get('name', '')}")
-        w.shapes(node.get("_draw_"))
-        labelled(node, "texlbl", "pos", "_ldraw_")
+        outlined(node, "pos")
     if layout.get("_ldraw_"):
         w.lines.append("  % the drawing's label")
         labelled(layout, "texlbl", "lp", "_ldraw_", left=True)
