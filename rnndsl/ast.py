@@ -20,13 +20,17 @@ class Span:
     column: int
     end_line: int
     end_column: int
+    # The whole text of `file`, from which a diagnostic quotes the lines the span points
+    # at (None for a span of no text). Each span carries its text, so that two texts of
+    # one name (two specs given as strings) never borrow each other's lines.
+    text: Optional[str] = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
     def to(self, other: "Span") -> "Span":
         """The span from the start of `self` to the end of `other`."""
-        return Span(self.file, self.line, self.column, other.end_line, other.end_column)
+        return Span(self.file, self.line, self.column, other.end_line, other.end_column, self.text)
 
 
 NO_SPAN = Span("<builtin>", 0, 0, 0, 0)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -18,6 +20,7 @@ from . import __version__
 from .errors import RnnDslError, SpecErrors, UsageError
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + 13  # as a shell shows a process ended by SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--example", type=int, default=0, metavar="I",
                     help="which input's attention --attention draws (default 0, the first)")
 
+    for compiling in (c, r, x, b, t, tr):
+        compiling.add_argument("--path", action="append", default=[], metavar="DIR",
+                               help="a folder to search for imports after the standard library; repeatable "
+                                    "(then the folders of RNNDSL_PATH)")
+
     f = sub.add_parser("fmt", help="format spec files in place")
     f.add_argument("files", nargs="+", metavar="FILE")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
@@ -140,12 +148,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_SPEC
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as e:  # a bug: never show a traceback unless asked
         if os.environ.get("RNNDSL_DEBUG"):
             raise
         print(f"internal error: {type(e).__name__}: {e} (this is a bug in rnndsl; "
               "RNNDSL_DEBUG=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _reader_gone() -> int:
+    """What a command whose output was closed early (`rnndsl check --explain ... | head`) ends with:
+    nothing more written, and the status of a process that SIGPIPE ends."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stream in memory (a test's capture)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 # The commands that load TensorFlow.
@@ -200,7 +222,7 @@ def _check(args) -> int:
     status = EXIT_OK
     for path in args.files:
         try:
-            program, errors = check_file(path)
+            program, errors = check_file(path, search_path=args.path)
         except UsageError as e:
             print(e.render(), file=sys.stderr)
             status = EXIT_USAGE
@@ -233,7 +255,9 @@ def _latex(args) -> int:
     out = Path(args.output) if args.output else None
     if out is not None and out.suffix.lower() != ".tex":
         raise UsageError(f"cannot write `{out.suffix or out.name}`: the output must end in .tex")
-    program, errors = check_file(args.file)
+    if out is not None:
+        _check_output(out, args.file)
+    program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
         return EXIT_SPEC
@@ -251,18 +275,19 @@ def _latex(args) -> int:
 
 def _render(args) -> int:
     from .program import check_file
-    from .render import FORMATS, check_style
+    from .render import FORMATS, MAX_UNROLL, check_style
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise UsageError(f"cannot write `{out.suffix or out.name}`: the output must end in "
                          + ", ".join(f".{f}" for f in FORMATS))
-    if args.unroll is not None and args.unroll < 1:
-        raise UsageError("--unroll takes a number of steps of at least 1")
+    if args.unroll is not None and not 1 <= args.unroll <= MAX_UNROLL:
+        raise UsageError(f"--unroll takes a number of steps from 1 to {MAX_UNROLL}, not {args.unroll}")
+    _check_output(out, args.file)
     style = args.style if args.style is not None else "paper" if fmt == "tex" else "default"
     check_style(style)  # before the spec: a bad --style is a usage error even in a spec with errors
-    program, errors = check_file(args.file)
+    program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
         return EXIT_SPEC
@@ -278,6 +303,49 @@ def _render(args) -> int:
         item.render(out, expand=args.expand, style=style)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _check_output(out: Path, *inputs: str) -> None:
+    """Refuse, before any work, an output that cannot be written or that would overwrite an input."""
+    for given in inputs:
+        if _same_file(out, Path(given)):
+            raise UsageError(f"the output {out} is the input {given}: it would be overwritten; "
+                             "give another -o")
+    if out.is_dir():
+        raise UsageError(f"cannot write {out}: it is a directory")
+    folder = out.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {out}: there is no folder {folder}")
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write `text` over the file `path` whole or not at all (a full disk leaves the old text),
+    keeping its mode; a file that may not be written is left alone."""
+    if not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222:
+        raise UsageError(f"cannot write {path}: it is read-only")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _save(model, path: str) -> None:
+    """`model.save(path)`, a failed write (a full disk, a read-only file system) a one-line error."""
+    try:
+        model.save(path)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _set_values(pairs: list, item) -> dict:
@@ -311,17 +379,24 @@ def _set_values(pairs: list, item) -> dict:
 
 
 def _typed(text: str, type_name: str):
-    """`text` as a value of the hyperparameter type, or None."""
+    """`text` as a value of the hyperparameter type, or None. Numbers are written as in a spec:
+    ASCII digits, no `_` (Python's int() would take `١٢` and `1_0`)."""
+    if type_name in ("int", "float") and not _NUMBER.fullmatch(text):
+        return None
     try:
         if type_name == "int":
             return int(text)
         if type_name == "float":
-            return float(text)
-    except ValueError:
+            value = float(text)
+            return value if math.isfinite(value) else None
+    except (ValueError, OverflowError):
         return None
     if type_name == "bool":
         return {"true": True, "false": False}.get(text)
     return text
+
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def _named(file: str, name: str, kind: str, table: dict) -> str:
@@ -342,7 +417,8 @@ def _target(args):
     out = Path(args.output)
     if out.suffix != ".keras":
         raise UsageError(f"the model is saved as a .keras file; `{out}` does not end in .keras")
-    program, errors = check_file(args.file)
+    _check_output(out, args.file, *([args.data] if getattr(args, "data", None) else []))
+    program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
         return None
@@ -368,23 +444,19 @@ def _build(args) -> int:
     model = program.build(name, input_size=args.input_size, fused=not args.no_fused, **values)
     model.summary()
     print(describe(model))
-    model.save(args.output)
+    _save(model, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
 
 
 def _fit(args) -> int:
-    import numpy as np
-
     found = _target(args)
     if found is None:
         return EXIT_SPEC
     program, name, values = found
-    try:
-        with np.load(args.data) as arrays:
-            data = {k: arrays[k] for k in arrays.files}
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read {args.data}: {e}") from None
+    from .train import read_arrays  # a regular file, each array's size checked before it is read
+
+    data = read_arrays(args.data)
     from .errors import DataError
     from .fit import fit_model
 
@@ -397,7 +469,7 @@ def _fit(args) -> int:
         raise DataError(f"`{name}` has no parameter declared `fit`: nothing to fit")
     for fitted in done:
         print(f"fitted {fitted}")
-    model.save(args.output)
+    _save(model, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
 
@@ -407,7 +479,7 @@ def _train(args) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError("--epochs takes a number of epochs of at least 1")
-    program, errors = check_file(args.file)
+    program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
         return EXIT_SPEC
@@ -470,9 +542,11 @@ def _decode_freely(saved, given: dict, args) -> dict:
 
     from .data import Vocabulary
     from .seq2seq import decode, decoded_arrays, heat_map, source_names
+    from .train import check_token_ids
 
     vocabularies = {name: Vocabulary.load(saved.out / f"{name}.vocabulary.json")
                     for name in ("source", "target") if (saved.out / f"{name}.vocabulary.json").exists()}
+    check_token_ids(saved.model, [given.get(t.name) for t in saved.model.inputs], "the inputs")
     decoded = decode(saved.model, given, beam=args.beam)
     result = decoded_arrays(decoded, vocabularies.get("target"))
     if args.attention is not None:
@@ -515,7 +589,7 @@ def _ctc_beam(outputs, beam: int):
 
 def _fmt(args) -> int:
     from .fmt import format_text
-    from .program import read_spec
+    from .specfiles import read_spec
 
     status = EXIT_OK
     for path in args.files:
@@ -536,7 +610,12 @@ def _fmt(args) -> int:
             print(f"{path}: would reformat")
             status = max(status, EXIT_SPEC)
         else:
-            Path(path).write_text(formatted, encoding="utf-8")
+            try:
+                _replace(Path(path), formatted)
+            except UsageError as e:
+                print(e.render(), file=sys.stderr)
+                status = EXIT_USAGE
+                continue
             print(f"{path}: formatted")
     return status
 

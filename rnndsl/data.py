@@ -18,7 +18,11 @@ Shapes, batch first (n sequences, T steps, f features):
 
 Variable-length sequences are padded at the end. Generators are deterministic given the
 seed. Data that cannot be used raises `DataError` with one line naming the file (and line)
-and what is wrong, before any training.
+and what is wrong, before any training; it quotes at most one short cell of a file.
+
+File paths are relative to the spec's folder and stay inside it (no absolute path, no `..`);
+only regular files are read, text files up to MAX_TEXT_BYTES and array files up to
+MAX_ARRAY_BYTES, and an array's size is checked against its file before it is allocated.
 
 NumPy only: `rnndsl check` imports this module, and it must not import TensorFlow.
 """
@@ -31,7 +35,10 @@ import inspect
 import io
 import json
 import math
+import os
+import stat
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +47,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .errors import DataError, did_you_mean
+from .training import INT_MAX, finite  # plain Python: no cycle, and nothing heavy
 
 __all__ = [
     "Split", "Vocabulary", "Data", "Param", "Source", "REQUIRED", "SOURCES", "SPECIALS",
     "bind", "check_args", "load", "hold_out", "check_fits",
+    "FileError", "WrongFormat", "open_arrays", "MAX_TEXT_BYTES", "MAX_ARRAY_BYTES",
     "adding_problem", "copy_problem", "reber_string", "embedded_reber", "encode_reber",
     "mackey_glass_series", "REBER", "SYMBOLS",
 ]
@@ -98,7 +107,7 @@ class Vocabulary:
         ids = {t: i for i, t in enumerate(tokens)}
         if len(ids) != len(tokens):
             twice = next(t for t, k in Counter(tokens).items() if k > 1)
-            raise ValueError(f"token `{twice}` is in the vocabulary twice")
+            raise ValueError(f"token `{_cut(twice)}` is in the vocabulary twice")
         object.__setattr__(self, "tokens", tokens)
         object.__setattr__(self, "_ids", ids)
 
@@ -146,6 +155,8 @@ class Vocabulary:
             found = json.loads(_read_text(path))
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{e.lineno}: not JSON: {e.msg}") from None
+        except RecursionError:
+            raise DataError(f"{path}: not a vocabulary: JSON nested too deeply") from None
         tokens = found.get("tokens") if isinstance(found, dict) else None
         if not isinstance(tokens, list):
             raise DataError(f'{path}: not a vocabulary: expected {{"tokens": [...]}}')
@@ -187,7 +198,8 @@ _TYPES = {"int": "an int", "float": "a float", "str": "a string", "bool": "a boo
 class Param:
     """One argument of a source: its name, its type ("int", "float", "str" or "bool"), its
     default (REQUIRED if it has none; None: absent unless given), what it means, and the values
-    it allows: at least `minimum`, less than `less_than`, one of `choices`."""
+    it allows: at least `minimum`, less than `less_than`, one of `choices`. `file` is "path"
+    for a string that names a file relative to the spec, "paths" for several, comma-separated."""
 
     name: str
     type: str
@@ -196,6 +208,7 @@ class Param:
     minimum: Optional[float] = None
     less_than: Optional[float] = None
     choices: tuple = ()
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,7 +293,10 @@ def load(source: str, args: dict, *, base, seed: int) -> Data:
     if messages:
         raise DataError("; ".join(messages))
     found = SOURCES[source]
-    data = found.fn(Path(base), int(seed), **_complete(found, args))
+    try:
+        data = found.fn(Path(base), int(seed), **_complete(found, args))
+    except MemoryError as e:  # numpy's message gives the array's size and shape
+        raise DataError(f"`{source}`: not enough memory for the data: {_one_line(e)}") from None
     for name in ("train", "validation", "test"):
         split = getattr(data, name)
         if split is not None:
@@ -315,22 +331,44 @@ def _value_problem(p: Param, value) -> Optional[str]:
             "str": isinstance(value, str), "bool": isinstance(value, bool)}[p.type]
     if not fits:
         return f"must be {_TYPES[p.type]}, not {_show(value)}"
+    if p.type == "float" and not finite(value):
+        return f"must be a finite number, not {_show(value)}"
+    if p.type == "int" and abs(value) > INT_MAX:
+        return f"must be at most {INT_MAX}, not {_show(value)}"
     if p.minimum is not None and value < p.minimum:
         return f"must be at least {_show(p.minimum)}, not {_show(value)}"
     if p.less_than is not None and value >= p.less_than:
         return f"must be less than {_show(p.less_than)}, not {_show(value)}"
     if p.choices and value not in p.choices:
         return f"must be one of {', '.join(_show(c) for c in p.choices)}, not {_show(value)}"
+    if p.file:
+        paths = _names(value) if p.file == "paths" else [value]
+        return next((problem for problem in map(_path_problem, paths) if problem), None)
     return None
 
 
 def _show(value) -> str:
-    """A value as a spec writes it."""
+    """A value as a spec writes it (a number of many digits cut short)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    return repr(value)
+    return _cut(repr(value), 24)
+
+
+_PATH_RULE = ("a data path is relative to the spec's folder and stays inside it: put the data in or under "
+              "that folder (a symbolic link made there is followed)")
+
+
+def _path_problem(path: str) -> Optional[str]:
+    """Why `path` may not name a data file, or None: a data path is relative and has no `..`."""
+    if "\0" in path:
+        return f"names a path with a NUL character, {_show(path)}"
+    if Path(path).is_absolute():
+        return f"names an absolute path, {_show(path)}: {_PATH_RULE}"
+    if ".." in Path(path).parts:
+        return f"names a path that leaves the spec's folder (`..`), {_show(path)}: {_PATH_RULE}"
+    return None
 
 
 # ================================================================ checks
@@ -353,9 +391,14 @@ def _check_split(split: Split, where: str) -> None:
         _check_weight(split.sample_weight, split, where)
 
 
-def _check_numbers(array: np.ndarray, where: str) -> None:
+def _numbers_only(array: np.ndarray, where: str) -> None:
+    """A `DataError` unless the array holds numbers (a structured dtype's field names cut short)."""
     if array.dtype.kind not in "fiub":
-        raise DataError(f"{where} has dtype {array.dtype}: expected numbers")
+        raise DataError(f"{where} has dtype {_cut(array.dtype, 24)}: expected numbers")
+
+
+def _check_numbers(array: np.ndarray, where: str) -> None:
+    _numbers_only(array, where)
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         first = tuple(int(k) for k in np.argwhere(~np.isfinite(array))[0])
         raise DataError(f"{where} has NaN or infinity, first at {list(first)}")
@@ -888,26 +931,87 @@ def digits(base: Path, seed: int, *, test: float) -> Data:
 # ================================================================ files
 
 
+MAX_TEXT_BYTES = 256 * 2 ** 20  # a text file: csv, tsv, pairs, jsonl, a vocabulary
+MAX_ARRAY_BYTES = 2 * 2 ** 30  # an .npy or .npz file, and the arrays read from one .npz archive together
+
+
 def _file(base: Path, path: str) -> Path:
-    """A data file's path: relative to the spec's folder unless absolute."""
-    p = Path(path)
-    return p if p.is_absolute() else base / p
+    """A data file's path: relative to the spec's folder, and inside it (check_args checks it first)."""
+    problem = _path_problem(path)
+    if problem:
+        raise DataError(f"the data path {problem}")
+    return base / path
 
 
 def _one_line(message) -> str:
     return " ".join(str(message).split())
 
 
+def _cut(text, width: int = 20) -> str:
+    """A cell of a file as a message quotes it: one line, printable, at most `width` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in _one_line(text))
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _size(n: int) -> str:
+    """A number of bytes for a message: 2 GiB, 1.5 MiB, 312 bytes."""
+    for unit, scale in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return _count(n, "byte")
+
+
+class FileError(DataError):
+    """A data file that cannot be read: missing, a folder, not a regular file, too large, damaged.
+    `file` and `reason` apart, for a caller that words the message its own way."""
+
+    def __init__(self, file, reason: str):
+        super().__init__(f"{file}: {reason}")
+        self.file, self.reason = file, reason
+
+
+class WrongFormat(FileError):
+    """A readable file of another format than the one asked for (an .npy array for an .npz archive)."""
+
+
+def _open_file(path: Path, limit: int):
+    """The regular file at `path`, open for reading bytes, of at most `limit` bytes; else a FileError.
+    A FIFO or a device is refused without waiting for a writer; a symbolic link is followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO's open does not wait
+    except FileNotFoundError:
+        raise FileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise FileError(path, "a folder, not a file") from None
+    except OSError as e:
+        raise FileError(path, f"cannot read it: {_one_line(e.strerror or e)}") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        problem = "a folder, not a file"
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file (a pipe, a device or a socket): data is read from files only"
+    elif info.st_size > limit:
+        problem = _too_large(limit)
+    else:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    raise FileError(path, problem)
+
+
+def _too_large(limit: int) -> str:
+    return f"larger than {_size(limit)}, the most a data file of its kind may hold"
+
+
 def _read_text(path: Path) -> str:
     """A text file's contents (UTF-8; a byte-order mark dropped), or a `DataError`."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a folder, not a file") from None
+        with _open_file(path, MAX_TEXT_BYTES) as f:
+            raw = f.read(MAX_TEXT_BYTES + 1)  # a file that grows, or lies about its size, stops here
     except OSError as e:
-        raise DataError(f"{path}: cannot read it: {_one_line(e.strerror or e)}") from None
+        raise FileError(path, f"cannot read it: {_one_line(e.strerror or e)}") from None
+    if len(raw) > MAX_TEXT_BYTES:
+        raise FileError(path, _too_large(MAX_TEXT_BYTES))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -915,27 +1019,123 @@ def _read_text(path: Path) -> str:
         raise DataError(f"{path}:{line}: not UTF-8 text") from None
 
 
-def _read_array_file(path: Path):
-    """`np.load` of a file (no pickles), or a `DataError`: an ndarray for .npy, an NpzFile for .npz."""
+# What reading a damaged .npy stream or .npz archive raises (zipfile: a bad CRC, an encrypted
+# member, an unknown compression; zlib: a damaged deflate stream; numpy: a bad header).
+_DAMAGED = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+
+
+def _read_npy(stream, size: int, file, what: str = "") -> np.ndarray:
+    """The array of an .npy stream of `size` bytes (a file, or a member of an .npz archive; `what`
+    names the member). Its header is read first: an array larger than the bytes after it, or of
+    Python objects, is refused before anything is allocated."""
+    where = f"{what}: " if what else ""
+    form = np.lib.format
     try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a folder, not a file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: not a NumPy file: {_one_line(e)}") from None
+        version = form.read_magic(stream)
+        read_header = {(1, 0): form.read_array_header_1_0, (2, 0): form.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise FileError(file, f"{where}an .npy format version {version[0]}.{version[1]}, which rnndsl does "
+                                  "not read")
+        shape, _, dtype = read_header(stream)
+        after_header = stream.tell()
+    except _DAMAGED:  # numpy's messages quote the header: not repeated
+        raise FileError(file, f"{where}not a NumPy array: its .npy header is damaged") from None
+    if dtype.hasobject:
+        raise FileError(file, f"{where}an array of Python objects: rnndsl reads arrays of numbers only")
+    if any(d < 0 for d in shape):
+        raise FileError(file, f"{where}not a NumPy array: its .npy header gives a negative size")
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > size - after_header:
+        raise FileError(file, f"{where}its header says shape {_cut(shape, 40)} of {_cut(dtype, 12)}, {_size(needed)}, "
+                              f"but the file holds {_size(size - after_header)} after it: it is cut short or damaged")
+    try:
+        stream.seek(0)
+        return form.read_array(stream, allow_pickle=False)
+    except _DAMAGED:
+        raise FileError(file, f"{where}its data is cut short or damaged") from None
+
+
+class Archive:
+    """An open .npz archive (`np.savez`): `files`, its arrays' names, and `archive[name]`, each array
+    read as an .npy file is, checked before it is allocated; together at most MAX_ARRAY_BYTES."""
+
+    def __init__(self, path: Path, stream):
+        self.path, self._stream, self._left = path, stream, MAX_ARRAY_BYTES
+        try:
+            self._zip = zipfile.ZipFile(stream)
+        except _DAMAGED:
+            stream.close()
+            raise FileError(path, "not a NumPy file: a damaged .npz archive") from None
+        self._members = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i
+                         for i in self._zip.infolist()}
+        self.files = list(self._members)
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+        self._stream.close()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        member = self._members[name]
+        what = f"array `{_cut(name)}`"
+        if member.file_size > self._left:
+            raise FileError(self.path, f"{what}: {_too_large(MAX_ARRAY_BYTES)}, all its arrays together")
+        self._left -= member.file_size
+        try:
+            with self._zip.open(member) as stream:
+                return _read_npy(stream, member.file_size, self.path, what)
+        except _DAMAGED:  # opening the member: a damaged, encrypted or unknown compressed one
+            raise FileError(self.path, f"{what}: its data is cut short or damaged") from None
+
+    def names(self, most: int = 8) -> str:
+        """Its arrays' names for a message: the first `most`, each cut short."""
+        shown = ", ".join(_cut(n) for n in self.files[:most]) or "none"
+        return shown + (f" and {len(self.files) - most} more" if len(self.files) > most else "")
+
+
+def open_arrays(path, want: str):
+    """The array of an .npy file (`want="npy"`) or the open `Archive` of an .npz file (`want="npz"`),
+    for a path as given (no spec's folder); a FileError where it cannot be read, a WrongFormat
+    where it is a NumPy file of the other kind, or none."""
+    path = Path(path)
+    stream = _open_file(path, MAX_ARRAY_BYTES)
+    size = os.fstat(stream.fileno()).st_size
+    try:
+        magic = stream.read(len(np.lib.format.MAGIC_PREFIX))
+        stream.seek(0)
+    except OSError as e:
+        stream.close()
+        raise FileError(path, f"cannot read it: {_one_line(e.strerror or e)}") from None
+    found = "npz" if magic[:2] == b"PK" else "npy" if magic == np.lib.format.MAGIC_PREFIX else None
+    if found != want:
+        stream.close()
+        raise WrongFormat(path, {"npy": "a single array, not an .npz archive: read it with npy(...)",
+                                 "npz": "an .npz archive, not an .npy array: read it with npz(...)",
+                                 None: "not a NumPy file: neither an .npy array nor an .npz archive"}[found])
+    if found == "npz":
+        return Archive(path, stream)
+    with stream:
+        return _read_npy(stream, size, path)
 
 
 def _convert_input(array: np.ndarray, where: str) -> np.ndarray:
     """An input array as the model reads it: integer `(n, T)` token ids to int32, every other
     number array, `(n, T, f)` or `(n, f)`, to float32."""
     kind = array.dtype.kind
-    if kind not in "fiub":
-        raise DataError(f"{where} has dtype {array.dtype}: expected numbers")
+    _numbers_only(array, where)
     if array.ndim not in (2, 3):
         raise DataError(f"{where} has shape {array.shape}: an input is (n, T, features), (n, features) "
                         f"or (n, T) token ids")
+    empty = [axis for axis in range(1, array.ndim) if array.shape[axis] == 0]
+    if empty:
+        steps = empty[0] == 1 and (array.ndim == 3 or kind in "iu")
+        raise DataError(f"{where} has shape {array.shape}: 0 {'steps' if steps else 'features'}; "
+                        f"{'a sequence needs at least one step' if steps else 'an input needs at least one feature'}")
     if kind in "iu" and array.ndim == 2:
         return _ids(array, where, "token ids", lowest=0)
     return _floats(array, where)
@@ -943,8 +1143,7 @@ def _convert_input(array: np.ndarray, where: str) -> np.ndarray:
 
 def _convert_targets(array: np.ndarray, where: str) -> np.ndarray:
     """Targets: integers to int32 class or token ids, other numbers to float32."""
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{where} has dtype {array.dtype}: expected numbers")
+    _numbers_only(array, where)
     if array.ndim == 0:
         raise DataError(f"{where} is a single number: targets are (n, ...)")
     return _ids(array, where, "class ids", lowest=-1) if array.dtype.kind in "iu" else _floats(array, where)
@@ -978,8 +1177,7 @@ def _split_of(inputs: list, targets: tuple, weight: Optional[tuple], where: str)
     if weight is None:
         return Split(tuple(xs), y)
     label, w = weight[0], weight[1]
-    if w.dtype.kind not in "fiub":
-        raise DataError(f"{where}: {label} has dtype {w.dtype}: expected numbers")
+    _numbers_only(w, f"{where}: {label}")
     w = _floats(w, f"{where}: {label}")
     _check_weight(w, Split(tuple(xs), y), f"{where}: {label}")
     return Split(tuple(xs), y, w)
@@ -994,11 +1192,11 @@ def _npz_args(args: dict) -> list:
             if args[key] is not None and "" in _names(args[key])]
 
 
-@_source("npz", Param("path", "str", REQUIRED, "the .npz file, relative to the spec"),
+@_source("npz", Param("path", "str", REQUIRED, "the .npz file, relative to the spec", file="path"),
          Param("inputs", "str", "x", "the input arrays' names, comma-separated, one per network input"),
          Param("targets", "str", "y", "the targets' array name"),
          Param("weights", "str", None, "the sample weights' array name, (n,) or (n, T)"),
-         Param("test", "str", None, "another .npz file with the same arrays, the test split"),
+         Param("test", "str", None, "another .npz file with the same arrays, the test split", file="path"),
          validate=_npz_args)
 def npz_file(base: Path, seed: int, *, path: str, inputs: str, targets: str, weights: Optional[str],
              test: Optional[str]) -> Data:
@@ -1008,17 +1206,11 @@ def npz_file(base: Path, seed: int, *, path: str, inputs: str, targets: str, wei
     inputs: float arrays `(n, T, f)` or `(n, f)` become float32, integer `(n, T)` arrays int32
     token ids; targets: integers become int32 ids, other numbers float32."""
     def read(file: Path) -> Split:
-        archive = _read_array_file(file)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(f"{file}: a single array, not an .npz archive: read it with npy(...)")
-        with archive:
+        with open_arrays(file, "npz") as archive:
             def get(name):
                 if name not in archive.files:
-                    raise DataError(f"{file}: no array `{name}` (it has {', '.join(archive.files) or 'none'})")
-                try:
-                    return f"array `{name}`", archive[name]
-                except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-                    raise DataError(f"{file}: cannot read array `{name}`: {_one_line(e)}") from None
+                    raise DataError(f"{file}: no array `{name}` (it has {archive.names()})")
+                return f"array `{name}`", archive[name]
             return _split_of([get(n) for n in _names(inputs)], get(targets),
                              get(weights) if weights else None, str(file))
 
@@ -1037,12 +1229,12 @@ def _npy_args(args: dict) -> list:
     return []
 
 
-@_source("npy", Param("inputs", "str", REQUIRED, ".npy files, comma-separated, one per network input"),
-         Param("targets", "str", REQUIRED, "the targets' .npy file"),
-         Param("weights", "str", None, "the sample weights' .npy file"),
-         Param("test_inputs", "str", None, "the test split's input files"),
-         Param("test_targets", "str", None, "the test split's targets file"),
-         Param("test_weights", "str", None, "the test split's sample weights file"),
+@_source("npy", Param("inputs", "str", REQUIRED, ".npy files, comma-separated, one per network input", file="paths"),
+         Param("targets", "str", REQUIRED, "the targets' .npy file", file="path"),
+         Param("weights", "str", None, "the sample weights' .npy file", file="path"),
+         Param("test_inputs", "str", None, "the test split's input files", file="paths"),
+         Param("test_targets", "str", None, "the test split's targets file", file="path"),
+         Param("test_weights", "str", None, "the test split's sample weights file", file="path"),
          validate=_npy_args)
 def npy_files(base: Path, seed: int, *, inputs: str, targets: str, weights: Optional[str],
               test_inputs: Optional[str], test_targets: Optional[str], test_weights: Optional[str]) -> Data:
@@ -1050,11 +1242,7 @@ def npy_files(base: Path, seed: int, *, inputs: str, targets: str, weights: Opti
     converted as `npz` converts them."""
     def array(path: str) -> tuple:
         file = _file(base, path)
-        found = _read_array_file(file)
-        if not isinstance(found, np.ndarray):
-            found.close()
-            raise DataError(f"{file}: an .npz archive, not an .npy array: read it with npz(...)")
-        return str(file), found
+        return str(file), open_arrays(file, "npy")
 
     def read(xs: str, y: str, w: Optional[str]) -> Split:
         return _split_of([array(p) for p in _names(xs)], array(y), array(w) if w else None, "npy")
@@ -1073,7 +1261,7 @@ def _csv_args(args: dict) -> list:
     return [] if len(args["delimiter"]) == 1 else [f"`delimiter` must be one character, not {_show(args['delimiter'])}"]
 
 
-_SERIES_PARAMS = (Param("path", "str", REQUIRED, "the file, relative to the spec"),
+_SERIES_PARAMS = (Param("path", "str", REQUIRED, "the file, relative to the spec", file="path"),
                   Param("window", "int", 50, "steps per example", minimum=1),
                   Param("stride", "int", None, "steps from one window's start to the next (default: the window)",
                         minimum=1),
@@ -1093,7 +1281,7 @@ def _read_series(file: Path, delimiter: str) -> tuple:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines between or after the rows
             if header is None and not rows and not all(_is_number(c) for c in row):
-                header = [c.strip() for c in row]
+                header = [_cut(c) for c in row]
                 continue
             width = len(header) if header is not None else len(rows[0]) if rows else len(row)
             if len(row) != width:
@@ -1108,9 +1296,9 @@ def _read_series(file: Path, delimiter: str) -> tuple:
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise DataError(f"{where}: `{cell.strip()}` is not a number") from None
+                    raise DataError(f"{where}: `{_cut(cell)}` is not a number") from None
                 if not math.isfinite(value):
-                    raise DataError(f"{where}: {cell.strip()} is not a finite number")
+                    raise DataError(f"{where}: {_cut(cell)} is not a finite number")
                 values.append(value)
             rows.append(values)
     except csvlib.Error as e:
@@ -1230,13 +1418,15 @@ def _known(tokens, saved: Optional[tuple], where: str, what: str) -> None:
     vocabulary, file = saved
     for t in tokens:
         if t not in vocabulary:
-            raise DataError(f"{where}: {what} `{t}` is not in the vocabulary {file}")
+            raise DataError(f"{where}: {what} `{_cut(t)}` is not in the vocabulary {file}")
 
 
-@_source("pairs", Param("path", "str", REQUIRED, "the training pairs, `source<TAB>target` per line"),
-         Param("test", "str", None, "the test pairs, the same format"),
-         Param("source_vocabulary", "str", None, "a saved source vocabulary (JSON); else one built from the pairs"),
-         Param("target_vocabulary", "str", None, "a saved target vocabulary (JSON); else one built from the pairs"))
+@_source("pairs", Param("path", "str", REQUIRED, "the training pairs, `source<TAB>target` per line", file="path"),
+         Param("test", "str", None, "the test pairs, the same format", file="path"),
+         Param("source_vocabulary", "str", None, "a saved source vocabulary (JSON); else one built from the pairs",
+               file="path"),
+         Param("target_vocabulary", "str", None, "a saved target vocabulary (JSON); else one built from the pairs",
+               file="path"))
 def pairs_file(base: Path, seed: int, *, path: str, test: Optional[str], source_vocabulary: Optional[str],
                target_vocabulary: Optional[str]) -> Data:
     """Sequence pairs for an encoder-decoder with teacher forcing (translation, summarising):
@@ -1284,6 +1474,8 @@ def _read_jsonl(file: Path, field_name: str, label_name: str) -> list:
             example = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{where}: not JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise DataError(f"{where}: not JSON that rnndsl reads: nested too deeply") from None
         if not isinstance(example, dict):
             raise DataError(f"{where}: expected a JSON object, found {type(example).__name__}")
         for key in (field_name, label_name):
@@ -1299,10 +1491,9 @@ def _read_jsonl(file: Path, field_name: str, label_name: str) -> list:
         label = example[label_name]
         per_token = isinstance(label, list)
         for value in (label if per_token else [label]):
-            if not isinstance(value, (int, str)) or (isinstance(value, int) and not isinstance(value, bool)
-                                                     and value < 0):
-                raise DataError(f"{where}: `{label_name}` must be a class, a string or an integer >= 0, or a list "
-                                f"of classes, one per token; not {json.dumps(value)}")
+            if not isinstance(value, (int, str)) or (isinstance(value, int) and not 0 <= value <= INT_MAX):
+                raise DataError(f"{where}: `{label_name}` must be a class, a string or an integer from 0 to "
+                                f"{INT_MAX}, or a list of classes, one per token; not {_cut(json.dumps(value))}")
         if per_token and len(label) != len(tokens):
             raise DataError(f"{where}: {len(label)} labels for {len(tokens)} tokens")
         values = label if per_token else [label]
@@ -1321,11 +1512,12 @@ def _read_jsonl(file: Path, field_name: str, label_name: str) -> list:
     return examples
 
 
-@_source("jsonl", Param("path", "str", REQUIRED, "the training examples, one JSON object per line"),
+@_source("jsonl", Param("path", "str", REQUIRED, "the training examples, one JSON object per line", file="path"),
          Param("field", "str", "tokens", "the key of the token list"),
          Param("label", "str", "label", "the key of the label: a class, or a list of classes, one per token"),
-         Param("test", "str", None, "the test examples, the same format"),
-         Param("vocabulary", "str", None, "a saved vocabulary (JSON): else built from the training examples"))
+         Param("test", "str", None, "the test examples, the same format", file="path"),
+         Param("vocabulary", "str", None, "a saved vocabulary (JSON): else built from the training examples",
+               file="path"))
 def jsonl_file(base: Path, seed: int, *, path: str, field: str, label: str, test: Optional[str],
                vocabulary: Optional[str]) -> Data:
     """Labelled token sequences from JSON lines, `{"tokens": ["a", "film"], "label": 1}` per
@@ -1367,7 +1559,8 @@ def jsonl_file(base: Path, seed: int, *, path: str, field: str, label: str, test
             for number, _, lab in examples:
                 unseen = next((v for v in values(lab) if v not in class_id), None)
                 if unseen is not None:
-                    raise DataError(f"{file}:{number}: label {json.dumps(unseen)} is not among the training labels")
+                    raise DataError(f"{file}:{number}: label {_cut(json.dumps(unseen))} is not among the training "
+                                    "labels")
         ids = [[class_id[v] if named else int(v) for v in values(lab)] for _, _, lab in examples]
         x = _padded([words.encode(tokens) for _, tokens, _ in examples], length)
         if per_token:

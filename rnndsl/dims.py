@@ -106,7 +106,9 @@ class Dim:
         return None
 
     def subst(self, mapping: Mapping[str, "Dim"]) -> "Dim":
-        if not mapping or self._symbols.isdisjoint(mapping):
+        # Look the few symbols up in the mapping, not the mapping in the symbols: inference's mapping
+        # grows with every layer of a network, and `isdisjoint` walks all of it.
+        if not any(s in mapping for s in self._symbols):
             return self
         out = Dim.const(0)
         for m, c in self.terms.items():
@@ -167,3 +169,28 @@ def solve(a: Dim, b: Dim) -> Optional[tuple]:
         return None
     rest = diff - Dim({(v,): linear})
     return v, (-rest if linear == 1 else rest)
+
+
+def solve_int(poly: Dim, symbol: str, n: int) -> Optional[int]:
+    """The integer value >= 1 of `symbol` that makes `poly`, a polynomial in `symbol` alone, equal `n`; None
+    when there is none. Linear: solved exactly. Of a higher degree (`in*in`): found by bisection, which
+    assumes what the sizes of a shape do, that it grows with `symbol`."""
+    if all(len(m) <= 1 for m in poly.terms):  # a*symbol + b
+        a, b = poly.terms.get((symbol,), 0), poly.terms.get((), 0)
+        if a == 0 or (n - b) % a or (n - b) // a < 1:
+            return None
+        return (n - b) // a
+
+    def at(v: int) -> int:
+        return poly.subst({symbol: Dim.const(v)}).value
+
+    low, high = 1, max(n, 1)
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if at(mid) < n else (low, mid)
+    return low if at(low) == n else None
+
+
+def int_bindings(values: Mapping) -> dict:
+    """{name: Dim} of the integers among `values` (bools are not): what the symbols of a shape stand for."""
+    return {k: Dim.const(int(v)) for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}

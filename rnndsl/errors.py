@@ -22,14 +22,6 @@ from typing import Iterable, Optional, Sequence
 
 from .ast import Span
 
-# The text of every file read, by the name its spans carry: diagnostics print lines from it.
-SOURCES: dict[str, str] = {}
-
-
-def register_source(name: str, text: str) -> None:
-    SOURCES[name] = text
-
-
 class RnnDslError(Exception):
     """A problem with a spec or a command line; `render()` gives the full diagnostic."""
 
@@ -58,13 +50,13 @@ class RnnDslError(Exception):
         return self.render()
 
     def render(self) -> str:
-        lines = [f"error[{self.code}]: {self.message}"]
+        lines = [f"error[{self.code}]: {cut(self.message)}"]
         if self.span is not None:
             lines += _snippet(self.span, self.label)
         for span, label in self.trail:
             lines += _snippet(span, label)
         pad = " " * (_gutter(self.span) + 1)
-        lines += [f"{pad}= note: {note}" for note in self.notes]
+        lines += [f"{pad}= note: {cut(note)}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -94,7 +86,7 @@ class UsageError(RnnDslError):
     code = "E0901"
 
     def render(self) -> str:
-        return f"error: {self.message}"
+        return f"error: {cut(self.message)}"
 
 
 class LayoutError(UsageError):
@@ -108,7 +100,7 @@ class DataError(RnnDslError):
     code = "E0701"
 
     def render(self) -> str:
-        return f"error[{self.code}]: {self.message}"
+        return f"error[{self.code}]: {cut(self.message)}"
 
 
 class SpecErrors(RnnDslError):
@@ -136,27 +128,67 @@ def _gutter(span: Optional[Span]) -> int:
     return len(str(span.line)) + 1 if span is not None else 2
 
 
+# The widest source line a diagnostic shows, and the longest message or note: longer
+# ones are cut around what they point at (a 50 MB line must not become 50 MB of stderr).
+MAX_SHOWN_COLUMNS = 100
+MAX_MESSAGE = 300
+
+
+def cut(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text`, cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _line(text: str, number: int) -> str:
+    """Line `number` (from 1) of `text`, lines split at \n alone as the lexer counts them; ""
+    past the end. Found by scanning to it, not by splitting the whole text."""
+    at = 0
+    for _ in range(number - 1):
+        at = text.find("\n", at) + 1
+        if at == 0:
+            return ""
+    end = text.find("\n", at)
+    return text[at:] if end < 0 else text[at:end]
+
+
 def _snippet(span: Span, label: str) -> list[str]:
     width = _gutter(span)
     pad = " " * (width + 1)
     out = [f"{' ' * width}--> {span}"]
-    text = SOURCES.get(span.file)
+    text = span.text
     if text is None or span.line < 1:
         return out
-    source_lines = text.split("\n")  # the lexer counts lines by \n alone
-    raw = source_lines[span.line - 1].rstrip("\r") if span.line <= len(source_lines) else ""
+    raw = _line(text, span.line).rstrip("\r")
+    first_column = max(0, span.column - 1 - MAX_SHOWN_COLUMNS)  # enough of a long line to show the span
+    raw = raw[first_column : span.column - 1 + 2 * MAX_SHOWN_COLUMNS]
+    column = span.column - first_column
     # Control characters would garble the terminal: show them as `?` (one column each).
     line_text = "".join(c if c == "\t" or c.isprintable() else "?" for c in raw)
     expanded = line_text.expandtabs(4)
-    start = len(line_text[: span.column - 1].expandtabs(4))
+    start = len(line_text[: column - 1].expandtabs(4))
     if span.end_line == span.line:
-        end = len(line_text[: max(span.end_column - 1, span.column)].expandtabs(4))
+        end = len(line_text[: max(span.end_column - first_column - 1, column)].expandtabs(4))
     else:
         end = len(expanded.rstrip())
+    shown, start, end = _window(expanded, start, end, cut_before=first_column > 0)
     carets = "^" * max(1, end - start)
-    under = (" " * start + carets + (" " + label if label else "")).rstrip()
-    out += [f"{pad}|", f"{span.line:>{width}} | {expanded}".rstrip(), f"{pad}| {under}"]
+    under = (" " * start + carets + (" " + cut(label) if label else "")).rstrip()
+    out += [f"{pad}|", f"{span.line:>{width}} | {shown}".rstrip(), f"{pad}| {under}"]
     return out
+
+
+def _window(line: str, start: int, end: int, cut_before: bool = False) -> tuple:
+    """(what to show of `line`, start and end of the span in it): a line wider than
+    MAX_SHOWN_COLUMNS is cut to a window around the span, with `…` where it was cut."""
+    if len(line) <= MAX_SHOWN_COLUMNS and not cut_before:
+        return line, start, end
+    left = 0 if start < MAX_SHOWN_COLUMNS * 2 // 3 and not cut_before \
+        else max(0, min(start - MAX_SHOWN_COLUMNS // 3, len(line) - MAX_SHOWN_COLUMNS))
+    right = left + MAX_SHOWN_COLUMNS
+    before = "…" if left > 0 or cut_before else ""
+    after = "…" if right < len(line) else ""
+    shift = len(before) - left
+    return before + line[left:right] + after, start + shift, min(end, right) + shift
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> list[str]:

@@ -21,7 +21,8 @@ cell), `span` (where the operand is read) and, on the edge into a value,
 `role="def"` (with `index` for `split`'s pieces).
 
 A network graph (`nx.MultiDiGraph`) has a node per input (`kind="input"`),
-layer application (`kind="layer"`, `app` = the `Application`), final state
+layer application (`kind="layer"`, `app` = the `Application`; after inference
+`instances`, each cell it applies as `(cell, {cell symbol: network Dim})`), final state
 of a cell applied with `returns=states` (`kind="state"`, `app`, `state`) and
 output (`kind="output"`). Edges carry `span`, after inference `type`, and
 either `arg` (an input's position) or `state` (an initial state into a

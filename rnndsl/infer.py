@@ -11,6 +11,9 @@ every edge the type of the value on it. A cell applied in a network is
 instantiated: its hyperparameters take the application's values and its free
 dimensions are bound from the input's type.
 
+Both are then held to the limits on sizes (rnndsl.limits) with their
+hyperparameters at their defaults.
+
 Inference runs the operations' shape rules to a fixed point. A rule may bind
 an operand whose shape is still unknown; in the first phase it binds only
 parameters (whose shapes nothing else can tell), and only when no rule can
@@ -26,9 +29,10 @@ from typing import Optional, Union
 import networkx as nx
 
 from . import ast as A
+from . import limits
 from .builtins import ELEMENTWISE
 from .dims import Dim, shape_str, solve
-from .errors import RnnDslError, ShapeError
+from .errors import RnnDslError, ShapeError, did_you_mean
 from .graph import OP_SYMBOLS, operands
 from .layers import ENCODER_DECODER, KERAS_LAYERS, LayerTypeError, NetType, merged_dims
 from .resolve import BoundProgram, dim_of
@@ -212,6 +216,8 @@ class _CellInference:
                 break
         self._dtypes()
         self._finish(pending)
+        if not self.errors:
+            self.errors += limits.cell(limits.at_defaults(cell.hparams), G)
         return self.errors
 
     def _define_values(self):
@@ -642,10 +648,12 @@ class _NetworkInference:
         self.errors: list = []
         self.types: dict = {}
         self.bindings: dict = {}  # cell application id -> the cell's dimension symbols as it binds them
+        self.instances: dict = {}  # application id -> [(cell, binding)]: each cell it applies, as bound
 
     def run(self) -> list:
         G = self.G
         for name, info in self.net.inputs.items():
+            self._input_dims(name, info)
             self.types[name] = NetType(info.kind, info.dims, info.dtype)
         for app in self.net.apps:
             inputs = [self.types.get(src) for src in app.inputs]
@@ -667,7 +675,22 @@ class _NetworkInference:
             source = v if G.nodes[v]["kind"] == "state" else u  # a final state's edge has the state's type
             if source in self.types:
                 data["type"] = self._resolved(self.types[source])
-        return self.errors
+        for app_id, instances in self.instances.items():
+            G.nodes[app_id]["instances"] = [(cell, {k: self.u.dim(d) for k, d in binding.items()})
+                                            for cell, binding in instances]
+        return self.errors + limits.network(limits.at_defaults(self.net.hparams), G, self.graphs)
+
+    def _input_dims(self, name: str, info) -> None:
+        """A network input's sizes are integers and int hyperparameters: nothing else binds them when the
+        network is built (a grid's height and width excepted: a grid's size may vary, as a sequence's length)."""
+        sizes = info.dims[2:] if info.kind == "grid" else info.dims
+        for symbol in sorted(set().union(*(d.symbols() for d in sizes)) - set(self.net.hparams)):
+            self.errors.append(ShapeError(
+                f"unknown dimension `{symbol}` in the type of input `{name}`", info.span,
+                label=f"`{symbol}` is not a hyperparameter of `{self.net.name}`",
+                notes=did_you_mean(symbol, self.net.hparams) + [
+                    f"a network's sizes are integers and its int hyperparameters: "
+                    f"`network {self.net.name}({symbol}: int = ...)`"], code="E0201"))
 
     def _states(self, app):
         """Types of a cell's final states (`returns=states`), and the check of its given initial states."""
@@ -706,6 +729,7 @@ class _NetworkInference:
     def _apply(self, app, inputs: list) -> NetType:
         if app.kind == "keras":
             spec = KERAS_LAYERS[app.layer]
+            self._valid(app, spec)
             try:
                 return spec.rule(app.args, inputs)
             except LayerTypeError as e:
@@ -715,15 +739,17 @@ class _NetworkInference:
             cell_type = self._cell(app, app.cell, inputs)
         elif app.kind == "Stack":
             depth = app.args["depth"]
-            if isinstance(depth, int) and depth < 1:
-                raise _Fail(ShapeError(f"a stack needs a depth of at least 1, given {depth}", app.span,
-                                       code="E0305"))
-            # Every layer but the top returns sequences; the top returns what the cell says.
+            # Every layer but the top returns sequences; the top returns what the cell says. Each layer
+            # reads the one below: once a layer gives the type it reads, so does every layer above it,
+            # and a stack of any depth is typed in two layers (more only for a cell whose size grows; a
+            # depth out of range is limits' to report). A symbolic depth: two more layers show the type
+            # that every later layer sees.
             inner = replace(app.cell, returns="sequences")
             t = self._cell(app, inner, inputs)
-            # A symbolic depth: two more layers show the type that every later layer sees.
-            for _ in range(depth - 1 if isinstance(depth, int) else 2):
-                t = self._cell(app, inner, [t])
+            for _ in range(min(depth, limits.MAX_DEPTH) - 1 if isinstance(depth, int) else 2):
+                below, t = t, self._cell(app, inner, [t])
+                if self._resolved(t) == self._resolved(below):
+                    break
             cell_type = t if app.cell.returns == "sequences" else NetType("vec", t.dims, t.dtype)
         elif app.kind == "Bidirectional":
             t = self._cell(app, app.cell, inputs)
@@ -731,6 +757,15 @@ class _NetworkInference:
         elif app.kind == ENCODER_DECODER:
             cell_type = self._encoder_decoder(app, inputs)
         return cell_type
+
+    def _valid(self, app, spec) -> None:
+        """A Keras layer's arguments as `check` knows them (a hyperparameter at its default) are valid."""
+        hparams = self.net.hparams
+        named = [v.id for v in app.args.values() if isinstance(v, A.Name)]
+        problem = spec.valid({k: hparams[v.id].default if isinstance(v, A.Name) else v for k, v in app.args.items()})
+        if problem:  # the layer's type does not depend on it: inference goes on
+            self.errors.append(ShapeError(problem, app.span, notes=[
+                f"`{h}` = {hparams[h].default} is the default at {hparams[h].span}" for h in named], code="E0209"))
 
     def _encoder_decoder(self, app, inputs: list) -> NetType:
         """`EncoderDecoder(...)(source, target)`: seq[d] features and seq[int] tokens -> seq[vocab].
@@ -835,5 +870,6 @@ class _NetworkInference:
         if any(d.variables() for d in dims):
             raise _Fail(ShapeError(f"cannot infer the output of `{ref.cell}`: {show_shape(dims)}", app.span,
                                    code="E0303"))
+        self.instances.setdefault(app.id, []).append((ref.cell, sub))
         return NetType(kind if ref.returns == "sequences" else "vec", dims, "float")
 

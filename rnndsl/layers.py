@@ -44,7 +44,10 @@ class LayerSpec:
 
     `params` give the constructor arguments (kinds: "dim", "number", "bool",
     "activation", "enum:a|b", "cell"); `arity` is the number of inputs (None:
-    one or more); `rule(args, inputs) -> NetType`.
+    one or more); `rule(args, inputs) -> NetType`; `weights(args, inputs)` gives
+    the shapes of its weights that grow with its arguments, by Keras's names;
+    `valid(values)`, given the values of its arguments (a hyperparameter's
+    value, or None where it has none yet), says what is wrong with them, or None.
     """
 
     name: str
@@ -52,6 +55,8 @@ class LayerSpec:
     rule: Callable
     arity: Optional[int] = 1
     doc: str = ""
+    weights: Callable = lambda args, inputs: {}
+    valid: Callable = lambda values: None
 
 
 def _float_input(layer: str, t: NetType) -> None:
@@ -88,9 +93,23 @@ def _same_float(name):
     return rule
 
 
+def _fraction(layer: str, name: str):
+    def valid(values):
+        v = values[name]
+        if v is not None and not 0 <= v < 1:
+            return f"`{name}` of `{layer}` is a fraction, in [0, 1), not {v:g}"
+        return None
+
+    return valid
+
+
 def _concatenate(args, inputs):
     first = inputs[0]
     axis = args["axis"]
+    if isinstance(axis, Dim):  # a hyperparameter: the axis must be known here, where types are
+        if axis.value is None:
+            raise LayerTypeError(f"the axis of `Concatenate` is a number written in the spec, not `{axis}`")
+        axis = axis.value
     rank = len(first.dims)
     if not -rank <= axis < rank:
         raise LayerTypeError(f"axis {axis} is out of range for {first}")
@@ -122,11 +141,13 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
     for spec in (
         LayerSpec("Embedding", (Param("input_dim", "dim"), Param("output_dim", "dim"),
                                 Param("mask_zero", "bool", False)), _embedding,
-                  doc="integer tokens -> [output_dim] vectors"),
+                  doc="integer tokens -> [output_dim] vectors",
+                  weights=lambda args, inputs: {"embeddings": (Dim.of(args["input_dim"]), Dim.of(args["output_dim"]))}),
         LayerSpec("Dense", (Param("units", "dim"), Param("activation", "activation", "linear"),
                             Param("use_bias", "bool", True)), _dense,
-                  doc="last axis -> units"),
-        LayerSpec("Dropout", (Param("rate", "number"),), _same_float("Dropout")),
+                  doc="last axis -> units",
+                  weights=lambda args, inputs: {"kernel": (inputs[0].dims[-1], Dim.of(args["units"]))}),
+        LayerSpec("Dropout", (Param("rate", "number"),), _same_float("Dropout"), valid=_fraction("Dropout", "rate")),
         LayerSpec("LayerNormalization", (), _same_float("LayerNormalization")),
         LayerSpec("Masking", (Param("mask_value", "number", 0.0),), _same_float("Masking"),
                   doc="steps whose features all equal mask_value are padding: recurrent layers after it skip them"),

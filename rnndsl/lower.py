@@ -15,6 +15,7 @@ call `tf.linalg.matmul` directly for its transpose flags.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Optional
 
 import keras
@@ -24,10 +25,11 @@ import tensorflow as tf
 from keras import ops
 
 from . import ast as A
-from . import optimize
-from .dims import Dim
-from .errors import ShapeError, SpecErrors
+from . import limits, optimize
+from .dims import Dim, int_bindings, solve_int
+from .errors import ShapeError, SpecErrors, UsageError
 from .graph import operands
+from .layers import KERAS_LAYERS
 
 COSINE_EPS = 1e-8
 PACKAGE = "rnndsl"
@@ -36,23 +38,29 @@ PACKAGE = "rnndsl"
 # ---------------------------------------------------------------- constants, initializers, constraints
 
 
-def constant(expr, env: dict):
-    """The value of a constant expression over hyperparameters (numbers, names, + - * / **, unary -)."""
+def constant(expr, env: dict) -> float:
+    """The value of a constant expression over hyperparameters (numbers, names, + - * / **, unary -), in float64
+    as the model computes: past float range an infinity, 0 / 0 a nan; never an exception, and never Python's
+    exact arithmetic on integers, which `10 ** 10 ** 10` would keep busy for ever."""
     if isinstance(expr, (int, float)):
-        return expr
+        return _real(expr)
     if isinstance(expr, str):
-        return env[expr]
+        return _real(env[expr])
     if isinstance(expr, A.Number):
-        return expr.value
+        return _real(expr.value)
     if isinstance(expr, A.Name):
-        return env[expr.id]
+        return _real(env[expr.id])
     if isinstance(expr, A.UnaryOp):
         v = constant(expr.operand, env)
         return -v if expr.op == "-" else v
     if isinstance(expr, A.BinOp):
-        a, b = constant(expr.left, env), constant(expr.right, env)
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a ** b}[expr.op]
+        a, b = np.float64(constant(expr.left, env)), np.float64(constant(expr.right, env))
+        with np.errstate(all="ignore"):
+            return float(_ARITHMETIC[expr.op](a, b))
     raise TypeError(f"not a constant: {expr!r}")
+
+
+_ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -182,7 +190,7 @@ class GeneratedCell(keras.layers.Layer):
         self.hoist, self.fuse = hoist, fuse
         self.hparams = dict(hparams or {})
         self.G = G = _compile_cell(spec, cell)
-        self.env = env = self._bind(self.input_dim)
+        self.env = env = cell_env(G, self.hparams, self.input_dim)
         delays = G.graph["delays"]
         self.state_shapes = {}
         for name in G.graph["states"]:
@@ -205,45 +213,8 @@ class GeneratedCell(keras.layers.Layer):
 
     # ---- shapes
 
-    def _bind(self, input_dim: int) -> dict:
-        """Integer values of every dimension symbol, from the hyperparameters and the input size."""
-        G = self.G
-        env = {h.name: h.default for h in G.graph["hparams"].values()}
-        env.update(self.hparams)
-        missing = [h for h, v in env.items() if v is None]
-        if missing:
-            raise ValueError(f"cell `{self.cell_name}` needs a value for {', '.join(missing)}")
-        sig = G.graph["signature"]
-        known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
-        free_terms = []
-        for name, shape in sig["inputs"].items():
-            dims = [d.subst(known) for d in shape]
-            free_terms.append(dims)
-        # Free dimensions are bound by the inputs' total size: one free symbol at most, as in `[in]`.
-        frees = sorted({s for dims in free_terms for d in dims for s in d.symbols()})
-        total_known = sum(_size([d.value for d in dims]) for dims in free_terms
-                          if all(d.value is not None for d in dims))
-        if len(frees) == 1:
-            (f,) = frees
-            # every input shape is linear in f (e.g. [in] or [in, 3]): solve the total for f
-            for guess in range(0, input_dim + 1):
-                trial = {f: Dim.const(guess)}
-                total = sum(_size([d.subst(trial).value for d in dims]) for dims in free_terms)
-                if total == input_dim:
-                    known[f] = Dim.const(guess)
-                    break
-            else:
-                raise ValueError(f"cell `{self.cell_name}`: no value of `{f}` gives an input of size {input_dim}")
-        elif frees:
-            raise ValueError(f"cell `{self.cell_name}` has several free input dimensions: {', '.join(frees)}")
-        elif total_known != input_dim:
-            raise ValueError(f"cell `{self.cell_name}` takes inputs of total size {total_known}, given {input_dim}")
-        for name, value in known.items():
-            env[name] = value.value
-        return env
-
     def _shape(self, dims, env) -> tuple:
-        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+        known = int_bindings(env)
         return tuple(d.subst(known).value for d in dims)
 
     def build(self, input_shape):
@@ -349,14 +320,21 @@ _COMPILED: dict = {}
 
 
 def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
-    """The typed graph of `cell` in the spec text `spec` (kept per text: a model holds many copies)."""
+    """The typed graph of `cell` in the spec text `spec` (kept per text: a model holds many copies).
+
+    The text comes from a saved model's config as often as from rnndsl itself, so it is
+    compiled hermetically: it may import nothing (`CarriedTexts` of none; a cell's text
+    needs no other), and it is held to the front end's limits like any spec."""
     from .program import compile_text
+    from .specfiles import CarriedTexts
 
     key = (spec, cell)
     if key not in _COMPILED:
-        program, errors = compile_text(spec, f"<{cell}>")
+        program, errors = compile_text(spec, f"<{cell}>", finder=CarriedTexts())
         if errors:
             raise SpecErrors(errors)
+        if cell not in program.cells:
+            raise UsageError(f"the saved spec text defines no cell `{cell}`")
         _COMPILED[key] = program.graphs[cell]
     return _COMPILED[key]
 
@@ -372,7 +350,7 @@ class _Plan:
     def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
         self.G = G = optimize.cse(G)
         self.env = env
-        known = {k: Dim.const(v) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+        known = int_bindings(env)
         split = optimize.loop_split(G, outputs)
         sizes = {n: _size([d.subst(known).value for d in G.nodes[n]["shape"]])
                  for n in set(split.frontier) | set(G.graph["signature"]["inputs"])}
@@ -380,6 +358,7 @@ class _Plan:
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
+        self.before = list(split.before)  # what precompute evaluates: the frontier and what it reads
         # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own
         fused = optimize.choose_fusion(fuse, accelerator=_accelerator())
         self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
@@ -400,14 +379,16 @@ class _Plan:
 
     def precompute(self, cell: GeneratedCell, sequences):
         """The frontier's values for every step at once: (batch, T, frontier size)."""
-        if not self.hoisted_order:  # nothing hoisted: the loop reads the inputs as they are
+        if self.frontier == list(self.G.graph["signature"]["inputs"]):  # the loop reads the inputs as they are
             return sequences
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         flat = ops.reshape(sequences, (-1, cell.input_dim))
         vals = self._unpack(flat, list(self.G.graph["signature"]["inputs"]), cell.input_shapes)
         vals.update(self._weights(cell))
-        env = self._evaluate(vals, {}, {}, self.hoisted_order)
+        env = self._evaluate(vals, {}, {}, self.before)
         parts = [ops.reshape(env[n], (batch, steps, _size(s))) for n, s in zip(self.frontier, self.frontier_shapes)]
+        if not parts:  # the loop reads nothing of the inputs (what it computes is invariant)
+            return sequences[..., :0]
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
 
     def _unpack(self, flat, names, shapes) -> dict:
@@ -545,6 +526,11 @@ def _apply(data, args, batched, shapes, env):
     ranks = [len(s) for s in shapes]
     if op in _BINARY or op in ("where", "clip"):
         args = _align(args, batched, ranks)
+    if op in _CONSTANT_ARITHMETIC and all(isinstance(a, (int, float)) for a in args):
+        # Two constants (`1 / tau` of a hyperparameter): float64, as `constant` computes, so that
+        # `1 / 0` is an infinity in the model rather than Python's ZeroDivisionError.
+        with np.errstate(all="ignore"):
+            return float(_CONSTANT_ARITHMETIC[op](np.float64(args[0]), np.float64(args[1])))
     if op in _BINARY:
         return _BINARY[op](*args)
     if op in _UNARY:
@@ -581,8 +567,7 @@ def _apply(data, args, batched, shapes, env):
         return num / ops.maximum(den, COSINE_EPS)
     if op == "circular_conv":
         w, s = args
-        k = int(shapes[1][0].subst({n: Dim.const(v) for n, v in env.items()
-                                    if isinstance(v, int) and not isinstance(v, bool)}).value)
+        k = int(shapes[1][0].subst(int_bindings(env)).value)
         out = 0
         for j in range(k):
             out = out + ops.roll(w, shift=j - k // 2, axis=-1) * s[..., j:j + 1]
@@ -666,6 +651,8 @@ _BINARY = {
     "lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal,
     "eq": ops.equal, "ne": ops.not_equal, "maximum": ops.maximum, "minimum": ops.minimum,
 }
+_CONSTANT_ARITHMETIC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
+                        "maximum": np.maximum, "minimum": np.minimum}
 _UNARY = {
     "neg": lambda x: -x, "copy": lambda x: x,
     "sigmoid": ops.sigmoid, "tanh": ops.tanh, "relu": ops.relu, "elu": ops.elu, "selu": ops.selu,
@@ -676,20 +663,43 @@ _UNARY = {
 }
 
 
+# ---------------------------------------------------------------- activations of layers
+
+# The activations of the language that Keras knows by a name of its own; the rest of the elementwise
+# functions are registered below, so that a model with `Dense(3, activation=abs)` saves and reloads.
+# (Not gelu: Keras's named one is the exact form, the language's the tanh approximation of `ops.gelu`.)
+_KERAS_ACTIVATIONS = {name: name for name in ("sigmoid", "tanh", "relu", "elu", "selu", "silu", "softplus",
+                                               "softsign", "hard_sigmoid", "softmax", "log_softmax")}
+_KERAS_ACTIVATIONS.update({"exp": "exponential", "linear": None, "none": None})
+
+
+def _registered_activation(name: str, fn):
+    def activation(x):
+        return fn(x)
+
+    activation.__name__ = activation.__qualname__ = name
+    return keras.saving.register_keras_serializable(package=PACKAGE, name=name)(activation)
+
+
+_REGISTERED_ACTIVATIONS = {name: _registered_activation(name, _UNARY[name])
+                           for name in ("gelu", "log", "sqrt", "abs", "square", "sign", "sin", "cos", "step")}
+
+
+def keras_activation(name: str):
+    """What a Keras layer takes as `activation` for an activation of the language (rnndsl.builtins.ACTIVATIONS)."""
+    return _KERAS_ACTIVATIONS[name] if name in _KERAS_ACTIVATIONS else _REGISTERED_ACTIVATIONS[name]
+
+
 # ---------------------------------------------------------------- layers
 
 
 def cell_source(program, cell_name: str) -> str:
     """The text of one cell, which compiles on its own (a cell refers to no other item)."""
-    from .errors import SOURCES
-
-    G = program.graphs[cell_name]
     span = program.bound.cells[cell_name].ast.span
-    lines = SOURCES[G.graph["file"]].split("\n")
-    text = lines[span.line - 1:span.end_line]
-    text[-1] = text[-1][:span.end_column - 1]
-    text[0] = text[0][span.column - 1:]
-    return "\n".join(text) + "\n"
+    lines = span.text.split("\n")[span.line - 1:span.end_line]
+    lines[-1] = lines[-1][:span.end_column - 1]
+    lines[0] = lines[0][span.column - 1:]
+    return "\n".join(lines) + "\n"
 
 
 def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
@@ -728,8 +738,8 @@ def observer(layer: GeneratedRNN, values: list) -> GeneratedRNN:
 
 def hyperparameters(G, given: dict) -> dict:
     """{name: value} of a network's or cell's hyperparameters: the defaults, then `given`; a UsageError for a
-    name it does not declare or one left without a value."""
-    from .errors import UsageError, did_you_mean
+    name it does not declare, a value not of its type, or one left without a value."""
+    from .errors import did_you_mean
 
     declared = G.graph["hparams"]
     kind = "cell" if G.graph["kind"] == "cell" else "network"
@@ -739,11 +749,66 @@ def hyperparameters(G, given: dict) -> dict:
         hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], declared))
         raise UsageError(f"{kind} `{name}` has no hyperparameter `{unknown[0]}`{hint}")
     env = {h.name: h.default for h in declared.values()}
-    env.update(given)
+    for k, v in given.items():
+        typed = _typed(v, declared[k].type)
+        if typed is None:
+            raise UsageError(f"{kind} `{name}`: `{k}` is {'an' if declared[k].type == 'int' else 'a'} "
+                             f"{declared[k].type}, given {v!r}")
+        env[k] = typed
     missing = [k for k, v in env.items() if v is None]
     if missing:
         raise UsageError(f"{kind} `{name}` needs a value for {', '.join(missing)} (use --set {missing[0]}=...)")
     return env
+
+
+def _typed(value, type_name: str):
+    """`value` as a value of the hyperparameter type `type_name` (a NumPy number as a Python one), or None."""
+    if value is None:
+        return None
+    if type_name == "bool":
+        return bool(value) if isinstance(value, (bool, np.bool_)) else None
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if type_name == "int":
+        return int(value) if isinstance(value, numbers.Integral) else None
+    if type_name == "float":
+        return float(value) if isinstance(value, numbers.Real) else None
+    return value if isinstance(value, str) else None
+
+
+def cell_env(G, given: dict, input_size: Optional[int] = None) -> dict:
+    """The values of cell G's hyperparameters (its defaults, then `given`) and of its free input dimension
+    (`in`), solved from the total size of its inputs side by side, `input_size`: which may be left out where
+    the hyperparameters fix it. A UsageError where no value fits, or none is given where one is needed."""
+    env = hyperparameters(G, given)
+    name = G.graph["name"]
+    inputs = G.graph["signature"]["inputs"].values()
+    total = sum((math.prod((d.subst(int_bindings(env)) for d in dims), start=Dim.const(1)) for dims in inputs),
+                Dim.const(0))
+    frees = sorted(total.symbols())
+    if input_size is None:
+        if frees:
+            raise UsageError(f"cell `{name}` reads inputs whose size its hyperparameters leave open "
+                             f"({', '.join(f'`{d}`' for d in frees)}): give the input size (--input-size N)")
+        return env
+    if len(frees) > 1:
+        raise UsageError(f"cell `{name}` has several free input dimensions: {', '.join(frees)}")
+    if not frees:
+        if total.value != input_size:
+            raise UsageError(f"cell `{name}` reads inputs of total size {total.value} with these hyperparameters, "
+                             f"not {input_size}")
+        return env
+    (free,) = frees
+    value = solve_int(total, free, input_size)
+    if value is None:
+        raise UsageError(f"cell `{name}`: no value of `{free}` gives an input of size {input_size}")
+    return {**env, free: value}
+
+
+def _within_limits(errors: list) -> None:
+    """Raise what `limits` found wrong with the sizes that `build` was given."""
+    if errors:
+        raise SpecErrors(errors)
 
 
 def build_network(program, name: str, *, fused: bool = True, stateful_batch: Optional[int] = None,
@@ -757,28 +822,25 @@ def build_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     """
     G = program.graphs[name]
     env = hyperparameters(G, overrides)
-    dims = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
+    _within_limits(limits.network(limits.given(env), G, program.graphs))
+    dims = int_bindings(env)
 
     def size(d: Dim) -> int:
-        value = d.subst(dims).value
-        if value is None:
-            raise ValueError(f"dimension {d} is not bound by network `{name}`'s hyperparameters")
-        return int(value)
+        return int(d.subst(dims).value)  # check binds every dimension of a network to its hyperparameters
 
     tensors: dict = {}
     inputs = []
+    names: set = set()  # the model's layer names: Keras needs them unique
     paths: dict = {}  # recurrent layer name -> (cell, Fused match or None), for `describe`
     for node, data in G.nodes(data=True):
         if data["kind"] != "input":
             continue
         info = data["info"]
-        shape = tuple(size(d) for d in info.dims)
-        if info.kind == "seq":
-            shape = (None,) + shape
-        elif info.kind != "vec":
+        if info.kind not in ("seq", "vec"):
             raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
-        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32", name=node,
-                        batch_size=stateful_batch)
+        shape = ((None,) if info.kind == "seq" else ()) + tuple(size(d) for d in info.dims)
+        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32",
+                        name=_fresh(node, names), batch_size=stateful_batch)
         tensors[node] = t
         inputs.append(t)
     for node in nx.topological_sort(G):
@@ -788,9 +850,10 @@ def build_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
         app = data["app"]
         srcs = [tensors[s] for s in app.inputs]
         initial = {state: tensors[v] for state, v in app.initial.items()}
-        layer_name = "_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower()
+        layer_name = _fresh("_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower(),
+                            names, _layer_names(app, len(srcs), env))
         result = _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths,
-                              stateful=stateful_batch is not None)
+                              stateful=stateful_batch is not None, rank=len(data["type"].dims))
         if app.ports:  # returns=states: {state: tensor}
             tensors.update({app.ports[state]: t for state, t in result.items()})
         else:
@@ -802,6 +865,28 @@ def build_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     return model
 
 
+def _fresh(name: str, taken: set, named=lambda n: [n]) -> str:
+    """`name`, else the first of `name_2`, `name_3`, ... whose layer names `named(n)` are not `taken`; takes them.
+    (A layer `n` may name others after itself: a stack's layers `n_1`, `n_2`, ...; Keras needs them unique.)"""
+    fresh, k = name, 1
+    while any(n in taken for n in named(fresh)):
+        k += 1
+        fresh = f"{name}_{k}"
+    taken.update(named(fresh))
+    return fresh
+
+
+def _layer_names(app, n_inputs: int, env: dict):
+    """The names of the layers that `_apply_layer` makes for `app` if it is named `n`."""
+    def named(n: str) -> list:
+        out = [n, f"{n}_inputs"] if app.kind in ("cell", "Stack", "Bidirectional") and n_inputs > 1 else [n]
+        if app.kind == "Stack":
+            out += [f"{n}_{i + 1}" for i in range(_hparam(app.args["depth"], env))]
+        return out
+
+    return named
+
+
 def build_cell(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
                **hparams) -> keras.Model:
     """A Keras model of cell `name` alone: its inputs, side by side, `(batch, T, input_size)` ->
@@ -809,32 +894,22 @@ def build_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
 
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
-    from .errors import UsageError
-
     G = program.graphs[name]
     if G.graph["over"] == "tree":
         raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
                                      G.graph["span"], code="E0602")])
-    env = hyperparameters(G, hparams)
-    known = {k: Dim.const(int(v)) for k, v in env.items() if isinstance(v, int) and not isinstance(v, bool)}
-    shapes = [[d.subst(known).value for d in dims] for dims in G.graph["signature"]["inputs"].values()]
-    fixed = None if any(v is None for dims in shapes for v in dims) else sum(_size(dims) for dims in shapes)
-    if input_size is None:
-        if fixed is None:
-            open_dims = sorted({s for dims in G.graph["signature"]["inputs"].values() for d in dims
-                                for s in d.subst(known).symbols()})
-            raise UsageError(f"cell `{name}` reads inputs whose size its hyperparameters leave open "
-                             f"({', '.join(f'`{d}`' for d in open_dims)}): give the input size (--input-size N)")
-        input_size = fixed
-    elif fixed is not None and input_size != fixed:
-        raise UsageError(f"cell `{name}` reads inputs of total size {fixed} with these hyperparameters, "
-                         f"not {input_size}")
+    if input_size is not None and limits.dimension_rule(input_size):
+        raise UsageError(f"cell `{name}` is given an input size of {input_size}: "
+                         f"{limits.dimension_rule(input_size)}")
+    env = cell_env(G, hparams, input_size)
+    _within_limits(limits.cell(limits.given(env), G))
+    if input_size is None:  # the hyperparameters fix it
+        input_size = sum(_size([d.subst(int_bindings(env)).value for d in dims])
+                         for dims in G.graph["signature"]["inputs"].values())
     paths: dict = {}
-    try:
-        layer, _ = _rnn(program, name, hparams, True, name.lower(), fused, input_size, paths)
-    except ValueError as e:  # no value of a free dimension gives this input size
-        raise UsageError(str(e)) from None
-    x = keras.Input(shape=(None, input_size), name="_".join(G.graph["signature"]["inputs"]) or "steps")
+    layer, _ = _rnn(program, name, hparams, True, name.lower(), fused, input_size, paths)
+    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.graph["signature"]["inputs"]) or "steps",
+                                                          {layer.name}))
     model = keras.Model(x, layer(x), name=name)
     model._rnndsl_paths = paths
     return model
@@ -876,18 +951,20 @@ def _value(v, env):
     return env[v.id] if isinstance(v, A.Name) else v
 
 
-def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths, *, stateful=False):
-    """Apply one layer; a cell's `initial` states ({state: tensor}) go in by name. With `returns=states`,
-    the result is {state: tensor of its final value}."""
+def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, paths, *, stateful=False, rank=1):
+    """Apply one layer, whose output's items have `rank` axes; a cell's `initial` states ({state: tensor}) go in
+    by name. With `returns=states`, the result is {state: tensor of its final value}."""
     args = app.args
     if app.kind == "keras":
         L = app.layer
+        problem = KERAS_LAYERS[L].valid({k: _value(v, env) for k, v in args.items()})
+        if problem:
+            raise SpecErrors([ShapeError(problem + _from_hyperparameters(args, env), None, code="E0209")])
         if L == "Embedding":
             layer = keras.layers.Embedding(size(Dim.of(args["input_dim"])), size(Dim.of(args["output_dim"])),
                                            mask_zero=bool(_value(args["mask_zero"], env)), name=layer_name)
         elif L == "Dense":
-            act = args["activation"]
-            layer = keras.layers.Dense(size(Dim.of(args["units"])), activation=None if act in ("linear", "none") else act,
+            layer = keras.layers.Dense(size(Dim.of(args["units"])), activation=keras_activation(args["activation"]),
                                        use_bias=bool(_value(args["use_bias"], env)), name=layer_name)
         elif L == "Dropout":
             layer = keras.layers.Dropout(float(_value(args["rate"], env)), name=layer_name)
@@ -896,9 +973,11 @@ def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, path
         elif L == "Masking":
             layer = keras.layers.Masking(float(_value(args["mask_value"], env)), name=layer_name)
         elif L == "Activation":
-            layer = keras.layers.Activation(args["activation"], name=layer_name)
+            layer = keras.layers.Activation(keras_activation(args["activation"]), name=layer_name)
         elif L == "Concatenate":
-            return keras.layers.Concatenate(axis=args["axis"], name=layer_name)(srcs)
+            # the axis counts the items' axes (`seq[d]`: 0 is d), not the batch's and the steps'
+            axis = args["axis"] - rank if args["axis"] >= 0 else args["axis"]
+            return keras.layers.Concatenate(axis=axis, name=layer_name)(srcs)
         elif L == "Add":
             return keras.layers.Add(name=layer_name)(srcs)
         else:
@@ -930,13 +1009,19 @@ def _apply_layer(program, app, srcs, initial, layer_name, env, size, fused, path
     raise AssertionError(f"no lowering for {app.kind}")
 
 
+def _from_hyperparameters(args: dict, env: dict) -> str:
+    """` (rate = 1.5)`: the hyperparameters that give a layer's arguments, with their values."""
+    named = [f"{v.id} = {env[v.id]}" for v in args.values() if isinstance(v, A.Name)]
+    return f" ({', '.join(named)})" if named else ""
+
+
 def _flat(roles):
     return [r for row in roles for r in (row if isinstance(row, list) else [row])]
 
 
 def _hparam(v, env):
     if isinstance(v, Dim):
-        known = {k: Dim.const(int(x)) for k, x in env.items() if isinstance(x, int) and not isinstance(x, bool)}
+        known = int_bindings(env)
         return int(v.subst(known).value)
     return _value(v, env)
 

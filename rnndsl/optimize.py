@@ -7,6 +7,8 @@
   steps at once, before the time loop (`hoisted`), and which of their results
   the loop reads (`frontier`). In `W @ x[t] + U @ h[t-1]`, `W @ x[t]` is
   hoisted: one large matmul over the whole sequence instead of one per step.
+  What reads neither an input nor a state (`1 - a`) is an invariant, computed
+  wherever it is read.
 - `sibling_matmuls(G, nodes, batched)`: the matmuls of one stage that multiply
   one operand by different parameter matrices (`W_i @ x[t]`, `W_f @ x[t]`,
   ...), which the lowering may run as one matmul by the stacked matrices.
@@ -68,21 +70,27 @@ def _redirect(G, duplicate, kept) -> None:
 
 @dataclass(frozen=True)
 class LoopSplit:
-    batched: dict  # node -> whether it varies over the batch (and time): reads an input or a value
+    batched: dict  # node -> whether it varies over the batch (and time): reads an input or a state
     hoisted: frozenset  # computed for all steps before the loop
     frontier: tuple  # hoisted results the loop reads, inputs first then in evaluation order
     order: tuple  # evaluation order of all ops and values
     step_order: tuple  # ... of those computed in the loop
+    before: tuple  # ... of those computed before the loop: the frontier, and what it reads (invariants too)
 
 
 def loop_split(G, observed=()) -> LoopSplit:
     """The split of `G`'s step into hoisted and loop work; `observed` names values read after each step
-    besides the states and the first output."""
+    besides the states and the first output.
+
+    What reads neither an input nor a state, `(1 - a)` or `W * 2`, is the same at every step and for every
+    batch row: an invariant, which has no place in the frontier (a sequence per batch row). It is computed
+    wherever it is read, before the loop for hoisted work and in the loop for the rest."""
     order = instantaneous_order(G)
-    batched = {n: G.nodes[n]["kind"] in ("input", "value") for n in G}
+    # an input, and a `d/dt` state (read at any step, so before its derivative in `order`), are one per batch row
+    batched = {n: G.nodes[n]["kind"] == "input" or bool(G.nodes[n].get("ode")) for n in G}
     for n in order:
-        if G.nodes[n]["kind"] == "op":
-            batched[n] = any(batched[u] for u, _ in operands(G, n))
+        # a value read at an earlier step is a state, one per batch row
+        batched[n] = batched[n] or any(batched[u] or d["delay"] > 0 or d["child"] for u, d in operands(G, n))
     static = {n: G.nodes[n]["kind"] in ("input", "param", "const", "hparam") for n in G}
     for n in order:
         data = G.nodes[n]
@@ -94,7 +102,17 @@ def loop_split(G, observed=()) -> LoopSplit:
     inputs = G.graph["signature"]["inputs"]
     frontier = sorted((n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))),
                       key=lambda n: (n not in inputs, position.get(n, -1), n))
-    return LoopSplit(batched, hoisted, tuple(frontier), tuple(order), tuple(n for n in order if n not in hoisted))
+    before = set(frontier)  # what the frontier needs: hoisted work, and the invariants it reads
+    for n in reversed(order):
+        if n in before:
+            before.update(u for u, _ in operands(G, n) if u in position)
+    invariant = {n for n in order if static[n] and not batched[n]}
+    loop = {n for n in order if n not in hoisted and n not in invariant}
+    for n in reversed(order):  # the invariants that the loop reads, or that are read after each step
+        if n in invariant and (n in needed or any(v in loop for v in G.successors(n))):
+            loop.add(n)
+    return LoopSplit(batched, hoisted, tuple(frontier), tuple(order), tuple(n for n in order if n in loop),
+                     tuple(n for n in order if n in before))
 
 
 HOIST_POLICIES = ("auto", "always", "never")
@@ -119,7 +137,7 @@ def choose_split(G, split: LoopSplit, sizes: dict, hoist: str, *, accelerator: b
     if hoist == "always" or (hoist == "auto" and (
             accelerator or sum(sizes[n] for n in split.frontier) <= sum(sizes[n] for n in inputs))):
         return split
-    return LoopSplit(split.batched, frozenset(inputs), inputs, split.order, split.order)
+    return LoopSplit(split.batched, frozenset(inputs), inputs, split.order, split.order, ())
 
 
 @dataclass(frozen=True)

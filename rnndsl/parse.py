@@ -19,6 +19,7 @@ Lark's `match_examples` does: by the parser state and the token at the error.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +31,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 from lark.lexer import LexerState, LineCounter
 
 from . import ast as A
-from .errors import RnnDslError, SpecSyntaxError, register_source
+from .errors import RnnDslError, SpecSyntaxError
 
 MAX_ERRORS = 20
 # Deeper parse trees are refused: building the AST (and every later pass over it)
@@ -70,23 +71,19 @@ def parse(text: str, file: str = "<string>") -> A.Module:
 def parse_file(text: str, file: str = "<string>") -> Parsed:
     """Parse `text`, collecting syntax errors instead of raising them.
 
-    Results are kept by (file, text): a standard-library file imported by many
-    specs in one run is parsed once.
+    The last results are kept by (file, text): a standard-library file imported
+    by many specs in one run is parsed once. The key is the text itself, so two
+    texts given one name never share a result.
     """
-    register_source(file, text)
-    key = (file, text)
-    if key not in _PARSED:
-        _PARSED[key] = _parse_file(text, file)
-    return _PARSED[key]
+    return _parse_file(text, file)
 
 
-_PARSED: dict = {}
-
-
+@lru_cache(maxsize=64)
 def _parse_file(text: str, file: str) -> Parsed:
+    origin = _Origin(file, text)
     tokens, comments, errors = _lex(text, file)
     laid_out, openers = _layout(tokens)
-    tree, parse_errors = _parse_tokens(laid_out, openers, file)
+    tree, parse_errors = _parse_tokens(laid_out, openers, origin)
     # A skipped bad character leaves a hole that the parser trips on, on its line or
     # further on in its statement (a statement goes on after `=` or `(`): keep its error only.
     bad_lines = {e.span.line for e in errors}
@@ -98,22 +95,22 @@ def _parse_file(text: str, file: str) -> Parsed:
         and not any(start <= (e.span.line, e.span.column) <= end for start, end in holes)
     ]
     module = None
-    too_deep = _too_deep(tree, file) if tree is not None else None
+    too_deep = _too_deep(tree, origin) if tree is not None else None
     if too_deep is not None:
         errors.append(too_deep)
     elif tree is not None:
-        module = _ASTBuilder(file).transform(tree)
+        module = _ASTBuilder(origin).transform(tree)
     errors.sort(key=lambda e: (e.span.line, e.span.column))
     return Parsed(module, tuple(comments), tuple(errors[:MAX_ERRORS]))
 
 
-def _too_deep(tree: Tree, file: str) -> Optional[RnnDslError]:
+def _too_deep(tree: Tree, origin: _Origin) -> Optional[RnnDslError]:
     """An error at the first node nested deeper than MAX_DEPTH, or None (without recursion)."""
     stack = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            span = _span(file, node.meta) if not node.meta.empty else A.NO_SPAN
+            span = _span(origin, node.meta) if not node.meta.empty else A.NO_SPAN
             return SpecSyntaxError("expression nested too deeply", span, label="simplify this expression",
                                    notes=["name parts of it with equations of their own"])
         stack += [(c, depth + 1) for c in node.children if isinstance(c, Tree)]
@@ -143,22 +140,15 @@ def _lark() -> Lark:
         # A statement's span ends at its last token, not after the newline that ends it.
         propagate_positions=_not_newline,
         maybe_placeholders=True,
-        cache=True,  # the LALR tables, pickled in the temp dir: `check` starts in well under a second
+        # No `cache`: Lark's cache is a pickle in the shared temp folder, under a name
+        # anyone can guess, and unpickling a file another user planted runs their code.
+        # Building the tables takes about 0.1 s, once per process.
     )
 
 
-class _NotNewline:
-    """Lark's `propagate_positions` filter. A class, not a function: Lark's cache key
-    includes `str()` of each option, and a function's shows its address, new every run."""
-
-    def __call__(self, node) -> bool:
-        return not (isinstance(node, Token) and node.type == "_NL")
-
-    def __repr__(self) -> str:
-        return "_NotNewline()"
-
-
-_not_newline = _NotNewline()
+def _not_newline(node) -> bool:
+    """Lark's `propagate_positions` filter."""
+    return not (isinstance(node, Token) and node.type == "_NL")
 
 
 @lru_cache(maxsize=None)
@@ -167,12 +157,23 @@ def _lexer():
     return _lark()._build_lexer(dont_ignore=True)
 
 
-def _span(file: str, meta) -> A.Span:
-    return A.Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+@dataclass(frozen=True)
+class _Origin:
+    """The file being parsed: its name and its text, which every span made from it carries."""
+
+    file: str
+    text: str
+
+    def span(self, line: int, column: int, end_line: int, end_column: int) -> A.Span:
+        return A.Span(self.file, line, column, end_line, end_column, self.text)
 
 
-def _token_span(file: str, tok: Token) -> A.Span:
-    return A.Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+def _span(origin: _Origin, meta) -> A.Span:
+    return origin.span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(origin: _Origin, tok: Token) -> A.Span:
+    return origin.span(tok.line, tok.column, tok.end_line, tok.end_column)
 
 
 # ---------------------------------------------------------------- lexing
@@ -187,6 +188,7 @@ _LOOKALIKES = {
 
 def _lex(text: str, file: str):
     """Tokens (whitespace dropped, comments taken out) and lexical errors."""
+    origin = _Origin(file, text)
     tokens: list[Token] = []
     comments: list[Comment] = []
     errors: list[RnnDslError] = []
@@ -203,14 +205,19 @@ def _lex(text: str, file: str):
                 if tok == '""' and text.startswith('"""', tok.start_pos):
                     # A `"""` that is never closed (the lexer took `""` for an empty
                     # string): the rest of the file is inside it.
-                    span = A.Span(file, tok.line, tok.column, tok.line, tok.column + 3)
+                    span = origin.span(tok.line, tok.column, tok.line, tok.column + 3)
                     errors.append(SpecSyntaxError("unterminated string", span, label="this string is never closed",
                                                   notes=['a `"""` string ends at the next `"""`'], code="E0116"))
                     return tokens, comments, errors
+                if tok.type == "NUMBER" and len(errors) < MAX_ERRORS:
+                    problem = _number_problem(str(tok))
+                    if problem is not None:
+                        errors.append(SpecSyntaxError(problem, _token_span(origin, tok),
+                                                      label=_NUMBER_RANGE, code="E0121"))
                 tokens.append(tok)
             return tokens, comments, errors
         except UnexpectedCharacters as e:
-            error, blank_to = _bad_character(text, file, e)
+            error, blank_to = _bad_character(origin, e)
             if len(errors) < MAX_ERRORS:
                 errors.append(error)
             # Skip the bad text (never past its line) and lex on after it, positions kept.
@@ -220,12 +227,34 @@ def _lex(text: str, file: str):
             at.char_pos, at.column = blank_to, e.column + (blank_to - e.pos_in_stream)
 
 
-def _bad_character(text: str, file: str, e: UnexpectedCharacters):
+# The numbers a spec may write: an integer fits in 64 bits (what NumPy and TensorFlow hold),
+# a float is finite. Anything larger is a typo, and would overflow somewhere downstream.
+MAX_INTEGER = 2**63 - 1
+_NUMBER_RANGE = f"integers are at most {MAX_INTEGER}, floats at most about 1.8e308"
+
+
+def _number_problem(text: str) -> Optional[str]:
+    """Why the number `text` (a NUMBER token) is out of range, or None."""
+    shown = text if len(text) <= 20 else text[:12] + "…" + text[-4:]
+    if text.isdigit():
+        if len(text) > 19 or int(text) > MAX_INTEGER:
+            return f"the integer `{shown}` is too large"
+        return None
+    mantissa, _, exponent = text.lower().partition("e")
+    if len(exponent.lstrip("+-")) > 6 or not math.isfinite(float(text)):
+        # (a 7-digit exponent underflows to 0 or overflows: either way not what was meant)
+        return f"the number `{shown}` is too large for a float" if not exponent.startswith("-") \
+            else f"the number `{shown}` is too small for a float"
+    return None
+
+
+def _bad_character(origin: _Origin, e: UnexpectedCharacters):
+    text = origin.text
     pos = e.pos_in_stream
     ch = text[pos]
     line_end = text.find("\n", pos)
     line_end = len(text) if line_end < 0 else line_end
-    span = A.Span(file, e.line, e.column, e.line, e.column + 1)
+    span = origin.span(e.line, e.column, e.line, e.column + 1)
     if ch == '"':
         return (
             SpecSyntaxError("unterminated string", span, label="this string is never closed",
@@ -320,7 +349,7 @@ def _newline_before(tok: Token, after: bool = False) -> Token:
 # ---------------------------------------------------------------- parsing with recovery
 
 
-def _parse_tokens(tokens: list[Token], openers: list, file: str):
+def _parse_tokens(tokens: list[Token], openers: list, origin: _Origin):
     lark = _lark()
     ip = lark.parse_interactive("")
     # Checkpoints share the parsed subtrees (`deepcopy_values=False`): a deep copy at
@@ -335,7 +364,7 @@ def _parse_tokens(tokens: list[Token], openers: list, file: str):
         try:
             ip.feed_token(tok)
         except UnexpectedToken as e:
-            errors.append(_describe(e, tok, openers[i], tokens[i - 1] if i else None, braces, file))
+            errors.append(_describe(e, tok, openers[i], tokens[i - 1] if i else None, braces, origin))
             if len(errors) >= MAX_ERRORS:
                 return None, errors
             ip = checkpoint.copy(deepcopy_values=False)
@@ -375,7 +404,7 @@ def _parse_tokens(tokens: list[Token], openers: list, file: str):
         tree = ip.feed_eof(tokens[-1] if tokens else None)
     except UnexpectedToken as e:
         end = tokens[-1] if tokens else Token("$END", "", 0, 1, 1, 1, 1, 0)
-        errors.append(_describe(e, end, None, None, braces, file, at_end=True))
+        errors.append(_describe(e, end, None, None, braces, origin, at_end=True))
         return None, errors
     return (None if errors else tree), errors
 
@@ -415,19 +444,19 @@ def _shown(tok: Token) -> str:
     return f"`{tok}`"
 
 
-def _describe(e: UnexpectedToken, tok: Token, opener, prev, braces, file, at_end=False) -> RnnDslError:
+def _describe(e: UnexpectedToken, tok: Token, opener, prev, braces, origin: _Origin, at_end=False) -> RnnDslError:
     """Turn a Lark error into a diagnostic, naming the mistake when the table knows it."""
-    span = _token_span(file, tok)
+    span = _token_span(origin, tok)
     if at_end or tok.type == "$END":
         if braces:
             opened = braces[-1]
-            return SpecSyntaxError("unclosed `{`", _token_span(file, opened),
+            return SpecSyntaxError("unclosed `{`", _token_span(origin, opened),
                                    label="this `{` is never closed",
                                    notes=["add `}` at the end of the block"], code="E0102")
         return SpecSyntaxError("unexpected end of file", span, code="E0101")
     if opener is not None and opener.line < tok.line:
         close = ")" if opener.type == "LPAR" else "]"
-        return SpecSyntaxError(f"unclosed `{opener}`", _token_span(file, opener),
+        return SpecSyntaxError(f"unclosed `{opener}`", _token_span(origin, opener),
                                label=f"this `{opener}` is never closed",
                                notes=[f"add `{close}`; the statement ran on to line {tok.line}"],
                                code="E0110")
@@ -438,7 +467,7 @@ def _describe(e: UnexpectedToken, tok: Token, opener, prev, braces, file, at_end
             opened = braces[-1]
             return SpecSyntaxError(f"`{tok}` inside a block: a `}}` is missing", span,
                                    label=f"`{tok}` starts a new item",
-                                   notes=[f"the `{{` at {_token_span(file, opened)} is never closed"],
+                                   notes=[f"the `{{` at {_token_span(origin, opened)} is never closed"],
                                    code="E0102")
     mistake = _mistakes().get((e.state.position, tok.type))
     if mistake is not None:
@@ -540,15 +569,15 @@ def _failure_key(text: str):
 class _ASTBuilder(Transformer):
     """Builds `rnndsl.ast` nodes from Lark's parse tree, with spans."""
 
-    def __init__(self, file: str):
+    def __init__(self, origin: _Origin):
         super().__init__()
-        self.file = file
+        self.origin = origin
 
     def _s(self, meta) -> A.Span:
-        return _span(self.file, meta) if not meta.empty else A.NO_SPAN
+        return _span(self.origin, meta) if not meta.empty else A.NO_SPAN
 
     def _name(self, tok: Token) -> A.Name:
-        return A.Name(str(tok), _token_span(self.file, tok))
+        return A.Name(str(tok), _token_span(self.origin, tok))
 
     # ---- module
 
@@ -561,7 +590,7 @@ class _ASTBuilder(Transformer):
 
     def import_stmt(self, meta, children):
         tok = children[0]
-        return A.Import(A.String(_unquote(str(tok)), _token_span(self.file, tok)), self._s(meta))
+        return A.Import(A.String(_unquote(str(tok)), _token_span(self.origin, tok)), self._s(meta))
 
     def _body(self, children):
         """Split the optional docstring (`[docstring]`, None when absent) off a block."""
@@ -647,7 +676,7 @@ class _ASTBuilder(Transformer):
 
     def notation_decl(self, meta, children):
         word, name, latex = children
-        return A.Notation(self._name(name), A.String(_unquote(str(latex)), _token_span(self.file, latex)),
+        return A.Notation(self._name(name), A.String(_unquote(str(latex)), _token_span(self.origin, latex)),
                           self._s(meta), self._name(word))
 
     # ---- network statements
@@ -724,12 +753,10 @@ class _ASTBuilder(Transformer):
     def number(self, meta, children):
         tok = children[0]
         text = str(tok)
-        is_int = text.isdigit()
-        try:
-            value = int(text) if is_int else float(text)
-        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
-            value = float(text)
-        return A.Number(value, text, _token_span(self.file, tok))
+        # A number out of range is an error already (E0121, from the lexer); the tree is still
+        # built, for `fmt` and for the errors further on, with a value that does not crash.
+        value = int(text) if text.isdigit() and len(text) <= 19 else float(text)
+        return A.Number(value, text, _token_span(self.origin, tok))
 
     def name(self, meta, children):
         return self._name(children[0])
@@ -739,7 +766,7 @@ class _ASTBuilder(Transformer):
 
     def string(self, meta, children):
         tok = children[0]
-        return A.String(_unquote(str(tok)), _token_span(self.file, tok))
+        return A.String(_unquote(str(tok)), _token_span(self.origin, tok))
 
 
 @dataclass(frozen=True)

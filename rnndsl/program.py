@@ -10,65 +10,56 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import networkx as nx
 
-from . import causality, graph, infer
+from . import causality, graph, infer, specfiles
 from .errors import SpecErrors, UsageError
 from .parse import parse_file
-from .resolve import BoundProgram, display_path, resolve
+from .resolve import BoundProgram, resolve
 
 
-def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None):
-    """Run every pass over `text`. Returns (Program or None, every diagnostic)."""
+def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,
+                 search_path: Sequence = (), finder=None):
+    """Run every pass over `text`. Returns (Program or None, every diagnostic).
+
+    Imports are looked for in `base_dir` (None: none but the standard library and the
+    search path), then the standard library, then the folders of `search_path` and
+    RNNDSL_PATH; or by `finder` alone (`rnndsl.specfiles.CarriedTexts` for a saved model's
+    texts). Text over `specfiles.MAX_SPEC_BYTES` is a UsageError.
+    """
+    specfiles.check_size(text, file)
     parsed = parse_file(text, file)
     if parsed.errors:  # later passes would only see what recovery made of the broken text
         return None, list(parsed.errors)
-    bound, errors = resolve(parsed.module, file, base_dir)
+    finder = finder if finder is not None else specfiles.SearchPath.from_environment(search_path)
+    bound, errors = resolve(parsed.module, file, base_dir, finder)
     graphs = graph.build(bound)
     errors += infer.infer(bound, graphs)
     errors += causality.check(graphs)
     return Program(bound, graphs, parsed.module), errors
 
 
-def read_spec(path: Union[str, os.PathLike]) -> str:
-    """The text of a spec file; a missing, unreadable or binary file is a `UsageError`."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{display_path(p)} is a directory, not a spec file")
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {p}") from None
-    except OSError as e:
-        raise UsageError(f"cannot read {p}: {e.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{p} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})") from None
-    if "\x00" in text:
-        raise UsageError(f"{p} is binary, not a spec file (it contains NUL bytes)")
-    return text
-
-
-def check_file(path: Union[str, os.PathLike]):
+def check_file(path: Union[str, os.PathLike], *, search_path: Sequence = ()):
     """Compile the spec file at `path`: (Program or None, diagnostics). Raises UsageError."""
     p = Path(path)
-    text = read_spec(p)
-    return compile_text(text, display_path(p), p.resolve().parent)
+    text = specfiles.read_spec(p)
+    return compile_text(text, specfiles.display_path(p), p.resolve().parent, search_path=search_path)
 
 
-def load(source: Union[str, os.PathLike]) -> "Program":
+def load(source: Union[str, os.PathLike], *, path: Sequence = ()) -> "Program":
     """A checked Program from a `.rnn` file's path or from spec text.
 
-    A string that contains a newline or a `{` is spec text; anything else is a path.
+    A string that contains a newline or a `{` is spec text (its imports are looked for
+    from the current folder); anything else is a path. `path` lists folders to search
+    for imports after the standard library (as `--path` does; RNNDSL_PATH's follow).
     Raises `SpecErrors` with every diagnostic when the spec has errors.
     """
     if isinstance(source, str) and ("\n" in source or "{" in source):
-        program, errors = compile_text(source)
+        program, errors = compile_text(source, base_dir=Path.cwd(), search_path=path)
     else:
-        program, errors = check_file(source)
+        program, errors = check_file(source, search_path=path)
     if errors:
         raise SpecErrors(errors)
     return program

@@ -430,12 +430,17 @@ def _levels(G, reads: dict) -> dict:
     return level
 
 
+# The most steps an unrolled drawing shows: a figure of more is unreadable, and Graphviz's
+# layout time grows faster than the drawing.
+MAX_UNROLL = 32
+
+
 def _unrolled(G, steps: int, style) -> graphviz.Digraph:
     name = G.graph["name"]
     if G.graph.get("over") == "tree":
         raise UsageError(f"--unroll draws time steps; `{name}` is a tree cell")
-    if not isinstance(steps, int) or steps < 1:
-        raise UsageError("--unroll takes a number of steps of at least 1")
+    if not isinstance(steps, int) or not 1 <= steps <= MAX_UNROLL:
+        raise UsageError(f"--unroll takes a number of steps from 1 to {MAX_UNROLL}, not {steps}")
     inputs = [n for n, d in G.nodes(data=True) if d["kind"] == "input"]
     values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
     reads = {v: _reads(G, v) for v in values}

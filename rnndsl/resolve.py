@@ -1,8 +1,8 @@
 """resolve: AST -> bound program (imports, scopes, hyperparameters).
 
-`resolve(module, file)` reads the imports (a path relative to the importing
-file, then the standard library in `specs/`), then binds every name of every
-cell and network:
+`resolve(module, file, folder, finder)` reads the imports (found by
+`rnndsl.specfiles`: next to the importing file, then the standard library, then
+the search path), then binds every name of every cell and network:
 
 - in a cell, a name is a hyperparameter, an input, a declared parameter, a
   value defined by an equation, or a built-in function; a cell that declares no
@@ -18,14 +18,12 @@ collected as a diagnostic; a cell with errors is left out of the program.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Optional, Union
 
 from . import ast as A
-from . import training
+from . import limits, training
 from .builtins import (
     CONSTANT_NAMES, CONSTRAINTS, FITS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, KEYWORD_ONLY, REQUIRED,
     SOLVERS, ACTIVATIONS, Param,
@@ -173,24 +171,15 @@ class BoundProgram:
 # ---------------------------------------------------------------- entry
 
 
-def stdlib_root() -> Path:
-    """The standard library of specs (`specs/` in the repository, `rnndsl/specs` installed)."""
-    return Path(str(resources.files("rnndsl.specs")))
-
-
-def display_path(path: Path) -> str:
-    rel = os.path.relpath(path)
-    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
-
-
-def resolve(module: A.Module, file: str, base_dir: Optional[Path] = None):
+def resolve(module: A.Module, file: str, folder: Optional[Path], finder):
     """Bind every name of `module` and of the files it imports.
 
-    Returns (BoundProgram, errors). `base_dir` is where relative imports start
-    (the directory of `file`, or the current directory for text).
+    Returns (BoundProgram, errors). `folder` is where the main file's imports start
+    (None: only the standard library and the search path); `finder` finds the
+    imports (`rnndsl.specfiles`: a search path, or the texts a saved model carries).
     """
     errors: list[RnnDslError] = []
-    modules = _load_imports(module, file, base_dir or Path.cwd(), errors)
+    modules = _load_imports(module, file, folder, finder, errors)
     definitions: dict[str, tuple] = {}  # name -> (AST item, file)
     for mod, mod_file in modules:
         for item in mod.items:
@@ -224,57 +213,52 @@ def resolve(module: A.Module, file: str, base_dir: Optional[Path] = None):
     return program, errors
 
 
-def _load_imports(module: A.Module, file: str, base_dir: Path, errors: list) -> list:
+def _load_imports(module: A.Module, file: str, folder: Optional[Path], finder, errors: list) -> list:
     """The main module and every module it imports, transitively, each once."""
-    seen: dict[Path, None] = {}
+    seen: set = set()
     out = [(module, file)]
-    stack = [(module, base_dir, [file])]
+    stack = [(module, folder, [file])]
     while stack:
         mod, directory, chain = stack.pop()
         for imp in mod.imports:
-            path = _find_import(imp.path.value, directory)
-            if path is None:
-                errors.append(SpecImportError(
-                    f"cannot find `{imp.path.value}`", imp.path.span, label="no such spec file",
-                    notes=[f"looked in {display_path(directory)} and in the standard library "
-                           f"({display_path(stdlib_root())})"], code="E0501"))
+            try:
+                found = finder.find(imp.path.value, directory)
+            except SpecImportError as e:  # the finder knows why; the import statement says where
+                e.span = imp.path.span
+                errors.append(e)
                 continue
-            shown = display_path(path)
-            if shown in chain:
+            if found.name in chain:
                 errors.append(SpecImportError(
-                    f"import cycle: {' -> '.join(chain + [shown])}", imp.path.span,
+                    f"import cycle: {' -> '.join(chain + [found.name])}", imp.path.span,
                     label="imports a file that imports this one", code="E0502"))
                 continue
-            if path in seen:
+            if found.key in seen:
                 continue
-            seen[path] = None
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                errors.append(SpecImportError(f"cannot read `{shown}`: {_reason(e)}", imp.path.span,
-                                              code="E0503"))
+            seen.add(found.key)
+            parsed = parse_file(found.text, found.name)
+            if parsed.errors and not_a_spec(found.text, parsed.errors[0]):
+                errors.append(SpecImportError(
+                    f"`{found.name}` is not an rnndsl spec", imp.path.span, label="imports a file of another kind",
+                    notes=[f"its line {parsed.errors[0].span.line} is not a statement of the language "
+                           f"(see it with `rnndsl check {found.name}`)"], code="E0505"))
                 continue
-            parsed = parse_file(text, shown)
             errors.extend(parsed.errors)
             if parsed.module is None:
                 continue
-            out.append((parsed.module, shown))
-            stack.append((parsed.module, path.parent, chain + [shown]))
+            out.append((parsed.module, found.name))
+            stack.append((parsed.module, found.folder, chain + [found.name]))
     return out
 
 
-def _reason(e: Exception) -> str:
-    if isinstance(e, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return e.strerror or type(e).__name__
-
-
-def _find_import(rel: str, directory: Path) -> Optional[Path]:
-    for root in (directory, stdlib_root()):
-        candidate = (root / rel).resolve()
-        if candidate.is_file():
-            return candidate
-    return None
+def not_a_spec(text: str, first_error: RnnDslError) -> bool:
+    """Whether a file whose first syntax error is `first_error` is of another kind altogether:
+    the error is on its first line that holds anything but comments. (Its text is then not
+    quoted: an import of `/etc/passwd` renamed `.rnn` shows none of its lines.)"""
+    for number, line in enumerate(text.split("\n", first_error.span.line)[: first_error.span.line], 1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return number >= first_error.span.line
+    return True
 
 
 # ---------------------------------------------------------------- shared checks
@@ -761,15 +745,27 @@ class _CellResolver:
                 return 0
             if generator is not None and isinstance(idx, A.Name) and idx.id == generator.var.id:
                 return 1
+            reduction = f"`sum({name}[k] for k in children(n))`"
+            if isinstance(idx, A.BinOp) and isinstance(idx.left, A.Name) and idx.left.id in ("n", "t"):
+                # `h[n-1]`, `h[t-1]`: the step before, in a tree, is the children (`h[n]` would be a cycle, E0401)
+                self.error("a tree cell indexes by node", idx.span, label="a node has children, not a previous node",
+                           notes=[f"read the children's values in a reduction: {reduction}"], code="E0105")
+                return None
             hint = f"`{name}[n]`" + (f" or a child `{name}[{generator.var.id}]`" if generator else "")
             self.error("a tree cell indexes by node", idx.span, label=f"write {hint}",
-                       notes=["read children in a reduction: `sum(h[k] for k in children(n))`"],
-                       code="E0105")
+                       notes=[f"read children in a reduction: {reduction}"], code="E0105")
             return None
         if isinstance(idx, A.Name) and idx.id == "t":
             return 0
         if isinstance(idx, A.BinOp) and isinstance(idx.left, A.Name) and idx.left.id == "t" \
                 and isinstance(idx.right, A.Number) and isinstance(idx.right.value, int):
+            if idx.op == "-" and idx.right.value > limits.MAX_DELAY:
+                # The cell keeps the last k values of what it reads at t-k, in its state, for every sequence.
+                self.error(f"`{name}[t-{idx.right.value}]` reads too far back", idx.span,
+                           label=f"a delay is at most {limits.MAX_DELAY} steps",
+                           notes=[f"the cell would carry {name}'s last {idx.right.value} values in its state"],
+                           code="E0105")
+                return None
             if idx.op == "-":
                 return idx.right.value
             if idx.op == "+":
@@ -1092,6 +1088,7 @@ class _NetworkResolver:
         if isinstance(expr, A.BinOp) and expr.op == ">>":
             source = self._flow(expr.left)
             if source is None:
+                self._check_layer(expr.right)
                 return None
             return self._apply(expr.right, [source], expr.span)
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Call):
@@ -1099,6 +1096,7 @@ class _NetworkResolver:
             for arg in expr.args:
                 value = self._flow(arg.value)
                 if value is None:
+                    self._check_layer(expr.func)
                     return None
                 if arg.name is None:
                     inputs.append(value)
@@ -1140,6 +1138,24 @@ class _NetworkResolver:
                        f"{', '.join(f'`{s}`' for s in missing)} missing", app.span, code="E0209")
             return False
         return True
+
+    def _check_layer(self, layer_expr) -> None:
+        """Report the errors of a layer whose input failed: its own still show (one run, every error)."""
+        if isinstance(layer_expr, A.Name):
+            layer_expr = A.Call(layer_expr, (), None, layer_expr.span)
+        if not (isinstance(layer_expr, A.Call) and isinstance(layer_expr.func, A.Name)):
+            return
+        name = layer_expr.func.id
+        if name in KERAS_LAYERS:
+            self._layer_args(name, layer_expr, KERAS_LAYERS[name].params)
+        elif name in WRAPPERS:
+            self._layer_args(name, layer_expr, WRAPPERS[name])
+        elif name == ENCODER_DECODER:
+            self._layer_args(name, layer_expr, ENCODER_DECODER_PARAMS)
+        elif name in self.cell_asts:
+            self._cell_ref(layer_expr)
+        else:
+            self._unknown_layer(layer_expr.func)
 
     def _unknown_layer(self, name: A.Name):
         known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]

@@ -29,9 +29,12 @@ the stateless network, given the trained weights, is evaluated and saved.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -87,8 +90,13 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
     # first: a multi-worker strategy sets up TensorFlow's collectives, before anything else runs
     place = _placement(plan.strategy.name)
     start = _resume_point(out, network, values, plan) if resume else 0
-    if place.chief and not resume and (out / CHECKPOINTS).exists():
-        raise UsageError(f"{out} holds a run already: give --resume to continue it, or another --out")
+    if place.chief:
+        # a folder without a complete checkpoint holds no run to keep: a fresh run starts over there
+        if not resume and _complete_checkpoints(out):
+            raise UsageError(f"{out} holds a run already: give --resume to continue it, or another --out")
+        _make_folder(out)
+        for stale in _checkpoint_folders(out, complete=False):
+            shutil.rmtree(stale, ignore_errors=True)
     folder = out if place.chief else Path(tempfile.mkdtemp(prefix="rnndsl-worker-"))
     try:
         return _run(program, network, values, plan, place, out, folder, start, verbose)
@@ -102,7 +110,6 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     """The run, its checkpoints read from `out` and its files written into `folder`."""
     import keras
 
-    folder.mkdir(parents=True, exist_ok=True)
     base = Path(program.file).resolve().parent if program.file and Path(program.file).exists() else Path.cwd()
     splits = datasets.load(plan.data.name, plan.data.args, base=base, seed=plan.seed)
     train_split, validation = splits.train, splits.validation
@@ -110,13 +117,16 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
         train_split, validation = datasets.hold_out(train_split, plan.validation, plan.seed)
     for vocabulary, name in ((splits.source_vocabulary, "source"), (splits.target_vocabulary, "target")):
         if vocabulary is not None:
-            vocabulary.save(folder / f"{name}.vocabulary.json")
+            path = folder / f"{name}.vocabulary.json"
+            with _writing(path):
+                vocabulary.save(path)
 
     truncated = plan.bptt.name == "truncated"
     keras.utils.set_random_seed(plan.seed)
     with place.scope():
         if start:
-            model = keras.saving.load_model(_checkpoint(out, start) / "model.keras")
+            model = _load_model(_checkpoint(out, start) / "model.keras", f"cannot resume from {out}: its checkpoint",
+                                "; delete that checkpoint's folder to resume from the one before")
         elif truncated:
             from .lower import build_network
 
@@ -132,7 +142,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     judged = twin or model
     for split, what in ((train_split, "training"), (validation, "validation"), (splits.test, "test")):
         if split is not None:
-            _check_fits(judged, split, what)
+            _check_fits(judged, split, what, plan.loss.name)
     chunks = _chunks(train_split, plan.bptt.args["k"]) if truncated else 1
     steps = _batches_per_epoch(train_split.size, plan, place) * chunks
     with place.scope():
@@ -144,16 +154,18 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
 
     verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
     started = time.perf_counter()
-    history = _History(folder / "history.csv", keep=start)
+    history = _History(folder / "history.csv", keep=start, out=out)
     if start < plan.epochs:
         stream = _stream(train_split, plan, start)
-        board = keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False)
-        callbacks = [_EpochEnd(folder, history), board]
+        watch = _LossWatch()
+        callbacks = [watch, _EpochEnd(folder, history, watch), _Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)
             callbacks = [_Resets(chunks), _TwinValidation(twin, validation, plan.batch)] + callbacks
         model.fit(stream, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
                   steps_per_epoch=steps, validation_data=None if truncated else _validation(validation),
                   verbose=verbose, callbacks=callbacks)
+        if watch.diverged:
+            raise Diverged(_diverged(watch.diverged, _complete_checkpoints(folder)))
     seconds = time.perf_counter() - started
 
     if twin is not None:  # the twin is saved: with the trained weights, and the optimizer's state
@@ -167,7 +179,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             x, y, w = _arrays(split)
             final[name] = _plain(judged.evaluate(x, y, sample_weight=w, batch_size=plan.batch, verbose=0,
                                                  return_dict=True))
-    judged.save(folder / "model.keras")
+    with _writing(folder / "model.keras"):
+        judged.save(folder / "model.keras")
     _write_json(folder / "metrics.json", {"network": network, "epochs": plan.epochs, "seed": plan.seed,
                                           "data": splits.description, "seconds": round(seconds, 1),
                                           "strategy": plan.strategy.name, "replicas": place.replicas,
@@ -486,16 +499,54 @@ def _TwinValidation(twin, split, batch: int):
     return TwinValidation()
 
 
-def _EpochEnd(out: Path, history):
-    """The callback that, after each epoch, adds its row to history.csv and writes its checkpoint."""
+def _EpochEnd(out: Path, history, watch):
+    """The callback that, after each epoch, adds its row to history.csv and writes its checkpoint; not after
+    an epoch whose loss diverged (`watch`): its weights are NaN, and the last checkpoint stays the last."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            if watch.diverged:
+                return
             history.add(epoch + 1, logs or {})
             _save_checkpoint(self.model, out, epoch + 1)
 
     return EpochEnd()
+
+
+class Diverged(DataError):
+    """The loss became NaN or infinite during training: one line, and the CLI exits 1."""
+
+    code = "E0702"
+
+
+def _LossWatch():
+    """The callback that stops training at the first step whose loss is NaN or infinite; `diverged` is then
+    (epoch, step, loss), counted from 1 (keras.callbacks.TerminateOnNaN, but it says where)."""
+    import keras
+
+    class LossWatch(keras.callbacks.Callback):
+        diverged = None
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, step, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.isfinite(float(loss)):
+                self.diverged = (self.epoch + 1, step + 1, float(loss))
+                self.model.stop_training = True
+
+    return LossWatch()
+
+
+def _diverged(where: tuple, kept: list) -> str:
+    epoch, step, loss = where
+    checkpoint = f"the checkpoint of epoch {kept[-1]} is kept" if kept else "no checkpoint was written"
+    return (f"the loss became {loss} at step {step} of epoch {epoch}: training stopped, and {checkpoint}; "
+            "lower the learning rate, clip the gradients (`optimizer = adam(clipnorm=1)`), or look for huge "
+            "values in the data")
 
 
 
@@ -514,24 +565,133 @@ def _validation(split):
     return (x, y) if w is None else (x, y, w)
 
 
-def _check_fits(model, split, what: str) -> None:
-    """A DataError before training when a split's arrays do not fit the model's inputs and output."""
+def _check_fits(model, split, what: str, loss: str) -> None:
+    """A DataError before training when a split's arrays do not fit the model's inputs and output: the shapes
+    the model declares, then the output for inputs of these shapes (steps that the model leaves open, None,
+    must be the targets' too), except under CTC, whose targets are shorter label sequences."""
+    names = [t.name for t in model.inputs]
     datasets.check_fits(split, [tuple(t.shape) for t in model.inputs], tuple(model.outputs[0].shape),
-                        names=[t.name for t in model.inputs], what=f"the {what} data")
+                        names=names, what=f"the {what} data")
+    check_token_ids(model, split.inputs, f"the {what} data")
+    output = None if loss == "ctc" else _output_shape(model, split, what)
+    if output is not None:
+        datasets.check_fits(split, [(None,) + a.shape[1:] for a in split.inputs], output, names=names,
+                            what=f"the {what} data")
+
+
+def check_token_ids(model, inputs, what: str) -> None:
+    """A DataError where an integer input of `model` holds a token id past the vocabulary of a layer that
+    reads it (TensorFlow's gather would stop the run with an error of its own, mid-epoch)."""
+    vocabularies = _vocabularies(model)
+    for i, array in enumerate(inputs):
+        array = np.asarray(array)
+        if i in vocabularies and array.size and array.dtype.kind in "iu":
+            size, layer = vocabularies[i]
+            top = int(array.max())
+            if top >= size:
+                raise DataError(f"{what}: input `{model.inputs[i].name}` holds the token id {top}, but `{layer}` "
+                                f"reads ids 0 to {size - 1}")
+
+
+def _vocabularies(model) -> dict:
+    """{input index: (vocabulary size, layer name)}: the smallest vocabulary of the layers that read each input
+    of `model` as token ids (an Embedding; an encoder-decoder's target)."""
+    index = {id(t): i for i, t in enumerate(model.inputs)}
+    found: dict = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            tensors = list(node.input_tensors)
+            if type(layer).__name__ == "Embedding" and tensors:
+                reads, size = tensors[0], layer.input_dim
+            elif type(layer).__name__ == "EncoderDecoder" and len(tensors) > 1:
+                reads, size = tensors[1], layer.vocab
+            else:
+                continue
+            i = index.get(id(reads))
+            if i is not None and (i not in found or size < found[i][0]):
+                found[i] = (size, layer.name)
+    return found
+
+
+def _output_shape(model, split, what: str) -> Optional[tuple]:
+    """The shape of the model's output for one example of the split's shapes (batch None): the model traced
+    as a TensorFlow graph, nothing computed. A DataError where the trace fails on sequence inputs of
+    different lengths; None where it fails otherwise (training reports what it finds)."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec((1,) + a.shape[1:], t.dtype) for a, t in zip(split.inputs, model.inputs)]
+    call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    try:
+        output = call.get_concrete_function(*specs).structured_outputs
+    except Exception:  # noqa: BLE001 -- Keras wraps what a layer raises in a ValueError, TensorFlow in its own
+        steps = sorted({a.shape[1] for a in split.inputs if a.ndim == 3 or a.dtype.kind in "iu"})
+        if len(steps) > 1:
+            raise DataError(f"the {what} data: the model cannot take its inputs of {' and '.join(map(str, steps))} "
+                            "steps together: give every input the same number of steps") from None
+        return None
+    return (None,) + tuple(tf.nest.flatten(output)[0].shape[1:])
 
 
 # ---------------------------------------------------------------- the run's folder
 
 
+@contextlib.contextmanager
+def _writing(path: Path, kept: str = ""):
+    """A write of `path` that fails (a full disk, a read-only file system, no permission) as one line:
+    `cannot write PATH: REASON`, then `kept`, what stays of the run."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or (os.strerror(e.errno) if e.errno else " ".join(str(e).split()))
+        raise UsageError(f"cannot write {path}: {reason}{kept}") from None
+
+
+def _make_folder(path: Path) -> None:
+    """A folder of the run (its own, tensorboard/), made where it is not; a UsageError where it cannot be."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a file, not a folder (give another --out)")
+    with _writing(path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def _Board(folder: Path):
+    """TensorBoard's callback, writing into folder/tensorboard/: what fails to write there (a full disk) one
+    line, as for the run's other files. (TensorFlow's summary ops raise its own errors, not OSError.)"""
+    import keras
+    import tensorflow as tf
+
+    logs = folder / "tensorboard"
+    _make_folder(logs)
+
+    def guarded(hook):
+        def run(self, *args, **kwargs):
+            try:
+                return hook(self, *args, **kwargs)
+            except tf.errors.OpError as e:
+                first = re.sub(r"^\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", str(e.message).split("\n")[0])
+                raise UsageError(f"cannot write {logs}: {first[:200]}") from None
+        return run
+
+    hooks = ("on_train_begin", "on_train_end", "on_epoch_end", "on_test_begin", "on_test_end", "on_train_batch_end")
+    Board = type("Board", (keras.callbacks.TensorBoard,),
+                 {name: guarded(getattr(keras.callbacks.TensorBoard, name)) for name in hooks})
+    return Board(log_dir=str(logs), write_graph=False)
+
+
 class _History:
     """history.csv: one row per epoch, rewritten whole each epoch (a resumed run keeps its first rows)."""
 
-    def __init__(self, path: Path, keep: int):
+    def __init__(self, path: Path, keep: int, out: Path):
         self.path = path
         self.rows: list = []
         if keep and path.exists():
-            with path.open(newline="", encoding="utf-8") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep]
+            try:
+                with path.open(newline="", encoding="utf-8") as f:
+                    self.rows = [_history_row(r) for r in csv.DictReader(f)]
+            except (OSError, ValueError, TypeError, KeyError, csv.Error):
+                raise UsageError(f"cannot resume from {out}: its history.csv is damaged (delete it to resume "
+                                 "without the history of the epochs before)") from None
+            self.rows = [r for r in self.rows if r["epoch"] <= keep]
 
     @property
     def last(self) -> dict:
@@ -540,12 +700,16 @@ class _History:
     def add(self, epoch: int, logs: dict) -> None:
         self.rows.append({"epoch": epoch, **{k: f"{float(v):.6g}" for k, v in logs.items()}})
         fields = ["epoch"] + sorted({k for r in self.rows for k in r} - {"epoch"})
-        tmp = self.path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fields)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(tmp, self.path)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fields)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        _write_text(self.path, text.getvalue())
+
+
+def _history_row(row: dict) -> dict:
+    """A row of history.csv read back: the epoch an int, every figure a number (a ValueError if not)."""
+    return {"epoch": int(row["epoch"]), **{k: f"{float(v):.6g}" for k, v in row.items() if k != "epoch"}}
 
 
 def _checkpoint(out: Path, epoch: int) -> Path:
@@ -553,50 +717,100 @@ def _checkpoint(out: Path, epoch: int) -> Path:
 
 
 def _save_checkpoint(model, out: Path, epoch: int) -> None:
-    """The model with its optimizer state after `epoch`, in a folder that appears whole or not at all."""
+    """The model with its optimizer state after `epoch`, in a folder that appears whole or not at all. A
+    failed write (a full disk) removes the partial folder and says which checkpoint stays."""
     final = _checkpoint(out, epoch)
     tmp = final.with_name(final.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save(tmp / "model.keras")
-    _write_json(tmp / "epoch.json", {"epoch": epoch})
-    _fsync_dir(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)  # atomic: a rename within one folder
+    kept = [e for e in _complete_checkpoints(out) if e < epoch]
+    try:
+        with _writing(final, f" (the checkpoint of epoch {kept[-1]} is kept)" if kept else ""):
+            tmp.mkdir(parents=True)
+            model.save(tmp / "model.keras")
+            (tmp / "epoch.json").write_text(json.dumps({"epoch": epoch}) + "\n", encoding="utf-8")
+            _fsync_dir(tmp)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)  # atomic: a rename within one folder
+    except UsageError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _fsync_dir(final.parent)
     for old in _complete_checkpoints(out)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(_checkpoint(out, old), ignore_errors=True)
 
 
-def _complete_checkpoints(out: Path) -> list:
+def _checkpoint_folders(out: Path, complete: bool) -> list:
+    """The folders in checkpoints/: the complete ones (`epoch-NNNN`), or the partial ones (`*.partial`)."""
     folder = out / CHECKPOINTS
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.name.split("-")[1]) for p in folder.iterdir()
-                  if p.is_dir() and p.name.startswith("epoch-") and p.name.split("-")[1].isdigit())
+    try:
+        found = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError as e:
+        raise UsageError(f"cannot read {folder}: {e.strerror}") from None
+    if not complete:
+        return [p for p in found if p.name.endswith(".partial")]
+    return [p for p in found if p.is_dir() and p.name.startswith("epoch-") and p.name.split("-")[1].isdigit()]
+
+
+def _complete_checkpoints(out: Path) -> list:
+    return sorted(int(p.name.split("-")[1]) for p in _checkpoint_folders(out, complete=True))
+
+
+def _load_model(path: Path, what: str, hint: str = ""):
+    """The saved model at `path` (a checkpoint's with its optimizer state); a UsageError, `what PATH cannot
+    be read (WHY)HINT`, where it is damaged."""
+    from .saved import UnloadableModel, load_model
+
+    try:
+        return load_model(path)
+    except UnloadableModel as e:
+        raise UsageError(f"{what} {path} cannot be read ({e.reason}){hint}") from None
 
 
 def _resume_point(out: Path, network: str, values: dict, plan) -> int:
     """The last complete epoch of the run in `out`, checked to be a run of the same network and plan."""
     done = _complete_checkpoints(out)
     if not done:
-        raise UsageError(f"nothing to resume in {out}: it has no complete checkpoint")
-    try:
-        previous = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"cannot resume from {out}: cannot read its run.json ({e.strerror})") from None
-    except ValueError as e:  # not JSON, or not UTF-8
-        raise UsageError(f"cannot resume from {out}: its run.json is not valid JSON ({e})") from None
-    if not (isinstance(previous, dict) and isinstance(previous.get("plan"), dict)):
-        raise UsageError(f"cannot resume from {out}: its run.json is not the record of a run")
+        raise UsageError(f"nothing to resume in {out}: it has no complete checkpoint; without --resume, a run "
+                         "starts over there")
+    previous = _read_record(out, f"cannot resume from {out}: ")
     same = {"network": network, "values": values, "plan": _plain(asdict(_with(plan, epochs=0)))}
-    # a setting that a run of an earlier rnndsl did not record had its default
-    defaults = _plain(asdict(training.TrainPlan(network, training.Choice(""), training.Choice(""))))
     was = {"network": previous.get("network"), "values": previous.get("values"),
-           "plan": {**defaults, **previous["plan"], "epochs": 0}}
+           "plan": {**previous["plan"], "epochs": 0}}
     if _plain(same) != _plain(was):
         raise UsageError(f"cannot resume from {out}: it is a run of another network, hyperparameters or train block")
     return min(done[-1], plan.epochs)
+
+
+def _read_record(out: Path, context: str) -> dict:
+    """The run.json of the run in `out`, checked to be a record of a run, its plan completed with the
+    defaults of the settings that a run of an earlier rnndsl did not record; a UsageError after `context`."""
+    try:
+        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{context}cannot read its run.json ({e.strerror})") from None
+    except ValueError as e:  # not JSON, or not UTF-8
+        raise UsageError(f"{context}its run.json is not valid JSON ({e})") from None
+    except RecursionError:  # nested thousands deep
+        record = None
+    plan = record.get("plan") if isinstance(record, dict) else None
+    if not isinstance(plan, dict):
+        raise UsageError(f"{context}its run.json is not the record of a run")
+    defaults = _plain(asdict(training.TrainPlan("", training.Choice(""), training.Choice(""))))
+    plan = {**{k: v for k, v in defaults.items() if k not in ("network", "data", "loss")}, **plan}
+    if not _is_plan(plan):
+        raise UsageError(f"{context}its run.json is not the record of a run")
+    return {**record, "plan": plan}
+
+
+def _is_plan(plan: dict) -> bool:
+    """Whether a recorded plan has what evaluating and resuming read: a data source and a loss by name, a
+    positive batch, a seed and a validation fraction."""
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    choices = all(isinstance(plan.get(k), dict) and isinstance(plan[k].get("name"), str) for k in ("data", "loss"))
+    return (choices and isinstance(plan["data"].get("args"), dict) and is_int(plan["batch"]) and plan["batch"] > 0
+            and is_int(plan["seed"]) and isinstance(plan["validation"], (int, float)))
 
 
 def _with(plan, **changes):
@@ -606,9 +820,19 @@ def _with(plan, **changes):
 
 
 def _write_json(path: Path, value) -> None:
+    _write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write `text` over `path` whole or not at all (a full disk leaves the old file); a failed write one line."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with _writing(path):
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def _fsync_dir(path: Path) -> None:
@@ -653,18 +877,13 @@ class SavedRun:
 
 def open_run(out) -> SavedRun:
     """The run in folder `out` (written by `run`), its trained model loaded."""
-    import keras
-
     out = Path(out)
-    try:
-        record = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    except OSError:
-        raise UsageError(f"{out} holds no run: it has no run.json (train one with `rnndsl train`)") from None
-    except ValueError as e:
-        raise UsageError(f"{out}/run.json is not valid JSON: {e}") from None
+    if not (out / "run.json").exists():
+        raise UsageError(f"{out} holds no run: it has no run.json (train one with `rnndsl train`)")
+    record = _read_record(out, f"cannot read the run in {out}: ")
     if not (out / "model.keras").exists():
         raise UsageError(f"{out} holds no trained model: the run did not finish (continue it with --resume)")
-    return SavedRun(out, record, keras.saving.load_model(out / "model.keras"))
+    return SavedRun(out, record, _load_model(out / "model.keras", f"cannot read the run in {out}: its model"))
 
 
 def evaluate(saved: SavedRun, split: str = "test") -> dict:
@@ -678,30 +897,23 @@ def evaluate(saved: SavedRun, split: str = "test") -> dict:
         _, chosen = datasets.hold_out(found.train, plan["validation"], plan["seed"])
     if chosen is None:
         raise UsageError(f"the run's data has no {split} split")
-    _check_fits(saved.model, chosen, split)
+    _check_fits(saved.model, chosen, split, plan["loss"]["name"])
     x, y, w = _arrays(chosen)
     return _plain(saved.model.evaluate(x, y, sample_weight=w, batch_size=plan["batch"], verbose=0,
                                        return_dict=True))
 
 
 def read_arrays(path) -> dict:
-    """The arrays of a .npz archive, {name: array}; a one-line UsageError where the file cannot be read
-    (missing, a folder, not a .npz archive, a damaged one, arrays of Python objects)."""
-    import zipfile
-
-    path = Path(path)
+    """The arrays of a .npz archive, {name: array}, read as the data of a train block is (a regular file,
+    each array's size checked before it is allocated); a one-line UsageError where the file cannot be read
+    (missing, a folder, a FIFO, too large, not a .npz archive, a damaged one, arrays of Python objects)."""
     try:
-        with path.open("rb") as f:
-            archive = zipfile.is_zipfile(f)
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    if not archive:  # np.load would take a .npy file, or try to unpickle anything else
-        raise UsageError(f"cannot read {path}: it is not a .npz archive (numpy.savez writes one)")
-    try:
-        with np.load(path, allow_pickle=False) as found:
+        with datasets.open_arrays(path, "npz") as found:
             return {name: found[name] for name in found.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UsageError(f"cannot read {path}: {' '.join(str(e).split())}") from None
+    except datasets.WrongFormat:
+        raise UsageError(f"cannot read {path}: it is not a .npz archive (numpy.savez writes one)") from None
+    except datasets.FileError as e:
+        raise UsageError(f"cannot read {path}: {e.reason}") from None
 
 
 def predict(saved: SavedRun, arrays: dict) -> dict:
@@ -721,6 +933,7 @@ def predict(saved: SavedRun, arrays: dict) -> dict:
         if np.ndim(array) != len(want) or any(w is not None and w != a for w, a in zip(want[1:], np.shape(array)[1:])):
             raise DataError(f"input `{name}` has shape {np.shape(array)}, the model's is "
                             f"({', '.join('None' if d is None else str(d) for d in want)})")
+    check_token_ids(saved.model, inputs, "the inputs")
     outputs = np.asarray(saved.model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0))
     result = {"outputs": outputs}
     if saved.plan["loss"]["name"] == "ctc":

@@ -26,6 +26,7 @@ form only), and by `plan` with the values a run gives (`--set`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -223,6 +224,8 @@ class _Planner:
                 return self._bad(key, expr, "an integer", value)
             if kind == "positive int" and value < 1:
                 return self._bad(key, expr, "at least 1", value)
+            if not 0 <= value <= INT_MAX:
+                return self._bad(key, expr, f"from {int(kind == 'positive int')} to {INT_MAX}", value)
         elif kind == "fraction":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 return self._bad(key, expr, "a fraction in [0, 1)", value)
@@ -230,7 +233,7 @@ class _Planner:
         return value
 
     def _bad(self, key: str, expr, wanted: str, value):
-        self.error(f"`{key}` must be {wanted}, not {value!r}", expr.span, label=f"not {wanted}", code="E0806")
+        self.error(f"`{key}` must be {wanted}, not {_shown(value)}", expr.span, label=f"not {wanted}", code="E0806")
         return None
 
     def _choice(self, expr, what: str, table: dict) -> Optional[Choice]:
@@ -269,8 +272,12 @@ class _Planner:
             if value is None:
                 ok = False
             elif value is not UNKNOWN and not _kind_ok(p.kind, value):
-                self.error(f"argument `{p.name}` of {what} `{name}` must be {_kind_noun(p.kind)}, not {value!r}",
+                self.error(f"argument `{p.name}` of {what} `{name}` must be {_kind_noun(p.kind)}, not {_shown(value)}",
                            given[p.name].span, label=f"not {_kind_noun(p.kind)}", code="E0806")
+                ok = False
+            elif p.kind == "number" and value is not UNKNOWN and not finite(value):
+                self.error(f"argument `{p.name}` of {what} `{name}` must be a finite number, not {_shown(value)}",
+                           given[p.name].span, label="not a finite number", code="E0806")
                 ok = False
             else:
                 out[p.name] = float(value) if p.kind == "number" and value is not UNKNOWN else value
@@ -336,25 +343,51 @@ class _Planner:
             for v in (a, b):
                 if not _is_number(v):
                     return self._not_arithmetic(expr, v)
-            if expr.op == "/" and b == 0:
+            if expr.op == "/" and b == 0 or expr.op == "**" and a == 0 and b < 0:
                 self.error("division by zero", expr.span, code="E0806")
                 return None
-            return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
-                    "**": lambda: a ** b}[expr.op]()
+            # an integer power of thousands of digits (10 ** 10 ** 10 would take hours) is no setting's value
+            if expr.op == "**" and isinstance(a, int) and isinstance(b, int) and b * abs(a).bit_length() > 4096:
+                return self._too_large(expr)
+            try:
+                return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+                        "**": lambda: a ** b}[expr.op]()
+            except OverflowError:  # a float beyond its range (2.0 ** 5000), an int too large to divide
+                return self._too_large(expr)
         self.error("a value here is a constant: numbers, strings, hyperparameters and + - * / **", expr.span,
                    label="not a constant", code="E0806")
         return None
 
     def _not_arithmetic(self, expr, value):
-        self.error(f"arithmetic on {value!r}, which is not a number", expr.span, code="E0806")
+        self.error(f"arithmetic on {_shown(value)}, which is not a number", expr.span, code="E0806")
+        return None
+
+    def _too_large(self, expr):
+        self.error(f"the value of `{expr.op}` here is too large a number", expr.span, label="too large",
+                   code="E0806")
         return None
 
 
 _DATA_KINDS = {"int": "int", "float": "number", "str": "str", "bool": "bool"}
+INT_MAX = 2 ** 31 - 1  # the largest batch, epoch count or seed, and a data source's largest count
 
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def finite(v) -> bool:
+    """Whether the number `v` is finite (an int beyond a float's range is not)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _shown(value) -> str:
+    """A value for a message: repr, a number of hundreds of digits cut short."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:23] + "…"
 
 
 def _kind_ok(kind: str, value) -> bool:

@@ -145,7 +145,7 @@ def test_render_usage_errors(spec, capsys):
     assert main(["render", path, "--network", "N", "--unroll", "3", "-o", "x.svg"]) == 2
     assert capsys.readouterr().err == "error: --unroll draws a cell; give one with --cell\n"
     assert main(["render", path, "--cell", "E", "--unroll", "0", "-o", "x.svg"]) == 2
-    assert capsys.readouterr().err == "error: --unroll takes a number of steps of at least 1\n"
+    assert capsys.readouterr().err == "error: --unroll takes a number of steps from 1 to 32, not 0\n"
     assert main(["render", path]) == 2
     assert "the following arguments are required: -o/--output" in capsys.readouterr().err
 
@@ -224,3 +224,103 @@ def test_build_stderr_has_no_native_tensorflow_logs(spec, tmp_path):
                           capture_output=True, text=True, cwd=ROOT, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 1
     assert proc.stderr.startswith("error[")
+
+
+# ---------------------------------------------------------------- outputs, pipes and hostile command lines
+
+
+@pytest.mark.parametrize("command, name", [
+    (["latex"], "x.tex"),
+    (["render"], "x.svg"),
+    (["build", "--cell", "E", "--set", "units=2", "--input-size", "3"], "x.keras"),
+])
+def test_an_output_that_names_the_input_is_refused(spec, capsys, command, name):
+    path = spec(GOOD, name)
+    code = main([command[0], str(path), *command[1:], "-o", str(path)])
+    assert code == 2
+    assert capsys.readouterr().err == (f"error: the output {path} is the input {path}: it would be overwritten; "
+                                       "give another -o\n")
+    assert path.read_text() == GOOD
+
+
+@pytest.mark.parametrize("command", [["render"], ["latex"], ["build", "--cell", "E", "--input-size", "3"]])
+def test_an_output_in_no_folder_or_onto_a_folder(spec, tmp_path, capsys, command):
+    path = str(spec(GOOD))
+    suffix = {"render": ".svg", "latex": ".tex", "build": ".keras"}[command[0]]
+    missing = tmp_path / "nowhere" / f"out{suffix}"
+    assert main([command[0], path, *command[1:], "-o", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {missing}: there is no folder {missing.parent}\n"
+    folder = tmp_path / f"folder{suffix}"
+    folder.mkdir()
+    assert main([command[0], path, *command[1:], "-o", str(folder)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {folder}: it is a directory\n"
+
+
+def test_build_onto_a_read_only_file_system(spec, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import keras
+
+    def read_only(self, *a, **k):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(keras.Model, "save", read_only)
+    out = tmp_path / "m.keras"
+    assert main(["build", str(spec(GOOD)), "--cell", "E", "--set", "units=2", "--input-size", "3",
+                 "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {out}: Read-only file system\n"
+
+
+def test_fmt_leaves_a_read_only_file_alone(spec, capsys):
+    path = spec(GOOD.replace("    output h", "  output   h"))
+    before = path.read_text()
+    path.chmod(0o444)
+    try:
+        assert main(["fmt", str(path)]) == 2
+        assert capsys.readouterr().err == f"error: cannot write {path}: it is read-only\n"
+        assert path.read_text() == before
+    finally:
+        path.chmod(0o644)
+
+
+def test_fmt_on_a_full_disk_keeps_the_old_text(spec, capsys, monkeypatch):
+    import errno
+
+    path = spec(GOOD.replace("    output h", "  output   h"))
+    before = path.read_text()
+    real_write = Path.write_text
+
+    def full(self, *a, **k):
+        if self.name.endswith(".tmp"):
+            real_write(self, "half a fi", encoding="utf-8")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert main(["fmt", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {path}: No space left on device\n"
+    assert path.read_text() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["spec.rnn"]
+
+
+def test_a_closed_pipe_ends_quietly():
+    # Four times the standard library: more than a pipe holds (64 KiB), so writing surely fails.
+    specs = " ".join(["specs/std/*.rnn"] * 4)
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -m rnndsl.cli check --explain {specs} | head -1"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.startswith("specs/std/cells.rnn: ok (") and done.stdout.count("\n") == 1
+    assert done.stderr == ""  # no "internal error: BrokenPipeError"
+
+
+@pytest.mark.parametrize("given, message", [
+    ("units=١٢", "error[E0241]: --set units=١٢: `units` is an int"),
+    ("units=1_0", "error[E0241]: --set units=1_0: `units` is an int"),
+    ("units= 12", "error[E0241]: --set units= 12: `units` is an int"),
+    ("rate=1e400", "error[E0241]: --set rate=1e400: `rate` is a float"),
+    ("rate=nan", "error[E0241]: --set rate=nan: `rate` is a float"),
+    ("rate=٣.5", "error[E0241]: --set rate=٣.5: `rate` is a float"),
+])
+def test_set_takes_numbers_as_a_spec_writes_them(spec, tmp_path, capsys, given, message):
+    path = spec(GOOD.replace("network N(units: int = 4)", "network N(units: int = 4, rate: float = 0.5)"))
+    assert main(["build", str(path), "--set", given, "-o", str(tmp_path / "m.keras")]) == 1
+    assert capsys.readouterr().err.startswith(message + "\n")

@@ -10,7 +10,9 @@ by its text, and is one line.
 from __future__ import annotations
 
 import datetime
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -376,6 +378,8 @@ X, Y = np.zeros((4, 5, 2)), np.zeros((4, 1))
     ({"x": X[..., 0, 0], "y": Y}, {}, "d.npz: array `x` has shape (4,): an input is (n, T, features), (n, features) "
                                       "or (n, T) token ids"),
     ({"x": np.full((4, 2), "a"), "y": Y}, {}, "d.npz: array `x` has dtype <U1: expected numbers"),
+    ({"x": np.zeros((4, 2), [("root_x_0_0_root_bin_bash", "f8")]), "y": Y}, {},
+     "d.npz: array `x` has dtype [('root_x_0_0_root_bin_…: expected numbers"),
     ({"x": np.where(np.arange(40).reshape(4, 5, 2) == 13, np.nan, 0), "y": Y}, {},
      "d.npz: array `x` has NaN or infinity, first at [1, 1, 1]"),
     ({"x": X, "y": np.array([[0.0], [np.inf], [0], [0]])}, {}, "d.npz: array `y` has NaN or infinity, first at [1, 0]"),
@@ -388,7 +392,14 @@ X, Y = np.zeros((4, 5, 2)), np.zeros((4, 1))
     ({"x": X, "y": Y, "w": -np.ones(4)}, {"weights": "w"}, "d.npz: array `w`: sample weights below 0"),
     ({"x": -np.ones((4, 5), int), "y": Y}, {}, "d.npz: array `x` holds token ids (integers), but -1 is not an id"),
     ({"x": X, "y": np.array(4.0)}, {}, "d.npz: array `y` is a single number: targets are (n, ...)"),
-    ({"x": np.array([None] * 4), "y": Y}, {}, "d.npz: cannot read array `x`: Object arrays cannot be loaded"),
+    ({"x": np.array([None] * 4), "y": Y}, {},
+     "d.npz: array `x`: an array of Python objects: rnndsl reads arrays of numbers only"),
+    ({"x": np.zeros((4, 0, 2)), "y": Y}, {},
+     "d.npz: array `x` has shape (4, 0, 2): 0 steps; a sequence needs at least one step"),
+    ({"x": np.zeros((4, 0), int), "y": Y}, {},
+     "d.npz: array `x` has shape (4, 0): 0 steps; a sequence needs at least one step"),
+    ({"x": np.zeros((4, 0)), "y": Y}, {},
+     "d.npz: array `x` has shape (4, 0): 0 features; an input needs at least one feature"),
 ])
 def test_npz_data_errors(tmp_path, arrays, args, message):
     message = message.replace("d.npz", str(tmp_path / "d.npz"))
@@ -455,6 +466,185 @@ def test_text_file_errors(tmp_path):
     (tmp_path / "s.csv").write_bytes(b"1,2\n3,\xff\n")
     assert data_error(read, "csv", tmp_path, path="s.csv") == f"{tmp_path / 's.csv'}:2: not UTF-8 text"
     assert data_error(read, "csv", tmp_path, path="none.csv") == f"{tmp_path / 'none.csv'}: no such file"
+
+
+# ---------------------------------------------------------------- files: where, what and how large
+
+
+RULE = ("a data path is relative to the spec's folder and stays inside it: put the data in or under that folder "
+        "(a symbolic link made there is followed)")
+
+
+@pytest.mark.parametrize("source, args, message", [
+    ("npz", {"path": "/etc/x.npz"}, f'argument `path` of `npz` names an absolute path, "/etc/x.npz": {RULE}'),
+    ("csv", {"path": "/etc/passwd", "delimiter": ":"},
+     f'argument `path` of `csv` names an absolute path, "/etc/passwd": {RULE}'),
+    ("npz", {"path": "../outside/x.npz"},
+     f'argument `path` of `npz` names a path that leaves the spec\'s folder (`..`), "../outside/x.npz": {RULE}'),
+    ("npz", {"path": "d.npz", "test": "data/../../t.npz"}, "argument `test` of `npz` names a path that leaves"),
+    ("npy", {"inputs": "x.npy, ../m.npy", "targets": "y.npy"},
+     'argument `inputs` of `npy` names a path that leaves the spec\'s folder (`..`), "../m.npy"'),
+    ("pairs", {"path": "p.tsv", "source_vocabulary": "/v.json"}, "argument `source_vocabulary` of `pairs` names an "
+                                                                 "absolute path"),
+    ("jsonl", {"path": "a\0b"}, 'argument `path` of `jsonl` names a path with a NUL character, "a\\u0000b"'),
+])
+def test_data_paths_stay_inside_the_specs_folder(source, args, message):
+    messages = check_args(source, args)
+    assert len(messages) == 1 and messages[0].startswith(message), messages
+    assert data_error(load, source, args, base=".", seed=0).startswith(message)
+
+
+def test_data_paths_inside_the_folder_and_links_made_there(tmp_path):
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    np.savez(tmp_path / "data" / "sub" / "d.npz", x=X, y=Y)
+    assert check_args("npz", {"path": "./data/sub/d.npz"}) == []
+    assert read("npz", tmp_path, path="data/sub/d.npz").train.size == 4
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    np.savez(outside / "o.npz", x=X[:3], y=Y[:3])
+    spec_folder = tmp_path / "spec"
+    spec_folder.mkdir()
+    (spec_folder / "o.npz").symlink_to(outside / "o.npz")  # the user's own link is followed
+    assert read("npz", spec_folder, path="o.npz").train.size == 3
+
+
+def _fifo_read(tmp_path, source, **args):
+    """The message of reading a FIFO; it must come at once, not wait for a writer."""
+    import threading
+
+    os.mkfifo(tmp_path / "fifo")
+    found = []
+    thread = threading.Thread(target=lambda: found.append(data_error(read, source, tmp_path, **args)), daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # unblock it before failing
+        with open(tmp_path / "fifo", "wb"):
+            pass
+        pytest.fail(f"{source}: reading a FIFO waits for a writer")
+    return found[0]
+
+
+NOT_REGULAR = "not a regular file (a pipe, a device or a socket): data is read from files only"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_only_regular_files_are_read(tmp_path):
+    assert _fifo_read(tmp_path, "npz", path="fifo") == f"{tmp_path / 'fifo'}: {NOT_REGULAR}"
+    (tmp_path / "fifo").unlink()
+    assert _fifo_read(tmp_path, "jsonl", path="fifo") == f"{tmp_path / 'fifo'}: {NOT_REGULAR}"
+    if os.path.exists("/dev/zero"):
+        (tmp_path / "zero.npy").symlink_to("/dev/zero")
+        assert data_error(read, "npy", tmp_path, inputs="zero.npy", targets="zero.npy") == (
+            f"{tmp_path / 'zero.npy'}: {NOT_REGULAR}")
+        (tmp_path / "zero.csv").symlink_to("/dev/zero")
+        assert data_error(read, "csv", tmp_path, path="zero.csv") == f"{tmp_path / 'zero.csv'}: {NOT_REGULAR}"
+    (tmp_path / "folder.csv").mkdir()
+    assert data_error(read, "csv", tmp_path, path="folder.csv") == f"{tmp_path / 'folder.csv'}: a folder, not a file"
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert data_error(read, "csv", tmp_path, path="dangling.csv") == f"{tmp_path / 'dangling.csv'}: no such file"
+
+
+def test_files_larger_than_the_limit_are_refused(tmp_path, monkeypatch):
+    assert (data.MAX_TEXT_BYTES, data.MAX_ARRAY_BYTES) == (256 * 2 ** 20, 2 * 2 ** 30)
+    (tmp_path / "s.csv").write_text("1\n" * 600)
+    np.savez_compressed(tmp_path / "d.npz", x=np.zeros((40, 5, 2)), y=np.zeros((40, 1)))  # 3.3 KiB unpacked
+    np.save(tmp_path / "x.npy", np.zeros((40, 5, 2)))
+    monkeypatch.setattr(data, "MAX_TEXT_BYTES", 1000)
+    monkeypatch.setattr(data, "MAX_ARRAY_BYTES", 2000)
+    assert data_error(read, "csv", tmp_path, path="s.csv") == (
+        f"{tmp_path / 's.csv'}: larger than 1000 bytes, the most a data file of its kind may hold")
+    assert data_error(read, "npy", tmp_path, inputs="x.npy", targets="x.npy") == (
+        f"{tmp_path / 'x.npy'}: larger than 1.95 KiB, the most a data file of its kind may hold")
+    assert data_error(read, "npz", tmp_path, path="d.npz") == (  # the file fits, its arrays do not
+        f"{tmp_path / 'd.npz'}: array `x`: larger than 1.95 KiB, the most a data file of its kind may hold, all its "
+        "arrays together")
+
+
+def _npy_header(shape, descr="<f8") -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_an_npy_header_is_checked_before_anything_is_allocated(tmp_path):
+    """A tiny file whose header claims 25 TiB is refused from its size, in an .npy file and in an .npz member."""
+    huge = _npy_header((2 ** 22, 2 ** 22, 2 ** 0, 2))
+    (tmp_path / "huge.npy").write_bytes(huge + b"\0" * 16)
+    np.save(tmp_path / "y.npy", np.zeros((4, 1)))
+    claim = "its header says shape (4194304, 4194304, 1, 2) of float64, 256 TiB, but the file holds 16 bytes after it"
+    assert data_error(read, "npy", tmp_path, inputs="huge.npy", targets="y.npy") == (
+        f"{tmp_path / 'huge.npy'}: {claim}: it is cut short or damaged")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as archive:
+        archive.writestr("x.npy", huge + b"\0" * 16)
+        archive.writestr("y.npy", (tmp_path / "y.npy").read_bytes())
+    assert data_error(read, "npz", tmp_path, path="d.npz") == (
+        f"{tmp_path / 'd.npz'}: array `x`: {claim}: it is cut short or damaged")
+    whole = (tmp_path / "y.npy").read_bytes()
+    for name, content, reason in [
+        ("cut.npy", whole[:-8], "its header says shape (4, 1) of float64, 32 bytes, but the file holds 24 bytes"),
+        ("header.npy", whole[:10] + b"{'descr': 'root:x:0:0:root:/root:/bin/bash'" + whole[52:],
+         "not a NumPy array: its .npy header is damaged"),
+        ("version.npy", whole[:6] + bytes([3, 0]) + whole[8:],
+         "an .npy format version 3.0, which rnndsl does not read"),
+        ("negative.npy", _npy_header((-4, 1)), "not a NumPy array: its .npy header gives a negative size"),
+        ("empty.npy", b"", "not a NumPy file: neither an .npy array nor an .npz archive"),
+    ]:
+        (tmp_path / name).write_bytes(content)
+        got = data_error(read, "npy", tmp_path, inputs=name, targets="y.npy")
+        assert got.startswith(f"{tmp_path / name}: {reason}"), got
+        assert "bin/bash" not in got
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("y.npy", whole)
+    damaged = bytearray((tmp_path / "bad.npz").read_bytes())
+    damaged[40:60] = b"\xff" * 20  # inside the deflated member
+    (tmp_path / "bad.npz").write_bytes(bytes(damaged))
+    got = data_error(read, "npz", tmp_path, path="bad.npz", inputs="y")
+    assert got.startswith(f"{tmp_path / 'bad.npz'}: "), got
+
+
+def test_messages_quote_at_most_a_short_cell_of_a_file(tmp_path):
+    """Never whole lines: a bad value is cut to 20 characters."""
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
+                                     "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    got = data_error(read, "csv", tmp_path, path="passwd", delimiter=":")
+    assert got == f"{tmp_path / 'passwd'}:2: column 1 (`root`): `daemon` is not a number", got
+    (tmp_path / "long.csv").write_text("a,b\n1,2\n3," + "secret " * 30 + "\n")
+    assert data_error(read, "csv", tmp_path, path="long.csv") == (
+        f"{tmp_path / 'long.csv'}:3: column 2 (`b`): `secret secret secre…` is not a number")
+    (tmp_path / "head.csv").write_text("t," + "h" * 100 + "\n1,x\n")
+    assert data_error(read, "csv", tmp_path, path="head.csv") == (
+        f"{tmp_path / 'head.csv'}:2: column 2 (`{'h' * 19}…`): `x` is not a number")
+    Vocabulary.build([["a"]]).save(tmp_path / "v.json")
+    (tmp_path / "p.tsv").write_text("a " + "q" * 80 + "\tx\n")
+    assert data_error(read, "pairs", tmp_path, path="p.tsv", source_vocabulary="v.json") == (
+        f"{tmp_path / 'p.tsv'}:1: source token `{'q' * 19}…` is not in the vocabulary {tmp_path / 'v.json'}")
+    (tmp_path / "twice.json").write_text(json.dumps({"tokens": list(data.SPECIALS) + ["w" * 50] * 2}))
+    assert data_error(Vocabulary.load, tmp_path / "twice.json") == (
+        f"{tmp_path / 'twice.json'}: not a vocabulary: token `{'w' * 19}…` is in the vocabulary twice")
+    np.savez(tmp_path / "many.npz", **{f"array_with_a_long_name_{i}": np.zeros(2) for i in range(12)})
+    assert data_error(read, "npz", tmp_path, path="many.npz") == (
+        f"{tmp_path / 'many.npz'}: no array `x` (it has " + ", ".join(["array_with_a_long_n…"] * 8) + " and 4 more)")
+
+
+def test_numbers_beyond_range_in_arguments_and_memory():
+    assert check_args("mackey_glass", {"tau": 10 ** 400}) == [
+        f"argument `tau` of `mackey_glass` must be a finite number, not 1{'0' * 22}…"]
+    assert check_args("mackey_glass", {"tau": float("inf")}) == [
+        "argument `tau` of `mackey_glass` must be a finite number, not inf"]
+    assert check_args("adding", {"train": 2 ** 40}) == [
+        "argument `train` of `adding` must be at most 2147483647, not 1099511627776"]
+
+
+def test_running_out_of_memory_is_a_data_error(monkeypatch):
+    def greedy(base, seed):
+        raise MemoryError("Unable to allocate 25.0 TiB for an array with shape (4194304, 4194304) and data type "
+                          "float64")
+
+    monkeypatch.setitem(data.SOURCES, "greedy", data.Source("greedy", (), "a test", greedy))
+    assert data_error(gen, "greedy") == ("`greedy`: not enough memory for the data: Unable to allocate 25.0 TiB for "
+                                         "an array with shape (4194304, 4194304) and data type float64")
 
 
 # ---------------------------------------------------------------- pairs
@@ -546,8 +736,14 @@ def test_jsonl_integer_labels_and_tags_per_token(tmp_path):
     ([{"tokens": ["a"]}], "j.jsonl:1: no field `label`"),
     ([{"tokens": [1, 2], "label": 0}], "j.jsonl:1: `tokens` must be a list of strings (or one string of tokens)"),
     ([{"tokens": [], "label": 0}], "j.jsonl:1: `tokens` has no tokens"),
-    ([{"tokens": ["a"], "label": -2}], "j.jsonl:1: `label` must be a class, a string or an integer >= 0"),
-    ([{"tokens": ["a"], "label": 0.5}], "j.jsonl:1: `label` must be a class, a string or an integer >= 0"),
+    ([{"tokens": ["a"], "label": -2}], "j.jsonl:1: `label` must be a class, a string or an integer from 0 to "
+                                       "2147483647, or a list of classes, one per token; not -2"),
+    ([{"tokens": ["a"], "label": 0.5}], "j.jsonl:1: `label` must be a class, a string or an integer from 0 to"),
+    ([{"tokens": ["a"], "label": 2 ** 40}], "j.jsonl:1: `label` must be a class, a string or an integer from 0 to"),
+    ([{"tokens": ["a"], "label": {"text": "x" * 500}}],
+     'j.jsonl:1: `label` must be a class, a string or an integer from 0 to 2147483647, or a list of classes, one '
+     'per token; not {"text": "xxxxxxxxx…'),
+    (["[" * 100_000], "j.jsonl:1: not JSON that rnndsl reads: nested too deeply"),
     ([{"tokens": ["a", "b"], "label": ["X"]}], "j.jsonl:1: 1 labels for 2 tokens"),
     ([{"tokens": ["a"], "label": 0}, {"tokens": ["b"], "label": "pos"}],
      "j.jsonl:2: `label` is strings, but line 1's is integers"),

@@ -336,6 +336,179 @@ error[E0305]: initial state `h` of `GRU` takes vec[units], found seq[8]
     = note: `h` is [units] in cell `GRU`
 """,
     ),
+    # ---- limits (rnndsl.limits): sizes that would hang or crash the build are errors at check
+    "cell_default_zero": (
+        """
+cell C(units: int = 0) {
+    input x: [in]
+    param W: [units, in]
+    param U: [units, units]
+    h[t] = tanh(W @ x[t] + U @ h[t-1])
+    output h
+}
+""",
+        """\
+error[E0308]: parameter `W` is [0, ?] with units = 0: a dimension is at least 1
+  --> spec.rnn:3:11
+   |
+ 3 |     param W: [units, in]
+   |           ^
+   = note: `units` = 0 is the default at spec.rnn:1:8
+""",
+    ),
+    "network_default_negative": (
+        """
+import "std/cells.rnn"
+
+network N(units: int = -1) {
+    input x: seq[3]
+    output GRU(units)(x)
+}
+""",
+        """\
+error[E0308]: parameter `W_z` of `GRU` is [-1, 3] with units = -1: a dimension is at least 1
+  --> spec.rnn:5:12
+   |
+ 5 |     output GRU(units)(x)
+   |            ^^^^^^^^^^^^^
+   = note: `units` = -1 is the default at spec.rnn:3:11
+""",
+    ),
+    "unbound_input_dimension": (
+        """
+import "std/cells.rnn"
+
+network N(rows: int = 8) {
+    input x: seq[inf]
+    input y: seq[row]
+    input image: grid[H, W, 3]
+    output GRU(4)(x)
+}
+""",
+        """\
+error[E0201]: unknown dimension `inf` in the type of input `x`
+  --> spec.rnn:4:11
+   |
+ 4 |     input x: seq[inf]
+   |           ^ `inf` is not a hyperparameter of `N`
+   = note: a network's sizes are integers and its int hyperparameters: `network N(inf: int = ...)`
+
+error[E0201]: unknown dimension `row` in the type of input `y`
+  --> spec.rnn:5:11
+   |
+ 5 |     input y: seq[row]
+   |           ^ `row` is not a hyperparameter of `N`
+   = note: did you mean `rows`?
+   = note: a network's sizes are integers and its int hyperparameters: `network N(row: int = ...)`
+""",
+    ),
+    "dimension_too_large": (
+        """
+import "std/cells.rnn"
+
+network N {
+    input x: seq[2147483648]
+    output GRU(4)(x)
+}
+""",
+        """\
+error[E0308]: input `x` is seq[2147483648]: a dimension is at most 16777216 (2**24)
+  --> spec.rnn:4:11
+   |
+ 4 |     input x: seq[2147483648]
+   |           ^
+""",
+    ),
+    "too_many_entries": (
+        """
+import "std/cells.rnn"
+
+network N(vocab: int = 100000, units: int = 50000) {
+    input words: seq[int]
+    e = Embedding(vocab, 40000)(words)
+    output e >> GRU(units)
+}
+""",
+        """\
+error[E0308]: weight `embeddings` of `Embedding` is [100000, 40000] (4000000000 entries) with vocab = 100000: a tensor has at most 2147483647 (2**31 - 1) entries
+  --> spec.rnn:5:9
+   |
+ 5 |     e = Embedding(vocab, 40000)(words)
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = note: `vocab` = 100000 is the default at spec.rnn:3:11
+
+error[E0308]: parameter `U_z` of `GRU` is [50000, 50000] (2500000000 entries) with units = 50000: a tensor has at most 2147483647 (2**31 - 1) entries
+  --> spec.rnn:6:12
+   |
+ 6 |     output e >> GRU(units)
+   |            ^^^^^^^^^^^^^^^
+   = note: `units` = 50000 is the default at spec.rnn:3:32
+""",
+    ),
+    "embedding_too_large": (
+        """
+import "std/cells.rnn"
+
+network N {
+    input words: seq[int]
+    output Embedding(4611686018427387904, 8)(words) >> GRU(4)
+}
+""",
+        """\
+error[E0308]: argument `input_dim` of `Embedding` is 4611686018427387904: a dimension is at most 16777216 (2**24)
+  --> spec.rnn:5:12
+   |
+ 5 |     output Embedding(4611686018427387904, 8)(words) >> GRU(4)
+   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+""",
+    ),
+    "stack_too_deep": (
+        """
+import "std/cells.rnn"
+
+network N(layers: int = 0) {
+    input x: seq[3]
+    a = Stack(GRU(4), depth=1000000000)(x)
+    output Stack(GRU(4), depth=layers)(a)
+}
+""",
+        """\
+error[E0308]: `Stack` has depth 1000000000: a stack has 1 to 1000 layers
+  --> spec.rnn:5:9
+   |
+ 5 |     a = Stack(GRU(4), depth=1000000000)(x)
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+error[E0308]: `Stack` has depth 0 with layers = 0: a stack has 1 to 1000 layers
+  --> spec.rnn:6:12
+   |
+ 6 |     output Stack(GRU(4), depth=layers)(a)
+   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+   = note: `layers` = 0 is the default at spec.rnn:3:11
+""",
+    ),
+    "dropout_rate": (
+        """
+network N(rate: float = 1.5) {
+    input x: seq[3]
+    output x >> Dropout(rate) >> Dropout(-0.5)
+}
+""",
+        """\
+error[E0209]: `rate` of `Dropout` is a fraction, in [0, 1), not 1.5
+  --> spec.rnn:3:12
+   |
+ 3 |     output x >> Dropout(rate) >> Dropout(-0.5)
+   |            ^^^^^^^^^^^^^^^^^^
+   = note: `rate` = 1.5 is the default at spec.rnn:1:11
+
+error[E0209]: `rate` of `Dropout` is a fraction, in [0, 1), not -0.5
+  --> spec.rnn:3:12
+   |
+ 3 |     output x >> Dropout(rate) >> Dropout(-0.5)
+   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+""",
+    ),
 }
 
 
@@ -497,3 +670,58 @@ def test_dims_print_and_solve():
     var, value = solve(Dim.sym("?a") + 1, units)
     assert var == "?a" and value == units - 1
     assert solve(Dim.sym("?a") * Dim.sym("?a"), units) is None
+
+
+# ---------------------------------------------------------------- limits
+
+LIMIT_CASES = ["cell_default_zero", "network_default_negative", "unbound_input_dimension", "dimension_too_large",
+               "too_many_entries", "embedding_too_large", "stack_too_deep", "dropout_rate"]
+
+
+@pytest.mark.parametrize("name", LIMIT_CASES)
+def test_check_command_reports_sizes_out_of_limits(name, tmp_path, monkeypatch, capsys):
+    from rnndsl.cli import main
+
+    spec, expected = CASES[name]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.rnn").write_text(spec.lstrip("\n"))
+    assert main(["check", "spec.rnn"]) == 1
+    n = expected.count("error[")
+    assert capsys.readouterr().err == f"{expected}\n{n} error{'s' if n > 1 else ''} in spec.rnn\n"
+
+
+def test_a_stack_is_typed_in_a_few_layers_whatever_its_depth():
+    program = checked("""
+        import "std/cells.rnn"
+
+        cell Grow(units: int) {
+            input x: [in]
+            param W: [units, in]
+            y[t] = concat(tanh(W @ x[t]), x[t])
+            output y
+        }
+
+        network N(units: int = 2) {
+            input x: seq[5]
+            grown = Stack(Grow(units), depth=3)(x)
+            output Stack(GRU(units), depth=1000)(grown)
+        }
+    """)
+    g = program.graph("N")
+    assert {(u, v): str(d["type"]) for u, v, d in g.edges(data=True)} == {
+        ("x", "Stack_1"): "seq[5]", ("Stack_1", "Stack_2"): "seq[3*units + 5]", ("Stack_2", "output"): "seq[units]"}
+    # a cell whose size grows is typed layer by layer; the GRU's second layer reads what it gives, and so does
+    # every layer above it: the 998 above are not typed one by one
+    assert [len(g.nodes[n]["instances"]) for n in ("Stack_1", "Stack_2")] == [3, 2]
+
+
+def test_an_integer_dimension_solves_from_a_total_size():
+    from rnndsl.dims import solve_int
+
+    n = Dim.sym("in")
+    assert solve_int(n, "in", 9999999999) == 9999999999  # at once, not by trying every value below
+    assert solve_int(3 * n + 2, "in", 14) == 4
+    assert solve_int(3 * n + 2, "in", 15) is None
+    assert solve_int(n * n + n, "in", 42) == 6
+    assert solve_int(n * n, "in", 50) is None
+    assert solve_int(n, "in", 0) is None  # a dimension is at least 1

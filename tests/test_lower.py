@@ -389,3 +389,134 @@ def test_what_does_not_lower_yet_is_a_diagnostic():
     with pytest.raises(rnndsl.SpecErrors) as info:
         program.build("ChildSumTreeLSTM", units=4)
     assert info.value.errors[0].message == "`ChildSumTreeLSTM` runs over trees; tree cells do not lower to Keras yet"
+
+
+# ---------------------------------------------------------------- sizes and values that `build` is given
+
+SIZED = """
+cell C(units: int = 3) {
+    input x: [in]
+    param W: [units, in]
+    param U: [units, units]
+    h[t] = tanh(W @ x[t] + U @ h[t-1])
+    output h
+}
+
+network N(units: int = 3, layers: int = 2, rate: float = 0.5) {
+    input x: seq[3]
+    output Stack(C(units), depth=layers)(x) >> Dropout(rate)
+}
+"""
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--set", "units=0"], 1, "error[E0308]: parameter `W` of `C` is [0, 3] with units = 0: a dimension is at least 1"),
+    (["--set", "units=-1"], 1,
+     "error[E0308]: parameter `W` of `C` is [-1, 3] with units = -1: a dimension is at least 1"),
+    (["--set", "units=100000"], 1, "error[E0308]: parameter `U` of `C` is [100000, 100000] (10000000000 entries) "
+                                   "with units = 100000: a tensor has at most 2147483647 (2**31 - 1) entries"),
+    (["--set", "layers=1000000000"], 1,
+     "error[E0308]: `Stack` has depth 1000000000 with layers = 1000000000: a stack has 1 to 1000 layers"),
+    (["--set", "rate=1"], 1, "error[E0209]: `rate` of `Dropout` is a fraction, in [0, 1), not 1 (rate = 1.0)"),
+    (["--cell", "C", "--input-size", "9999999999"], 2,
+     "error: cell `C` is given an input size of 9999999999: a dimension is at most 16777216 (2**24)"),
+    (["--cell", "C", "--input-size", "3", "--set", "units=0"], 1,
+     "error[E0308]: parameter `W` is [0, 3] with units = 0: a dimension is at least 1"),
+    (["--cell", "C", "--input-size", "16000000", "--set", "units=1000"], 1,
+     "error[E0308]: parameter `W` is [1000, 16000000] (16000000000 entries) with in = 16000000, units = 1000: "
+     "a tensor has at most 2147483647 (2**31 - 1) entries"),
+])
+def test_build_holds_what_it_is_given_to_the_limits(args, code, message, tmp_path, capsys):
+    spec = tmp_path / "spec.rnn"
+    spec.write_text(SIZED)
+    assert main(["check", str(spec)]) == 0
+    capsys.readouterr()
+    assert main(["build", str(spec), *args, "-o", str(tmp_path / "m.keras")]) == code
+    assert capsys.readouterr().err.split("\n")[0] == message
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_build_from_python_holds_its_hyperparameters_to_their_types_and_the_limits():
+    program = rnndsl.load(SIZED)
+    with pytest.raises(rnndsl.SpecErrors) as info:
+        program.build("N", units=0)
+    assert info.value.errors[0].message == "parameter `W` of `C` is [0, 3] with units = 0: a dimension is at least 1"
+    with pytest.raises(rnndsl.UsageError, match=r"^error: network `N`: `units` is an int, given 2\.5$"):
+        program.build("N", units=2.5)
+    with pytest.raises(rnndsl.UsageError, match=r"^error: network `N`: `rate` is a float, given 'high'$"):
+        program.build("N", rate="high")
+    assert program.build("N", units=np.int64(2), rate=0).output_shape == (None, None, 2)
+
+
+def test_names_that_keras_would_see_twice_are_made_unique(tmp_path, capsys):
+    """A cell named like its input, an input named like a layer, a binding named like a stack's layer."""
+    spec = tmp_path / "spec.rnn"
+    spec.write_text('import "std/gru.rnn"\n\n'
+                    "cell x(units: int = 3) {\n    input x: [in]\n    param W: [units, in]\n"
+                    "    h[t] = tanh(W @ x[t] + h[t-1])\n    output h\n}\n\n"
+                    "network N {\n    input gru_1: seq[3]\n    s_1 = Dense(3)(GRU(4)(gru_1))\n"
+                    "    s = Stack(x(), depth=2)(s_1)\n    output s\n}\n")
+    assert main(["build", str(spec), "--cell", "x", "--input-size", "3", "-o", str(tmp_path / "x.keras")]) == 0
+    assert "x: cell x, generated path, 9 parameters" in capsys.readouterr().out  # the layer keeps the cell's name
+    model = rnndsl.load(spec).build("N")
+    assert [layer.name for layer in model.layers] == ["gru_1", "gru_1_2", "s_1", "s_2_1", "s_2_2"]
+    assert model(np.ones((1, 2, 3), "float32")).shape == (1, 2, 3)
+
+
+def test_concatenate_counts_the_axes_of_the_items():
+    program = rnndsl.load("network N {\n    input a, b: seq[2]\n    output Concatenate(axis=0)(a, b)\n}\n"
+                          "network V {\n    input a, b: vec[2]\n    output Concatenate(axis=0)(a, b)\n}\n")
+    a, b = np.ones((1, 3, 2), "float32"), np.zeros((1, 3, 2), "float32")
+    np.testing.assert_array_equal(program.build("N")([a, b]), np.concatenate([a, b], axis=-1))
+    np.testing.assert_array_equal(program.build("V")([a[:, 0], b[:, 0]]), np.concatenate([a[:, 0], b[:, 0]], -1))
+
+
+def test_constants_beyond_float_range_are_infinities_not_crashes():
+    program = rnndsl.load("cell P(units: int = 2) {\n    input x: [in]\n    param W: [units, in]\n"
+                          "    param b: [units] = 10 ** 10 ** 10\n    state c: [units] = 1 / 0\n"
+                          "    c[t] = minimum(c[t-1], 2)\n    h[t] = tanh(W @ x[t] + b) * c[t]\n    output h\n}\n")
+    y = program.build("P", input_size=3)(np.ones((1, 2, 3), "float32"))
+    np.testing.assert_array_equal(y, np.full((1, 2, 2), 2.0))  # tanh(inf) * minimum(inf, 2)
+
+
+def test_arithmetic_of_constants_in_an_equation_is_float64():
+    """`1 / tau` with `tau = 0` is an infinity in the model, as `constant` makes it, not ZeroDivisionError."""
+    program = rnndsl.load("cell A(n: int = 2, tau: float = 0, k: float = 2) {\n    input x: [n]\n"
+                          "    h[t] = (1 - k / tau) * h[t-1] + x[t] * (k ** 3 - 7) + minimum(k, 1 / tau)\n"
+                          "    output h\n}\n")
+    x = np.ones((1, 3, 2), "float32")
+    y = np.asarray(program.build("A", input_size=2, fused=False)(x))
+    assert np.isnan(y).all()  # (1 - inf) * h[t-1] is -inf * 0 at the first step: nan, as NumPy has it
+    finite = np.asarray(program.build("A", input_size=2, fused=False, tau=4.0)(x))
+    h, expected = np.zeros(2), []
+    for _ in range(3):
+        h = (1 - 2 / 4) * h + 1 * (2 ** 3 - 7) + min(2, 1 / 4)
+        expected.append(h)
+    np.testing.assert_allclose(finite[0], np.array(expected), rtol=1e-6)
+
+
+def test_a_concatenate_axis_from_a_hyperparameter_is_a_diagnostic(capsys, tmp_path):
+    path = tmp_path / "cat.rnn"
+    path.write_text("network N(k: int = 1) {\n    input x: seq[4]\n    output Concatenate(k)(x)\n}\n")
+    assert main(["check", str(path)]) == 1
+    assert capsys.readouterr().err.startswith(
+        "error[E0305]: the axis of `Concatenate` is a number written in the spec, not `k`\n")
+
+
+@pytest.mark.parametrize("activation", rnndsl.builtins.ACTIVATIONS)
+def test_every_activation_of_a_dense_layer_builds_saves_and_reloads(activation, tmp_path):
+    from rnndsl.lower import _UNARY
+
+    program = rnndsl.load(f"network N {{\n    input x: vec[3]\n    output Dense(2, activation={activation})(x)\n}}\n")
+    model = program.build("N")
+    x = np.random.default_rng(0).uniform(0.1, 2.0, size=(4, 3)).astype("float32")  # log and sqrt defined
+    kernel, bias = (np.asarray(w) for w in model.layers[-1].weights)
+    z = x @ kernel + bias
+    reference = {"linear": z, "none": z, "softmax": np.asarray(keras.ops.softmax(z)),
+                 "log_softmax": np.asarray(keras.ops.log_softmax(z))}.get(activation)
+    if reference is None:
+        reference = np.asarray(_UNARY[activation](keras.ops.convert_to_tensor(z)))
+    np.testing.assert_allclose(np.asarray(model(x)), reference, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(keras.saving.load_model(tmp_path / "m.keras")(x)), reference,
+                               rtol=1e-5, atol=1e-6)

@@ -51,6 +51,34 @@ def test_nothing_that_reads_a_state_is_hoisted():
     split = optimize.loop_split(G)
     assert "y" not in split.hoisted
     assert [G.nodes[n]["op"] for n in split.frontier] == ["matmul"]  # W_in @ I[t]
+    # what reads the continuous state is one per batch row, though the state comes last in evaluation order
+    readers = [n for n in split.order if any(u == "y" for u, _ in operands(G, n))]
+    assert readers and all(split.batched[n] for n in readers)
+
+
+def test_invariants_are_computed_wherever_they_are_read():
+    """`(1 - a)` and `W * 2` read neither an input nor a state: not per batch row, never in the frontier, and
+    computed before the loop for the hoisted work that reads them as well as in the loop."""
+    G = optimize.cse(rnndsl.load("""
+        cell C(n: int, a: float = 0.5) {
+            input x: [n]
+            param W: [n, n]
+            c[t] = 1 - a
+            h[t] = tanh((W * 2) @ x[t] * (1 - a) + h[t-1] * (1 - a) + c[t-1])
+            output c
+        }
+    """).graph("C"))
+    split = optimize.loop_split(G)
+    label = {n: G.nodes[n]["label"] for n in G}
+    invariants = sorted(label[n] for n in split.order if not split.batched[n])
+    assert invariants == ["*", "-", "c"]  # W * 2, 1 - a, and c, defined by it
+    assert not any(n in split.frontier for n in split.order if not split.batched[n])
+    before = [label[n] for n in split.before]
+    assert before.count("-") == 1 and before.count("*") == 2 and "@" in before  # and W * 2
+    assert [label[n] for n in split.frontier] == ["*"]  # (W * 2) @ x[t] * (1 - a)
+    step = [label[n] for n in split.step_order]
+    assert step.count("-") == 1 and step.count("*") == 1 and "c" in step  # not W * 2: only hoisted work reads it
+    assert split.batched["h"]  # a state is one per batch row
 
 
 def test_sibling_matmuls_share_one_operand_at_one_delay():

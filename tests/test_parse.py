@@ -1212,9 +1212,24 @@ def test_only_ascii_digits_make_numbers():
     assert _codes("cell A(u: int = \u0663) {\n}\n") == [("E0115", 1, 17)]
 
 
-def test_an_integer_beyond_int_is_infinite():
-    (hp,) = parse("cell A(u: int = " + "9" * 5000 + ") {\n}\n").items[0].hparams
-    assert hp.default.value == float("inf")
+@pytest.mark.parametrize("number, message", [
+    ("9" * 5000, "the integer `999999999999…9999` is too large"),
+    ("9223372036854775808", "the integer `9223372036854775808` is too large"),
+    ("1e400", "the number `1e400` is too large for a float"),
+    ("1" + "0" * 400 + ".0", "the number `100000000000…00.0` is too large for a float"),
+    ("1e-99999999", "the number `1e-99999999` is too small for a float"),
+])
+def test_a_number_out_of_range_is_an_error(number, message):
+    parsed = parse_file("cell A(u: float = " + number + ") {\n}\n", "big.rnn")
+    (error,) = parsed.errors
+    assert error.code == "E0121" and error.message == message
+    assert error.label == "integers are at most 9223372036854775807, floats at most about 1.8e308"
+
+
+def test_the_largest_numbers_in_range_are_numbers():
+    parsed = parse_file("cell A(u: int = 9223372036854775807, v: float = 1.7e308, w: float = 1e-400) {\n}\n")
+    assert not parsed.errors
+    assert [h.default.value for h in parsed.module.items[0].hparams] == [2**63 - 1, 1.7e308, 0.0]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,10 @@ state that tells the slots apart (see `_ntm_state`).
 Sizes are small (batch 2, input 3, units 4; NTM: controller 5, 6 slots of
 width 3, 3 shifts) and every random draw is seeded.
 
+Four cases are cells written here, not in `specs/`: constant subexpressions (`1 - a`,
+`2 * 3`, `1e-6 * tb`) in the work that lowering does before the time loop, which
+once failed at the first call (they are lowered with that work always hoisted).
+
 The binary associative memories (Hopfield 1982, BAM) step by sign functions and
 have their own tests at the end: exact states, the `energy` value and
 `rnndsl.memory.recall`'s energies against the formula, and the one gradient
@@ -497,13 +501,74 @@ def ntm(p, x, state0, *, slots, width, **hp):
 # ------------------------------------------------------------------ the cases
 
 
+# Constant subexpressions in hoisted work: the equations of the cells in CONSTANT_SPECS.
+
+
+def decayed_input(p, x, state0, *, a, **hp):
+    """h[t] = tanh((W x[t]) (1 - a) + h[t-1]). States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = np.tanh((x[:, t] @ p["W"].T) * (1 - a) + h)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def shrunk_input(p, x, state0, **hp):
+    """h[t] = tanh(x[t] (1 - 1e-6) + h[t-1]). States: [h]."""
+    (h,) = state0
+    ys = []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] * (1 - 1e-6) + h)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
+def scaled(p, x, state0, **hp):
+    """y[t] = 6 x[t]; no state."""
+    return x * 6.0
+
+
+def shifted(p, x, state0, *, tb, **hp):
+    """y[t] = x[t] + 1e-6 tb; no state."""
+    return x + 1e-6 * tb
+
+
+CONSTANT_SPECS = """
+cell DecayedInput(units: int, a: float) {
+    input x: [in]
+    param W: [units, in]
+    h[t] = tanh((W @ x[t]) * (1 - a) + h[t-1])
+    output h
+}
+
+cell ShrunkInput {
+    input x: [in]
+    h[t] = tanh(x[t] * (1 - 1e-6) + h[t-1])
+    output h
+}
+
+cell Scaled {
+    input x: [in]
+    y[t] = x[t] * (2 * 3)
+    output y
+}
+
+cell Shifted(tb: float) {
+    input x: [in]
+    y[t] = x[t] + 1e-6 * tb
+    output y
+}
+"""
+
+
 def _normal(rng, shape):
     return rng.normal(0.0, 0.3, size=shape)
 
 
 @dataclass(frozen=True)
 class Case:
-    file: str
+    file: str  # in specs/std/, or a spec's text
     cell: str
     hparams: dict
     reference: Callable
@@ -514,6 +579,7 @@ class Case:
     init: dict = field(default_factory=dict)  # name -> (rng, shape) -> array, else normal * 0.3
     initial: tuple = ()  # the spec's initial value of each state where it is not 0
     random_state: Callable = None  # rng -> a given initial state, else normal * 0.5 for each
+    lowering: dict = field(default_factory=dict)  # for rnndsl.lower.cell_rnn: hoist, fuse
 
     def spec_state(self, params):
         """The spec's initial state; a parameter's name stands for a learned initial state."""
@@ -685,6 +751,15 @@ CASES = {
         initial=(0.0, "w0", 1e-6, 0.0),
         random_state=_ntm_state,
     ),
+    # a cell without state carries one unused number (rnndsl.lower.GeneratedCell): states (1,)
+    "decayed_input": Case(
+        CONSTANT_SPECS, "DecayedInput", dict(units=U, a=0.25), decayed_input, dict(W=(U, D)), (U,), U,
+        lowering=dict(hoist="always"),
+    ),
+    "shrunk_input": Case(CONSTANT_SPECS, "ShrunkInput", {}, shrunk_input, {}, (D,), D,
+                         lowering=dict(hoist="always")),
+    "scaled": Case(CONSTANT_SPECS, "Scaled", {}, scaled, {}, (1,), D, lowering=dict(hoist="always")),
+    "shifted": Case(CONSTANT_SPECS, "Shifted", dict(tb=2.5e5), shifted, {}, (1,), D, lowering=dict(hoist="always")),
 }
 
 # start: "spec" runs from the spec's initial state (the layer's own); "given" passes a
@@ -701,7 +776,7 @@ def _seed(*parts) -> int:
 
 @functools.lru_cache(maxsize=None)
 def _program(file: str):
-    return rnndsl.load(STD / file)
+    return rnndsl.load(file if "{" in file else STD / file)
 
 
 @functools.lru_cache(maxsize=None)
@@ -713,7 +788,7 @@ def _built(name: str, T: int):
 
     case = CASES[name]
     keras.utils.set_random_seed(_seed(name, T, "keras"))
-    layer = cell_rnn(_program(case.file), case.cell, input_dim=INPUT_DIM, **case.hparams)
+    layer = cell_rnn(_program(case.file), case.cell, input_dim=INPUT_DIM, **case.lowering, **case.hparams)
     layer(np.zeros((BATCH, T, INPUT_DIM), np.float32))
     rng = np.random.default_rng(_seed(name, T, "weights"))
     params = {}

@@ -6,6 +6,7 @@ import pytest
 
 from helpers import checked, diagnostics
 from rnndsl.program import check_file
+from rnndsl.specfiles import display_path, stdlib_root
 
 CASES = {
     "unknown_hyper_type": (
@@ -398,8 +399,58 @@ error[E0105]: a tree cell indexes by node
   --> spec.rnn:3:26
    |
  3 |     h[n] = tanh(x[n] + h[t-1])
-   |                          ^^^ write `h[n]`
-   = note: read children in a reduction: `sum(h[k] for k in children(n))`
+   |                          ^^^ a node has children, not a previous node
+   = note: read the children's values in a reduction: `sum(h[k] for k in children(n))`
+""",
+    ),
+    "tree_previous_node": (
+        """
+cell A(units: int) over tree {
+    input x: [units]
+    h[n] = tanh(x[n] + h[n-1] + x[t])
+    output h
+}
+""",
+        """\
+error[E0105]: a tree cell indexes by node
+  --> spec.rnn:3:26
+   |
+ 3 |     h[n] = tanh(x[n] + h[n-1] + x[t])
+   |                          ^^^ a node has children, not a previous node
+   = note: read the children's values in a reduction: `sum(h[k] for k in children(n))`
+
+error[E0105]: a tree cell indexes by node
+  --> spec.rnn:3:35
+   |
+ 3 |     h[n] = tanh(x[n] + h[n-1] + x[t])
+   |                                   ^ write `x[n]`
+   = note: read children in a reduction: `sum(x[k] for k in children(n))`
+""",
+    ),
+    "misspelt_layer_and_activation": (
+        """
+network N {
+    input x: seq[3]
+    h = PeepholeLTSM(4)(x)
+    y = h >> Dense(3, activation=sigmod)
+    output y
+}
+""",
+        """\
+error[E0226]: unknown layer `PeepholeLTSM`
+  --> spec.rnn:3:9
+   |
+ 3 |     h = PeepholeLTSM(4)(x)
+   |         ^^^^^^^^^^^^ not a cell or a known layer
+
+error[E0209]: argument `activation` of `Dense` must be an activation function
+  --> spec.rnn:4:34
+   |
+ 4 |     y = h >> Dense(3, activation=sigmod)
+   |                                  ^^^^^^ not an activation
+   = note: did you mean `sigmoid`?
+   = note: activations are linear, none, sigmoid, tanh, relu, elu, selu, gelu, silu, softplus, softsign, \
+hard_sigmoid, exp, log, sqrt, abs, square, sign, sin, cos, step, softmax, log_softmax
 """,
     ),
     "unknown_domain": (
@@ -817,19 +868,20 @@ error[E0502]: import cycle: main.rnn -> a.rnn -> b.rnn -> a.rnn
    |
  1 | import "a.rnn"
    |        ^^^^^^^ imports a file that imports this one"""
-    assert by_code["E0501"].startswith("""\
+    assert by_code["E0501"] == f"""\
 error[E0501]: cannot find `nowhere.rnn`
   --> main.rnn:2:8
    |
  2 | import "nowhere.rnn"
    |        ^^^^^^^^^^^^^ no such spec file
-   = note: looked in . and in the standard library (""")
+   = note: looked in . and the standard library ({display_path(stdlib_root())})
+   = note: give other folders to search with --path DIR or RNNDSL_PATH"""
     assert by_code["E0503"] == """\
-error[E0503]: cannot read `bin.rnn`: not UTF-8 text
+error[E0503]: bin.rnn is not UTF-8 text (byte 0 is 0xff)
   --> main.rnn:3:8
    |
  3 | import "bin.rnn"
-   |        ^^^^^^^^^"""
+   |        ^^^^^^^^^ cannot read this import"""
     assert by_code["E0204"] == """\
 error[E0204]: `E` is defined twice
   --> twice.rnn:1:6
@@ -878,3 +930,15 @@ def test_hyperparameter_defaults_are_typed():
     hp = program.graph("H").graph["hparams"]
     assert [(h.name, h.type, h.default) for h in hp.values()] == [
         ("units", "int", 8), ("rate", "float", 1.0), ("on", "bool", True), ("mode", "str", "a")]
+
+
+def test_a_delay_is_at_most_ten_thousand_steps():
+    checked("cell A(n: int = 2) {\n    input x: [n]\n    h[t] = x[t] + h[t-10000]\n    output h\n}\n")
+    assert diagnostics("cell A(n: int = 2) {\n    input x: [n]\n    h[t] = x[t] + h[t-100000000]\n"
+                       "    output h\n}\n") == """\
+error[E0105]: `h[t-100000000]` reads too far back
+  --> spec.rnn:3:21
+   |
+ 3 |     h[t] = x[t] + h[t-100000000]
+   |                     ^^^^^^^^^^^ a delay is at most 10000 steps
+   = note: the cell would carry h's last 100000000 values in its state"""

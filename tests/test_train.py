@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -51,7 +53,7 @@ def test_a_run_writes_its_folder(tmp_path, capsys):
     assert main(["train", str(spec(tmp_path, SMALL)), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "test: loss " in printed and "validation: loss " in printed
-    assert f"trained Add for 2 epochs in " in printed
+    assert "trained Add for 2 epochs in " in printed
     for name in ("run.json", "history.csv", "model.keras", "metrics.json", "tensorboard"):
         assert (out / name).exists(), name
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
@@ -114,7 +116,8 @@ def test_usage_errors(tmp_path, capsys):
     assert main(["train", str(spec(tmp_path, SMALL)), "--epochs", "0"]) == 2
     assert capsys.readouterr().err == "error: --epochs takes a number of epochs of at least 1\n"
     assert main(["train", str(spec(tmp_path, SMALL)), "--resume", "--out", str(tmp_path / "none")]) == 2
-    assert capsys.readouterr().err == f"error: nothing to resume in {tmp_path / 'none'}: it has no complete checkpoint\n"
+    assert capsys.readouterr().err == (f"error: nothing to resume in {tmp_path / 'none'}: it has no complete "
+                                       "checkpoint; without --resume, a run starts over there\n")
     assert main(["train", str(spec(tmp_path, SMALL)), "--network", "Ad"]) == 2
     assert "has no network named `Ad`; did you mean `Add`?" in capsys.readouterr().err
 
@@ -257,6 +260,7 @@ def test_resume_with_a_damaged_run_json(tmp_path, capsys):
     path = spec(tmp_path, SMALL)
     assert main(["train", str(path), "--epochs", "1", "--out", str(out)]) == 0
     record = out / "run.json"
+    good = json.loads(record.read_text())
     damaged = [
         ("{not json", "its run.json is not valid JSON (Expecting property name enclosed in double quotes: "
                       "line 1 column 2 (char 1))"),
@@ -277,6 +281,30 @@ def test_resume_with_a_damaged_run_json(tmp_path, capsys):
         assert main(["train", str(path), "--epochs", "2", "--resume", "--out", str(out)]) == 2
         assert capsys.readouterr().err == f"error: cannot resume from {out}: {message}\n"
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]  # nothing trained
+
+    # a damaged history.csv, or a damaged checkpoint
+    record.write_text(json.dumps(good))
+    history = (out / "history.csv").read_text()
+    (out / "history.csv").write_text("epoch,loss\n1,\n")
+    assert main(["train", str(path), "--epochs", "2", "--resume", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot resume from {out}: its history.csv is damaged (delete it to "
+                                       "resume without the history of the epochs before)\n")
+    (out / "history.csv").write_text(history)
+    checkpoint = out / "checkpoints" / "epoch-0001" / "model.keras"
+    checkpoint.write_bytes(b"PK\x03\x04 damaged")
+    assert main(["train", str(path), "--epochs", "2", "--resume", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot resume from {out}: its checkpoint {checkpoint} cannot "
+                                              "be read (")
+    # evaluate reads the record as --resume does
+    record.write_text('{"network": "Add", "plan": {"data": {"name": "adding"}, "loss": {"name": "mse"}}}')
+    assert main(["evaluate", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot read the run in {out}: its run.json is not the record of a "
+                                       "run\n")
+    record.write_text(json.dumps(good))
+    (out / "model.keras").write_bytes(b"not a model")
+    assert main(["evaluate", str(out)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot read the run in {out}: its model {out / 'model.keras'} "
+                                              "cannot be read (")
 
 
 TWO_INPUTS = """import "std/elman.rnn"
@@ -316,7 +344,7 @@ def test_predict_needs_every_input_of_a_network_by_name(tmp_path, capsys):
     np.testing.assert_allclose(np.load(tmp_path / "p.npz")["outputs"], expected, rtol=1e-5, atol=1e-6)
     missing = tmp_path / "missing.npz"
     assert main(["predict", str(out), "--data", str(missing), "-o", str(tmp_path / "p.npz")]) == 2
-    assert capsys.readouterr().err == f"error: cannot read {missing}: No such file or directory\n"
+    assert capsys.readouterr().err == f"error: cannot read {missing}: no such file\n"
 
 
 def test_unreadable_arrays(tmp_path):
@@ -332,12 +360,246 @@ def test_unreadable_arrays(tmp_path):
     np.save(tmp_path / "one.npy", np.zeros(3))
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
     (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "fifo.npz")  # refused at once, not waited on
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (2 ** 22, 2 ** 22, 2)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:  # a header that claims 256 TiB
+        archive.writestr("x.npy", header.getvalue())
     assert list(read_arrays(tmp_path / "good.npz")) == ["x"]
     not_npz = "it is not a .npz archive (numpy.savez writes one)"
-    cases = [("cut.npz", not_npz), ("empty.npz", not_npz), ("text.npz", not_npz), ("one.npy", not_npz),
-             ("objects.npz", "Object arrays cannot be loaded when allow_pickle=False"),
-             ("folder.npz", "Is a directory"), ("none.npz", "No such file or directory")]
+    cases = [("cut.npz", "not a NumPy file: a damaged .npz archive"), ("empty.npz", not_npz), ("text.npz", not_npz),
+             ("one.npy", not_npz),
+             ("objects.npz", "array `x`: an array of Python objects: rnndsl reads arrays of numbers only"),
+             ("folder.npz", "a folder, not a file"), ("none.npz", "no such file"),
+             ("fifo.npz", "not a regular file (a pipe, a device or a socket): data is read from files only"),
+             ("huge.npz", "array `x`: its header says shape (4194304, 4194304, 2) of float64, 256 TiB, but the "
+                          "file holds 0 bytes after it: it is cut short or damaged")]
     for name, reason in cases:
         with pytest.raises(UsageError) as e:
             read_arrays(tmp_path / name)
         assert e.value.message == f"cannot read {tmp_path / name}: {reason}", name
+
+
+# ---------------------------------------------------------------- folders stuck, unwritable, full
+
+
+TINY = """
+data = adding(steps=5, train=64, test=16)
+loss = mse
+batch = 32
+epochs = 1
+"""
+
+
+def test_a_folder_without_a_complete_checkpoint_starts_over(tmp_path, capsys):
+    """A run killed while writing its first checkpoint leaves only `epoch-0001.partial`: --resume says there is
+    nothing to resume, a fresh run starts over there; a resumed run removes stale partial checkpoints too."""
+    path, out = spec(tmp_path, TINY), tmp_path / "run"
+    (out / "checkpoints" / "epoch-0001.partial").mkdir(parents=True)
+    (out / "checkpoints" / "epoch-0001.partial" / "model.keras").write_bytes(b"PK\x03\x04 cut short")
+    (out / "run.json").write_text("{}")
+    assert main(["train", str(path), "--out", str(out), "--resume"]) == 2
+    assert capsys.readouterr().err == (f"error: nothing to resume in {out}: it has no complete checkpoint; without "
+                                       "--resume, a run starts over there\n")
+    assert main(["train", str(path), "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001"]
+    assert json.loads((out / "run.json").read_text())["network"] == "Add"
+    (out / "checkpoints" / "epoch-0002.partial").mkdir()
+    assert main(["train", str(path), "--out", str(out), "--resume", "--epochs", "2"]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+
+
+def _refuse(monkeypatch, cls, method: str, error: int, name: str):
+    """Make `cls.method(self, ...)` raise OSError(error) for the file or folder `name`: self's name (a Path's
+    method), or its first argument's (Model.save's), as a full disk or a read-only file system would."""
+    original = getattr(cls, method)
+
+    def refused(self, *args, **kwargs):
+        if name in (Path(str(self)).name, Path(str(args[0] if args else "")).parent.name):
+            raise OSError(error, os.strerror(error))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, refused)
+
+
+def test_an_out_folder_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    import errno
+
+    path = spec(tmp_path, TINY)
+    (tmp_path / "file").write_text("")
+    assert main(["train", str(path), "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'file'}: it is a file, not a folder (give "
+                                       "another --out)\n")
+    assert main(["train", str(path), "--out", str(tmp_path / "file" / "run")]) == 2
+    assert capsys.readouterr().err == f"error: cannot write {tmp_path / 'file' / 'run'}: Not a directory\n"
+    # a read-only file system (monkeypatched: a test may run as root, whom chmod does not stop)
+    with monkeypatch.context() as m:
+        _refuse(m, Path, "mkdir", errno.EROFS, "run")
+        assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 2
+        assert capsys.readouterr().err == f"error: cannot write {tmp_path / 'run'}: Read-only file system\n"
+    (tmp_path / "run").mkdir()
+    with monkeypatch.context() as m:
+        _refuse(m, Path, "write_text", errno.EROFS, "run.json.tmp")
+        assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 2
+        assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'run' / 'run.json'}: Read-only file "
+                                           "system\n")
+    assert not (tmp_path / "run" / "checkpoints").exists() and not list((tmp_path / "run").glob("*.tmp"))
+
+
+def test_a_full_disk_during_training(tmp_path, capsys, monkeypatch):
+    """ENOSPC while writing a checkpoint, history.csv or metrics.json: one line, exit 2, the last complete
+    checkpoint kept and no partial one left."""
+    import errno
+
+    import keras
+
+    path, out = spec(tmp_path, TINY), tmp_path / "run"
+    with monkeypatch.context() as m:
+        _refuse(m, keras.Model, "save", errno.ENOSPC, "epoch-0002.partial")
+        assert main(["train", str(path), "--out", str(out), "--epochs", "2"]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {out / 'checkpoints' / 'epoch-0002'}: No space left on "
+                                       "device (the checkpoint of epoch 1 is kept)\n")
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001"]
+    assert not (out / "model.keras").exists()
+
+    for name, epochs in (("history.csv.tmp", "3"), ("metrics.json.tmp", "2")):
+        with monkeypatch.context() as m:
+            _refuse(m, Path, "write_text", errno.ENOSPC, name)
+            assert main(["train", str(path), "--out", str(out), "--epochs", epochs, "--resume"]) == 2
+        target = out / name.removesuffix(".tmp")
+        assert capsys.readouterr().err == f"error: cannot write {target}: No space left on device\n"
+        assert not (out / name).exists()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001", "epoch-0002"]
+
+    import tensorflow as tf  # TensorBoard's writes fail with TensorFlow's errors, not OSError
+
+    def full(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__WriteSummary}} events.out; "
+                                                           "No space left on device [Op:WriteSummary]")
+
+    monkeypatch.setattr(tf.summary, "scalar", full)
+    assert main(["train", str(path), "--out", str(out), "--epochs", "3", "--resume"]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {out / 'tensorboard'}: events.out; No space left on "
+                                       "device\n")
+
+
+# ---------------------------------------------------------------- data that cannot train
+
+
+SEQUENCES = """import "std/elman.rnn"
+
+network Seq(units: int = 4) {
+    input x: seq[2]
+    h = Elman(units)(x)
+    output Dense(1)(h)
+
+    train {
+        data = DATA
+        loss = mse
+        epochs = 1
+    }
+}
+"""
+
+
+def _train_on(tmp_path, data: str, text: str = SEQUENCES) -> int:
+    path = tmp_path / "seq.rnn"
+    path.write_text(text.replace("DATA", data), encoding="utf-8")
+    return main(["train", str(path), "--out", str(tmp_path / "run")])
+
+
+def test_data_of_no_steps_or_of_lengths_that_differ(tmp_path, capsys):
+    x, y = np.zeros((10, 5, 2), "float32"), np.zeros((10, 5, 1), "float32")
+    np.savez(tmp_path / "d.npz", x=x[:, :0], y=y)
+    assert _train_on(tmp_path, 'npz("d.npz")') == 1
+    assert capsys.readouterr().err == (f"error[E0701]: {tmp_path / 'd.npz'}: array `x` has shape (10, 0, 2): 0 steps; "
+                                       "a sequence needs at least one step\n")
+    np.savez(tmp_path / "d.npz", x=x, y=np.zeros((10, 7, 1), "float32"))
+    assert _train_on(tmp_path, 'npz("d.npz")') == 1
+    assert capsys.readouterr().err == ("error[E0701]: the training data: the targets have shape (10, 7, 1), the "
+                                       "model's output (None, 5, 1): 7 steps, not 5\n")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y[:8])
+    assert _train_on(tmp_path, 'npy("x.npy", "y.npy")') == 1
+    assert capsys.readouterr().err == (f"error[E0701]: npy: {tmp_path / 'x.npy'} has 10 examples, but "
+                                       f"{tmp_path / 'y.npy'} has 8\n")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (2 ** 22, 2 ** 22, 2 ** 0, 2)})
+    (tmp_path / "x.npy").write_bytes(header.getvalue() + bytes(64))
+    assert _train_on(tmp_path, 'npy("x.npy", "y.npy")') == 1
+    assert capsys.readouterr().err == (f"error[E0701]: {tmp_path / 'x.npy'}: its header says shape (4194304, 4194304, "
+                                       "1, 2) of float32, 128 TiB, but the file holds 64 bytes after it: it is cut "
+                                       "short or damaged\n")
+    assert _train_on(tmp_path, 'npz("../d.npz")') == 1
+    assert capsys.readouterr().err.startswith("error[E0806]: argument `path` of `npz` names a path that leaves the "
+                                              "spec's folder (`..`), \"../d.npz\": a data path is relative")
+    two = TWO_INPUTS.replace('npz("two.npz", inputs="a,b", targets="y")', "DATA")
+    np.savez(tmp_path / "two.npz", a=x[:, :, :2], b=np.zeros((10, 6, 1), "float32"), y=y[:, 0])
+    assert _train_on(tmp_path, 'npz("two.npz", inputs="a,b", targets="y")', two) == 1
+    assert capsys.readouterr().err == ("error[E0701]: the training data: the model cannot take its inputs of 5 and 6 "
+                                       "steps together: give every input the same number of steps\n")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_loss_that_becomes_nan_stops_training(tmp_path, capsys):
+    """Targets of 1e30 make the loss infinite at once: training stops there, writes no checkpoint of the
+    diverged weights, keeps the last good one, says where and what to try."""
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(64, 5, 2)).astype("float32"), rng.uniform(size=(64, 1)).astype("float32")
+    huge = np.where(np.arange(64)[:, None] % 2 == 0, np.float32(1e30), y)
+    np.savez(tmp_path / "d.npz", x=x, y=huge)
+    path = spec(tmp_path, 'data = npz("d.npz")\nloss = mse\nbatch = 32\nepochs = 1')
+    out = tmp_path / "run"
+    hint = ("lower the learning rate, clip the gradients (`optimizer = adam(clipnorm=1)`), or look for huge values "
+            "in the data")
+    assert main(["train", str(path), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (f"error[E0702]: the loss became inf at step 1 of epoch 1: training stopped, "
+                                       f"and no checkpoint was written; {hint}\n")
+    assert not (out / "checkpoints").exists() or not list((out / "checkpoints").iterdir())
+    np.savez(tmp_path / "d.npz", x=x, y=y)  # a good first epoch, then the data goes bad
+    assert main(["train", str(path), "--out", str(out)]) == 0
+    np.savez(tmp_path / "d.npz", x=x, y=huge)
+    capsys.readouterr()
+    assert main(["train", str(path), "--out", str(out), "--resume", "--epochs", "2"]) == 1
+    assert capsys.readouterr().err == (f"error[E0702]: the loss became inf at step 1 of epoch 2: training stopped, "
+                                       f"and the checkpoint of epoch 1 is kept; {hint}\n")
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["epoch-0001"]
+    with (out / "history.csv").open() as f:
+        assert [r["epoch"] for r in csv.DictReader(f)] == ["1"]
+
+
+TOKENS = """import "std/elman.rnn"
+
+network Tokens {
+    input w: seq[int]
+    output Embedding(5, 4)(w) >> Elman(3) >> Dense(2, activation=softmax)
+    train {
+        data = npz("data.npz")
+        loss = cross_entropy
+        epochs = 1
+        batch = 4
+    }
+}
+"""
+
+
+def test_token_ids_past_the_vocabulary_are_a_data_error(tmp_path, capsys):
+    """TensorFlow's gather stopped such a run mid-epoch with an internal error; the ids are checked first."""
+    path = tmp_path / "tokens.rnn"
+    path.write_text(TOKENS)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, (8, 6))
+    np.savez(tmp_path / "data.npz", x=np.full((8, 6), 9), y=labels)
+    assert main(["train", str(path), "--out", str(tmp_path / "bad")]) == 1
+    assert capsys.readouterr().err == ("error[E0701]: the training data: input `w` holds the token id 9, but "
+                                       "`embedding_1` reads ids 0 to 4\n")
+    np.savez(tmp_path / "data.npz", x=rng.integers(0, 5, (8, 6)), y=labels)
+    assert main(["train", str(path), "--out", str(tmp_path / "run")]) == 0
+    np.savez(tmp_path / "new.npz", w=np.full((2, 6), 7))
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "run"), "--data", str(tmp_path / "new.npz"),
+                 "-o", str(tmp_path / "p.npz")]) == 1
+    assert capsys.readouterr().err == ("error[E0701]: the inputs: input `w` holds the token id 7, but "
+                                       "`embedding_1` reads ids 0 to 4\n")

@@ -141,6 +141,30 @@ ERRORS = [
     ("data = adding(steps=T)\nloss = mse\nbptt = truncated(5)\nstrategy = mirrored",
      "error[E0807]: truncated BPTT carries the states of a batch on one device: it runs with "
      "`strategy = default`, not `mirrored`", "truncated BPTT"),
+    # numbers beyond range: a diagnostic with a span, never an OverflowError or a hang
+    ("data = adding(steps=T)\nloss = mse\noptimizer = adam(learning_rate=2.0 ** 5000)",
+     "error[E0806]: the value of `**` here is too large a number", "^^^^^^^^^^^ too large"),
+    ("data = adding(steps=T)\nloss = mse\nepochs = 10 ** 10 ** 10",
+     "error[E0806]: the value of `**` here is too large a number", "too large"),
+    ("data = adding(steps=T)\nloss = mse\noptimizer = adam(learning_rate=1e300 * 1e300)",
+     "error[E0806]: argument `learning_rate` of optimizer `adam` must be a finite number, not inf",
+     "not a finite number"),
+    ("data = adding(steps=T)\nloss = mse\noptimizer = adam(learning_rate=0 ** -1)",
+     "error[E0806]: division by zero", ""),
+    ("data = adding(steps=T)\nloss = mse\nseed = -1",
+     "error[E0806]: `seed` must be from 0 to 2147483647, not -1", "not from 0 to 2147483647"),
+    ("data = adding(steps=T)\nloss = mse\nbatch = 2 ** 40",
+     "error[E0806]: `batch` must be from 1 to 2147483647, not 1099511627776", ""),
+    ("data = adding(steps=T, train=2 ** 40)\nloss = mse",
+     "error[E0806]: argument `train` of `adding` must be at most 2147483647, not 1099511627776", ""),
+    # data paths stay inside the spec's folder
+    ("data = csv(\"/etc/passwd\", delimiter=\":\")\nloss = mse",
+     "error[E0806]: argument `path` of `csv` names an absolute path, \"/etc/passwd\": a data path is relative to "
+     "the spec's folder and stays inside it: put the data in or under that folder (a symbolic link made there is "
+     "followed)", "--> spec.rnn:9:16"),
+    ("data = npz(\"../outside/x.npz\")\nloss = mse",
+     "error[E0806]: argument `path` of `npz` names a path that leaves the spec's folder (`..`), "
+     "\"../outside/x.npz\"", ""),
 ]
 
 
@@ -186,3 +210,10 @@ def test_a_hyperparameter_without_default_is_checked_at_run_time():
     with pytest.raises(SpecErrors) as e:
         training.plan(bound.ast, {"units": 4, "T": 20, "n": 0})
     assert e.value.errors[0].message == "`epochs` must be at least 1, not 0"
+
+
+def test_a_number_of_hundreds_of_digits_is_a_diagnostic():
+    """A literal of 400 digits is an error with a span (never an OverflowError), whichever stage finds it."""
+    for literal in ("1" * 400, "1" * 400 + ".0"):
+        text = diagnostics(net(f"data = adding(steps=T)\nloss = mse\noptimizer = adam(learning_rate={literal})"))
+        assert text.startswith("error[E0") and "--> spec.rnn:11:40" in text, text
