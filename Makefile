@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 OUT    := out
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dot tex test repro demo bench gallery fmt-check clean
+.PHONY: setup dot tex test repro demo bench fuzz gallery fmt-check clean
 
 # compileall: the environment may set PYTHONDONTWRITEBYTECODE, and an editable
 # install has no bytecode of its own; `check` should start fast all the same.
@@ -75,6 +75,14 @@ demo: setup
 # writes bench/RESULTS.md (a few minutes on 2 cores).
 bench: setup
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) bench/bench.py --write
+
+# The project's own fuzzer, for MINUTES minutes (default 10): mutated specs through
+# rnndsl.load, and a sample of the accepted ones lowered and run forward on random
+# input; any failure other than a diagnostic is written to out/fuzz/ with its input,
+# and the run exits 1. docs/reliability.md records the figures of a run.
+MINUTES ?= 10
+fuzz: setup
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) tests/fuzz_campaign.py --minutes $(MINUTES) --out $(OUT)/fuzz
 
 # docs/gallery.md and its diagrams docs/gallery/*.svg, from the specs: every
 # architecture of the standard library with its spec, its diagram and its paper.

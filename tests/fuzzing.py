@@ -158,7 +158,7 @@ def tokenize(text: str) -> list[str]:
 
 # Characters worth inserting: the language's own punctuation, keywords, and the
 # characters that break lexers (lookalikes, quotes, control characters).
-_INTERESTING = [
+INTERESTING = [
     "(", ")", "[", "]", "{", "}", ",", ":", "=", "~", "+", "-", "*", "/", "@", "**", ">>",
     "<", "<=", "==", "!=", "d/dt", '"', '"""', "'", "\\", "#", ".", ";", "^", "$", "?", "`",
     "\n", "\r", "\r\n", "\t", " ", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\ufeff", "\u00a0",
@@ -170,7 +170,7 @@ _INTERESTING = [
 ]
 
 _inserted = st.one_of(
-    st.sampled_from(_INTERESTING),
+    st.sampled_from(INTERESTING),
     st.characters(codec="utf-8", exclude_categories=("Cs",)),
     st.text(min_size=1, max_size=4),
 )
