@@ -8,8 +8,8 @@
 TensorFlow is imported only by the passes that lower to Keras.
 """
 
-from . import _keras_hook
-from .errors import RnnDslError, SpecErrors, UsageError
+from .keras import hook as _keras_hook
+from .lang.errors import RnnDslError, SpecErrors, UsageError
 from .program import Program, load
 
 _keras_hook.install()  # saved models reload in any process that has imported rnndsl

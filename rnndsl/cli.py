@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
-from .errors import RnnDslError, SpecErrors, UsageError
+from .lang.errors import RnnDslError, SpecErrors, UsageError
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell shows a process ended by SIGPIPE
@@ -275,7 +275,7 @@ def _latex(args) -> int:
 
 def _render(args) -> int:
     from .program import check_file
-    from .render import FORMATS, MAX_UNROLL, check_style
+    from .draw.render import FORMATS, MAX_UNROLL, check_style
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()
@@ -350,7 +350,7 @@ def _save(model, path: str) -> None:
 
 def _set_values(pairs: list, item) -> dict:
     """`--set key=value` pairs, checked against the network's (or cell's) declared hyperparameter types."""
-    from .errors import ResolveError, did_you_mean
+    from .lang.errors import ResolveError, did_you_mean
 
     hparams = item.graph.graph["hparams"]
     kind = "cell" if item.graph.graph["kind"] == "cell" else "network"
@@ -402,7 +402,7 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 def _named(file: str, name: str, kind: str, table: dict) -> str:
     """`name`, when `table` (the file's cells or networks) has it; else a usage error with a suggestion."""
     if name not in table:
-        from .errors import did_you_mean
+        from .lang.errors import did_you_mean
 
         hint = "".join(f"; {n}" for n in did_you_mean(name, table))
         raise UsageError(f"{file} has no {kind} named `{name}`{hint}")
@@ -439,7 +439,7 @@ def _build(args) -> int:
     if found is None:
         return EXIT_SPEC
     program, name, values = found
-    from .lower import describe
+    from .keras.lower import describe
 
     model = program.build(name, input_size=args.input_size, fused=not args.no_fused, **values)
     model.summary()
@@ -454,11 +454,11 @@ def _fit(args) -> int:
     if found is None:
         return EXIT_SPEC
     program, name, values = found
-    from .train import read_arrays  # a regular file, each array's size checked before it is read
+    from .train.run import read_arrays  # a regular file, each array's size checked before it is read
 
     data = read_arrays(args.data)
-    from .errors import DataError
-    from .fit import fit_model
+    from .lang.errors import DataError
+    from .train.fit import fit_model
 
     model = program.build(name, input_size=args.input_size, **values)
     try:
@@ -485,7 +485,7 @@ def _train(args) -> int:
         return EXIT_SPEC
     name = _named(args.file, args.network or program.default_name(), "network", program.networks)
     values = _set_values(args.set, program.networks[name])
-    from .train import run
+    from .train.run import run
 
     out = Path(args.out) if args.out else Path("runs") / name
     result = run(program, name, values=values, out=out, epochs=args.epochs, resume=args.resume)
@@ -496,7 +496,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .train import evaluate, open_run
+    from .train.run import evaluate, open_run
 
     metrics = evaluate(open_run(args.run), args.split)
     print(f"{args.split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
@@ -506,8 +506,8 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     import numpy as np
 
-    from .seq2seq import decoder_of
-    from .train import open_run, predict, read_arrays
+    from .keras.seq2seq import decoder_of
+    from .train.run import open_run, predict, read_arrays
 
     if not args.output.endswith(".npz"):
         raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
@@ -540,9 +540,9 @@ def _decode_freely(saved, given: dict, args) -> dict:
     --beam), with its heat map for --attention."""
     import numpy as np
 
-    from .data import Vocabulary
-    from .seq2seq import decode, decoded_arrays, heat_map, source_names
-    from .train import check_token_ids
+    from .train.data import Vocabulary
+    from .keras.seq2seq import decode, decoded_arrays, heat_map, source_names
+    from .train.run import check_token_ids
 
     vocabularies = {name: Vocabulary.load(saved.out / f"{name}.vocabulary.json")
                     for name in ("source", "target") if (saved.out / f"{name}.vocabulary.json").exists()}
@@ -578,7 +578,7 @@ def _ctc_beam(outputs, beam: int):
     """CTC labels by prefix beam search, padded with -1."""
     import numpy as np
 
-    from .ctc import beam_search_decode
+    from .keras.ctc import beam_search_decode
 
     decoded = beam_search_decode(outputs, beam)
     labels = np.full((len(decoded), max((len(d) for d in decoded), default=0)), -1, "int32")
@@ -588,8 +588,8 @@ def _ctc_beam(outputs, beam: int):
 
 
 def _fmt(args) -> int:
-    from .fmt import format_text
-    from .specfiles import read_spec
+    from .lang.fmt import format_text
+    from .lang.specfiles import read_spec
 
     status = EXIT_OK
     for path in args.files:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .dims import shape_str
-from .fused import fused_path
+from .lang.dims import shape_str
+from .keras.fused import fused_path
 
 
 def explain(program) -> str:

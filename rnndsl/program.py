@@ -14,10 +14,10 @@ from typing import Optional, Sequence, Union
 
 import networkx as nx
 
-from . import causality, graph, infer, specfiles
-from .errors import SpecErrors, UsageError
-from .parse import parse_file
-from .resolve import BoundProgram, resolve
+from .lang import causality, graph, infer, specfiles
+from .lang.errors import SpecErrors, UsageError
+from .lang.parse import parse_file
+from .lang.resolve import BoundProgram, resolve
 
 
 def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,
@@ -26,7 +26,7 @@ def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = N
 
     Imports are looked for in `base_dir` (None: none but the standard library and the
     search path), then the standard library, then the folders of `search_path` and
-    RNNDSL_PATH; or by `finder` alone (`rnndsl.specfiles.CarriedTexts` for a saved model's
+    RNNDSL_PATH; or by `finder` alone (`rnndsl.lang.specfiles.CarriedTexts` for a saved model's
     texts). Text over `specfiles.MAX_SPEC_BYTES` is a UsageError.
     """
     specfiles.check_size(text, file)
@@ -90,7 +90,7 @@ class Cell:
 
     def render(self, path=None, *, unroll: Optional[int] = None, format: Optional[str] = None,
                style: str = "default"):
-        from .render import render_cell, output
+        from .draw.render import render_cell, output
 
         return output(render_cell(self.graph, unroll=unroll, style=style), path, format)
 
@@ -99,20 +99,20 @@ class Cell:
 
     def latex(self, standalone: bool = False) -> str:
         """The cell's equations as a LaTeX `align` block and its `where` sentence (`rnndsl latex`)."""
-        from . import latex
+        from .draw import latex
 
         bound = self.program.bound.cells[self.name]
         return _latex_text("cell", self.name, bound.file, latex.cell_latex(self.graph, bound.ast), standalone)
 
     def _repr_latex_(self) -> str:
         """The equations in an `aligned` block, as Jupyter's MathJax shows them."""
-        from . import latex
+        from .draw import latex
 
         return "$$" + latex.cell_equations(self.graph, self.program.bound.cells[self.name].ast, env="aligned") + "$$"
 
 
 def _latex_text(kind: str, name: str, file: str, body: str, standalone: bool) -> str:
-    from . import latex
+    from .draw import latex
 
     return latex.document(body, title=name) if standalone else latex.header(kind, name, file) + body
 
@@ -130,7 +130,7 @@ class Network:
         return self.graph.graph["doc"]
 
     def render(self, path=None, *, expand=(), format: Optional[str] = None, style: str = "default"):
-        from .render import render_network, output
+        from .draw.render import render_network, output
 
         return output(render_network(self.graph, self.program.graphs, expand=expand, style=style), path, format)
 
@@ -139,14 +139,14 @@ class Network:
 
     def latex(self, standalone: bool = False) -> str:
         """The network's data flow as a LaTeX `align` block of its bindings (`rnndsl latex`)."""
-        from . import latex
+        from .draw import latex
 
         bound = self.program.bound.networks[self.name]
         return _latex_text("network", self.name, bound.file, latex.network_latex(self.graph, bound), standalone)
 
     def _repr_latex_(self) -> Optional[str]:
         """The bindings in an `aligned` block; None (no LaTeX to show) for a network that binds nothing."""
-        from . import latex
+        from .draw import latex
 
         block = latex.network_equations(self.graph, self.program.bound.networks[self.name], env="aligned")
         return f"$${block}$$" if block else None
@@ -185,7 +185,7 @@ class Program:
         try:
             return self.graphs[name]
         except KeyError:
-            from .errors import did_you_mean
+            from .lang.errors import did_you_mean
 
             raise UsageError(f"no cell or network named `{name}`"
                              + "".join(f"; {n}" for n in did_you_mean(name, self.graphs))) from None
@@ -196,7 +196,7 @@ class Program:
 
         With `path`, writes the file (its suffix picks the format: svg, pdf, png, dot, tex)
         and returns the path; else returns the SVG text (the DOT source for "dot", the TikZ
-        picture for "tex"). `style="paper"` draws a figure for a publication (rnndsl.paper).
+        picture for "tex"). `style="paper"` draws a figure for a publication (rnndsl.draw.paper).
         """
         name = name or self.default_name()
         self.graph(name)
@@ -233,10 +233,10 @@ class Program:
         """The `keras.Model` of network or cell `name`, its hyperparameters set by keyword (imports TensorFlow).
 
         A cell alone is a model from its inputs, side by side, `(batch, T, input_size)` to its outputs at every
-        step (`rnndsl.lower.build_cell`). Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless
+        step (`rnndsl.keras.lower.build_cell`). Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless
         `fused=False`.
         """
-        from .lower import build_cell, build_network
+        from .keras.lower import build_cell, build_network
 
         name = name or self.default_name()
         if name in self.cells:

@@ -66,7 +66,7 @@ def front_end(text: str, file: str, base_dir: str):
 
 def check(job: dict) -> dict:
     """Compile a mutant: accepted, or rejected with well-formed diagnostics (anything else raises)."""
-    from rnndsl.errors import RnnDslError, SpecErrors
+    from rnndsl.lang.errors import RnnDslError, SpecErrors
 
     try:
         program, errors = front_end(job["text"], job["file"], job["base_dir"])
@@ -88,7 +88,7 @@ def lower(job: dict) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-    from rnndsl.errors import RnnDslError
+    from rnndsl.lang.errors import RnnDslError
 
     program, errors = front_end(job["text"], job["file"], job["base_dir"])
     if errors:
@@ -129,7 +129,7 @@ def lower(job: dict) -> dict:
 
 def _build(program, name: str, kwargs: dict, calls: list):
     """`program.build(name, **kwargs)`; a cell that leaves its input size open is built again with input_size=3."""
-    from rnndsl.errors import UsageError
+    from rnndsl.lang.errors import UsageError
 
     calls.append(f"build({name!r}, **{kwargs})")
     try:

@@ -14,7 +14,7 @@ def compile_spec(text: str, file: str = "spec.rnn"):
 
 def diagnostics(text: str, file: str = "spec.rnn") -> str:
     """Every diagnostic of `text`, rendered, in source order, separated by blank lines."""
-    from rnndsl.errors import SpecErrors
+    from rnndsl.lang.errors import SpecErrors
 
     _, errors = compile_spec(text, file)
     assert errors, "expected diagnostics, found none"

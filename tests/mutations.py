@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fuzzing import INTERESTING, SEEDS, tokenize
-from rnndsl.builtins import ACTIVATIONS, CONSTRAINTS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, SOLVERS
-from rnndsl.layers import ATTENTIONS, BRIDGES, KERAS_LAYERS, WRAPPERS
+from rnndsl.lang.builtins import ACTIVATIONS, CONSTRAINTS, FUNCTIONS, HYPER_TYPES, INITIALIZERS, SOLVERS
+from rnndsl.lang.layers import ATTENTIONS, BRIDGES, KERAS_LAYERS, WRAPPERS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -58,7 +58,7 @@ def _pair(network: str, fused: bool):
     """(the model of any batch, the stateful model of batch BATCH with the same weights)."""
     import keras
 
-    from rnndsl.lower import build_network
+    from rnndsl.keras.lower import build_network
 
     program = rnndsl.load(NETWORK)
     keras.utils.set_random_seed(0)
@@ -81,7 +81,7 @@ def _chunked(model, x, k: int):
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "generated"])
 def test_chunks_with_carried_states_give_the_whole_sequence(fused):
     """LSTM >> Stack(GRU, 2) >> Delay2: chunks of 10, 10 and 5 steps give the outputs of the 25 steps."""
-    from rnndsl.train import reset_states
+    from rnndsl.train.run import reset_states
 
     whole, stateful = _pair("N", fused)
     stateful_layers = [layer for layer in stateful.layers if getattr(layer, "stateful", False)]
@@ -98,7 +98,7 @@ def test_chunks_with_carried_states_give_the_whole_sequence(fused):
 
 def test_a_reset_restores_the_cells_initial_states():
     """Delay2 starts at 0.5 in both carried values of h, not at Keras's zeros."""
-    from rnndsl.train import reset_states
+    from rnndsl.train.run import reset_states
 
     _, stateful = _pair("N", fused=False)
     stateful(_inputs(3))
@@ -115,7 +115,7 @@ def test_gradients_stop_at_the_chunk(fused):
     to the weights is that of chunk 2 run alone from chunk 1's final states, held constant."""
     import tensorflow as tf
 
-    from rnndsl.train import reset_states
+    from rnndsl.train.run import reset_states
 
     whole, stateful = _pair("E", fused)
     x = _inputs(4, steps=20)
@@ -252,8 +252,8 @@ def test_models_that_cannot_carry_states():
     """A recurrent layer that is not stateful, an input without a time axis: _check_truncation refuses them."""
     import keras
 
-    from rnndsl.errors import UsageError
-    from rnndsl.train import _check_truncation
+    from rnndsl.lang.errors import UsageError
+    from rnndsl.train.run import _check_truncation
 
     steps = keras.Input(batch_shape=(4, None, 1), name="steps")
     plain = keras.Model(steps, keras.layers.Dense(1)(keras.layers.LSTM(2, return_sequences=True, name="enc")(steps)))
@@ -281,8 +281,8 @@ def test_ten_thousand_steps_in_chunks_of_a_hundred(tmp_path):
     trained model, its states reset at the start of every chunk instead, does clearly worse on the test set."""
     from test_repro import _record
 
-    from rnndsl.lower import build_network
-    from rnndsl.train import plan_of, reset_states, run
+    from rnndsl.keras.lower import build_network
+    from rnndsl.train.run import plan_of, reset_states, run
 
     started = time.perf_counter()
     path = leaky_spec(tmp_path, n=32, steps=10_000, a=0.99, k=100, batch=16, epochs=10, units=16, validation=0)

@@ -206,7 +206,7 @@ def test_check_standard_library_and_examples_without_tensorflow():
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time")]
-    assert "rnndsl.infer" in imported
+    assert "rnndsl.lang.infer" in imported
     assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "graphviz")]
 
 

@@ -1,4 +1,4 @@
-"""CTC (rnndsl.ctc): the loss and the decoders against sums over every path, written out here.
+"""CTC (rnndsl.keras.ctc): the loss and the decoders against sums over every path, written out here.
 
 The reference for p(z | x) is the definition itself (Graves et al. 2006):
 the sum, over all (classes + 1)^T paths that collapse to z, of the product
@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from rnndsl import ctc  # noqa: E402
+from rnndsl.keras import ctc  # noqa: E402
 
 RNG = np.random.default_rng(2006)
 

@@ -1,4 +1,4 @@
-"""rnndsl.data: the sources a `train` block names, their arguments, and the checks on their arrays.
+"""rnndsl.train.data: the sources a `train` block names, their arguments, and the checks on their arrays.
 
 Each generator is checked for its shapes, its dtypes, determinism by seed, and a property
 that shows it is the task (checked here by an independent rule: a regular expression for
@@ -20,9 +20,9 @@ import sys
 import numpy as np
 import pytest
 
-from rnndsl import data
-from rnndsl.data import REQUIRED, Data, Param, Split, Vocabulary, bind, check_args, check_fits, hold_out, load
-from rnndsl.errors import DataError
+from rnndsl.train import data
+from rnndsl.train.data import REQUIRED, Data, Param, Split, Vocabulary, bind, check_args, check_fits, hold_out, load
+from rnndsl.lang.errors import DataError
 
 
 def gen(source: str, seed: int = 0, **args) -> Data:
@@ -54,7 +54,7 @@ def same(a: Data, b: Data) -> bool:
 
 
 def test_importing_the_data_module_does_not_import_tensorflow():
-    code = "import sys, rnndsl.data; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    code = "import sys, rnndsl.train.data; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,4 +1,4 @@
-"""Tests of `rnndsl.fmt`: the canonical layout, comments, blank lines, parentheses,
+"""Tests of `rnndsl.lang.fmt`: the canonical layout, comments, blank lines, parentheses,
 round trips (formatted text parses to an equal AST) and idempotence."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnndsl import ast as A
-from rnndsl.errors import SpecErrors
-from rnndsl.fmt import check, format_expr, format_text
-from rnndsl.parse import parse, parse_file
+from rnndsl.lang import ast as A
+from rnndsl.lang.errors import SpecErrors
+from rnndsl.lang.fmt import check, format_expr, format_text
+from rnndsl.lang.parse import parse, parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

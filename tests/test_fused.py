@@ -11,7 +11,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import rnndsl  # noqa: E402
-from rnndsl.fused import Fused, Generated, fused_path  # noqa: E402
+from rnndsl.keras.fused import Fused, Generated, fused_path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STD = ROOT / "specs" / "std"
@@ -110,7 +110,7 @@ network N(units: int = 6) {
 
 
 def test_fused_and_generated_models_give_the_same_outputs():
-    from rnndsl.lower import GeneratedCell, fused_weights
+    from rnndsl.keras.lower import GeneratedCell, fused_weights
 
     program = rnndsl.load(NETWORK)
     fast = program.build("N")

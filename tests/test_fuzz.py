@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from rnndsl import ast as A
-from rnndsl.errors import RnnDslError
-from rnndsl.parse import parse
+from rnndsl.lang import ast as A
+from rnndsl.lang.errors import RnnDslError
+from rnndsl.lang.parse import parse
 
 from fuzzing import SEEDS, mutations, tokenize
 

@@ -17,7 +17,7 @@ import pytest
 
 import fuzz_campaign
 import mutations
-from rnndsl.errors import RnnDslError
+from rnndsl.lang.errors import RnnDslError
 
 
 def _run(tmp_path, *options):
@@ -62,40 +62,40 @@ def test_a_short_run_finds_no_failures(tmp_path, capsys):
 
 
 def plant_keyerror():
-    import rnndsl.causality
+    import rnndsl.lang.causality
 
     def check(graphs):
         raise KeyError("%2")
 
-    rnndsl.causality.check = check
+    rnndsl.lang.causality.check = check
 
 
 def plant_hang():
-    import rnndsl.causality
+    import rnndsl.lang.causality
 
-    rnndsl.causality.check = lambda graphs: time.sleep(60)
+    rnndsl.lang.causality.check = lambda graphs: time.sleep(60)
 
 
 def plant_stuck():  # a hang where the time limit's signal is not heard (as in C code): the worker is killed
-    import rnndsl.causality
+    import rnndsl.lang.causality
 
     def check(graphs):
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
         time.sleep(60)
 
-    rnndsl.causality.check = check
+    rnndsl.lang.causality.check = check
 
 
 def plant_memory_hog():
-    import rnndsl.causality
+    import rnndsl.lang.causality
 
-    rnndsl.causality.check = lambda graphs: [bytes(256 << 20) for _ in range(10**4)]  # calloc: no page is touched
+    rnndsl.lang.causality.check = lambda graphs: [bytes(256 << 20) for _ in range(10**4)]  # calloc: no page is touched
 
 
 def plant_crash():
-    import rnndsl.causality
+    import rnndsl.lang.causality
 
-    rnndsl.causality.check = lambda graphs: os.abort()
+    rnndsl.lang.causality.check = lambda graphs: os.abort()
 
 
 @pytest.mark.parametrize("plant, kind", [("plant_keyerror", "KeyError"), ("plant_hang", "Timeout"),

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 
 from fuzzing import SEEDS, mutations
-from rnndsl.errors import RnnDslError
+from rnndsl.lang.errors import RnnDslError
 from rnndsl.program import compile_text
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import checked, diagnostics
-from rnndsl.dims import Dim
+from rnndsl.lang.dims import Dim
 
 CASES = {
     "add_mismatch": (
@@ -336,7 +336,7 @@ error[E0305]: initial state `h` of `GRU` takes vec[units], found seq[8]
     = note: `h` is [units] in cell `GRU`
 """,
     ),
-    # ---- limits (rnndsl.limits): sizes that would hang or crash the build are errors at check
+    # ---- limits (rnndsl.lang.limits): sizes that would hang or crash the build are errors at check
     "cell_default_zero": (
         """
 cell C(units: int = 0) {
@@ -660,7 +660,7 @@ def test_network_edges_are_typed():
 
 
 def test_dims_print_and_solve():
-    from rnndsl.dims import solve
+    from rnndsl.lang.dims import solve
 
     units = Dim.sym("units")
     assert str(2 * units + Dim.sym("in") - 3) == "in + 2*units - 3"
@@ -716,7 +716,7 @@ def test_a_stack_is_typed_in_a_few_layers_whatever_its_depth():
 
 
 def test_an_integer_dimension_solves_from_a_total_size():
-    from rnndsl.dims import solve_int
+    from rnndsl.lang.dims import solve_int
 
     n = Dim.sym("in")
     assert solve_int(n, "in", 9999999999) == 9999999999  # at once, not by trying every value below

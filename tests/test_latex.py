@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from rnndsl import notation
+from rnndsl.draw import notation
 from rnndsl.cli import main
-from rnndsl.fmt import format_text as format_source
+from rnndsl.lang.fmt import format_text as format_source
 from rnndsl.program import compile_text, load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The Pygments lexer of `.rnn` specs (rnndsl.lexer), registered as `rnn`."""
+"""The Pygments lexer of `.rnn` specs (rnndsl.lang.lexer), registered as `rnn`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pygments.token import Error, Token
 
-from rnndsl.lexer import RnnLexer
+from rnndsl.lang.lexer import RnnLexer
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").rglob("*.rnn")) + sorted((ROOT / "examples").glob("*.rnn"))

@@ -16,7 +16,7 @@ import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
-from rnndsl.lower import GeneratedCell, cell_rnn  # noqa: E402
+from rnndsl.keras.lower import GeneratedCell, cell_rnn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STD = ROOT / "specs" / "std"
@@ -195,12 +195,12 @@ def test_sibling_matmuls_run_as_one():
 
 def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):
     """`auto` hoists on an accelerator; on a CPU only where the frontier is no wider than the inputs."""
-    import rnndsl.lower
+    import rnndsl.keras.lower
 
     program = rnndsl.load(STD / "indrnn.rnn")
-    monkeypatch.setattr(rnndsl.lower, "_accelerator", lambda: True)
+    monkeypatch.setattr(rnndsl.keras.lower, "_accelerator", lambda: True)
     assert cell_rnn(program, "IndRNN", input_dim=4, units=8).cell._plan.hoisted_order
-    monkeypatch.setattr(rnndsl.lower, "_accelerator", lambda: False)
+    monkeypatch.setattr(rnndsl.keras.lower, "_accelerator", lambda: False)
     narrow = cell_rnn(program, "IndRNN", input_dim=16, units=8)  # W @ x[t]: 8 per step instead of 16
     wide = cell_rnn(program, "IndRNN", input_dim=4, units=8)  # 8 per step instead of 4
     assert narrow.cell._plan.hoisted_order and not wide.cell._plan.hoisted_order
@@ -232,7 +232,7 @@ def test_final_states_carry_into_another_layer(cell, states, fused, tmp_path):
     model = program.build("Continued", fused=fused)
     encoder, decoder = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     assert isinstance(decoder, keras.layers.LSTM if fused and cell.startswith("LSTM") else
-                      keras.layers.GRU if fused else rnndsl.lower.GeneratedRNN)
+                      keras.layers.GRU if fused else rnndsl.keras.lower.GeneratedRNN)
     decoder.set_weights(encoder.get_weights())
     a, b = RNG.normal(size=(2, 4, 3)).astype("float32"), RNG.normal(size=(2, 3, 3)).astype("float32")
     whole = decoder(np.concatenate([a, b], axis=1)).numpy()
@@ -503,9 +503,9 @@ def test_a_concatenate_axis_from_a_hyperparameter_is_a_diagnostic(capsys, tmp_pa
         "error[E0305]: the axis of `Concatenate` is a number written in the spec, not `k`\n")
 
 
-@pytest.mark.parametrize("activation", rnndsl.builtins.ACTIVATIONS)
+@pytest.mark.parametrize("activation", rnndsl.lang.builtins.ACTIVATIONS)
 def test_every_activation_of_a_dense_layer_builds_saves_and_reloads(activation, tmp_path):
-    from rnndsl.lower import _UNARY
+    from rnndsl.keras.lower import _UNARY
 
     program = rnndsl.load(f"network N {{\n    input x: vec[3]\n    output Dense(2, activation={activation})(x)\n}}\n")
     model = program.build("N")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import rnndsl
-from rnndsl import optimize
-from rnndsl.graph import operands
+from rnndsl.keras import optimize
+from rnndsl.lang.graph import operands
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
 

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from rnndsl import ast as A
-from rnndsl.errors import RnnDslError, SpecErrors
-from rnndsl.parse import _MISTAKE_TABLE, _failure_key, _mistakes, parse, parse_file
+from rnndsl.lang import ast as A
+from rnndsl.lang.errors import RnnDslError, SpecErrors
+from rnndsl.lang.parse import _MISTAKE_TABLE, _failure_key, _mistakes, parse, parse_file
 
 # ---------------------------------------------------------------- helpers
 

@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 
 import rnndsl
-from rnndsl.ast import Span
+from rnndsl.lang.ast import Span
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,9 +22,9 @@ import pytest
 
 import rnndsl
 from rnndsl.cli import main
-from rnndsl.errors import UsageError
-from rnndsl.errors import LayoutError
-from rnndsl.render import FORMATS, delay_label, output, render_cell, render_network
+from rnndsl.lang.errors import UsageError
+from rnndsl.lang.errors import LayoutError
+from rnndsl.draw.render import FORMATS, delay_label, output, render_cell, render_network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -605,7 +605,7 @@ def test_dot_failing_reaches_the_command_line_as_a_diagnostic(monkeypatch, tmp_p
 def test_render_does_not_import_tensorflow():
     code = (
         "import sys, rnndsl\n"
-        "from rnndsl.render import render_cell, output\n"
+        "from rnndsl.draw.render import render_cell, output\n"
         f"p = rnndsl.load({ELMAN!r})\n"
         "output(render_cell(p.graphs['Elman'], unroll=2))\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"

@@ -1,4 +1,4 @@
-"""render, paper style, and rnndsl.tikz: publication drawings.
+"""render, paper style, and rnndsl.draw.tikz: publication drawings.
 
 Every cell of specs/std and every network of examples/ is drawn in the paper
 style, twice, and the two SVGs (and TikZ pictures) compared byte for byte; the
@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 import rnndsl
-from rnndsl import notation, paper, render
-from rnndsl.errors import LayoutError, UsageError
-from rnndsl.notation import tex_escape
-from rnndsl.render import _stable_pdf, output, render_cell, render_network
-from rnndsl.tikz import from_layout
+from rnndsl.draw import notation, paper, render
+from rnndsl.lang.errors import LayoutError, UsageError
+from rnndsl.draw.notation import tex_escape
+from rnndsl.draw.render import _stable_pdf, output, render_cell, render_network
+from rnndsl.draw.tikz import from_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,7 +203,7 @@ def test_same_bytes_in_another_process():
     # hash randomisation and a fresh interpreter change nothing
     code = (
         "import sys, rnndsl\n"
-        "from rnndsl.render import render_cell, render_network, output\n"
+        "from rnndsl.draw.render import render_cell, render_network, output\n"
         "p = rnndsl.load('specs/std/lstm.rnn'); q = rnndsl.load('examples/tagger.rnn')\n"
         "dots = [render_cell(p.graphs['LSTM'], style='paper'),\n"
         "        render_network(q.graphs['Tagger'], q.graphs, expand=['ctx', 'deep'], style='paper')]\n"
@@ -478,7 +478,7 @@ def test_functions_are_named_as_notation_names_them():
 
 
 def test_the_styles_answer_the_same_hooks():
-    # Q7: the paper style's choices live in rnndsl.paper, the default style's in rnndsl.render;
+    # Q7: the paper style's choices live in rnndsl.draw.paper, the default style's in rnndsl.draw.render;
     # the drawings call the same hooks on either
     hooks = {name for name in vars(render.Default) if not name.startswith("_")}
     assert hooks == {name for name in vars(paper.Paper) if not name.startswith("_")}
@@ -502,7 +502,7 @@ def _imports(module) -> set:
 
 def test_module_dependencies_are_one_way():
     # Q4: render runs Graphviz and hands its layout to tikz; tikz and paper know nothing of render
-    from rnndsl import tikz
+    from rnndsl.draw import tikz
 
     assert "render" not in _imports(tikz) and "render" not in _imports(paper)
     assert {"tikz", "paper"} <= _imports(render)
@@ -528,7 +528,7 @@ def test_dot_failed_takes_a_subprocess_error():
 def test_tikz_picture_follows_the_layout():
     tikz = output(render_cell(_lstm(), style="paper"), format="tex")
     lines = tikz.splitlines()
-    assert lines[0] == "% LSTM: laid out by Graphviz, written by rnndsl.tikz."
+    assert lines[0] == "% LSTM: laid out by Graphviz, written by rnndsl.draw.tikz."
     assert lines[2] == "\\begin{tikzpicture}[x=1bp, y=1bp]" and lines[-1] == "\\end{tikzpicture}"
     assert "\\documentclass" not in tikz and "\\usepackage" not in "".join(lines[2:])
     # splines as Bézier curves, arrowheads as the polygons Graphviz computed

@@ -4,7 +4,7 @@ Each test generates its data, trains an example network of `examples/` from a
 fixed seed, and asserts the paper's threshold. They are marked `slow`: the
 default run leaves them out; `make repro` runs them, one after another, each
 within 10 minutes on 2 CPU cores. Where the example has a `train` block the
-test runs it as `rnndsl train` does (rnndsl.train.run); the Reber grammar
+test runs it as `rnndsl train` does (rnndsl.train.run.run); the Reber grammar
 trains ten seeds side by side in one model, and the echo state network and
 the Hopfield network are fitted in closed form, so those tests hold their own
 loops.
@@ -64,8 +64,8 @@ def _record(check: str, metric: str, value, threshold: str, seed, started: float
 
 def _adding(network: str, tmp_path) -> float:
     """Train `network` of examples/adding.rnn by its train block; its test MSE."""
-    from rnndsl import data
-    from rnndsl.train import plan_of, run
+    from rnndsl.train import data
+    from rnndsl.train.run import plan_of, run
 
     program = rnndsl.load(EXAMPLES / "adding.rnn")
     plan = plan_of(program, network, {})
@@ -99,8 +99,8 @@ def test_adding_problem_tanh_control_fails():
     control is a rate over seeds, not one seed's result. The five networks train side by side in
     one Keras model, as the Reber test's do: without gradient clipping each copy trains as it
     would alone on this data stream."""
-    from rnndsl import data
-    from rnndsl.train import plan_of
+    from rnndsl.train import data
+    from rnndsl.train.run import plan_of
 
     started, seeds = time.perf_counter(), range(5)
     program = rnndsl.load(EXAMPLES / "adding.rnn")
@@ -137,7 +137,7 @@ def test_adding_problem_tanh_control_fails():
 # which symbols may come next; a string is predicted correctly when, at every step, the outputs
 # above 0.5 are exactly the grammar's legal next symbols.
 
-from rnndsl.data import SYMBOLS, embedded_reber, encode_reber  # noqa: E402
+from rnndsl.train.data import SYMBOLS, embedded_reber, encode_reber  # noqa: E402
 
 
 def test_embedded_reber_grammar_lstm():
@@ -198,9 +198,9 @@ def nrmse(predicted, target) -> float:
 
 def test_mackey_glass_echo_state_network():
     """An ESN of 800 units with a ridge readout: one-step NRMSE < 1e-3, 84 free-running steps < 1e-2."""
-    from rnndsl import fit
-    from rnndsl.data import mackey_glass_series
-    from rnndsl.lower import GeneratedRNN, observer
+    from rnndsl.train import fit
+    from rnndsl.train.data import mackey_glass_series
+    from rnndsl.keras.lower import GeneratedRNN, observer
 
     started, seed = time.perf_counter(), 0
     _keras(seed)
@@ -243,8 +243,8 @@ def test_mackey_glass_echo_state_network():
 
 def _hopfield_recalled(patterns: int, schedule: str, seed: int, units: int = 200) -> int:
     """How many of `patterns` random patterns come back exactly from 10% flipped bits."""
-    from rnndsl import fit, memory
-    from rnndsl.lower import GeneratedRNN
+    from rnndsl.train import fit, recall as memory
+    from rnndsl.keras.lower import GeneratedRNN
 
     rng = np.random.default_rng(seed)
     model = rnndsl.load(EXAMPLES / "hopfield.rnn").build("Memory", units=units)
@@ -277,7 +277,7 @@ def test_hopfield_capacity():
 def test_digits_row_by_row_gru(tmp_path):
     """scikit-learn's 8x8 digits, 8 rows of 8 pixels per image: GRU(64) reaches >= 95% on a 25% hold-out,
     trained by the train block of examples/digits.rnn."""
-    from rnndsl.train import run
+    from rnndsl.train.run import run
 
     started = time.perf_counter()
     result = run(rnndsl.load(EXAMPLES / "digits.rnn"), "DigitsGRU", out=tmp_path / "digits", verbose=0)
@@ -291,8 +291,8 @@ def test_digits_row_by_row_gru(tmp_path):
 
 def test_ctc_speech_bidirectional_lstm(tmp_path):
     """Graves et al. (2006): a bidirectional LSTM trained with the CTC loss labels unsegmented utterances of
-    the synthetic speech task (rnndsl.data.speech) with a label error rate below 5%, within 5 minutes."""
-    from rnndsl.train import run
+    the synthetic speech task (rnndsl.train.data.speech) with a label error rate below 5%, within 5 minutes."""
+    from rnndsl.train.run import run
 
     started = time.perf_counter()
     result = run(rnndsl.load(EXAMPLES / "speech.rnn"), "SpeechCTC", out=tmp_path / "speech", verbose=0)
@@ -317,7 +317,7 @@ def test_ctc_speech_bidirectional_lstm(tmp_path):
 
 def _field_words(tokens: list) -> dict:
     """{field: index of the source word that says it} for a date written in words."""
-    from rnndsl.data import _MONTHS
+    from rnndsl.train.data import _MONTHS
 
     months = set(_MONTHS) | {m[:3] for m in _MONTHS}
     found = {}
@@ -338,9 +338,9 @@ def test_dates_translation_with_attention(tmp_path):
     """>= 95% of held-out dates decoded exactly (greedy, free decoding), and each ISO field's
     attention on its source word (and the next): on average at least half of it, and the most
     attended word in >= 90% of the field's characters."""
-    from rnndsl import data
-    from rnndsl.seq2seq import decode, heat_map
-    from rnndsl.train import plan_of, run
+    from rnndsl.train import data
+    from rnndsl.keras.seq2seq import decode, heat_map
+    from rnndsl.train.run import plan_of, run
 
     started = time.perf_counter()
     program = rnndsl.load(EXAMPLES / "translate.rnn")

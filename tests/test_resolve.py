@@ -6,7 +6,7 @@ import pytest
 
 from helpers import checked, diagnostics
 from rnndsl.program import check_file
-from rnndsl.specfiles import display_path, stdlib_root
+from rnndsl.lang.specfiles import display_path, stdlib_root
 
 CASES = {
     "unknown_hyper_type": (

@@ -1,5 +1,5 @@
 """Saved models are hermetic: a generated cell compiles the text its config carries and reads
-nothing else; a crafted or broken `.keras` file is a one-line error (rnndsl.saved)."""
+nothing else; a crafted or broken `.keras` file is a one-line error (rnndsl.keras.saved)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rnndsl import load
-from rnndsl.errors import UsageError
-from rnndsl.saved import load_model
+from rnndsl.lang.errors import UsageError
+from rnndsl.keras.saved import load_model
 
 LEAKY = """\
 cell Leaky(units: int = 3) {

@@ -1,4 +1,4 @@
-"""The encoder-decoder configuration (rnndsl.seq2seq): its type rules, its forward pass against
+"""The encoder-decoder configuration (rnndsl.keras.seq2seq): its type rules, its forward pass against
 a NumPy reference of Bahdanau's and Luong's equations, teacher forcing against free decoding,
 scheduled sampling, beam search against exhaustive search, saving, and `rnndsl predict`."""
 
@@ -16,7 +16,7 @@ from helpers import diagnostics
 
 keras = pytest.importorskip("keras")
 
-from rnndsl.seq2seq import EncoderDecoder, Stepper, beam_search, decode, decoder_of, greedy  # noqa: E402
+from rnndsl.keras.seq2seq import EncoderDecoder, Stepper, beam_search, decode, decoder_of, greedy  # noqa: E402
 
 VOCAB, START, END = 7, 2, 3
 
@@ -454,7 +454,7 @@ network Plain(units: int = 4) {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A trained encoder-decoder run, a trained plain run, and the dates' test sources as a .npz."""
-    from rnndsl import data
+    from rnndsl.train import data
     from rnndsl.cli import main
 
     folder = tmp_path_factory.mktemp("runs")
@@ -527,7 +527,7 @@ def test_a_saved_run_decodes_in_a_fresh_process(runs):
     import sys
 
     code = ("import numpy as np, rnndsl, keras\n"
-            "from rnndsl.seq2seq import decode\n"
+            "from rnndsl.keras.seq2seq import decode\n"
             f"model = keras.saving.load_model({str(runs / 'Tiny' / 'model.keras')!r})\n"
             f"print(decode(model, {{'source': np.load({str(runs / 'sources.npz')!r})['source']}}).tokens.shape)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
@@ -559,7 +559,7 @@ def test_predict_unreadable_data(runs, capsys):
 
 def test_heat_map_draws_the_real_tokens_only(tmp_path):
     """heat_map cuts the alignment of a padded batch to the tokens it labels."""
-    from rnndsl.seq2seq import heat_map
+    from rnndsl.keras.seq2seq import heat_map
 
     alignment = np.zeros((11, 6))
     alignment[:, 0] = 1.0

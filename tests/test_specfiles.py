@@ -1,4 +1,4 @@
-"""What rnndsl reads to get spec text (rnndsl.specfiles): the file a user names, imports, and
+"""What rnndsl reads to get spec text (rnndsl.lang.specfiles): the file a user names, imports, and
 the texts a saved model carries; and the parser's tables, which are never unpickled."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 
 from rnndsl import load
 from rnndsl.cli import main
-from rnndsl.errors import SpecErrors, UsageError
+from rnndsl.lang.errors import SpecErrors, UsageError
 from rnndsl.program import check_file, compile_text
-from rnndsl.specfiles import MAX_SPEC_BYTES, CarriedTexts, display_path, read_spec, stdlib_root
+from rnndsl.lang.specfiles import MAX_SPEC_BYTES, CarriedTexts, display_path, read_spec, stdlib_root
 
 ELMAN = """\
 cell E(units: int = 2) {
@@ -205,7 +205,7 @@ def test_programs_from_text_keep_their_own_text():
         load("cell A {\n    h[t] = nope(x[t])\n}\n")
     load("cell B {\n    input x: [3]\n    h[t] = x[t]\n    output h\n}\n")  # another <string>
     assert " 2 |     h[t] = nope(x[t])" in raised.value.render()
-    from rnndsl.lower import cell_source
+    from rnndsl.keras.lower import cell_source
 
     assert "sigmoid" in cell_source(a, "E") and "sigmoid" not in cell_source(b, "E")
 
@@ -224,7 +224,7 @@ def test_the_parser_never_unpickles_anything(tmp_path):
     script = textwrap.dedent(f"""
         import pickle, sys
         from lark import Lark
-        from rnndsl.parse import grammar_text, _not_newline
+        from rnndsl.lang.parse import grammar_text, _not_newline
         # Where the old parser (cache=True) kept its tables: plant a pickle that runs code there.
         Lark(grammar_text(), parser="lalr", lexer="basic", propagate_positions=_not_newline,
              maybe_placeholders=True, cache=True)

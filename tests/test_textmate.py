@@ -4,7 +4,7 @@ It is tokenized by tests/textmate.py, a small engine with TextMate's matching
 rules, on Python's `re` (the grammar keeps to regex syntax that means the same
 in Oniguruma), and on Oniguruma itself, the editors' regex engine, through
 `onigurumacffi` (a dev dependency). Its
-token classes follow the Pygments lexer (rnndsl.lexer), which this checks
+token classes follow the Pygments lexer (rnndsl.lang.lexer), which this checks
 character by character on every spec, example and documented block.
 """
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String
 
-import rnndsl.lexer
-from rnndsl.builtins import FUNCTIONS
+import rnndsl.lang.lexer
+from rnndsl.lang.builtins import FUNCTIONS
 
 from textmate import Grammar, GrammarError, PythonRegex, illegal, unportable
 
@@ -73,9 +73,9 @@ def _words(key: str, index: int = -1) -> set:
 
 def test_word_classes_are_the_pygments_lexers():
     declarations = _words("declaration") | {"import"}
-    assert declarations == set(rnndsl.lexer.DECLARATIONS)
-    assert _words("keyword") == set(rnndsl.lexer.KEYWORDS)
-    assert _words("constant") == set(rnndsl.lexer.CONSTANTS)
+    assert declarations == set(rnndsl.lang.lexer.DECLARATIONS)
+    assert _words("keyword") == set(rnndsl.lang.lexer.KEYWORDS)
+    assert _words("constant") == set(rnndsl.lang.lexer.CONSTANTS)
 
 
 def test_regexes_mean_the_same_in_oniguruma_and_python():
@@ -225,7 +225,7 @@ def _differences(text: str) -> list:
         for k in range(len(t.text)):
             ours[starts[t.line] + t.start + k] = _tm_class(t.scopes)
     theirs = {}
-    for index, ttype, value in rnndsl.lexer.RnnLexer().get_tokens_unprocessed(text):
+    for index, ttype, value in rnndsl.lang.lexer.RnnLexer().get_tokens_unprocessed(text):
         for k in range(len(value)):
             theirs[index + k] = _pygments_class(ttype, value)
     return [(text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i), text[i], ours.get(i), theirs.get(i))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from helpers import checked, compile_spec, diagnostics
-from rnndsl import training
-from rnndsl.errors import SpecErrors
-from rnndsl.fmt import format_text
+from rnndsl.lang import training
+from rnndsl.lang.errors import SpecErrors
+from rnndsl.lang.fmt import format_text
 
 
 def net(train_body: str, hparams: str = "units: int = 4, T: int = 20") -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional, Union
 
-from .ast import Span
-from .graph import operands
+from ..lang.ast import Span
+from ..lang.graph import operands
 
 TEMPLATES = {
     "LSTM": """
@@ -157,7 +157,7 @@ def _system(G) -> _System:
 
 @lru_cache(maxsize=None)
 def _template(layer: str) -> _System:
-    from .program import compile_text
+    from ..program import compile_text
 
     program, errors = compile_text(TEMPLATES[layer], f"<{layer} template>")
     assert not errors, errors

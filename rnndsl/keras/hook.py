@@ -17,7 +17,7 @@ import sys
 
 # The modules that register Keras classes a saved model may name: generated cells and
 # initializers (lower), the CTC loss and label error rate (ctc), the encoder-decoder (seq2seq).
-REGISTERING = ("rnndsl.lower", "rnndsl.ctc", "rnndsl.seq2seq")
+REGISTERING = ("rnndsl.keras.lower", "rnndsl.keras.ctc", "rnndsl.keras.seq2seq")
 
 
 def _register() -> None:

@@ -1,7 +1,7 @@
 """resolve: AST -> bound program (imports, scopes, hyperparameters).
 
 `resolve(module, file, folder, finder)` reads the imports (found by
-`rnndsl.specfiles`: next to the importing file, then the standard library, then
+`rnndsl.lang.specfiles`: next to the importing file, then the standard library, then
 the search path), then binds every name of every cell and network:
 
 - in a cell, a name is a hyperparameter, an input, a declared parameter, a
@@ -9,7 +9,7 @@ the search path), then binds every name of every cell and network:
   `param` at all takes every other bare name as an implicit parameter (the way
   papers write `W`, `U`, `b`), while a cell that declares some must declare all;
 - in a network, a name is a hyperparameter, an input, a bound value, a cell, or
-  a layer that `rnndsl.layers` knows.
+  a layer that `rnndsl.lang.layers` knows.
 
 The result is a `BoundProgram`: per cell and network, tables of what each name
 is, with shapes still as expressions (inference comes later). Every problem is
@@ -31,7 +31,7 @@ from .builtins import (
 from .dims import Dim
 from .errors import ResolveError, RnnDslError, SpecImportError, did_you_mean
 from .layers import CELL_KEYWORDS, DTYPES, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, KINDS, WRAPPERS
-from .notation import latex_problem
+from ..draw.notation import latex_problem
 from .parse import parse_file
 
 # ---------------------------------------------------------------- results
@@ -176,7 +176,7 @@ def resolve(module: A.Module, file: str, folder: Optional[Path], finder):
 
     Returns (BoundProgram, errors). `folder` is where the main file's imports start
     (None: only the standard library and the search path); `finder` finds the
-    imports (`rnndsl.specfiles`: a search path, or the texts a saved model carries).
+    imports (`rnndsl.lang.specfiles`: a search path, or the texts a saved model carries).
     """
     errors: list[RnnDslError] = []
     modules = _load_imports(module, file, folder, finder, errors)

@@ -82,7 +82,7 @@ CONSTRAINTS: dict[str, tuple] = {
     "clip": (Param("low", "number"), Param("high", "number")),
 }
 
-# Closed-form fits of a parameter from data (rnndsl.fit).
+# Closed-form fits of a parameter from data (rnndsl.train.fit).
 FITS: dict[str, tuple] = {
     "hebbian": (),
     "ridge": (Param("alpha", "number", 1e-6),),
@@ -100,7 +100,7 @@ ACTIVATIONS = ("linear", "none") + ELEMENTWISE + ("softmax", "log_softmax")
 CONSTANT_NAMES = {"true": True, "false": False}
 
 # ---------------------------------------------------------------- training (the `train` block)
-# rnndsl.training checks a train block against these; rnndsl.train maps them to Keras.
+# rnndsl.lang.training checks a train block against these; rnndsl.train.run maps them to Keras.
 _CLIP = (Param("clipnorm", "number", None), Param("clipvalue", "number", None),
          Param("global_clipnorm", "number", None))
 
@@ -108,7 +108,7 @@ LOSSES: dict[str, tuple] = {
     "mse": (), "mae": (),
     "cross_entropy": (),         # integer class targets, a softmax output
     "binary_cross_entropy": (),  # 0/1 targets (one per output unit), sigmoid outputs
-    "ctc": (),                   # label sequences, per-frame class probabilities (rnndsl.ctc)
+    "ctc": (),                   # label sequences, per-frame class probabilities (rnndsl.keras.ctc)
 }
 METRICS: dict[str, tuple] = {
     "accuracy": (), "binary_accuracy": (), "mse": (), "mae": (),

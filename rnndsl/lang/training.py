@@ -1,10 +1,10 @@
 """training: a network's `train { ... }` block, checked and evaluated into a TrainPlan.
 
 No TensorFlow here: `rnndsl check` checks a train block as it checks the rest
-of a spec, and `rnndsl.train` runs the plan with Keras. The settings
+of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
 (docs/language.md, "Training"):
 
-    data       = SOURCE(ARGS)     required: a generator or a file reader (rnndsl.data.SOURCES)
+    data       = SOURCE(ARGS)     required: a generator or a file reader (rnndsl.train.data.SOURCES)
     loss       = NAME             required: builtins.LOSSES
     metrics    = NAME, ...        builtins.METRICS; none by default
     optimizer  = NAME(ARGS)       builtins.OPTIMIZERS; adam() by default
@@ -284,8 +284,8 @@ class _Planner:
         return out if ok else None
 
     def _source(self, expr) -> Optional[Choice]:
-        """`data = SOURCE(ARGS)`: a source of rnndsl.data, its arguments checked there."""
-        from . import data
+        """`data = SOURCE(ARGS)`: a source of rnndsl.train.data, its arguments checked there."""
+        from ..train import data
 
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Name):
             name, args, span = expr.func.id, expr.args, expr.func.span

@@ -33,8 +33,8 @@ from typing import Optional
 import networkx as nx
 import numpy as np
 
-from .graph import operands
-from .lower import GeneratedRNN, constant, observer
+from ..lang.graph import operands
+from ..keras.lower import GeneratedRNN, constant, observer
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-PACKAGE = "rnndsl"  # as rnndsl.lower registers its classes (not imported here: keras's import hook
-#                     loads this module while rnndsl.lower may still be loading)
+PACKAGE = "rnndsl"  # as rnndsl.keras.lower registers its classes (not imported here: keras's import hook
+#                     loads this module while rnndsl.keras.lower may still be loading)
 
 NEG = -1e9  # the score of a padded source step: its alignment weight is 0
 
@@ -450,7 +450,7 @@ def decoder_of(model) -> Optional[EncoderDecoder]:
 def decode(model, arrays: dict, *, beam: int = 1, max_length: Optional[int] = None) -> Decoded:
     """Decode freely for each source of `arrays` ({input name: array}; the target input, the
     decoder's teacher-forcing tokens, is not needed): greedy with `beam=1`, else beam search."""
-    from .errors import UsageError
+    from ..lang.errors import UsageError
 
     layer = decoder_of(model)
     if layer is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .graph import operands
+from ..lang.graph import operands
 
 
 def instantaneous_order(G) -> list:

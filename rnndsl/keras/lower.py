@@ -24,12 +24,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from . import ast as A
-from . import limits, optimize
-from .dims import Dim, int_bindings, solve_int
-from .errors import ShapeError, SpecErrors, UsageError
-from .graph import operands
-from .layers import KERAS_LAYERS
+from ..lang import ast as A
+from ..lang import limits
+from . import optimize
+from ..lang.dims import Dim, int_bindings, solve_int
+from ..lang.errors import ShapeError, SpecErrors, UsageError
+from ..lang.graph import operands
+from ..lang.layers import KERAS_LAYERS
 
 COSINE_EPS = 1e-8
 PACKAGE = "rnndsl"
@@ -120,7 +121,7 @@ def _initializer(init, rank: int, env: dict):
         return keras.initializers.GlorotUniform() if rank >= 2 else keras.initializers.Zeros()
     if isinstance(init, A.ConstInit):
         return keras.initializers.Constant(float(constant(init.value, env)))
-    from .builtins import INITIALIZERS
+    from ..lang.builtins import INITIALIZERS
 
     args = {p.name: p.default for p in INITIALIZERS[init.name.id]}
     names = [p.name for p in INITIALIZERS[init.name.id]]
@@ -200,7 +201,7 @@ class GeneratedCell(keras.layers.Layer):
         # one unused number.
         self.state_size = [_size(shape) * depth for shape, depth in self.state_shapes.values()] or [1]
         # What the layer outputs at each step: the cell's first output, or the values asked for, flattened
-        # and side by side (to observe a gate or an energy, or to fit a readout; see rnndsl.fit).
+        # and side by side (to observe a gate or an energy, or to fit a readout; see rnndsl.train.fit).
         self.outputs = list(outputs or G.graph["outputs"][:1])
         unknown = [n for n in self.outputs if n not in G or G.nodes[n]["kind"] != "value"]
         if unknown:
@@ -325,8 +326,8 @@ def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
     The text comes from a saved model's config as often as from rnndsl itself, so it is
     compiled hermetically: it may import nothing (`CarriedTexts` of none; a cell's text
     needs no other), and it is held to the front end's limits like any spec."""
-    from .program import compile_text
-    from .specfiles import CarriedTexts
+    from ..program import compile_text
+    from ..lang.specfiles import CarriedTexts
 
     key = (spec, cell)
     if key not in _COMPILED:
@@ -686,7 +687,7 @@ _REGISTERED_ACTIVATIONS = {name: _registered_activation(name, _UNARY[name])
 
 
 def keras_activation(name: str):
-    """What a Keras layer takes as `activation` for an activation of the language (rnndsl.builtins.ACTIVATIONS)."""
+    """What a Keras layer takes as `activation` for an activation of the language (rnndsl.lang.builtins.ACTIVATIONS)."""
     return _KERAS_ACTIVATIONS[name] if name in _KERAS_ACTIVATIONS else _REGISTERED_ACTIVATIONS[name]
 
 
@@ -739,7 +740,7 @@ def observer(layer: GeneratedRNN, values: list) -> GeneratedRNN:
 def hyperparameters(G, given: dict) -> dict:
     """{name: value} of a network's or cell's hyperparameters: the defaults, then `given`; a UsageError for a
     name it does not declare, a value not of its type, or one left without a value."""
-    from .errors import did_you_mean
+    from ..lang.errors import did_you_mean
 
     declared = G.graph["hparams"]
     kind = "cell" if G.graph["kind"] == "cell" else "network"
@@ -815,10 +816,10 @@ def build_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
                   **overrides) -> keras.Model:
     """The Keras functional model of network `name`; `overrides` set its hyperparameters.
 
-    A cell on the fused path (see `rnndsl.fused`) lowers to Keras's own layer
+    A cell on the fused path (see `rnndsl.keras.fused`) lowers to Keras's own layer
     unless `fused` is False. With `stateful_batch` B, the inputs take batches of
     exactly B, `(B, T, f)`, and every recurrent layer is stateful: each call starts
-    from the states the last call ended with (truncated BPTT, rnndsl.train).
+    from the states the last call ended with (truncated BPTT, rnndsl.train.run).
     """
     G = program.graphs[name]
     env = hyperparameters(G, overrides)

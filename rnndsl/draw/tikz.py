@@ -1,10 +1,10 @@
 """tikz: a Graphviz drawing as a TikZ picture, laid out by Graphviz, labelled in LaTeX.
 
-    graphviz.Digraph --dot -Tjson (rnndsl.render)--> layout (positions, xdot drawing operations)
+    graphviz.Digraph --dot -Tjson (rnndsl.draw.render)--> layout (positions, xdot drawing operations)
         --from_layout--> tikzpicture
 
 This module writes the picture from the layout alone; running Graphviz is
-rnndsl.render's business (`output(dot, format="tex")`).
+rnndsl.draw.render's business (`output(dot, format="tex")`).
 
 `dot -Tjson` gives every cluster, node and edge with the operations that draw it
 (xdot: ellipses, polygons, polylines, Bézier splines, text, with the pen, fill,
@@ -16,7 +16,7 @@ so the picture is the PDF's, line for line.
 Text is typeset by LaTeX. An object whose DOT attributes carry its label as LaTeX
 (`texlbl`, after dot2tex's attribute, for a node's, a cluster's, the graph's or an
 edge's label; `headtexlbl`, `tailtexlbl`, `xtexlbl` for an edge's head label,
-tail label and xlabel: the paper style, rnndsl.paper, sets them all) has that
+tail label and xlabel: the paper style, rnndsl.draw.paper, sets them all) has that
 text set where Graphviz set its own: a label of one line centred on Graphviz's
 baseline; a label of several lines (LaTeX `\\\\` between them) line by line on
 Graphviz's baselines, centred, or from the left for the graph's own label (the
@@ -320,6 +320,6 @@ def from_layout(layout: dict, comment: Optional[str] = None) -> str:
         w.lines.append("  % the drawing's label")
         labelled(layout, "texlbl", "lp", "_ldraw_", left=True)
 
-    head = [f"% {comment or layout.get('name', 'drawing')}: laid out by Graphviz, written by rnndsl.tikz.",
+    head = [f"% {comment or layout.get('name', 'drawing')}: laid out by Graphviz, written by rnndsl.draw.tikz.",
             "% Needs " + _needs(labels)]
     return "\n".join(head + ["\\begin{tikzpicture}[x=1bp, y=1bp]"] + w.lines + ["\\end{tikzpicture}", ""])

@@ -6,7 +6,7 @@ Equations are written from the spec's own syntax tree, so they read as the spec
 does, in the notation papers use: bold vectors and matrices, `\\sigma` for the
 logistic sigmoid, `\\odot` for element-wise products, juxtaposition for matrix
 products, `t` and `t-1` as subscripts, `\\frac{d}{dt}` for continuous time and
-`\\sum_{k \\in C(n)}` over a tree node's children. Names follow rnndsl.notation's
+`\\sum_{k \\in C(n)}` over a tree node's children. Names follow rnndsl.draw.notation's
 rule, or the spec's `notation` statements. The output needs amsmath, amssymb and
 bm; `document` wraps it in a compilable article.
 """
@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from . import __version__
-from . import ast as A
-from .builtins import FUNCTIONS
-from .dims import Dim
+from .. import __version__
+from ..lang import ast as A
+from ..lang.builtins import FUNCTIONS
+from ..lang.dims import Dim
 from .notation import dimension, function_latex, number_latex, tex_escape
 from .notation import latex as name_latex
 

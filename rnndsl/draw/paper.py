@@ -1,4 +1,4 @@
-"""paper: the paper style of rnndsl.render, drawings for a publication.
+"""paper: the paper style of rnndsl.draw.render, drawings for a publication.
 
 `rnndsl render --style paper` (`render_cell(G, style="paper")`, `render_network(...)`)
 draws the same folded cells, unrolled cells and networks as the default style, with
@@ -7,7 +7,7 @@ the choices of a figure in a paper, all of them in this module:
 - a serif font (Times) in black, white and grays only, so that the figure prints in
   grayscale: inputs filled light gray, states with a double border, outputs with a
   heavier one, parameters and frames gray;
-- names as papers write them, by the rule of rnndsl.notation and the spec's
+- names as papers write them, by the rule of rnndsl.draw.notation and the spec's
   `notation` statements, as `rnndsl latex` writes them: a cell's vectors and matrices
   bold, its scalars and hyperparameters not; a network's inputs and bound names bold,
   its hyperparameters not; `h` at step t is h_t, in a continuous-time cell y(t);
@@ -22,9 +22,9 @@ the choices of a figure in a paper, all of them in this module:
 
 Every node, cluster and labelled edge also carries its label as LaTeX in a `texlbl`
 attribute (`headtexlbl`, `xtexlbl` for a head label, an xlabel), which the TikZ
-export (rnndsl.tikz) typesets in place of Graphviz's text.
+export (rnndsl.draw.tikz) typesets in place of Graphviz's text.
 
-`Paper` answers the style hooks of rnndsl.render (its `Default` is the other style
+`Paper` answers the style hooks of rnndsl.draw.render (its `Default` is the other style
 and lists them); this module knows nothing of the drawings' structure beyond the
 drawing objects those hooks are given.
 """
@@ -36,9 +36,9 @@ from typing import Optional
 
 import graphviz
 
-from . import ast as A
+from ..lang import ast as A
 from . import notation
-from .dims import Dim
+from ..lang.dims import Dim
 from .notation import tex_escape
 
 # Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
@@ -61,7 +61,7 @@ _SYMBOLS = {
 # any other is its function's name (notation.FUNCTIONS).
 _BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max", "\\max"),
                   "min": ("min", "\\min")}
-# The marks on operands' edges (rnndsl.render's `_OPERAND_MARKS`), as LaTeX.
+# The marks on operands' edges (rnndsl.draw.render's `_OPERAND_MARKS`), as LaTeX.
 _MARKS = {"−": "$-$", "÷": "$\\div$"}
 
 
@@ -140,7 +140,7 @@ def _value(v, names: dict) -> tuple:
 
 
 def _call(call, names: dict) -> tuple:
-    """(HTML, LaTeX math) of a layer's call (rnndsl.render's `Call`): `LSTM(units)`, the layer upright,
+    """(HTML, LaTeX math) of a layer's call (rnndsl.draw.render's `Call`): `LSTM(units)`, the layer upright,
     its hyperparameters by `_value`, as `rnndsl latex` writes it."""
     return (call.text(head=_h, keyword=lambda k: f"{_h(k)}=", value=lambda v: _value(v, names)[0]),
             call.text(head=lambda h: f"\\operatorname{{{tex_escape(h)}}}",
@@ -185,7 +185,7 @@ def _graph(name: str) -> graphviz.Digraph:
 def _legend(index: str, delays, children: bool) -> dict:
     """The legend of a drawing's dashed and dotted edges: graph attributes that set it as the
     drawing's label, below it on the right. A row per kind of edge: a sample of its line, and what it
-    reads. `texlbl` holds the rows' text as LaTeX, one line per row (rnndsl.tikz sets them on the rows)."""
+    reads. `texlbl` holds the rows' text as LaTeX, one line per row (rnndsl.draw.tikz sets them on the rows)."""
     tree = index != "t"
     rows = [("", "same node" if tree else "same step", f" (<I>{index}</I>)", f" (${index}$)")]
     words = {1: "one step earlier", 2: "two steps earlier", 3: "three steps earlier"}
@@ -212,7 +212,7 @@ def _legend(index: str, delays, children: bool) -> dict:
 
 
 class Paper:
-    """The paper style's answers to rnndsl.render's style hooks (see `render.Default` for the list)."""
+    """The paper style's answers to rnndsl.draw.render's style hooks (see `render.Default` for the list)."""
 
     # ---- all drawings
 

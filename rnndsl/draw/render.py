@@ -22,12 +22,12 @@ Each drawing comes in two styles. This module decides what is drawn: the nodes,
 clusters and edges, and the constraints that keep them in order. How each of
 them looks is the style's: `style="default"` (`Default`, below) is the screen
 style described above, with colour, shapes beside the names and the docstring
-as a caption; `style="paper"` (rnndsl.paper) is drawn for a publication. A
+as a caption; `style="paper"` (rnndsl.draw.paper) is drawn for a publication. A
 style is an object with a method per thing drawn (`Default` lists them); the
 drawings call them and never ask which style they have.
 
 `output(dot, path, format)` lays a drawing out with Graphviz's `dot` and writes
-it (SVG, PDF, PNG, the DOT text, or TikZ for a `.tex`: rnndsl.tikz writes the
+it (SVG, PDF, PNG, the DOT text, or TikZ for a `.tex`: rnndsl.draw.tikz writes the
 picture from Graphviz's layout). The output of a spec is the same bytes from run
 to run: the DOT text is built in the graphs' order, and the one field that
 varies, the creation date cairo writes into a PDF, is rewritten (see
@@ -51,11 +51,11 @@ from typing import Callable, Optional
 import graphviz
 import networkx as nx
 
-from . import ast as A
-from .builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
-from .dims import Dim
-from .errors import LayoutError, UsageError, did_you_mean
-from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
+from ..lang import ast as A
+from ..lang.builtins import FUNCTIONS, KEYWORD_ONLY, REQUIRED
+from ..lang.dims import Dim
+from ..lang.errors import LayoutError, UsageError, did_you_mean
+from ..lang.layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
 from .paper import Paper
 from .tikz import from_layout
 
@@ -1079,7 +1079,7 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
 
     With `path`: writes the file, in the format its suffix names (or `format`),
     and returns the path. Without: returns the SVG text (format None or "svg"),
-    the DOT source ("dot"), the TikZ picture ("tex", rnndsl.tikz), or the PDF /
+    the DOT source ("dot"), the TikZ picture ("tex", rnndsl.draw.tikz), or the PDF /
     PNG bytes.
     """
     if path is None:
@@ -1111,5 +1111,5 @@ def output(dot: graphviz.Digraph, path=None, format: Optional[str] = None):
 
 
 def _tikz(dot: graphviz.Digraph) -> str:
-    """The TikZ picture of a drawing: its layout by `dot` (JSON), written by rnndsl.tikz."""
+    """The TikZ picture of a drawing: its layout by `dot` (JSON), written by rnndsl.draw.tikz."""
     return from_layout(json.loads(_layout(dot, "json").decode("utf-8")))

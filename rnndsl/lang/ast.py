@@ -1,4 +1,4 @@
-"""The syntax tree of a `.rnn` file, as `rnndsl.parse` builds it.
+"""The syntax tree of a `.rnn` file, as `rnndsl.lang.parse` builds it.
 
 Every node is a frozen dataclass with a `span`. Spans are left out of equality
 (`compare=False`), so two trees that differ only in layout compare equal: this

@@ -11,7 +11,7 @@ every edge the type of the value on it. A cell applied in a network is
 instantiated: its hyperparameters take the application's values and its free
 dimensions are bound from the input's type.
 
-Both are then held to the limits on sizes (rnndsl.limits) with their
+Both are then held to the limits on sizes (rnndsl.lang.limits) with their
 hyperparameters at their defaults.
 
 Inference runs the operations' shape rules to a fixed point. A rule may bind

@@ -46,8 +46,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .errors import DataError, did_you_mean
-from .training import INT_MAX, finite  # plain Python: no cycle, and nothing heavy
+from ..lang.errors import DataError, did_you_mean
+from ..lang.training import INT_MAX, finite  # plain Python: no cycle, and nothing heavy
 
 __all__ = [
     "Split", "Vocabulary", "Data", "Param", "Source", "REQUIRED", "SOURCES", "SPECIALS",

@@ -163,7 +163,7 @@ WRAPPERS: dict[str, tuple] = {
     "Bidirectional": (Param("cell", "cell"), Param("merge", "enum:concat|sum|mul|ave", "concat")),
 }
 
-# The encoder-decoder configuration (rnndsl.seq2seq): an encoder cell reads the source
+# The encoder-decoder configuration (rnndsl.keras.seq2seq): an encoder cell reads the source
 # features, a bridge carries its final states into a decoder cell, which reads the target
 # tokens (teacher forcing) through its own embedding, with optional attention over the
 # encoder's outputs, and gives the probabilities of each next token.

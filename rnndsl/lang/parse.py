@@ -1,4 +1,4 @@
-"""parse: text -> AST (`rnndsl.ast.Module`), with every syntax error of the file.
+"""parse: text -> AST (`rnndsl.lang.ast.Module`), with every syntax error of the file.
 
 The grammar is `grammar/rnndsl.lark` (LALR(1), basic lexer). Parsing runs in
 three steps:
@@ -567,7 +567,7 @@ def _failure_key(text: str):
 
 @v_args(meta=True)
 class _ASTBuilder(Transformer):
-    """Builds `rnndsl.ast` nodes from Lark's parse tree, with spans."""
+    """Builds `rnndsl.lang.ast` nodes from Lark's parse tree, with spans."""
 
     def __init__(self, origin: _Origin):
         super().__init__()

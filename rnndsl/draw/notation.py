@@ -1,6 +1,6 @@
 """notation: how a spec's names are written in papers, as LaTeX and as Graphviz labels.
 
-One rule serves `rnndsl latex` (rnndsl.latex) and the paper style of `rnndsl render`,
+One rule serves `rnndsl latex` (rnndsl.draw.latex) and the paper style of `rnndsl render`,
 so that the equations and the figure of a cell name things alike. docs/language.md
 ("Notation") is its reference:
 
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from .dims import term_order
+from ..lang.dims import term_order
 
 GREEK = {
     name: "\\" + name for name in (
@@ -347,7 +347,7 @@ def number_latex(text: str) -> str:
 
 
 def dimension(d, names: Optional[dict] = None) -> tuple:
-    """(diagram label, LaTeX) of a dimension (rnndsl.dims.Dim): `units`, `2 units`, `in + units`, each
+    """(diagram label, LaTeX) of a dimension (rnndsl.lang.dims.Dim): `units`, `2 units`, `in + units`, each
     name by the rule, with a thin space between factors."""
     if not d.terms:
         return "0", "0"

@@ -1,7 +1,7 @@
 """train: run a network's `train` block with Keras (`rnndsl train`).
 
 `run(program, network, ...)` builds the network, loads its data
-(rnndsl.data), compiles the model as the plan says (rnndsl.training) and
+(rnndsl.train.data), compiles the model as the plan says (rnndsl.lang.training) and
 trains it epoch by epoch, writing into the run's folder:
 
     run.json          what was run: the spec, the network, its hyperparameters, the plan
@@ -46,8 +46,8 @@ from typing import Optional
 import numpy as np
 
 from . import data as datasets
-from . import training
-from .errors import DataError, UsageError
+from ..lang import training
+from ..lang.errors import DataError, UsageError
 
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2
@@ -66,7 +66,7 @@ class TrainResult:
 
 def plan_of(program, network: str, values: dict) -> training.TrainPlan:
     """The network's train block evaluated with its hyperparameters (defaults, then `values`)."""
-    from .lower import hyperparameters
+    from ..keras.lower import hyperparameters
 
     env = hyperparameters(program.graphs[network], values)
     plan = training.plan(program.bound.networks[network].ast, env)
@@ -128,7 +128,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             model = _load_model(_checkpoint(out, start) / "model.keras", f"cannot resume from {out}: its checkpoint",
                                 "; delete that checkpoint's folder to resume from the one before")
         elif truncated:
-            from .lower import build_network
+            from ..keras.lower import build_network
 
             model = build_network(program, network, stateful_batch=plan.batch, **values)
         else:
@@ -331,7 +331,7 @@ def _loss(name: str):
     import keras
 
     if name == "ctc":
-        from .ctc import CTCLoss
+        from ..keras.ctc import CTCLoss
 
         return CTCLoss()
     return {"mse": keras.losses.MeanSquaredError(), "mae": keras.losses.MeanAbsoluteError(),
@@ -343,7 +343,7 @@ def _metric(name: str, loss: str):
     import keras
 
     if name == "label_error_rate":
-        from .ctc import LabelErrorRate
+        from ..keras.ctc import LabelErrorRate
 
         return LabelErrorRate(name="label_error_rate")
     if name == "accuracy":
@@ -758,7 +758,7 @@ def _complete_checkpoints(out: Path) -> list:
 def _load_model(path: Path, what: str, hint: str = ""):
     """The saved model at `path` (a checkpoint's with its optimizer state); a UsageError, `what PATH cannot
     be read (WHY)HINT`, where it is damaged."""
-    from .saved import UnloadableModel, load_model
+    from ..keras.saved import UnloadableModel, load_model
 
     try:
         return load_model(path)
@@ -937,7 +937,7 @@ def predict(saved: SavedRun, arrays: dict) -> dict:
     outputs = np.asarray(saved.model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0))
     result = {"outputs": outputs}
     if saved.plan["loss"]["name"] == "ctc":
-        from .ctc import greedy_decode
+        from ..keras.ctc import greedy_decode
 
         decoded = greedy_decode(outputs)
         width = max((len(d) for d in decoded), default=0)

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from .lower import GeneratedRNN, observer
+from ..keras.lower import GeneratedRNN, observer
 
 SCHEDULES = ("sync", "async")
 
