@@ -1,8 +1,7 @@
-"""The driver: the passes from text to a checked program, and the Python API's objects.
+"""The driver: a spec file or text to a checked `Program`, and the Python API's objects.
 
-    text --parse--> AST --resolve--> bound program --graph--> IR --infer--> typed IR --causality--> checked
-
-Each pass is one call below; a pass reads only what the pass before it made.
+The passes themselves run in `rnndsl.lang.pipeline`; this module reads files, wraps the
+result, and reaches the back ends (Keras, drawing) on request.
 """
 
 from __future__ import annotations
@@ -14,31 +13,19 @@ from typing import Optional, Sequence, Union
 
 import networkx as nx
 
-from .lang import causality, graph, infer, specfiles
+from .lang import specfiles
 from .lang.errors import SpecErrors, UsageError
-from .lang.parse import parse_file
-from .lang.resolve import BoundProgram, resolve
+from .lang.pipeline import check_text
+from .lang.resolve import BoundProgram
 
 
 def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,
                  search_path: Sequence = (), finder=None):
-    """Run every pass over `text`. Returns (Program or None, every diagnostic).
-
-    Imports are looked for in `base_dir` (None: none but the standard library and the
-    search path), then the standard library, then the folders of `search_path` and
-    RNNDSL_PATH; or by `finder` alone (`rnndsl.lang.specfiles.CarriedTexts` for a saved model's
-    texts). Text over `specfiles.MAX_SPEC_BYTES` is a UsageError.
-    """
-    specfiles.check_size(text, file)
-    parsed = parse_file(text, file)
-    if parsed.errors:  # later passes would only see what recovery made of the broken text
-        return None, list(parsed.errors)
-    finder = finder if finder is not None else specfiles.SearchPath.from_environment(search_path)
-    bound, errors = resolve(parsed.module, file, base_dir, finder)
-    graphs = graph.build(bound)
-    errors += infer.infer(bound, graphs)
-    errors += causality.check(graphs)
-    return Program(bound, graphs, parsed.module), errors
+    """Run every pass over `text` (`rnndsl.lang.pipeline.check_text`). Returns (Program or None, every diagnostic)."""
+    checked, errors = check_text(text, file, base_dir, search_path=search_path, finder=finder)
+    if checked is None:
+        return None, errors
+    return Program(checked.bound, checked.graphs, checked.module), errors
 
 
 def check_file(path: Union[str, os.PathLike], *, search_path: Sequence = ()):

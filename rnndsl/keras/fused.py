@@ -20,6 +20,7 @@ from typing import Optional, Union
 
 from ..lang.ast import Span
 from ..lang.graph import operands
+from ..lang.pipeline import check_text
 
 TEMPLATES = {
     "LSTM": """
@@ -157,11 +158,9 @@ def _system(G) -> _System:
 
 @lru_cache(maxsize=None)
 def _template(layer: str) -> _System:
-    from ..program import compile_text
-
-    program, errors = compile_text(TEMPLATES[layer], f"<{layer} template>")
+    checked, errors = check_text(TEMPLATES[layer], f"<{layer} template>")
     assert not errors, errors
-    return _system(program.graphs[layer])
+    return _system(checked.graphs[layer])
 
 
 def _term(G, node, delay: int = 0, depth: int = 0):

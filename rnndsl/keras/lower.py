@@ -31,6 +31,8 @@ from ..lang.dims import Dim, int_bindings, solve_int
 from ..lang.errors import ShapeError, SpecErrors, UsageError
 from ..lang.graph import operands
 from ..lang.layers import KERAS_LAYERS
+from ..lang.pipeline import check_text
+from ..lang.specfiles import CarriedTexts
 
 COSINE_EPS = 1e-8
 PACKAGE = "rnndsl"
@@ -326,17 +328,14 @@ def _compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
     The text comes from a saved model's config as often as from rnndsl itself, so it is
     compiled hermetically: it may import nothing (`CarriedTexts` of none; a cell's text
     needs no other), and it is held to the front end's limits like any spec."""
-    from ..program import compile_text
-    from ..lang.specfiles import CarriedTexts
-
     key = (spec, cell)
     if key not in _COMPILED:
-        program, errors = compile_text(spec, f"<{cell}>", finder=CarriedTexts())
+        checked, errors = check_text(spec, f"<{cell}>", finder=CarriedTexts())
         if errors:
             raise SpecErrors(errors)
-        if cell not in program.cells:
+        if cell not in checked.bound.cells:
             raise UsageError(f"the saved spec text defines no cell `{cell}`")
-        _COMPILED[key] = program.graphs[cell]
+        _COMPILED[key] = checked.graphs[cell]
     return _COMPILED[key]
 
 
