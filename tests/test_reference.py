@@ -1,6 +1,6 @@
 """Every standard-library cell, lowered to Keras, against an independent NumPy reference.
 
-DESIGN.md, "Correctness is shown against a reference": for each cell in
+Correctness is shown against a reference: for each cell in
 `specs/std/` (tree cells excepted: they are not lowered yet) the lowered layer's
 output sequence and its gradients are compared with a float64 NumPy
 implementation of the paper's equations, written here from the papers and the
