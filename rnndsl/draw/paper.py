@@ -291,7 +291,8 @@ class Paper:
         edges = sorted(f.G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
         parts = [self._operand(f, src) if src in f.hidden else None for src, _, _ in edges]
         if op == "neg":
-            return "−" + parts[0][0], "-" + parts[0][1]
+            html_op, tex_op = _symbol(op)
+            return html_op + parts[0][0], tex_op + parts[0][1]
         if op == "pow":
             left, right = parts
             if right is not None:
