@@ -275,7 +275,8 @@ def _latex(args) -> int:
 
 def _render(args) -> int:
     from .program import check_file
-    from .draw.render import FORMATS, MAX_UNROLL, check_style
+    from .draw.render import FORMATS, check_style
+    from .draw.unrolled import MAX_UNROLL
 
     out = Path(args.output)
     fmt = out.suffix.lstrip(".").lower()

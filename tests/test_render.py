@@ -24,7 +24,8 @@ import rnndsl
 from rnndsl.cli import main
 from rnndsl.lang.errors import UsageError
 from rnndsl.lang.errors import LayoutError
-from rnndsl.draw.render import FORMATS, delay_label, output, render_cell, render_network
+from rnndsl.draw.default import delay_label
+from rnndsl.draw.render import FORMATS, output, render_cell, render_network
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ from .. import __version__
 from ..lang import ast as A
 from ..lang.builtins import FUNCTIONS
 from ..lang.dims import Dim
-from .notation import dimension, function_latex, number_latex, tex_escape
+from ..lang.graph import OP_SYMBOLS
+from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, dimension, function_latex, number_latex, tex_escape
 from .notation import latex as name_latex
 
 PREAMBLE = "\\usepackage{amsmath,amssymb,bm}"
@@ -29,9 +30,22 @@ PREAMBLE = "\\usepackage{amsmath,amssymb,bm}"
 # \odot binds looser than juxtaposition: (M * U) @ h is (M \odot U) h, which M \odot U h would not say.
 # _POWER is for what ends in a superscript (x^{2}, W^{\top}, 10^{-3}, \frac): a base must be an _ATOM.
 _COMPARE, _SUM, _HADAMARD, _PRODUCT, _UNARY, _POWER, _ATOM = range(7)
-_COMPARISONS = {"<": "<", ">": ">", "<=": "\\leq", ">=": "\\geq", "==": "=", "!=": "\\neq"}
-# Big operators over a tree node's children: sum(h[k] for k in children(n)) is \sum_{k \in C(n)} h_k.
-_REDUCTIONS = {"sum": "\\sum", "prod": "\\prod", "max": "\\max", "min": "\\min"}
+# The comparisons, by their operators in a spec (`<`, as rnndsl.lang.graph's OP_SYMBOLS writes `lt`).
+_COMPARISONS = {OP_SYMBOLS[name]: OPERATION_SYMBOLS[name][1] for name in ("lt", "le", "gt", "ge", "eq", "ne")}
+
+# Built-in functions that papers write in a notation of their own rather than as f(x): name -> (how many
+# operands, the form: (LaTeX, precedence) of the call from the writer `w` and the operands).
+_FORMS = {
+    "circular_conv": (2, lambda w, a, b: (f"{w.expr(a, _PRODUCT)} \\circledast {w.expr(b, _PRODUCT)}", _HADAMARD)),
+    "outer": (2, lambda w, a, b: (f"{w.expr(a, _PRODUCT)} {w.base(b)}^{{\\top}}", _PRODUCT)),
+    "dot": (2, lambda w, a, b: (f"{w.base(a)}^{{\\top}} {w.operand(b, _UNARY)}", _PRODUCT)),
+    "pow": (2, lambda w, a, b: (f"{w.base(a)}^{{{w.expr(b)}}}", _POWER)),
+    "square": (1, lambda w, x: (f"{w.base(x)}^{{2}}", _POWER)),
+    "transpose": (1, lambda w, x: (f"{w.base(x)}^{{\\top}}", _POWER)),
+    "abs": (1, lambda w, x: (f"\\left|{w.expr(x)}\\right|", _ATOM)),
+    "norm": (1, lambda w, x: (f"\\left\\lVert {w.expr(x)} \\right\\rVert", _ATOM)),
+    "sqrt": (1, lambda w, x: (f"\\sqrt{{{w.expr(x)}}}", _ATOM)),
+}
 
 
 def _span_key(span: A.Span) -> tuple:
@@ -164,25 +178,11 @@ class _CellWriter:
         func = call.func.id if isinstance(call.func, A.Name) else None
         if call.generator is not None:
             return self._reduction(func, call.generator), _SUM
-        one, two = self._operands(func, call, 1), self._operands(func, call, 2)
-        if func == "circular_conv" and two:
-            return f"{self.expr(two[0], _PRODUCT)} \\circledast {self.expr(two[1], _PRODUCT)}", _HADAMARD
-        if func == "outer" and two:
-            return f"{self.expr(two[0], _PRODUCT)} {self.base(two[1])}^{{\\top}}", _PRODUCT
-        if func == "dot" and two:
-            return f"{self.base(two[0])}^{{\\top}} {self.operand(two[1], _UNARY)}", _PRODUCT
-        if func == "pow" and two:
-            return f"{self.base(two[0])}^{{{self.expr(two[1])}}}", _POWER
-        if func == "square" and one:
-            return f"{self.base(one[0])}^{{2}}", _POWER
-        if func == "transpose" and one:
-            return f"{self.base(one[0])}^{{\\top}}", _POWER
-        if func == "abs" and one:
-            return f"\\left|{self.expr(one[0])}\\right|", _ATOM
-        if func == "norm" and one:
-            return f"\\left\\lVert {self.expr(one[0])} \\right\\rVert", _ATOM
-        if func == "sqrt" and one:
-            return f"\\sqrt{{{self.expr(one[0])}}}", _ATOM
+        if func in _FORMS:
+            count, form = _FORMS[func]
+            operands = self._operands(func, call, count)
+            if operands is not None:  # `norm(h[t])`; `norm(h[t], axis=0)` is written as a call
+                return form(self, *operands)
         if func == "concat" and call.args and all(a.name is None for a in call.args):
             return "\\left[" + "; ".join(self.expr(a.value) for a in call.args) + "\\right]", _ATOM
         args = ", ".join(self.expr(a.value) if a.name is None else _keyword(a.name.id, self.expr(a.value))
@@ -206,8 +206,8 @@ class _CellWriter:
     def _reduction(self, func: Optional[str], gen: A.Generator) -> str:
         """`sum(h[k] for k in children(n))`: \\sum_{k \\in C(n)} h_k."""
         over = f"{gen.var.id} \\in C({gen.node.id})"
-        if func in _REDUCTIONS:
-            return f"{_REDUCTIONS[func]}_{{{over}}} {self.expr(gen.body, _HADAMARD)}"
+        if func in BIG_OPERATORS:
+            return f"{BIG_OPERATORS[func][1]}_{{{over}}} {self.expr(gen.body, _HADAMARD)}"
         return f"{function_latex(func or '?')}_{{{over}}}\\left({self.expr(gen.body)}\\right)"
 
     # ---- statements

@@ -1,8 +1,10 @@
 """notation: how a spec's names are written in papers, as LaTeX and as Graphviz labels.
 
 One rule serves `rnndsl latex` (rnndsl.draw.latex) and the paper style of `rnndsl render`,
-so that the equations and the figure of a cell name things alike. docs/language.md
-("Notation") is its reference:
+so that the equations and the figure of a cell name things alike. How the operations
+and built-in functions are shown (symbols, big operators, function names, operand marks) is
+here too, one table per kind of label keyed by the operation's name. docs/language.md
+("Notation") is the reference of the rule for names:
 
 - the name splits at `_`: the first part is the symbol, the others its subscript,
   joined by commas (`W_i` -> W_i, `W_in` -> W_in with "in" upright, `W_x_h` -> W_{x,h});
@@ -293,11 +295,36 @@ def tex_escape(text: str) -> str:
     return "".join(result)
 
 
-# ---------------------------------------------------------------- functions and numbers
+# ---------------------------------------------------------------- operations and functions
+#
+# How the operations of a cell's graph are shown, one table per kind of label, each keyed by the
+# operation's name: a built-in function's name in rnndsl.lang.builtins (`sigmoid`, `sum`), or an
+# operator's as rnndsl.lang.graph names it (`add`, `matmul`, `lt`).
+
+# Operations drawn as a symbol in a circle: (the symbol as text, escaped where a label is HTML-like;
+# as LaTeX math). `pow` is a circled ^ on the screen only: a paper names it as a function, and
+# `rnndsl latex` raises the exponent.
+OPERATION_SYMBOLS = {
+    "add": ("+", "+"), "sub": ("−", "-"), "mul": ("⊙", "\\odot"), "div": ("÷", "\\div"),
+    "matmul": ("·", "\\cdot"), "pow": ("^", None), "neg": ("−", "-"), "pos": ("+", "+"),
+    "lt": ("<", "<"), "le": ("≤", "\\leq"), "gt": (">", ">"), "ge": ("≥", "\\geq"), "eq": ("=", "="),
+    "ne": ("≠", "\\neq"), "copy": ("=", "="), "sigmoid": ("σ", "\\sigma"),
+}
+
+# Operations whose operand order matters: the marks on their operands' edges, by position
+# (`−` on a subtrahend).
+OPERAND_MARKS = {"sub": {1: "−"}, "div": {1: "÷"}, "pow": {1: "exp"},
+                 **{c: {1: "rhs"} for c in ("lt", "le", "gt", "ge", "eq", "ne")},
+                 "where": {1: "then", 2: "else"}, "clip": {1: "low", 2: "high"}}
+
+# Reductions over a tree node's children written as big operators: (diagram label, LaTeX),
+# `\sum_{k \in C(n)}`. Any other is written by its function's name.
+BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max", "\\max"),
+                 "min": ("min", "\\min")}
 
 # Built-in functions as papers write them: (diagram label, LaTeX). The others are upright
 # names, \operatorname{name}.
-FUNCTIONS = {
+FUNCTION_NAMES = {
     "sigmoid": ("σ", "\\sigma"), "tanh": ("tanh", "\\tanh"), "exp": ("exp", "\\exp"), "log": ("log", "\\log"),
     "sin": ("sin", "\\sin"), "cos": ("cos", "\\cos"), "max": ("max", "\\max"), "min": ("min", "\\min"),
     "maximum": ("max", "\\max"), "minimum": ("min", "\\min"), "sign": ("sgn", "\\operatorname{sgn}"),
@@ -310,15 +337,17 @@ FUNCTIONS = {
 
 def function_latex(name: str) -> str:
     """The LaTeX of a built-in function's name: `\\sigma`, `\\tanh`, `\\operatorname{softmax}`."""
-    if name in FUNCTIONS:
-        return FUNCTIONS[name][1]
+    if name in FUNCTION_NAMES:
+        return FUNCTION_NAMES[name][1]
     return f"\\operatorname{{{tex_escape(name)}}}"
 
 
 def function_html(name: str) -> str:
     """The diagram label of a built-in function's name: `σ`, `tanh`, `softmax`."""
-    return FUNCTIONS[name][0] if name in FUNCTIONS else _html.escape(name)
+    return FUNCTION_NAMES[name][0] if name in FUNCTION_NAMES else _html.escape(name)
 
+
+# ---------------------------------------------------------------- numbers and dimensions
 
 _NUMBER = re.compile(r"([-+]?)([0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE]([-+]?[0-9]+))?")
 

@@ -1,4 +1,4 @@
-"""paper: the paper style of rnndsl.draw.render, drawings for a publication.
+"""paper: the paper style of the drawings (rnndsl.draw.render), for a publication.
 
 `rnndsl render --style paper` (`render_cell(G, style="paper")`, `render_network(...)`)
 draws the same folded cells, unrolled cells and networks as the default style, with
@@ -11,7 +11,7 @@ the choices of a figure in a paper, all of them in this module:
   `notation` statements, as `rnndsl latex` writes them: a cell's vectors and matrices
   bold, its scalars and hyperparameters not; a network's inputs and bound names bold,
   its hyperparameters not; `h` at step t is h_t, in a continuous-time cell y(t);
-- functions as `rnndsl latex` names them (notation.FUNCTIONS: σ, tanh, ReLU), numbers
+- functions as `rnndsl latex` names them (notation.FUNCTION_NAMES: σ, tanh, ReLU), numbers
   as papers print them (`1e-3` is 10⁻³, notation.number_latex), layers as calls with
   their hyperparameters by the same rule (`LSTM(units)`);
 - a read at a delay dashed and, in a folded cell, labelled with its index (`t−1`;
@@ -24,22 +24,22 @@ Every node, cluster and labelled edge also carries its label as LaTeX in a `texl
 attribute (`headtexlbl`, `xtexlbl` for a head label, an xlabel), which the TikZ
 export (rnndsl.draw.tikz) typesets in place of Graphviz's text.
 
-`Paper` answers the style hooks of rnndsl.draw.render (its `Default` is the other style
-and lists them); this module knows nothing of the drawings' structure beyond the
-drawing objects those hooks are given.
+`Paper` answers the style hooks that the drawings call (rnndsl.draw.folded, unrolled,
+network; `Default` of rnndsl.draw.default is the other style and lists them); this module
+knows nothing of the drawings' structure beyond the drawing objects those hooks are given.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Optional
 
 import graphviz
 
 from ..lang import ast as A
-from . import notation
 from ..lang.dims import Dim
-from .notation import tex_escape
+from . import notation
+from .labels import escape, html_label, small
+from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, tex_escape
 
 # Times: fontconfig's match in a PDF or PNG (Times, or Nimbus Roman or Liberation Serif, its metric twins;
 # Pango takes Graphviz's own alias "Times-Roman" for the generic serif, DejaVu Serif), `font-family="Times"`
@@ -50,36 +50,8 @@ FILL = "#e8e8e8"  # inputs: the one fill of the style
 SIZE = "11"  # point size of values and functions (an operation's symbol: 13)
 SMALL = "9"  # parameters, edge labels, notes, the legend
 
-# Operations drawn as a symbol in a circle: (HTML-like label, LaTeX math).
-_SYMBOLS = {
-    "add": ("+", "+"), "sub": ("−", "-"), "mul": ("⊙", "\\odot"), "div": ("÷", "\\div"),
-    "matmul": ("·", "\\cdot"), "neg": ("−", "-"), "pos": ("+", "+"), "lt": ("&lt;", "<"),
-    "le": ("≤", "\\leq"), "gt": ("&gt;", ">"), "ge": ("≥", "\\geq"), "eq": ("=", "="),
-    "ne": ("≠", "\\neq"), "copy": ("=", "="), "sigmoid": ("σ", "\\sigma"),
-}
-# Reductions over a tree node's children written as big operators, as `rnndsl latex` writes them;
-# any other is its function's name (notation.FUNCTIONS).
-_BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max", "\\max"),
-                  "min": ("min", "\\min")}
-# The marks on operands' edges (rnndsl.draw.render's `_OPERAND_MARKS`), as LaTeX.
-_MARKS = {"−": "$-$", "÷": "$\\div$"}
-
 
 # ---------------------------------------------------------------- labels
-
-
-def _h(text) -> str:
-    """Text made safe for a Graphviz HTML-like label."""
-    return html.escape(str(text), quote=True)
-
-
-def _html(body: str) -> str:
-    """An HTML-like label (the graphviz package passes `<...>` through unquoted)."""
-    return f"<{body}>"
-
-
-def _small(text: str, size: int) -> str:
-    return f'<font point-size="{size}">{text}</font>'
 
 
 def _math(tex: str) -> str:
@@ -89,7 +61,14 @@ def _math(tex: str) -> str:
 def _constant(text: str) -> tuple:
     """(HTML, LaTeX text) of a constant: a number in math, anything else as text."""
     number = notation.number(text)
-    return (number[0], _math(number[1])) if number else (_h(text), tex_escape(text))
+    return (number[0], _math(number[1])) if number else (escape(text), tex_escape(text))
+
+
+def _symbol(op: str) -> Optional[tuple]:
+    """(HTML-like label, LaTeX math) of an operation drawn as a symbol in a circle: `⊙`, `\\odot`; None
+    for one that is not, or that a paper names as a function (`pow`)."""
+    text, tex = OPERATION_SYMBOLS.get(op, (None, None))
+    return (escape(text), tex) if tex is not None else None
 
 
 def _function(op: str) -> tuple:
@@ -101,7 +80,7 @@ def _function(op: str) -> tuple:
 def _dim(d, names: dict) -> tuple:
     """(HTML, LaTeX math) of a dimension (notation.dimension), or of a number standing for one."""
     if not isinstance(d, Dim):
-        return notation.number(str(d)) or (_h(d), tex_escape(str(d)))
+        return notation.number(str(d)) or (escape(d), tex_escape(str(d)))
     return notation.dimension(d, names)
 
 
@@ -109,12 +88,12 @@ def _type(t, names: dict) -> tuple:
     """(HTML, LaTeX text) of a network edge's type: `seq[2 units]`, its dimensions by `_dim`."""
     dims = getattr(t, "dims", None)
     if dims is None:
-        return _h(t), tex_escape(str(t))
+        return escape(t), tex_escape(str(t))
     dtype = [t.dtype] if t.dtype != "float" else []
     html_dims = [_dim(d, names)[0] for d in dims]
     tex_dims = ", ".join(_dim(d, names)[1] for d in dims)
     tex = ", ".join(dtype + ([_math(tex_dims)] if dims else []))
-    return f"{_h(t.kind)}[{', '.join(dtype + html_dims)}]", f"{tex_escape(t.kind)}[{tex}]"
+    return f"{escape(t.kind)}[{', '.join(dtype + html_dims)}]", f"{tex_escape(t.kind)}[{tex}]"
 
 
 def _value(v, names: dict) -> tuple:
@@ -127,22 +106,22 @@ def _value(v, names: dict) -> tuple:
     if isinstance(v, Dim):
         return _dim(v, names)
     if isinstance(v, A.String):
-        return _h(f'"{v.value}"'), f"\\text{{``{tex_escape(v.value)}''}}"
+        return escape(f'"{v.value}"'), f"\\text{{``{tex_escape(v.value)}''}}"
     if isinstance(v, A.Number):
         text = v.text or str(v.value)
     elif isinstance(v, float):
         text = repr(v)
     elif isinstance(v, str):
-        return _h(v), f"\\mathrm{{{tex_escape(v)}}}"
+        return escape(v), f"\\mathrm{{{tex_escape(v)}}}"
     else:
         text = str(v)
-    return notation.number(text) or (_h(text), f"\\text{{{tex_escape(text)}}}")
+    return notation.number(text) or (escape(text), f"\\text{{{tex_escape(text)}}}")
 
 
 def _call(call, names: dict) -> tuple:
-    """(HTML, LaTeX math) of a layer's call (rnndsl.draw.render's `Call`): `LSTM(units)`, the layer upright,
+    """(HTML, LaTeX math) of a layer's call (rnndsl.draw.network's `Call`): `LSTM(units)`, the layer upright,
     its hyperparameters by `_value`, as `rnndsl latex` writes it."""
-    return (call.text(head=_h, keyword=lambda k: f"{_h(k)}=", value=lambda v: _value(v, names)[0]),
+    return (call.text(head=escape, keyword=lambda k: f"{escape(k)}=", value=lambda v: _value(v, names)[0]),
             call.text(head=lambda h: f"\\operatorname{{{tex_escape(h)}}}",
                       keyword=lambda k: f"\\mathrm{{{tex_escape(k)}}}{{=}}",
                       value=lambda v: _value(v, names)[1]))
@@ -156,7 +135,7 @@ def _note(pieces: tuple, names: dict) -> tuple:
             value = _value(piece, names)
             html_text, tex = html_text + value[0], tex + _math(value[1])
         else:
-            html_text, tex = html_text + _h(piece), tex + tex_escape(piece)
+            html_text, tex = html_text + escape(piece), tex + tex_escape(piece)
     return html_text, tex
 
 
@@ -201,18 +180,56 @@ def _legend(index: str, delays, children: bool) -> dict:
         # the sample: the lower border of a cell of its own, in the middle of the row's height
         sample = (f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="0"><TR><TD WIDTH="24" HEIGHT="5" '
                   f'FIXEDSIZE="TRUE" SIDES="B" BORDER="1"{style}></TD></TR></TABLE>')
-        cells.append(f'<TR><TD>{sample}</TD><TD ALIGN="LEFT">{_h(text)}{html_math}</TD></TR>')
+        cells.append(f'<TR><TD>{sample}</TD><TD ALIGN="LEFT">{escape(text)}{html_math}</TD></TR>')
     table = ('<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">' + "".join(cells)
              + "</TABLE>")
-    return dict(label=_html(table), labelloc="b", labeljust="r", fontsize=SMALL,
+    return dict(label=html_label(table), labelloc="b", labeljust="r", fontsize=SMALL,
                 texlbl=" \\\\ ".join(tex_escape(text) + tex for _, text, _, tex in rows))
+
+
+def _step_name(G, n: str, s) -> tuple:
+    """(HTML, LaTeX) of value `n` at step `s`: `h` with subscript `s`."""
+    names = G.graph.get("notation") or {}
+    bold = bool(G.nodes[n].get("shape"))
+    return notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names))
+
+
+def _initial_value(G, src: str) -> tuple:
+    """(HTML, LaTeX math) of a state's initial value: a number as papers print it, a parameter or
+    hyperparameter (`w0`) by the notation rule."""
+    if G.nodes[src]["kind"] == "input":
+        return "0", "0"
+    init = G.nodes[src].get("init", 0)
+    names = G.graph.get("notation") or {}
+    if isinstance(init, str):  # a parameter's or a hyperparameter's name
+        bold = init in G.nodes and bool(G.nodes[init].get("shape"))
+        return notation.html(init, bold, None, names), notation.latex(init, bold, None, names)
+    return _value(init, names)
+
+
+def _bound(G, name: str) -> tuple:
+    """(HTML, LaTeX math) of a network's input or bound name: bold, as `rnndsl latex` writes it."""
+    names = G.graph.get("notation") or {}
+    return notation.html(name, True, None, names), notation.latex(name, True, None, names)
+
+
+def _layer_label(G, app, call) -> tuple:
+    """(HTML, LaTeX) of a layer: `h = LSTM(units)`, its bound names bold."""
+    names = G.graph.get("notation") or {}
+    bound = [_bound(G, n) for n in app.names]
+    sep = ", " if app.ports else " = "  # `c, h = ...` binds one name per state
+    html_call, tex_call = _call(call, names)
+    if not bound:
+        return html_call, _math(tex_call)
+    return (sep.join(b[0] for b in bound) + " = " + html_call,
+            _math(sep.join(b[1] for b in bound) + " = " + tex_call))
 
 
 # ---------------------------------------------------------------- the style
 
 
 class Paper:
-    """The paper style's answers to rnndsl.draw.render's style hooks (see `render.Default` for the list)."""
+    """The paper style's answers to the drawings' style hooks (see `default.Default` for the list)."""
 
     # ---- all drawings
 
@@ -244,19 +261,19 @@ class Paper:
         nid = f.id(node)
         if kind in ("input", "value"):
             label, tex = self._name(f, node, f.index)
-            g.node(nid, _html(label), texlbl=tex,
+            g.node(nid, html_label(label), texlbl=tex,
                    **_value_attrs(kind, data, node in f.G.graph.get("outputs", [])))
         elif kind in ("param", "hparam"):
             label, tex = self._name(f, node)
             note = note.strip()
             if note:
-                label += "<BR/>" + _small(_h(note), 7)
+                label += "<BR/>" + small(escape(note), 7)
                 tex += f" \\\\ {{\\scriptsize {tex_escape(note)}}}"
-            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
+            g.node(nid, html_label(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
                    height="0.2", width="0.2")
         elif kind == "const":
             label, tex = _constant(str(data.get("label", data.get("value"))))
-            g.node(nid, _html(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
+            g.node(nid, html_label(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
                    height="0.2", width="0.2")
         else:
             self._op(f, g, node, data, note)
@@ -267,20 +284,21 @@ class Paper:
             label, tex = self._name(f, src)
             return label, tex[1:-1]
         text = str(f.G.nodes[src].get("label", src))
-        return notation.number(text) or (_h(text), "\\text{" + tex_escape(text) + "}")
+        return notation.number(text) or (escape(text), "\\text{" + tex_escape(text) + "}")
 
     def _inlined(self, f, node: str, op: str) -> tuple:
         """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""
         edges = sorted(f.G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
         parts = [self._operand(f, src) if src in f.hidden else None for src, _, _ in edges]
         if op == "neg":
-            return "−" + parts[0][0], "-" + parts[0][1]
+            html_op, tex_op = _symbol(op)
+            return html_op + parts[0][0], tex_op + parts[0][1]
         if op == "pow":
             left, right = parts
             if right is not None:
                 return f"(·)<SUP>{right[0]}</SUP>", f"(\\cdot)^{{{right[1]}}}"
             return f"{left[0]}<SUP>(·)</SUP>", f"{{{left[1]}}}^{{(\\cdot)}}"
-        html_op, tex_op = _SYMBOLS.get(op) or _function(op)
+        html_op, tex_op = _symbol(op) or _function(op)
         html_parts = [p[0] if p else None for p in parts]
         tex_parts = [p[1] if p else None for p in parts]
         return (" ".join(t for t in (html_parts[0], html_op, html_parts[1]) if t is not None),
@@ -291,34 +309,34 @@ class Paper:
         symbol = False
         if op.startswith("children."):
             reduction = op.split(".", 1)[1]
-            html_text, tex = _BIG_OPERATORS.get(reduction) or _function(reduction)
+            html_text, tex = BIG_OPERATORS.get(reduction) or _function(reduction)
             html_text += f"<SUB><I>k</I>∈<I>C</I>(<I>{f.index}</I>)</SUB>"
             tex += f"_{{k \\in C({f.index})}}"
         elif node in f.inlined:
             html_text, tex = self._inlined(f, node, op)
-        elif op in _SYMBOLS and not notes:
-            html_text, tex = _SYMBOLS[op]
+        elif _symbol(op) is not None and not notes:
+            html_text, tex = _symbol(op)
             symbol = True
         else:
             html_text, tex = _function(op)
         tex = _math(tex)
         if notes:
-            html_text += "<BR/>" + _small(_h(notes), 7)
+            html_text += "<BR/>" + small(escape(notes), 7)
             tex += f" \\\\ {{\\scriptsize {tex_escape(notes)}}}"
         if symbol:
-            g.node(f.id(node), _html(html_text), texlbl=tex, shape="circle", width="0.26", height="0.26",
+            g.node(f.id(node), html_label(html_text), texlbl=tex, shape="circle", width="0.26", height="0.26",
                    fixedsize="true", fontsize="16" if op == "matmul" else "13")
         else:
-            g.node(f.id(node), _html(html_text), texlbl=tex, shape="box", style="rounded", height="0.28",
+            g.node(f.id(node), html_label(html_text), texlbl=tex, shape="box", style="rounded", height="0.28",
                    width="0.3", margin="0.06,0.03")
 
     def per_child(self, f) -> dict:
-        return dict(label=_html("for each child <I>k</I>"), texlbl="for each child $k$", style="rounded",
+        return dict(label=html_label("for each child <I>k</I>"), texlbl="for each child $k$", style="rounded",
                     color=GRAY, penwidth="0.6", fontsize=SMALL, fontname=FONT)
 
     def marker(self, f, g, name: str, text: str) -> None:
         marker = f.id(f"%out_{name}")
-        g.node(marker, _html(_h(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=SMALL)
+        g.node(marker, html_label(escape(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=SMALL)
         g.edge(f.id(name), marker)
 
     def edge(self, f, u: str, v: str, data: dict, mark: Optional[str]) -> dict:
@@ -327,18 +345,18 @@ class Paper:
         if G.nodes[u]["kind"] in ("param", "hparam", "const"):
             attrs.update(color=GRAY, penwidth="0.5", arrowsize="0.4")
         if mark:
-            attrs.update(headlabel=_html(_h(mark)), headtexlbl=_MARKS.get(mark, tex_escape(mark)),
+            attrs.update(headlabel=html_label(escape(mark)), headtexlbl=tex_escape(mark),
                          labelfontsize=SMALL, labeldistance="1.6")
         delay = data.get("delay", 0)
         if data.get("child"):
-            attrs.update(style="dotted", label=_html("<I>k</I>"), texlbl="$k$")
+            attrs.update(style="dotted", label=html_label("<I>k</I>"), texlbl="$k$")
         elif delay >= 1:
             index = f"{f.index}-{delay}"
-            attrs.update(style="dashed", label=_html(notation.index_html(index)), texlbl=_math(index))
+            attrs.update(style="dashed", label=html_label(notation.index_html(index)), texlbl=_math(index))
         if data.get("role") == "def":
             attrs["penwidth"] = "1.2"
             if G.nodes[v].get("ode"):
-                attrs.update(label=_html("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
+                attrs.update(label=html_label("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
             elif "index" in data:
                 attrs.update(label=f"part {data['index'] + 1}", texlbl=f"part {data['index'] + 1}")
         return attrs
@@ -350,44 +368,24 @@ class Paper:
         dot.attr(rankdir="BT", nodesep="0.35", ranksep="0.45")
         return dot
 
-    @staticmethod
-    def _step_name(G, n: str, s) -> tuple:
-        """(HTML, LaTeX) of value `n` at step `s`: `h` with subscript `s`."""
-        names = G.graph.get("notation") or {}
-        bold = bool(G.nodes[n].get("shape"))
-        return notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names))
-
-    @staticmethod
-    def _initial_value(G, src: str) -> tuple:
-        """(HTML, LaTeX math) of a state's initial value: a number as papers print it, a parameter or
-        hyperparameter (`w0`) by the notation rule."""
-        if G.nodes[src]["kind"] == "input":
-            return "0", "0"
-        init = G.nodes[src].get("init", 0)
-        names = G.graph.get("notation") or {}
-        if isinstance(init, str):  # a parameter's or a hyperparameter's name
-            bold = init in G.nodes and bool(G.nodes[init].get("shape"))
-            return notation.html(init, bold, None, names), notation.latex(init, bold, None, names)
-        return _value(init, names)
-
     def initial_frame(self, c) -> None:
-        c.attr(label=_html("initial state"), texlbl="initial state", style="rounded", color=GRAY,
+        c.attr(label=html_label("initial state"), texlbl="initial state", style="rounded", color=GRAY,
                penwidth="0.6", labelloc="b")
 
     def initial_node(self, c, node_id: str, G, src: str, idx: int) -> None:
-        label, tex = self._step_name(G, src, idx)
-        value_html, value_tex = self._initial_value(G, src)
+        label, tex = _step_name(G, src, idx)
+        value_html, value_tex = _initial_value(G, src)
         if value_tex != tex.strip("$"):  # a parameter `w0` is already written w_0: no `w_0 = w_0`
             label, tex = f"{label} = {value_html}", tex[:-1] + f" = {value_tex}$"
-        c.node(node_id, _html(label), texlbl=tex, shape="ellipse", color=GRAY, margin="0.04,0.02")
+        c.node(node_id, html_label(label), texlbl=tex, shape="ellipse", color=GRAY, margin="0.04,0.02")
 
     def step_frame(self, c, s: int) -> None:
-        c.attr(label=_html(f"<I>t</I> = {s}"), texlbl=f"$t = {s}$", style="rounded", color=GRAY,
+        c.attr(label=html_label(f"<I>t</I> = {s}"), texlbl=f"$t = {s}$", style="rounded", color=GRAY,
                penwidth="0.6", labelloc="b")  # rankdir=BT: "b" is the top
 
     def step_node(self, c, node_id: str, G, n: str, s: int) -> None:
-        label, tex = self._step_name(G, n, s)
-        c.node(node_id, _html(label), texlbl=tex,
+        label, tex = _step_name(G, n, s)
+        c.node(node_id, html_label(label), texlbl=tex,
                **_value_attrs(G.nodes[n]["kind"], G.nodes[n], n in G.graph.get("outputs", [])))
 
     def now_edge(self) -> dict:
@@ -405,7 +403,7 @@ class Paper:
         names = G.graph.get("notation") or {}
         names_html = ", ".join(notation.html(n, bool(d.get("shape")), None, names) for n, d in params)
         names_tex = ", ".join(_math(notation.latex(n, bool(d.get("shape")), None, names)) for n, d in params)
-        dot.node("%params", _html(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
+        dot.node("%params", html_label(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
                  texlbl=f"shared by every step: \\\\ {names_tex}", fontsize=SMALL)
 
     # ---- network
@@ -416,50 +414,33 @@ class Paper:
         dot.node_attr.update(fontsize=SMALL)
         return dot
 
-    @staticmethod
-    def _bound(G, name: str) -> tuple:
-        """(HTML, LaTeX math) of a network's input or bound name: bold, as `rnndsl latex` writes it."""
-        names = G.graph.get("notation") or {}
-        return notation.html(name, True, None, names), notation.latex(name, True, None, names)
-
     def network_input(self, dot, G, node: str, data: dict) -> None:
-        label, tex = self._bound(G, node)  # the type is on the edges
-        dot.node(node, _html(label), shape="ellipse", style="filled", fillcolor=FILL, texlbl=_math(tex))
+        label, tex = _bound(G, node)  # the type is on the edges
+        dot.node(node, html_label(label), shape="ellipse", style="filled", fillcolor=FILL, texlbl=_math(tex))
 
     def network_output(self, dot, node: str, data: dict) -> None:
-        dot.node(node, _html("output"), texlbl="output", shape="ellipse", penwidth="1.6")
+        dot.node(node, html_label("output"), texlbl="output", shape="ellipse", penwidth="1.6")
 
     def network_state(self, dot, G, node: str, data: dict, bound: str) -> None:
-        label, tex = self._bound(G, bound)
-        dot.node(node, _html(f"{label}<BR/>{_small(_h('final ' + data['state']), 8)}"),
+        label, tex = _bound(G, bound)
+        dot.node(node, html_label(f"{label}<BR/>{small(escape('final ' + data['state']), 8)}"),
                  texlbl=_math(tex) + f" \\\\ {{\\footnotesize final {tex_escape(data['state'])}}}",
                  shape="ellipse")
 
-    def _layer_label(self, G, app, call) -> tuple:
-        """(HTML, LaTeX) of a layer: `h = LSTM(units)`, its bound names bold."""
-        names = G.graph.get("notation") or {}
-        bound = [self._bound(G, n) for n in app.names]
-        sep = ", " if app.ports else " = "  # `c, h = ...` binds one name per state
-        html_call, tex_call = _call(call, names)
-        if not bound:
-            return html_call, _math(tex_call)
-        return (sep.join(b[0] for b in bound) + " = " + html_call,
-                _math(sep.join(b[1] for b in bound) + " = " + tex_call))
-
     def layer(self, dot, G, node: str, app, call) -> None:
-        label, tex = self._layer_label(G, app, call)
-        dot.node(node, _html(label), texlbl=tex, shape="box", style="rounded")
+        label, tex = _layer_label(G, app, call)
+        dot.node(node, html_label(label), texlbl=tex, shape="box", style="rounded")
 
     def layer_frame(self, c, G, app, call, note: tuple, cell_graph) -> None:
         # no docstring: the paper's caption says what the figure shows
-        label, tex = self._layer_label(G, app, call)
+        label, tex = _layer_label(G, app, call)
         if note:
             note_html, note_tex = _note(note, G.graph.get("notation") or {})
-            label += "<BR/>" + _small(note_html, 8)
+            label += "<BR/>" + small(note_html, 8)
             tex += f" \\\\ {{\\footnotesize {note_tex}}}"
-        c.attr(label=_html(label), texlbl=tex, style="rounded", color=GRAY, penwidth="0.6", labelloc="t",
+        c.attr(label=html_label(label), texlbl=tex, style="rounded", color=GRAY, penwidth="0.6", labelloc="t",
                fontname=FONT, fontsize=SMALL)
 
     def network_edge(self, G, t) -> dict:
         label, tex = _type(t, G.graph.get("notation") or {})
-        return dict(label=_html(label), texlbl=tex)
+        return dict(label=html_label(label), texlbl=tex)
