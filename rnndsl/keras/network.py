@@ -225,7 +225,8 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
 
 
 def describe(lowered: Lowered) -> str:
-    """Each generated cell of a built model: its path, and its weights by spec name with their sizes."""
+    """What `rnndsl build` prints of a lowered model: a line per recurrent layer, with its cell, its path (fused:
+    how the spec's parameters lay out in Keras's weights; generated: its weights by spec name with their sizes)."""
     lines = []
     paths = lowered.fused_paths
     for layer in lowered.model._flatten_layers(include_self=False):
