@@ -440,11 +440,12 @@ def _build(args) -> int:
     if found is None:
         return EXIT_SPEC
     program, name, values = found
-    from .keras.lower import describe
+    from .keras.network import describe, lower
 
-    model = program.build(name, input_size=args.input_size, fused=not args.no_fused, **values)
+    lowered = lower(program, name, input_size=args.input_size, fused=not args.no_fused, **values)
+    model = lowered.model
     model.summary()
-    print(describe(model))
+    print(describe(lowered))
     _save(model, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK

@@ -220,17 +220,12 @@ class Program:
         """The `keras.Model` of network or cell `name`, its hyperparameters set by keyword (imports TensorFlow).
 
         A cell alone is a model from its inputs, side by side, `(batch, T, input_size)` to its outputs at every
-        step (`rnndsl.keras.lower.build_cell`). Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless
+        step (`rnndsl.keras.network.lower_cell`). Cells on the fused path lower to Keras's LSTM / GRU / SimpleRNN unless
         `fused=False`.
         """
-        from .keras.lower import build_cell, build_network
+        from .keras.network import lower
 
-        name = name or self.default_name()
-        if name in self.cells:
-            return build_cell(self, name, input_size=input_size, fused=fused, **hyperparameters)
-        if input_size is not None:
-            raise UsageError(f"`{name}` is a network: its inputs are declared, give no input size")
-        return build_network(self, name, fused=fused, **hyperparameters)
+        return lower(self, name or self.default_name(), input_size=input_size, fused=fused, **hyperparameters).model
 
     def explain(self) -> str:
         """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""

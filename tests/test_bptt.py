@@ -58,12 +58,12 @@ def _pair(network: str, fused: bool):
     """(the model of any batch, the stateful model of batch BATCH with the same weights)."""
     import keras
 
-    from rnndsl.keras.lower import build_network
+    from rnndsl.keras.network import lower_network
 
     program = rnndsl.load(NETWORK)
     keras.utils.set_random_seed(0)
-    whole = build_network(program, network, fused=fused)
-    stateful = build_network(program, network, fused=fused, stateful_batch=BATCH)
+    whole = lower_network(program, network, fused=fused).model
+    stateful = lower_network(program, network, fused=fused, stateful_batch=BATCH).model
     assert [w.shape for w in whole.weights] == [w.shape for w in stateful.weights]
     stateful.set_weights(whole.get_weights())
     return whole, stateful
@@ -281,7 +281,7 @@ def test_ten_thousand_steps_in_chunks_of_a_hundred(tmp_path):
     trained model, its states reset at the start of every chunk instead, does clearly worse on the test set."""
     from test_repro import _record
 
-    from rnndsl.keras.lower import build_network
+    from rnndsl.keras.network import lower_network
     from rnndsl.train.run import plan_of, reset_states, run
 
     started = time.perf_counter()
@@ -294,7 +294,7 @@ def test_ten_thousand_steps_in_chunks_of_a_hundred(tmp_path):
 
     # the same weights, the states reset before every chunk of 100: what carrying them gave
     test = np.load(tmp_path / "test.npz")
-    stateful = build_network(program, "Leaky", stateful_batch=16)
+    stateful = lower_network(program, "Leaky", stateful_batch=16).model
     stateful.set_weights(result.model.get_weights())
     errors = []
     for i in range(0, 10_000, 100):

@@ -18,7 +18,7 @@ import rnndsl  # noqa: E402
 from helpers import diagnostics  # noqa: E402
 from rnndsl.train import fit, recall as memory  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
-from rnndsl.keras.lower import cell_rnn  # noqa: E402
+from rnndsl.keras.cell import cell_rnn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STD = ROOT / "specs" / "std"

@@ -110,15 +110,18 @@ network N(units: int = 6) {
 
 
 def test_fused_and_generated_models_give_the_same_outputs():
-    from rnndsl.keras.lower import GeneratedCell, fused_weights
+    from rnndsl.keras.cell import GeneratedCell
+    from rnndsl.keras.fused_layer import fused_weights
+    from rnndsl.keras.network import lower
 
     program = rnndsl.load(NETWORK)
-    fast = program.build("N")
+    lowered = lower(program, "N")
+    fast = lowered.model
     slow = program.build("N", fused=False)
     assert not any(isinstance(getattr(l, "cell", None), GeneratedCell) for l in fast._flatten_layers())
     x = np.random.default_rng(3).normal(size=(2, 5, 3)).astype("float32")
     fast(x), slow(x)
-    paths = fast._rnndsl_paths
+    paths = lowered.fused_paths
     for layer in slow._flatten_layers(include_self=False):
         cell = getattr(layer, "cell", None)
         if not isinstance(cell, GeneratedCell):

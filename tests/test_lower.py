@@ -16,7 +16,7 @@ import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
-from rnndsl.keras.lower import GeneratedCell, cell_rnn  # noqa: E402
+from rnndsl.keras.cell import GeneratedCell, GeneratedRNN, cell_rnn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STD = ROOT / "specs" / "std"
@@ -158,7 +158,7 @@ def test_every_schedule_computes_the_same(file, cell, hparams):
     program = rnndsl.load(STD / file)
     x = tf.constant(RNG.normal(size=(2, 5, 3)).astype("float32"))
     layers = {s: cell_rnn(program, cell, input_dim=3, hoist=s[0], fuse=s[1], **hparams) for s in SCHEDULES}
-    plans = {s: layer.cell._plan for s, layer in layers.items()}
+    plans = {s: layer.cell.plan for s, layer in layers.items()}
     assert plans["always", "never"].hoisted_order and not plans["never", "never"].hoisted_order
     assert not plans["always", "never"].group_of
     reference = layers["never", "never"]
@@ -181,7 +181,7 @@ def test_every_schedule_computes_the_same(file, cell, hparams):
 def test_sibling_matmuls_run_as_one():
     """LSTM: the four input projections (hoisted) and the four recurrent ones (in the loop) each stack."""
     layer = cell_rnn(rnndsl.load(STD / "lstm.rnn"), "LSTM", input_dim=3, hoist="always", fuse="always", units=4)
-    plan = layer.cell._plan
+    plan = layer.cell.plan
     assert [sorted(g.params) for g in plan.hoisted_groups] == [["W_c", "W_f", "W_i", "W_o"]]
     assert [(sorted(g.params), g.operand) for g in plan.step_groups] == [(["U_c", "U_f", "U_i", "U_o"], ("h", 1))]
     layer(np.zeros((2, 3, 3), "float32"))
@@ -195,15 +195,15 @@ def test_sibling_matmuls_run_as_one():
 
 def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):
     """`auto` hoists on an accelerator; on a CPU only where the frontier is no wider than the inputs."""
-    import rnndsl.keras.lower
+    import rnndsl.keras.interpret
 
     program = rnndsl.load(STD / "indrnn.rnn")
-    monkeypatch.setattr(rnndsl.keras.lower, "_accelerator", lambda: True)
-    assert cell_rnn(program, "IndRNN", input_dim=4, units=8).cell._plan.hoisted_order
-    monkeypatch.setattr(rnndsl.keras.lower, "_accelerator", lambda: False)
+    monkeypatch.setattr(rnndsl.keras.interpret, "accelerator", lambda: True)
+    assert cell_rnn(program, "IndRNN", input_dim=4, units=8).cell.plan.hoisted_order
+    monkeypatch.setattr(rnndsl.keras.interpret, "accelerator", lambda: False)
     narrow = cell_rnn(program, "IndRNN", input_dim=16, units=8)  # W @ x[t]: 8 per step instead of 16
     wide = cell_rnn(program, "IndRNN", input_dim=4, units=8)  # 8 per step instead of 4
-    assert narrow.cell._plan.hoisted_order and not wide.cell._plan.hoisted_order
+    assert narrow.cell.plan.hoisted_order and not wide.cell.plan.hoisted_order
     with pytest.raises(ValueError, match="hoist must be one of auto, always, never, not 'sometimes'"):
         cell_rnn(program, "IndRNN", input_dim=4, hoist="sometimes", units=8)
 
@@ -232,7 +232,7 @@ def test_final_states_carry_into_another_layer(cell, states, fused, tmp_path):
     model = program.build("Continued", fused=fused)
     encoder, decoder = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     assert isinstance(decoder, keras.layers.LSTM if fused and cell.startswith("LSTM") else
-                      keras.layers.GRU if fused else rnndsl.keras.lower.GeneratedRNN)
+                      keras.layers.GRU if fused else GeneratedRNN)
     decoder.set_weights(encoder.get_weights())
     a, b = RNG.normal(size=(2, 4, 3)).astype("float32"), RNG.normal(size=(2, 3, 3)).astype("float32")
     whole = decoder(np.concatenate([a, b], axis=1)).numpy()
@@ -505,7 +505,7 @@ def test_a_concatenate_axis_from_a_hyperparameter_is_a_diagnostic(capsys, tmp_pa
 
 @pytest.mark.parametrize("activation", rnndsl.lang.builtins.ACTIVATIONS)
 def test_every_activation_of_a_dense_layer_builds_saves_and_reloads(activation, tmp_path):
-    from rnndsl.keras.lower import _UNARY
+    from rnndsl.keras.interpret import UNARY
 
     program = rnndsl.load(f"network N {{\n    input x: vec[3]\n    output Dense(2, activation={activation})(x)\n}}\n")
     model = program.build("N")
@@ -515,7 +515,7 @@ def test_every_activation_of_a_dense_layer_builds_saves_and_reloads(activation, 
     reference = {"linear": z, "none": z, "softmax": np.asarray(keras.ops.softmax(z)),
                  "log_softmax": np.asarray(keras.ops.log_softmax(z))}.get(activation)
     if reference is None:
-        reference = np.asarray(_UNARY[activation](keras.ops.convert_to_tensor(z)))
+        reference = np.asarray(UNARY[activation](keras.ops.convert_to_tensor(z)))
     np.testing.assert_allclose(np.asarray(model(x)), reference, rtol=1e-5, atol=1e-6)
     model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(np.asarray(keras.saving.load_model(tmp_path / "m.keras")(x)), reference,

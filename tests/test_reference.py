@@ -4,7 +4,7 @@ Correctness is shown against a reference: for each cell in
 `specs/std/` (tree cells excepted: they are not lowered yet) the lowered layer's
 output sequence and its gradients are compared with a float64 NumPy
 implementation of the paper's equations, written here from the papers and the
-specs' docstrings, not from `rnndsl/keras/lower.py`.
+specs' docstrings, not from `rnndsl/keras/`.
 
 - forward: the Keras layer's output sequence (float32) against the reference
   (float64, on the same float32-rounded weights);
@@ -579,7 +579,7 @@ class Case:
     init: dict = field(default_factory=dict)  # name -> (rng, shape) -> array, else normal * 0.3
     initial: tuple = ()  # the spec's initial value of each state where it is not 0
     random_state: Callable = None  # rng -> a given initial state, else normal * 0.5 for each
-    lowering: dict = field(default_factory=dict)  # for rnndsl.keras.lower.cell_rnn: hoist, fuse
+    lowering: dict = field(default_factory=dict)  # for rnndsl.keras.cell.cell_rnn: hoist, fuse
 
     def spec_state(self, params):
         """The spec's initial state; a parameter's name stands for a learned initial state."""
@@ -751,7 +751,7 @@ CASES = {
         initial=(0.0, "w0", 1e-6, 0.0),
         random_state=_ntm_state,
     ),
-    # a cell without state carries one unused number (rnndsl.keras.lower.GeneratedCell): states (1,)
+    # a cell without state carries one unused number (rnndsl.keras.cell.GeneratedCell): states (1,)
     "decayed_input": Case(
         CONSTANT_SPECS, "DecayedInput", dict(units=U, a=0.25), decayed_input, dict(W=(U, D)), (U,), U,
         lowering=dict(hoist="always"),
@@ -784,7 +784,7 @@ def _built(name: str, T: int):
     """The lowered layer, built on [BATCH, T, in], with seeded weights: (layer, {name: float64 weights})."""
     import keras
 
-    from rnndsl.keras.lower import cell_rnn
+    from rnndsl.keras.cell import cell_rnn
 
     case = CASES[name]
     keras.utils.set_random_seed(_seed(name, T, "keras"))
@@ -962,7 +962,7 @@ def _hebbian(X, Y=None):
 @functools.lru_cache(maxsize=None)
 def _memory(cell: str, input_dim: int, **hparams):
     """A lowered memory cell, built; each test assigns every weight it reads."""
-    from rnndsl.keras.lower import cell_rnn
+    from rnndsl.keras.cell import cell_rnn
 
     layer = cell_rnn(_program("hopfield.rnn"), cell, input_dim=input_dim, **hparams)
     layer(np.zeros((BATCH, 1, input_dim), np.float32))
@@ -1003,7 +1003,7 @@ def _hopfield_weights(rng, kind):
 @pytest.mark.parametrize("schedule", ["sync", "async", "random"])
 def test_hopfield_is_the_1982_rule_with_its_energy(schedule, weights, start):
     """States exactly; the cell's `energy` value, observed at every step, against -1/2 s'Ws + theta's."""
-    from rnndsl.keras.lower import observer
+    from rnndsl.keras.cell import observer
 
     layer = _memory("Hopfield", HOP_N, units=HOP_N)
     assert {k: tuple(v.shape) for k, v in layer.cell.weights_by_name.items()} == {"W": (HOP_N, HOP_N),
@@ -1078,7 +1078,7 @@ def test_hopfield_recall_reports_the_energy_of_every_sweep():
 def test_continuous_hopfield_energy_is_hopfields_1984_energy():
     """The cell's `energy` value, observed at every step, against eq. 7 of Hopfield (1984) with the integral of g^-1
     taken numerically; the states are those of the `continuous_hopfield` case, checked above."""
-    from rnndsl.keras.lower import observer
+    from rnndsl.keras.cell import observer
 
     case = CASES["continuous_hopfield"]
     layer, params = _built("continuous_hopfield", 7)
@@ -1096,7 +1096,7 @@ def test_continuous_hopfield_energy_is_hopfields_1984_energy():
 @pytest.mark.parametrize("weights", ["hebbian", "random"])
 def test_bam_is_kosko_recall_through_w_and_its_transpose(weights, start):
     """x exactly, and y (observed) exactly; no gradient: every x[t] is a sign of y[t], itself a sign."""
-    from rnndsl.keras.lower import observer
+    from rnndsl.keras.cell import observer
 
     layer = _memory("BAM", 0, n=BAM_N, m=BAM_M)
     assert {k: tuple(v.shape) for k, v in layer.cell.weights_by_name.items()} == {"W": (BAM_M, BAM_N)}

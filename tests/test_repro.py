@@ -200,7 +200,7 @@ def test_mackey_glass_echo_state_network():
     """An ESN of 800 units with a ridge readout: one-step NRMSE < 1e-3, 84 free-running steps < 1e-2."""
     from rnndsl.train import fit
     from rnndsl.train.data import mackey_glass_series
-    from rnndsl.keras.lower import GeneratedRNN, observer
+    from rnndsl.keras.cell import GeneratedRNN, observer
 
     started, seed = time.perf_counter(), 0
     _keras(seed)
@@ -244,7 +244,7 @@ def test_mackey_glass_echo_state_network():
 def _hopfield_recalled(patterns: int, schedule: str, seed: int, units: int = 200) -> int:
     """How many of `patterns` random patterns come back exactly from 10% flipped bits."""
     from rnndsl.train import fit, recall as memory
-    from rnndsl.keras.lower import GeneratedRNN
+    from rnndsl.keras.cell import GeneratedRNN
 
     rng = np.random.default_rng(seed)
     model = rnndsl.load(EXAMPLES / "hopfield.rnn").build("Memory", units=units)

@@ -16,7 +16,8 @@ from helpers import diagnostics
 
 keras = pytest.importorskip("keras")
 
-from rnndsl.keras.seq2seq import EncoderDecoder, Stepper, beam_search, decode, decoder_of, greedy  # noqa: E402
+from rnndsl.keras.search import beam_search, greedy  # noqa: E402
+from rnndsl.keras.seq2seq import EncoderDecoder, Stepper, decode, decoder_of  # noqa: E402
 
 VOCAB, START, END = 7, 2, 3
 

@@ -205,7 +205,7 @@ def test_programs_from_text_keep_their_own_text():
         load("cell A {\n    h[t] = nope(x[t])\n}\n")
     load("cell B {\n    input x: [3]\n    h[t] = x[t]\n    output h\n}\n")  # another <string>
     assert " 2 |     h[t] = nope(x[t])" in raised.value.render()
-    from rnndsl.keras.lower import cell_source
+    from rnndsl.keras.cell import cell_source
 
     assert "sigmoid" in cell_source(a, "E") and "sigmoid" not in cell_source(b, "E")
 

@@ -18,7 +18,7 @@ import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 
 import rnndsl  # noqa: E402
-from rnndsl.keras.lower import cell_rnn  # noqa: E402
+from rnndsl.keras.cell import cell_rnn  # noqa: E402
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
 UNITS, INPUTS = 5, 3

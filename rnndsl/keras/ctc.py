@@ -67,7 +67,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-PACKAGE = "rnndsl"
+from . import PACKAGE
+
 NEG_INF = -math.inf
 EPSILON = 1e-7  # probabilities are clipped to this before the log, as Keras's cross-entropies do
 

@@ -2,7 +2,7 @@
 
 A saved model is read by Keras in safe mode (no Python code, no lambdas); each
 generated cell in it compiles the spec text its config carries, hermetically
-(`rnndsl.keras.lower._compile_cell`: no file is read, imports are refused, the front
+(`rnndsl.keras.cell.compile_cell`: no file is read, imports are refused, the front
 end's limits hold). What Keras makes of a bad file, a crafted config or spec
 text with errors is a chain of exceptions; `load_model` makes it a UsageError
 that says what was wrong, in one line.

@@ -32,22 +32,25 @@ without sampling, the decoder runs over the whole target at once (Keras's fused 
 cell has one) and attention is computed for every step together; otherwise a loop runs the
 steps. Both give the same values.
 
-Inference decodes freely: `greedy` feeds each step's most probable token back, and
+Inference decodes freely (`decode`): `greedy` feeds each step's most probable token back, and
 `beam_search` keeps the k most probable prefixes (stopping at `</s>`); both give the alignments.
+The searches are rnndsl.keras.search's, over the decoder's step run by `Stepper`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-PACKAGE = "rnndsl"  # as rnndsl.keras.lower registers its classes (not imported here: keras's import hook
-#                     loads this module while rnndsl.keras.lower may still be loading)
+from ..lang.errors import UsageError
+from . import PACKAGE
+from .cell import GeneratedCell
+from .search import Decoded, beam_search, greedy
+
 
 NEG = -1e9  # the score of a padded source step: its alignment weight is 0
 
@@ -243,7 +246,7 @@ class EncoderDecoder(keras.layers.Layer):
     def _cell_step(self, inputs, states):
         cell = self.decoder.cell
         if _generated(cell):  # its input-only work, which its RNN layer hoists out of the loop
-            inputs = cell._plan.precompute(cell, inputs[:, None, :])[:, 0]
+            inputs = cell.plan.precompute(cell, inputs[:, None, :])[:, 0]
         output, states = cell(inputs, list(states))
         return output, list(states)
 
@@ -275,8 +278,6 @@ class EncoderDecoder(keras.layers.Layer):
 
 def _generated(cell) -> bool:
     """Whether a decoder cell is rnndsl's generated cell (else a Keras cell, of a fused layer)."""
-    from .lower import GeneratedCell
-
     return isinstance(cell, GeneratedCell)
 
 
@@ -287,43 +288,35 @@ def _masked_softmax(scores, mask):
     return ops.softmax(ops.where(mask > 0, scores, NEG), axis=-1)
 
 
-def lower_encoder_decoder(program, app, inputs: list, name: str, env: dict, fused: bool, paths: dict):
-    """The Keras layer of `EncoderDecoder(...)` in a network, applied to its (source, target) tensors."""
-    from .lower import _hparam, _rnn
-
+def lower_encoder_decoder(lowering, app, inputs: list, name: str):
+    """The Keras layer of `EncoderDecoder(...)` in a network, applied to its (source, target) tensors:
+    source (batch, S, d), target (batch, T) int -> (batch, T, vocab). `lowering` is the network's
+    (rnndsl.keras.network.Lowering): it gives the encoder's and the decoder's recurrent layers and the
+    values of the arguments."""
     args = app.args
+    value = lowering.argument
     encoder_ref, decoder_ref = args["encoder"], args["decoder"]
     source, target = inputs
-    encoder, encoder_states = _rnn(program, encoder_ref.cell, {k: _hparam(v, env) for k, v in encoder_ref.args.items()},
-                                   True, f"{name}_encoder", fused, source.shape[-1], paths, return_state=True)
-    embed = _hparam(args["embed"], env)
+    encoder, encoder_states = lowering.recurrent_layer(
+        encoder_ref.cell, {k: value(v) for k, v in encoder_ref.args.items()}, input_dim=source.shape[-1],
+        name=f"{name}_encoder", return_state=True)
+    embed = value(args["embed"])
     reads = embed + (int(encoder.compute_output_shape(tuple(source.shape))[0][-1])
                      if args["attention"] == "bahdanau" else 0)
-    decoder, decoder_states = _rnn(program, decoder_ref.cell, {k: _hparam(v, env) for k, v in decoder_ref.args.items()},
-                                   True, f"{name}_decoder", fused, reads, paths)
-    output = program.graphs[decoder_ref.cell].graph["outputs"][0]
-    layer = EncoderDecoder(encoder, decoder, _hparam(args["vocab"], env), embed, encoder_states=list(encoder_states),
+    decoder, decoder_states = lowering.recurrent_layer(
+        decoder_ref.cell, {k: value(v) for k, v in decoder_ref.args.items()}, input_dim=reads,
+        name=f"{name}_decoder")
+    output = lowering.program.graphs[decoder_ref.cell].graph["outputs"][0]
+    layer = EncoderDecoder(encoder, decoder, value(args["vocab"]), embed, encoder_states=list(encoder_states),
                            decoder_states=list(decoder_states),
                            query=decoder_states.index(output) if output in decoder_states else -1,
                            attention=args["attention"], bridge=args["bridge"],
-                           sampling=float(_hparam(args["sampling"], env)), start=_hparam(args["start"], env),
-                           end=_hparam(args["end"], env), max_length=_hparam(args["max_length"], env), name=name)
+                           sampling=float(value(args["sampling"])), start=value(args["start"]),
+                           end=value(args["end"]), max_length=value(args["max_length"]), name=name)
     return layer([source, target])
 
 
 # ---------------------------------------------------------------- free decoding
-
-
-@dataclass
-class Decoded:
-    """Free decoding's result for a batch: `tokens` int32 (batch, L), each sequence ended by `</s>`
-    and padded with 0 after it (or cut at the maximum length); `scores` (batch,) the log
-    probability of each sequence; `alignments` (batch, L, S), each step's attention over the
-    source (None without attention)."""
-
-    tokens: np.ndarray
-    scores: np.ndarray
-    alignments: Optional[np.ndarray]
 
 
 class Stepper:
@@ -362,80 +355,6 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True))
 
 
-def greedy(step: Callable, carry: tuple, batch: int, *, start: int, end: int, max_length: int) -> Decoded:
-    """Feed each step's most probable token back until every row has given `end` (or `max_length`
-    steps). `step(tokens (n,), carry) -> (log probs (n, V), carry, alignments (n, S) or None)`."""
-    tokens = np.full(batch, start, "int32")
-    done = np.zeros(batch, bool)
-    out, scores, aligned = [], np.zeros(batch), []
-    for _ in range(max_length):
-        log_probs, carry, alignment = step(tokens, carry)
-        tokens = log_probs.argmax(axis=-1).astype("int32")
-        scores += np.where(done, 0.0, log_probs[np.arange(batch), tokens])
-        out.append(np.where(done, 0, tokens))
-        if alignment is not None:
-            aligned.append(np.where(done[:, None], 0.0, alignment))
-        done |= tokens == end
-        if done.all():
-            break
-    return Decoded(np.stack(out, axis=1).astype("int32"), scores, np.stack(aligned, axis=1) if aligned else None)
-
-
-def beam_search(step: Callable, carry: tuple, batch: int, *, beam: int, start: int, end: int,
-                max_length: int) -> Decoded:
-    """The most probable sequences found by keeping, at every step, the `beam` most probable
-    prefixes of each source (Graves 2012; Sutskever, Vinyals & Le 2014). A prefix that gives `end`
-    is finished; the search for a source stops when its best finished sequence is at least as
-    probable as every unfinished prefix (log probabilities only fall as a prefix grows), or at
-    `max_length` steps, where unfinished prefixes count as they are. With `beam` at least the
-    number of prefixes of every length, it is the exhaustive search.
-
-    `step` and `carry` are as for `greedy`, over rows `source * beam + k`."""
-    rows = np.repeat(np.arange(batch), beam)
-    carry = tuple(a[rows] for a in carry)
-    tokens = np.full(batch * beam, start, "int32")
-    # only one live copy of the start: the others begin at -inf, so the first step does not repeat it
-    scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch)
-    history = np.zeros((batch * beam, 0), "int32")
-    aligned = None
-    best = [(-np.inf, None, None)] * batch  # (score, tokens, alignments) of each source's best finished
-    live = np.ones(batch, bool)
-    for length in range(1, max_length + 1):
-        log_probs, carry, alignment = step(tokens, carry)
-        vocab = log_probs.shape[-1]
-        total = (scores[:, None] + log_probs).reshape(batch, beam * vocab)
-        picked = np.argsort(-total, axis=1, kind="stable")[:, :beam]  # (batch, beam)
-        parent = (np.arange(batch)[:, None] * beam + picked // vocab).reshape(-1)
-        tokens = (picked % vocab).reshape(-1).astype("int32")
-        scores = np.take_along_axis(total, picked, axis=1).reshape(-1)
-        history = np.concatenate([history[parent], tokens[:, None]], axis=1)
-        if alignment is not None:
-            step_alignment = alignment[parent][:, None, :]
-            aligned = step_alignment if aligned is None else np.concatenate([aligned[parent], step_alignment], axis=1)
-        carry = tuple(a[parent] for a in carry)
-        ended = (tokens == end) | (length == max_length)
-        for row in np.flatnonzero(ended & np.isfinite(scores)):
-            source = row // beam
-            if live[source] and scores[row] > best[source][0]:
-                best[source] = (scores[row], history[row], None if aligned is None else aligned[row])
-        scores = np.where(tokens == end, -np.inf, scores)  # a finished prefix grows no further
-        for source in np.flatnonzero(live):
-            if best[source][0] >= scores[source * beam:(source + 1) * beam].max():
-                live[source] = False
-        if not live.any():
-            break
-    width = max(len(t) for _, t, _ in best)
-    out = np.zeros((batch, width), "int32")
-    for i, (_, t, _) in enumerate(best):
-        out[i, :len(t)] = t
-    alignments = None
-    if aligned is not None:
-        alignments = np.zeros((batch, width, aligned.shape[-1]))
-        for i, (_, t, a) in enumerate(best):
-            alignments[i, :len(t)] = a
-    return Decoded(out, np.array([s for s, _, _ in best]), alignments)
-
-
 # ---------------------------------------------------------------- a model's decoder
 
 
@@ -450,8 +369,6 @@ def decoder_of(model) -> Optional[EncoderDecoder]:
 def decode(model, arrays: dict, *, beam: int = 1, max_length: Optional[int] = None) -> Decoded:
     """Decode freely for each source of `arrays` ({input name: array}; the target input, the
     decoder's teacher-forcing tokens, is not needed): greedy with `beam=1`, else beam search."""
-    from ..lang.errors import UsageError
-
     layer = decoder_of(model)
     if layer is None:
         raise UsageError(f"model `{model.name}` has no encoder-decoder to decode with")

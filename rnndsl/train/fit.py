@@ -34,7 +34,8 @@ import networkx as nx
 import numpy as np
 
 from ..lang.graph import operands
-from ..keras.lower import GeneratedRNN, constant, observer
+from ..keras.cell import GeneratedRNN, observer
+from ..keras.initializers import constant
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..keras.lower import GeneratedRNN, observer
+from ..keras.cell import GeneratedRNN, observer
 
 SCHEDULES = ("sync", "async")
 

@@ -66,7 +66,7 @@ class TrainResult:
 
 def plan_of(program, network: str, values: dict) -> training.TrainPlan:
     """The network's train block evaluated with its hyperparameters (defaults, then `values`)."""
-    from ..keras.lower import hyperparameters
+    from ..keras.hparams import hyperparameters
 
     env = hyperparameters(program.graphs[network], values)
     plan = training.plan(program.bound.networks[network].ast, env)
@@ -128,9 +128,9 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             model = _load_model(_checkpoint(out, start) / "model.keras", f"cannot resume from {out}: its checkpoint",
                                 "; delete that checkpoint's folder to resume from the one before")
         elif truncated:
-            from ..keras.lower import build_network
+            from ..keras.network import lower_network
 
-            model = build_network(program, network, stateful_batch=plan.batch, **values)
+            model = lower_network(program, network, stateful_batch=plan.batch, **values).model
         else:
             model = program.build(network, **values)
         # Under truncated BPTT the model that trains is stateful, of a fixed batch; the one that is

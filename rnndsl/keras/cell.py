@@ -1,0 +1,234 @@
+"""The generated cell: a Keras RNN cell that runs one step of a spec cell, and the RNN layer over it.
+
+`GeneratedCell` rebuilds from its config alone (the cell's own spec text, its
+hyperparameters and input size): `build` creates one weight per parameter,
+named as the spec names it; `call` runs one step by the cell's `StepPlan`
+(interpret). Every state is carried as a flat vector `(batch, size)`, `size`
+being the product of its shape times its delay (the last k values of a value
+read at `[t-k]`), in the spec's order. `GeneratedRNN` runs the cell over
+sequences with the input-only work done before the loop.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional
+
+import keras
+import networkx as nx
+from keras import ops
+
+from ..lang.dims import int_bindings
+from ..lang.errors import ShapeError, SpecErrors, UsageError
+from ..lang.pipeline import check_text
+from ..lang.specfiles import CarriedTexts
+from . import PACKAGE
+from .hparams import cell_env
+from .initializers import constant, constraint, initializer
+from .interpret import StepPlan, flat_size
+
+# How many compiled cells (spec text, cell name) a process keeps: a model holds many copies of one
+# text (a stack of one cell, the cells of a saved model) and a process builds a few models; the
+# oldest graph is compiled again when more distinct texts than these are in use.
+COMPILED_CELLS = 128
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GeneratedCell(keras.layers.Layer):
+    """A Keras RNN cell that runs one step of a spec cell.
+
+    Inputs: `(batch, sum of the cell's input sizes)`, the cell's inputs
+    concatenated in declaration order. States: a list of `(batch, n)` tensors,
+    one per spec state in the spec's order. Output: the first `output`,
+    flattened.
+    """
+
+    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None, hoist: str = "auto",
+                 fuse: str = "auto", outputs: Optional[list] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.cell_name, self.input_dim = spec, cell, int(input_dim)
+        self.hoist, self.fuse = hoist, fuse
+        self.hparams = dict(hparams or {})
+        self.G = G = compile_cell(spec, cell)
+        self.env = env = cell_env(G, self.hparams, self.input_dim)
+        delays = G.graph["delays"]
+        self.state_shapes = {}
+        for name in G.graph["states"]:
+            shape = self._shape(G.nodes[name]["shape"], env)
+            self.state_shapes[name] = (shape, max(delays.get(name, 1), 1))
+        # Keras's RNN needs a state: a cell with none (no value read at an earlier step) carries
+        # one unused number.
+        self.state_size = [flat_size(shape) * depth for shape, depth in self.state_shapes.values()] or [1]
+        # What the layer outputs at each step: the cell's first output, or the values asked for, flattened
+        # and side by side (to observe a gate or an energy, or to fit a readout; see rnndsl.train.fit).
+        self.outputs = list(outputs or G.graph["outputs"][:1])
+        unknown = [n for n in self.outputs if n not in G or G.nodes[n]["kind"] != "value"]
+        if unknown:
+            values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
+            raise ValueError(f"cell `{cell}` has no value `{unknown[0]}` to output (its values: {', '.join(values)})")
+        self.output_shapes = [self._shape(G.nodes[n]["shape"], env) for n in self.outputs]
+        self.output_size = sum(flat_size(shape) for shape in self.output_shapes)
+        self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
+        self.plan = StepPlan(G, env, hoist, fuse, self.outputs)
+
+    # ---- shapes
+
+    def _shape(self, dims, env) -> tuple:
+        known = int_bindings(env)
+        return tuple(d.subst(known).value for d in dims)
+
+    def build(self, input_shape):
+        if int(input_shape[-1]) != self.input_dim:
+            raise ValueError(f"cell `{self.cell_name}` was made for inputs of size {self.input_dim}, "
+                             f"given {input_shape[-1]}")
+        G, env = self.G, self.env
+        self.weights_by_name = {}
+        for name, dims in G.graph["signature"]["params"].items():
+            data = G.nodes[name]
+            shape = self._shape(dims, env)
+            self.weights_by_name[name] = self.add_weight(
+                name=name, shape=shape, initializer=initializer(data["init"], len(shape), env),
+                constraint=constraint(data["constraints"], env),
+                trainable=not (data["fixed"] or data.get("fit")))
+        super().build(input_shape)
+
+    def get_initial_state(self, batch_size=None):
+        if not self.state_shapes:
+            return [ops.zeros((batch_size, 1), dtype=self.compute_dtype)]
+        states = []
+        for name, (shape, depth) in self.state_shapes.items():
+            init = self.G.nodes[name].get("init", 0)
+            n = flat_size(shape) * depth
+            if isinstance(init, str) and init in self.weights_by_name:  # a learned initial state
+                flat = ops.reshape(self.weights_by_name[init], (1, -1))
+                flat = ops.tile(flat, (1, depth)) if depth > 1 else flat
+                states.append(ops.tile(ops.cast(flat, self.compute_dtype), (batch_size, 1)))
+            else:
+                value = float(constant(init, self.env)) if not isinstance(init, (int, float)) else float(init)
+                states.append(ops.full((batch_size, n), value, dtype=self.compute_dtype))
+        return states
+
+    def call(self, inputs, states, training=None):
+        return self.plan.step(self, inputs, list(states))
+
+    def flat_states(self, values: list) -> list:
+        """States given as values, `(batch,) + shape` each in the spec's order, as the cell carries them.
+
+        A value already flat (as `get_initial_state` gives them) is kept."""
+        if not self.state_shapes:
+            return list(values)
+        flat = []
+        for value, (shape, depth) in zip(values, self.state_shapes.values()):
+            n = flat_size(shape)
+            if len(value.shape) == 2 and value.shape[-1] == n * depth:
+                flat.append(value)
+                continue
+            value = ops.reshape(value, (-1, n))
+            flat.append(ops.tile(value, (1, depth)) if depth > 1 else value)
+        return flat
+
+    def state_values(self, flat: list) -> list:
+        """The spec's states as values, from the flat states the cell carries: each its current value."""
+        if not self.state_shapes:
+            return []
+        return [ops.reshape(s[:, :flat_size(shape)], (-1,) + shape) if depth > 1 or len(shape) != 1 else s
+                for s, (shape, depth) in zip(flat, self.state_shapes.values())]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
+                       "hparams": self.hparams, "hoist": self.hoist, "fuse": self.fuse, "outputs": self.outputs})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GeneratedRNN(keras.layers.RNN):
+    """`keras.layers.RNN` over a GeneratedCell, with the cell's input-only work done before the loop.
+
+    States in and out (`initial_state`, `return_state`) are the spec's values in
+    the spec's order, each `(batch,) + its shape`: a matrix state `[N, W]` is
+    `(batch, N, W)`. A state read at `[t-k]` is given one value, which it holds
+    at every earlier step, and returns its last value. (The cell itself carries
+    them flat, see GeneratedCell.)
+    """
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        plan = self.cell.plan
+        frontier = plan.precompute(self.cell, sequences)
+        if initial_state is not None:
+            initial_state = self.cell.flat_states(initial_state)
+        # The loop's stacked sibling matrices, stacked once here rather than at every step.
+        plan.loop_stacks = plan.stacks(self.cell, plan.step_groups)
+        try:
+            result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            plan.loop_stacks = None
+        if not self.return_state:
+            return result
+        output, *states = result
+        return [output] + self.cell.state_values(states)
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        shapes = super().compute_output_shape(sequences_shape, initial_state_shape)
+        if not self.return_state:
+            return shapes
+        output, *states = shapes
+        return [output] + [(s[0],) + shape for s, (shape, _) in zip(states, self.cell.state_shapes.values())]
+
+
+@lru_cache(maxsize=COMPILED_CELLS)
+def compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
+    """The typed graph of `cell` in the spec text `spec`; shared by every cell made of that text (a
+    model holds many copies of one), and only read.
+
+    The text comes from a saved model's config as often as from rnndsl itself, so it is
+    compiled hermetically: it may import nothing (`CarriedTexts` of none; a cell's text
+    needs no other), and it is held to the front end's limits like any spec. The result
+    depends on the two arguments alone, so the cache (the last COMPILED_CELLS of them)
+    changes nothing but the time; a text with errors is not kept."""
+    checked, errors = check_text(spec, f"<{cell}>", finder=CarriedTexts())
+    if errors:
+        raise SpecErrors(errors)
+    if cell not in checked.bound.cells:
+        raise UsageError(f"the saved spec text defines no cell `{cell}`")
+    return checked.graphs[cell]
+
+
+def cell_source(program, cell_name: str) -> str:
+    """The text of one cell, which compiles on its own (a cell refers to no other item)."""
+    span = program.bound.cells[cell_name].ast.span
+    lines = span.text.split("\n")[span.line - 1:span.end_line]
+    lines[-1] = lines[-1][:span.end_column - 1]
+    lines[0] = lines[0][span.column - 1:]
+    return "\n".join(lines) + "\n"
+
+
+def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool = True,
+             name: Optional[str] = None, hoist: str = "auto", fuse: str = "auto", outputs: Optional[list] = None,
+             **hparams) -> keras.layers.RNN:
+    """A `keras.layers.RNN` over the generated cell `cell_name`, for inputs `(batch, T, input_dim)`.
+
+    `outputs` names the values it gives at each step (side by side, flattened); the cell's first output
+    by default.
+    `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`), `fuse` whether
+    sibling matmuls run as one (`optimize.choose_fusion`)."""
+    G = program.graphs[cell_name]
+    if G.graph["kind"] != "cell":
+        raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.graph["span"], code="E0601")])
+    if G.graph["over"] == "tree":
+        raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
+                                     G.graph["span"], code="E0602")])
+    cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse, outputs,
+                         name=name or cell_name)
+    return GeneratedRNN(cell, return_sequences=return_sequences, name=name)
+
+
+def observer(layer: GeneratedRNN, values: list) -> GeneratedRNN:
+    """A layer running the same cell with the same weights that outputs `values` at each step, side by side."""
+    config = layer.cell.get_config()
+    config.update(outputs=list(values), name=f"{layer.name}_observer")
+    seen = GeneratedRNN(GeneratedCell.from_config(config), return_sequences=True)
+    seen.build((None, None, layer.cell.input_dim))
+    for name, w in seen.cell.weights_by_name.items():
+        w.assign(layer.cell.weights_by_name[name])
+    return seen

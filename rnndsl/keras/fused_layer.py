@@ -1,0 +1,64 @@
+"""The fused path's layers: Keras's own LSTM / GRU / SimpleRNN for a cell that is exactly one of them.
+
+Which cells are (`rnndsl.keras.fused.fused_path`, without TensorFlow) and how
+their parameters lay out in the Keras layer's weights (`LAYOUT`) are decided
+there; here the layer is made, each weight initialized gate by gate as the
+spec initializes its parameters (`GateStack`), and a cell's weights are laid
+out as the layer's.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import numpy as np
+
+from .cell import GeneratedCell, cell_source
+from .fused import LAYOUT
+from .initializers import GateStack, initializer
+
+
+def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequences: bool = True,
+                return_state: bool = False, name: Optional[str] = None, stateful: bool = False,
+                **hparams) -> keras.layers.Layer:
+    """Keras's own LSTM / GRU / SimpleRNN for a cell on the fused path, initialized as the spec says."""
+    probe = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams)
+    G, env = probe.G, probe.env
+    units = probe.output_size
+
+    def config(role):
+        node = G.nodes[match.params[role]]
+        rank = len(node["shape"])
+        return keras.initializers.serialize(initializer(node["init"], rank, env))
+
+    def stack(roles, transpose):
+        parts = [[config(r) for r in row] for row in roles] if isinstance(roles[0], list) else \
+            [config(r) for r in roles]
+        return GateStack(parts, transpose)
+
+    layout = LAYOUT[match.layer]
+    common = dict(units=units, return_sequences=return_sequences, return_state=return_state, name=name,
+                  stateful=stateful,
+                  kernel_initializer=stack(layout["kernel"], True),
+                  recurrent_initializer=stack(layout["recurrent_kernel"], True),
+                  bias_initializer=stack(layout["bias"], False))
+    if match.layer == "LSTM":
+        return keras.layers.LSTM(unit_forget_bias=False, **common)
+    if match.layer == "GRU":
+        return keras.layers.GRU(reset_after=True, **common)
+    return keras.layers.SimpleRNN(**common)
+
+
+def fused_weights(match, weights: dict) -> list:
+    """Spec parameters (name -> array) laid out as the fused Keras layer's [kernel, recurrent, bias]."""
+    layout = LAYOUT[match.layer]
+
+    def side_by_side(roles, transpose):
+        if isinstance(roles[0], list):
+            return np.stack([side_by_side(row, transpose) for row in roles])
+        return np.concatenate([weights[match.params[r]].T if transpose else weights[match.params[r]]
+                               for r in roles], axis=-1)
+
+    return [side_by_side(layout["kernel"], True), side_by_side(layout["recurrent_kernel"], True),
+            side_by_side(layout["bias"], False)]

@@ -1,0 +1,386 @@
+"""interpret: one step of a cell's typed graph, evaluated with `keras.ops` (no generated source, no `eval`).
+
+`StepPlan(G, env, hoist, fuse, outputs)` decides once, when a cell is made,
+how its step runs: common subexpressions merged, what runs before the time
+loop for every step at once (`precompute`) and what runs in it (`step`), and
+which sibling matmuls run as one (see optimize). `evaluate` walks the
+operations in that order, each one Keras op. A value is a tensor
+`(batch,) + shape`, or `shape` alone where it reads no input and no state (a
+parameter, a constant, `1 - a` of them): whether it has the batch axis in
+front is its *batched* flag, and each operation lines its operands up by
+their flags (`Operands`). All of this runs while Keras traces the step
+function: the plan adds no op to it.
+
+The cells run on Keras's TensorFlow backend: the hot matmuls call
+`tf.linalg.matmul` directly for its transpose flags, and a flat value is cut
+by one `tf.split`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from ..lang.dims import int_bindings
+from ..lang.graph import operands
+from . import optimize
+from .initializers import real
+
+COSINE_EPS = 1e-8
+
+
+def flat_size(shape) -> int:
+    """The number of entries of a value of `shape` (a scalar, `()`, has one)."""
+    return int(math.prod(shape)) if shape else 1
+
+
+def accelerator() -> bool:
+    """Whether TensorFlow sees a GPU or a TPU (where hoisting work out of the loop pays; see optimize)."""
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+
+
+class StepPlan:
+    """How one step runs: what the loop computes, in which order, and what was hoisted out of it.
+
+    `cell` in the methods is the GeneratedCell that runs the plan: its weights by spec name, its
+    states' and outputs' shapes, its input size and its compute dtype."""
+
+    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
+        self.G = G = optimize.cse(G)
+        self.env = env
+        known = int_bindings(env)
+        split = optimize.loop_split(G, outputs)
+        sizes = {n: flat_size([d.subst(known).value for d in G.nodes[n]["shape"]])
+                 for n in set(split.frontier) | set(G.graph["signature"]["inputs"])}
+        split = optimize.choose_split(G, split, sizes, hoist, accelerator=accelerator())
+        self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
+        self.batched = split.batched
+        self.hoisted_order = [n for n in self.order if n in split.hoisted]
+        self.before = list(split.before)  # what precompute evaluates: the frontier and what it reads
+        # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own
+        fused = optimize.choose_fusion(fuse, accelerator=accelerator())
+        self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
+        self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
+        self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
+        self.loop_stacks = None  # the step groups' stacked matrices while a GeneratedRNN runs the loop
+        self.operands = {n: operands(G, n) for n in G}
+        self.states = G.graph["states"]
+        self.odes = [n for n in self.states if G.nodes[n].get("ode")]
+        self.solver = G.graph["solver"]
+        step = G.graph["step"]
+        self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
+        self.constants = {n: real(env[n]) if d["kind"] == "hparam" else real(d["value"])
+                          for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
+        self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
+        self.sizes = {n: tuple(d.subst(known).value for d in G.nodes[n]["shape"])
+                      for n, d in G.nodes(data=True) if d["kind"] == "param"}
+
+    def precompute(self, cell, sequences):
+        """The frontier's values for every step at once: (batch, T, inputs' size) -> (batch, T, frontier size)."""
+        if self.frontier == list(self.G.graph["signature"]["inputs"]):  # the loop reads the inputs as they are
+            return sequences
+        batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
+        flat = ops.reshape(sequences, (-1, cell.input_dim))
+        vals = self._unpack(flat, list(self.G.graph["signature"]["inputs"]), cell.input_shapes)
+        vals.update(self._weights(cell))
+        env = self.evaluate(vals, {}, {}, self.before)
+        parts = [ops.reshape(env[n], (batch, steps, flat_size(s))) for n, s in zip(self.frontier, self.frontier_shapes)]
+        if not parts:  # the loop reads nothing of the inputs (what it computes is invariant)
+            return sequences[..., :0]
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def _unpack(self, flat, names, shapes) -> dict:
+        """`flat` (batch, sum of sizes) cut into the named values; one split op (each op costs per step)."""
+        if not names:  # a cell without inputs (a BAM recalling from its initial state) reads an empty step
+            return {}
+        parts = [flat] if len(names) == 1 else tf.split(flat, [flat_size(s) for s in shapes], axis=-1)
+        return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
+                for name, shape, part in zip(names, shapes, parts)}
+
+    def stacks(self, cell, groups) -> dict:
+        """Each group's parameter matrices stacked: rows for `P @ v`, columns for `v @ P`."""
+        weights = self._weights(cell)
+        return {g: ops.concatenate([weights[p] for p in g.params], axis=0 if g.left else 1) for g in groups}
+
+    def _siblings(self, group, v, env) -> dict:
+        """The values of a group of sibling matmuls of `v`, by one matmul and a split."""
+        stacked = (self.loop_stacks or {}).get(group)
+        if stacked is None:
+            stacked = ops.concatenate([env[p] for p in group.params], axis=0 if group.left else 1)
+        y = tf.linalg.matmul(v, stacked, transpose_b=group.left)
+        sizes = [int(self.sizes[p][0 if group.left else 1]) for p in group.params]
+        return dict(zip(group.nodes, tf.split(y, sizes, axis=-1)))
+
+    @staticmethod
+    def _weights(cell) -> dict:
+        return {name: w if w.dtype == cell.compute_dtype else ops.cast(w, cell.compute_dtype)
+                for name, w in cell.weights_by_name.items()}
+
+    def step(self, cell, inputs, states):
+        """One step: the frontier's values (batch, frontier size) and the flat states -> (the outputs side by
+        side, flat (batch, output size); the new flat states)."""
+        batch = ops.shape(inputs)[0]
+        # the loop's input: the frontier's values (see optimize.loop_split)
+        vals = self._unpack(inputs, self.frontier, self.frontier_shapes)
+        vals.update(self._weights(cell))
+        # delayed values: history[name][k-1] is the value k steps back
+        history = {}
+        for (name, (shape, depth)), s in zip(cell.state_shapes.items(), states):
+            if depth == 1:
+                history[name] = [s if len(shape) == 1 else ops.reshape(s, (-1,) + shape)]
+                continue
+            s = ops.reshape(s, (-1, depth) + shape)
+            history[name] = [s[:, k] for k in range(depth)]
+        if self.odes:
+            current = {n: history[n][0] for n in self.odes}
+            derivs = self._derivatives(vals, history, current)
+            new = self._integrate(vals, history, current, derivs)
+            vals.update(self.evaluate(vals, history, new, self.step_order))
+        else:
+            vals.update(self.evaluate(vals, history, {}, self.step_order))
+        new_states = []
+        for name, (shape, depth) in cell.state_shapes.items():
+            now = vals[name]
+            if not self.batched.get(name, True):
+                now = ops.broadcast_to(now, (batch,) + shape)
+            if depth == 1:
+                new_states.append(now if len(shape) == 1 else ops.reshape(now, (-1, flat_size(shape))))
+                continue
+            hist = [now] + history[name][: depth - 1]
+            new_states.append(ops.reshape(ops.stack(hist, axis=1), (-1, flat_size(shape) * depth)))
+        outs = [vals[n] if self.batched.get(n, True) else ops.broadcast_to(vals[n], (batch,) + shape)
+                for n, shape in zip(cell.outputs, cell.output_shapes)]
+        outs = [o if len(shape) == 1 else ops.reshape(o, (-1, flat_size(shape)))
+                for o, shape in zip(outs, cell.output_shapes)]
+        return (outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)), (new_states or states)
+
+    # ---- continuous time
+
+    def _derivatives(self, vals, history, current):
+        env = self.evaluate(vals, history, current, self.step_order)
+        return {n: env[self._def_source(n)] for n in self.odes}
+
+    def _def_source(self, name):
+        return next(u for u, d in self.operands[name] if d.get("role") == "def")
+
+    def _integrate(self, vals, history, y, k1):
+        dt = self.dt
+        if self.solver == "euler":
+            return {n: y[n] + dt * k1[n] for n in self.odes}
+        y2 = {n: y[n] + 0.5 * dt * k1[n] for n in self.odes}
+        k2 = self._derivatives(vals, history, y2)
+        y3 = {n: y[n] + 0.5 * dt * k2[n] for n in self.odes}
+        k3 = self._derivatives(vals, history, y3)
+        y4 = {n: y[n] + dt * k3[n] for n in self.odes}
+        k4 = self._derivatives(vals, history, y4)
+        return {n: y[n] + dt / 6.0 * (k1[n] + 2 * k2[n] + 2 * k3[n] + k4[n]) for n in self.odes}
+
+    # ---- one evaluation of the graph
+
+    def evaluate(self, vals, history, ode_values, nodes) -> dict:
+        """Values of `nodes` (ops and values, in order) for one step; ODE states fixed at `ode_values`.
+
+        `vals`: {name: value} of what the step is given (inputs or frontier, weights); `history[name][k-1]`
+        the value of state `name` k steps back. Returns every value known after the step, by name."""
+        G = self.G
+        env = dict(vals)
+        env.update(self.constants)
+        env.update(ode_values)
+
+        def read(u, d):
+            if d["delay"] > 0:
+                return history[u][d["delay"] - 1]
+            return env[u]
+
+        for n in nodes:
+            data = G.nodes[n]
+            if n in self.group_of:
+                if n not in env:
+                    group = self.group_of[n]
+                    u, delay = group.operand
+                    env.update(self._siblings(group, read(u, {"delay": delay}), env))
+                continue
+            if data["kind"] == "value":
+                if data.get("ode"):
+                    continue
+                (u, d), = [(u, d) for u, d in self.operands[n]]
+                v = read(u, d)
+                if "index" in d:
+                    v = v[d["index"]]
+                env[n] = v
+                continue
+            args = Operands([read(u, d) for u, d in self.operands[n]],
+                            [self.batched[u] if d["delay"] == 0 else True for u, d in self.operands[n]],
+                            [G.nodes[u]["shape"] for u, _ in self.operands[n]])
+            env[n] = apply_op(data, args, self.env)
+        return env
+
+
+@dataclass
+class Operands:
+    """The operands of one operation: `values`, tensors `(batch,) + shape` where `batched` (a value read
+    at an earlier step always is) and `shape` elsewhere, or Python numbers for constants; `shapes`, each
+    one's spec shape (its Dims), without the batch axis."""
+
+    values: list
+    batched: list
+    shapes: list
+
+    @property
+    def ranks(self) -> list:
+        return [len(s) for s in self.shapes]
+
+    def axis(self, axis: int, batched=None) -> int:
+        """Spec axis `axis` of an operand, as its tensor counts it: past the batch axis where it has one
+        (`batched`; the first operand's flag by default). A negative axis counts from the end either way."""
+        if axis < 0:
+            return axis
+        return axis + 1 if (self.batched[0] if batched is None else batched) else axis
+
+    def aligned(self) -> list:
+        """Element-wise operands with a batch axis: a lower-rank one gets unit axes after its batch axis.
+
+        (An operand without a batch axis broadcasts from the right as it is: `[n] * (b, n)`.)
+        """
+        top = max(self.ranks)
+        out = []
+        for a, b, r in zip(self.values, self.batched, self.ranks):
+            for _ in range(top - r if b else 0):
+                a = ops.expand_dims(a, 1)
+            out.append(a)
+        return out
+
+
+def apply_op(data: dict, x: Operands, env: dict):
+    """The value of the operation node `data` (its `op` and `attrs`) of operands `x`; `env` binds the
+    hyperparameters that its attributes or its operands' shapes name."""
+    op = data["op"]
+    attrs = data.get("attrs", {})
+    args = x.aligned() if op in _BINARY or op in ("where", "clip") else x.values
+    if op in _CONSTANT_ARITHMETIC and all(isinstance(a, (int, float)) for a in args):
+        # Two constants (`1 / tau` of a hyperparameter): float64, as `constant` computes, so that
+        # `1 / 0` is an infinity in the model rather than Python's ZeroDivisionError.
+        with np.errstate(all="ignore"):
+            return float(_CONSTANT_ARITHMETIC[op](np.float64(args[0]), np.float64(args[1])))
+    if op in _BINARY:
+        return _BINARY[op](*args)
+    if op in UNARY:
+        return UNARY[op](args[0])
+    if op == "matmul":
+        return _matmul(x)
+    if op in ("softmax", "log_softmax"):
+        return (ops.softmax if op == "softmax" else ops.log_softmax)(args[0], axis=x.axis(attrs.get("axis", -1)))
+    if op in ("sum", "mean", "max", "min", "prod", "norm"):
+        axis = attrs.get("axis")
+        if axis is None:
+            axes = tuple(range(1, x.ranks[0] + 1)) if x.batched[0] else None
+        else:
+            axes = x.axis(axis)
+        if op == "norm":
+            return ops.sqrt(ops.sum(ops.square(args[0]), axis=axes))
+        return _REDUCTIONS[op](args[0], axis=axes)
+    if op == "where":
+        return ops.where(args[0], args[1], args[2])
+    if op == "clip":
+        return ops.minimum(ops.maximum(args[0], args[1]), args[2])
+    if op == "dot":
+        return ops.sum(args[0] * args[1], axis=-1)
+    if op == "outer":
+        return ops.expand_dims(args[0], -1) * ops.expand_dims(args[1], -2)
+    if op == "cosine":
+        a, b = args
+        if x.ranks[0] == 2:
+            b = ops.expand_dims(b, -2)
+        num = ops.sum(a * b, axis=-1)
+        den = ops.sqrt(ops.sum(ops.square(a), axis=-1)) * ops.sqrt(ops.sum(ops.square(b), axis=-1))
+        return num / ops.maximum(den, COSINE_EPS)
+    if op == "circular_conv":
+        w, s = args
+        k = int(x.shapes[1][0].subst(int_bindings(env)).value)
+        out = 0
+        for j in range(k):
+            out = out + ops.roll(w, shift=j - k // 2, axis=-1) * s[..., j:j + 1]
+        return out
+    if op == "transpose":
+        return ops.swapaxes(args[0], -1, -2)
+    if op == "concat":
+        return _concat(x, attrs.get("axis", -1))
+    if op == "split":
+        parts = attrs["parts"]
+        parts = env[parts] if isinstance(parts, str) else parts
+        return ops.split(args[0], int(parts), axis=x.axis(attrs.get("axis", -1)))
+    if op == "einsum":
+        return _einsum(attrs["subscripts"], x)
+    raise AssertionError(f"no lowering for op {op}")
+
+
+def _concat(x: Operands, axis: int):
+    """Operands side by side on spec axis `axis`; those without a batch axis are broadcast to one where any has it."""
+    args, batch_any = x.values, any(x.batched)
+    if batch_any:
+        n = ops.shape(next(a for a, b in zip(args, x.batched) if b))[0]
+        args = [a if b else ops.broadcast_to(a, (n,) + tuple(ops.shape(a))) for a, b in zip(args, x.batched)]
+    return ops.concatenate(args, axis=x.axis(axis, batch_any))
+
+
+def _matmul(x: Operands):
+    a, b = x.values
+    ranks, batched = x.ranks, x.batched
+    # The common cases of a cell, W @ x[t] and x @ W, as one GEMM with no transpose materialized.
+    if ranks == [2, 1] and batched == [False, True]:
+        return tf.linalg.matmul(b, a, transpose_b=True)
+    if ranks == [1, 2] and batched == [True, False]:
+        return tf.linalg.matmul(a, b)
+    if ranks == [2, 1]:
+        sa, sb, so = "ij", "j", "i"
+    elif ranks == [1, 2]:
+        sa, sb, so = "j", "jk", "k"
+    elif ranks == [2, 2]:
+        sa, sb, so = "ij", "jk", "ik"
+    else:
+        sa, sb, so = "j", "j", ""
+    pa = ("z" if batched[0] else "") + sa
+    pb = ("z" if batched[1] else "") + sb
+    po = ("z" if any(batched) else "") + so
+    return ops.einsum(f"{pa},{pb}->{po}", a, b)
+
+
+def _einsum(spec: str, x: Operands):
+    """The spec's einsum, a batch letter (one it does not use) put in front of each batched operand and the output."""
+    text = spec.replace(" ", "")
+    lhs, _, out = text.partition("->")
+    inputs = lhs.split(",")
+    if not _:
+        counts = {}
+        for c in "".join(inputs):
+            counts[c] = counts.get(c, 0) + 1
+        out = "".join(sorted(c for c, k in counts.items() if k == 1))
+    batch_letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in text)
+    inputs = [(batch_letter if b else "") + s for s, b in zip(inputs, x.batched)]
+    out = (batch_letter if any(x.batched) else "") + out
+    return ops.einsum(",".join(inputs) + "->" + out, *x.values)
+
+
+_BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: ops.power(a, b),
+    "lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal,
+    "eq": ops.equal, "ne": ops.not_equal, "maximum": ops.maximum, "minimum": ops.minimum,
+}
+_CONSTANT_ARITHMETIC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
+                        "maximum": np.maximum, "minimum": np.minimum}
+_REDUCTIONS = {"sum": ops.sum, "mean": ops.mean, "max": ops.max, "min": ops.min, "prod": ops.prod}
+# The element-wise functions of the language, by name (layers.py registers those Keras lacks as activations).
+UNARY = {
+    "neg": lambda x: -x, "copy": lambda x: x,
+    "sigmoid": ops.sigmoid, "tanh": ops.tanh, "relu": ops.relu, "elu": ops.elu, "selu": ops.selu,
+    "gelu": ops.gelu, "silu": ops.silu, "softplus": ops.softplus, "softsign": ops.softsign,
+    "hard_sigmoid": ops.hard_sigmoid, "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "abs": ops.abs,
+    "square": ops.square, "sign": ops.sign, "sin": ops.sin, "cos": ops.cos,
+    "step": lambda x: ops.cast(ops.greater(x, 0), x.dtype),
+}

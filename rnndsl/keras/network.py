@@ -1,0 +1,259 @@
+"""network: a checked network (or a cell alone) -> a Keras functional model.
+
+`lower(program, name, ...)` builds the model of a network or of a cell and
+says which of its recurrent layers took the fused path (`Lowered`), which is
+what `describe` reports. A network's layers are lowered in topological order:
+the layers of the language by their builders (rnndsl.keras.layers), a cell by
+a recurrent layer (Keras's own on the fused path, else a generated cell), a
+`Stack` or a `Bidirectional` of one by several or by Keras's wrapper, an
+`EncoderDecoder` by rnndsl.keras.seq2seq.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import keras
+import networkx as nx
+import numpy as np
+
+from ..lang import ast as A
+from ..lang import limits
+from ..lang.dims import Dim, int_bindings
+from ..lang.errors import ShapeError, SpecErrors, UsageError
+from .cell import GeneratedCell, GeneratedRNN, cell_source
+from .fused import LAYOUT, Fused, fused_path
+from .fused_layer import fused_layer
+from .hparams import cell_env, hyperparameters
+from .interpret import flat_size
+from .layers import keras_layer
+from .seq2seq import lower_encoder_decoder
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A model lowered from a spec, and `fused_paths`: {recurrent layer name: (cell name, fused.Fused match)}
+    of each of its layers on the fused path (the others run generated cells, which know their own cell)."""
+
+    model: keras.Model
+    fused_paths: dict
+
+
+@dataclass
+class Lowering:
+    """One model being lowered: what each of its layers needs besides its own arguments.
+
+    `env` binds the hyperparameters of the network (or the cell) being built; `fused` says whether
+    cells on the fused path lower to Keras's own layers; `paths` gathers the fused layers made so far,
+    as `Lowered.fused_paths`."""
+
+    program: object
+    env: dict
+    fused: bool = True
+    paths: dict = field(default_factory=dict)
+
+    def argument(self, v):
+        """The value of a layer's or a cell's argument: a dimension's size (an int; lowering binds every
+        dimension), a hyperparameter's value for its name, else the value written."""
+        if isinstance(v, Dim):
+            return int(v.subst(int_bindings(self.env)).value)
+        return self.env[v.id] if isinstance(v, A.Name) else v
+
+    def recurrent_layer(self, cell_name: str, hparams: dict, *, input_dim: int, name: str,
+                        return_sequences: bool = True, return_state: bool = False, stateful: bool = False):
+        """The recurrent layer of cell `cell_name` with hyperparameters `hparams` ({name: value}), for inputs
+        `(batch, T, input_dim)`: Keras's own on the fused path, else a GeneratedRNN. It gives its outputs
+        `(batch, T, size)`, or `(batch, size)` for the last step only without `return_sequences`; with
+        `return_state`, a list: that and the final states, each `(batch,) + its shape`.
+
+        Returns (the layer, the spec's states in the order it takes them as `initial_state` and returns them)."""
+        program = self.program
+        match = fused_path(program.graphs[cell_name]) if self.fused else None
+        if isinstance(match, Fused):
+            layer = fused_layer(program, cell_name, match, input_dim=input_dim, return_sequences=return_sequences,
+                                return_state=return_state, name=name, stateful=stateful, **hparams)
+            self.paths[name] = (cell_name, match)
+            return layer, match.keras_states
+        cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name)
+        rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
+                           name=name)
+        return rnn, list(program.graphs[cell_name].graph["states"])
+
+
+def lower(program, name: str, *, input_size: Optional[int] = None, fused: bool = True, **hparams) -> Lowered:
+    """The model of network or cell `name` (see `lower_network`, `lower_cell`), its hyperparameters set by
+    keyword; `input_size` is for a cell alone."""
+    if name in program.cells:
+        return lower_cell(program, name, input_size=input_size, fused=fused, **hparams)
+    if input_size is not None:
+        raise UsageError(f"`{name}` is a network: its inputs are declared, give no input size")
+    return lower_network(program, name, fused=fused, **hparams)
+
+
+def _within_limits(errors: list) -> None:
+    """Raise what `limits` found wrong with the sizes that `build` was given."""
+    if errors:
+        raise SpecErrors(errors)
+
+
+def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Optional[int] = None,
+                  **overrides) -> Lowered:
+    """The Keras functional model of network `name`; `overrides` set its hyperparameters.
+
+    A cell on the fused path (see `rnndsl.keras.fused`) lowers to Keras's own layer
+    unless `fused` is False. With `stateful_batch` B, the inputs take batches of
+    exactly B, `(B, T, f)`, and every recurrent layer is stateful: each call starts
+    from the states the last call ended with (truncated BPTT, rnndsl.train.run).
+    """
+    G = program.graphs[name]
+    env = hyperparameters(G, overrides)
+    _within_limits(limits.network(limits.given(env), G, program.graphs))
+    lowering = Lowering(program, env, fused)
+    tensors: dict = {}
+    inputs = []
+    names: set = set()  # the model's layer names: Keras needs them unique
+    for node, data in G.nodes(data=True):
+        if data["kind"] != "input":
+            continue
+        info = data["info"]
+        if info.kind not in ("seq", "vec"):
+            raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
+        shape = ((None,) if info.kind == "seq" else ()) + tuple(lowering.argument(d) for d in info.dims)
+        t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32",
+                        name=_fresh(node, names), batch_size=stateful_batch)
+        tensors[node] = t
+        inputs.append(t)
+    for node in nx.topological_sort(G):
+        data = G.nodes[node]
+        if data["kind"] != "layer":
+            continue
+        app = data["app"]
+        srcs = [tensors[s] for s in app.inputs]
+        initial = {state: tensors[v] for state, v in app.initial.items()}
+        layer_name = _fresh("_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower(),
+                            names, _layer_names(app, len(srcs), lowering))
+        result = _apply_layer(lowering, app, srcs, initial, layer_name, stateful=stateful_batch is not None,
+                              rank=len(data["type"].dims))
+        if app.ports:  # returns=states: {state: tensor}
+            tensors.update({app.ports[state]: t for state, t in result.items()})
+        else:
+            tensors[node] = result
+    outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.graph["outputs"]]
+    model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                        name=name)
+    return Lowered(model, lowering.paths)
+
+
+def _fresh(name: str, taken: set, named=lambda n: [n]) -> str:
+    """`name`, else the first of `name_2`, `name_3`, ... whose layer names `named(n)` are not `taken`; takes them.
+    (A layer `n` may name others after itself: a stack's layers `n_1`, `n_2`, ...; Keras needs them unique.)"""
+    fresh, k = name, 1
+    while any(n in taken for n in named(fresh)):
+        k += 1
+        fresh = f"{name}_{k}"
+    taken.update(named(fresh))
+    return fresh
+
+
+def _layer_names(app, n_inputs: int, lowering: Lowering):
+    """The names of the layers that `_apply_layer` makes for `app` if it is named `n`."""
+    def named(n: str) -> list:
+        out = [n, f"{n}_inputs"] if app.kind in ("cell", "Stack", "Bidirectional") and n_inputs > 1 else [n]
+        if app.kind == "Stack":
+            out += [f"{n}_{i + 1}" for i in range(lowering.argument(app.args["depth"]))]
+        return out
+
+    return named
+
+
+def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful=False, rank=1):
+    """Apply one layer, whose output's items have `rank` axes; a cell's `initial` states ({state: tensor}) go in
+    by name. With `returns=states`, the result is {state: tensor of its final value}."""
+    if app.kind == "keras":
+        return keras_layer(app, srcs, layer_name, lowering.env, rank)
+    if app.kind == "EncoderDecoder":
+        return lower_encoder_decoder(lowering, app, srcs, layer_name)
+    ref = app.cell
+    hp = {k: lowering.argument(v) for k, v in ref.args.items()}
+    x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
+    sequences = ref.returns == "sequences"
+    if app.kind == "cell":
+        rnn, order = lowering.recurrent_layer(ref.cell, hp, input_dim=x.shape[-1], name=layer_name,
+                                              return_sequences=sequences, return_state=bool(app.ports),
+                                              stateful=stateful)
+        y = rnn(x, initial_state=[initial[s] for s in order]) if initial else rnn(x)
+        return dict(zip(order, y[1:])) if app.ports else y
+    if app.kind == "Stack":
+        depth = lowering.argument(app.args["depth"])
+        for i in range(depth):
+            last = i == depth - 1
+            x = lowering.recurrent_layer(ref.cell, hp, input_dim=x.shape[-1], name=f"{layer_name}_{i + 1}",
+                                         return_sequences=(not last) or sequences, stateful=stateful)[0](x)
+        return x
+    if app.kind == "Bidirectional":
+        rnn, _ = lowering.recurrent_layer(ref.cell, hp, input_dim=x.shape[-1], name=layer_name,
+                                          return_sequences=sequences, stateful=stateful)
+        return keras.layers.Bidirectional(rnn, merge_mode=app.args["merge"], name=layer_name)(x)
+    raise AssertionError(f"no lowering for {app.kind}")
+
+
+def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
+               **hparams) -> Lowered:
+    """A Keras model of cell `name` alone: its inputs, side by side, `(batch, T, input_size)` ->
+    its outputs at every step `(batch, T, size)`; `hparams` set its hyperparameters.
+
+    `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
+    network's `[units]`); a cell that reads `[in]` needs it."""
+    G = program.graphs[name]
+    if G.graph["over"] == "tree":
+        raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
+                                     G.graph["span"], code="E0602")])
+    if input_size is not None and limits.dimension_rule(input_size):
+        raise UsageError(f"cell `{name}` is given an input size of {input_size}: "
+                         f"{limits.dimension_rule(input_size)}")
+    env = cell_env(G, hparams, input_size)
+    _within_limits(limits.cell(limits.given(env), G))
+    if input_size is None:  # the hyperparameters fix it
+        input_size = sum(flat_size([d.subst(int_bindings(env)).value for d in dims])
+                         for dims in G.graph["signature"]["inputs"].values())
+    lowering = Lowering(program, env, fused)
+    layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower())
+    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.graph["signature"]["inputs"]) or "steps",
+                                                          {layer.name}))
+    return Lowered(keras.Model(x, layer(x), name=name), lowering.paths)
+
+
+def describe(lowered: Lowered) -> str:
+    """What `rnndsl build` prints of a lowered model: a line per recurrent layer, with its cell, its path (fused:
+    how the spec's parameters lay out in Keras's weights; generated: its weights by spec name with their sizes)."""
+    lines = []
+    paths = lowered.fused_paths
+    for layer in lowered.model._flatten_layers(include_self=False):
+        key = layer.name.removeprefix("forward_").removeprefix("backward_")
+        if key in paths and not isinstance(layer, keras.layers.Bidirectional):
+            name, match = paths[key]
+            roles = LAYOUT[match.layer]
+            parts = "; ".join(f"{w} = " + " | ".join(match.params[r] for r in _flat(roles[w])) for w in roles)
+            total = sum(int(np.prod(w.shape)) for w in layer.weights)
+            lines.append(f"{layer.path}: cell {name}, fused path (keras.layers.{match.layer}), {total} parameters: "
+                         f"{parts}")
+            continue
+        cell = getattr(layer, "cell", None)
+        if isinstance(cell, GeneratedCell) and cell.built:
+            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.nodes[n], w)
+                                for n, w in cell.weights_by_name.items())
+            total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
+            lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, {total} parameters: {weights}")
+    return "\n".join(lines)
+
+
+def _untrained(data, weight) -> str:
+    """How `describe` marks a weight that gradient descent leaves alone."""
+    if data.get("fit") is not None:
+        return f" fit {data['fit'].name.id}"
+    return "" if weight.trainable else " fixed"
+
+
+def _flat(roles):
+    return [r for row in roles for r in (row if isinstance(row, list) else [row])]
