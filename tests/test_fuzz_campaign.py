@@ -106,7 +106,7 @@ def test_a_planted_bug_is_reported_with_a_reproducer(tmp_path, plant, kind):
                      "--memory-gib", "1", "--init", f"test_fuzz_campaign:{plant}")
     assert status == 1 and s["failures"] >= 1
     [failure] = s["failure_list"]
-    assert (failure["type"], failure["where"], failure["stage"]) == (kind, "rnndsl/program.py:compile_text", "check")
+    assert (failure["type"], failure["where"], failure["stage"]) == (kind, "rnndsl/lang/pipeline.py:check_text", "check")
     reproducer = tmp_path / "failures" / failure["name"]
     assert reproducer.with_suffix(".rnn").read_text()
     assert json.loads(reproducer.with_suffix(".json").read_text())["type"] == kind
