@@ -35,7 +35,8 @@ from .dims import Dim, shape_str, solve
 from .errors import RnnDslError, ShapeError, did_you_mean
 from .graph import OP_SYMBOLS, operands
 from .layers import ENCODER_DECODER, KERAS_LAYERS, LayerTypeError, NetType, merged_dims
-from .resolve import BoundProgram, dim_of
+from .bound import BoundProgram
+from .checks import dim_of
 
 _fresh = itertools.count(1)
 
