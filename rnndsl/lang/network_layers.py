@@ -240,23 +240,18 @@ class LayerArguments(Reporter):
                            notes=[e.message for e in errors[:1]], code="E0209")
                 return NOT_LITERAL
             return d if kind == "dim" else (d.value if d.value is not None else d)
-        if kind == "float" or kind == "number":
+        if kind in ("float", "number", "bool"):
+            # A literal of the kind (a bool is no number, though Python's bool is an int), or a
+            # hyperparameter of a type that fits, kept by name.
+            want_bool = kind == "bool"
             given = literal(expr)
-            if isinstance(given, (int, float)) and not isinstance(given, bool):
-                return float(given)
-            if isinstance(expr, A.Name) and expr.id in self.hparams and self.hparams[expr.id].type in ("int", "float"):
+            if isinstance(given, bool) == want_bool and isinstance(given, (int, float)):
+                return given if want_bool else float(given)
+            types = ("bool",) if want_bool else ("int", "float")
+            if isinstance(expr, A.Name) and expr.id in self.hparams and self.hparams[expr.id].type in types:
                 return A.Name(expr.id, expr.span)
-            self.error(f"argument `{p.name}` of `{layer}` must be a number", expr.span,
-                       label="expected a number", code="E0209")
-            return NOT_LITERAL
-        if kind == "bool":
-            given = literal(expr)
-            if isinstance(given, bool):
-                return given
-            if isinstance(expr, A.Name) and expr.id in self.hparams and self.hparams[expr.id].type == "bool":
-                return A.Name(expr.id, expr.span)
-            self.error(f"argument `{p.name}` of `{layer}` must be true or false", expr.span,
-                       label="expected a bool", code="E0209")
+            wanted, label = ("true or false", "expected a bool") if want_bool else ("a number", "expected a number")
+            self.error(f"argument `{p.name}` of `{layer}` must be {wanted}", expr.span, label=label, code="E0209")
             return NOT_LITERAL
         if kind == "str":
             given = literal(expr)
