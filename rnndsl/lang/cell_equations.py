@@ -32,6 +32,7 @@ class EquationResolver(Reporter):
         self.constants = scope.constants
 
     def expr(self, expr, generator: Optional[A.Generator]):
+        """Bind every name in `expr`; `generator`: the reduction over children it is inside, if any."""
         if isinstance(expr, (A.Number,)):
             return
         if isinstance(expr, A.String):
