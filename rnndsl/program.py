@@ -16,7 +16,7 @@ import networkx as nx
 from .lang import specfiles
 from .lang.errors import SpecErrors, UsageError
 from .lang.pipeline import check_text
-from .lang.resolve import BoundProgram
+from .lang.bound import BoundProgram
 
 
 def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,

@@ -13,7 +13,8 @@ import pytest
 
 from rnndsl.lang import ast as A
 from rnndsl.lang.errors import RnnDslError, SpecErrors
-from rnndsl.lang.parse import _MISTAKE_TABLE, _failure_key, _mistakes, parse, parse_file
+from rnndsl.lang.parse import parse, parse_file
+from rnndsl.lang.syntax_errors import _MISTAKE_TABLE, _failure_key, _mistakes
 
 # ---------------------------------------------------------------- helpers
 

@@ -224,7 +224,7 @@ def test_the_parser_never_unpickles_anything(tmp_path):
     script = textwrap.dedent(f"""
         import pickle, sys
         from lark import Lark
-        from rnndsl.lang.parse import grammar_text, _not_newline
+        from rnndsl.lang.lark_grammar import grammar_text, _not_newline
         # Where the old parser (cache=True) kept its tables: plant a pickle that runs code there.
         Lark(grammar_text(), parser="lalr", lexer="basic", propagate_positions=_not_newline,
              maybe_placeholders=True, cache=True)

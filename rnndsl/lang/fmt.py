@@ -41,7 +41,8 @@ from typing import Optional
 
 from . import ast as A
 from .errors import SpecErrors
-from .parse import _lex, parse_file  # _lex: the tokens of `{`, `}` and docstrings, which have no node
+from .parse import parse_file
+from .tokens import lex  # the tokens of `{`, `}` and docstrings, which have no node
 
 __all__ = ["format_text", "check", "format_expr", "format_stmt"]
 
@@ -57,7 +58,7 @@ def format_text(text: str, file: str = "<string>") -> str:
     parsed = parse_file(text, file)
     if parsed.errors:
         raise SpecErrors(parsed.errors)
-    tokens = [t for t in _lex(text, file)[0] if t.type != "_NL"]
+    tokens = [t for t in lex(text, file)[0] if t.type != "_NL"]
     return _Printer(parsed.module, parsed.comments, tokens).run()
 
 

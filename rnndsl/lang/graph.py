@@ -40,7 +40,7 @@ import networkx as nx
 
 from . import ast as A
 from .builtins import FUNCTIONS, KEYWORD_ONLY
-from .resolve import BoundCell, BoundNetwork, BoundProgram
+from .bound import BoundCell, BoundNetwork, BoundProgram
 
 _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow",
            "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}

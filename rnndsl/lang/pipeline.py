@@ -15,8 +15,9 @@ from typing import Optional, Sequence
 
 from . import causality, graph, infer, specfiles
 from .ast import Module
+from .bound import BoundProgram
 from .parse import parse_file
-from .resolve import BoundProgram, resolve
+from .resolve import resolve
 
 
 @dataclass(frozen=True)

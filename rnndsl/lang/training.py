@@ -32,6 +32,7 @@ from typing import Optional
 
 from . import ast as A
 from .builtins import BPTT, CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, STRATEGIES, Param
+from .checks import check_call_args, with_article
 from .errors import RnnDslError, SpecErrors, did_you_mean
 
 
@@ -110,7 +111,7 @@ def trains(network: A.Network) -> list:
 
 
 def check(network: A.Network, hparams: dict) -> list:
-    """Every error of the network's train block; `hparams` {name: resolve.Hyper}."""
+    """Every error of the network's train block; `hparams` {name: bound.Hyper}."""
     errors = [TrainError(f"a network has no `{b.word.id} {{ ... }}` block", b.word.span, label="unknown block",
                          notes=["the block in a network is `train { ... }`"], code="E0801")
               for b in network.body if isinstance(b, A.Train) and b.word is not None and b.word.id != "train"]
@@ -247,7 +248,7 @@ class _Planner:
                        code="E0804")
             return None
         if name not in table:
-            self.error(f"unknown {_noun(what)} `{name}`", span, label=f"not {_a(_noun(what))}",
+            self.error(f"unknown {_noun(what)} `{name}`", span, label=f"not {with_article(_noun(what))}",
                        notes=did_you_mean(name, table) + [f"{_plural(what)}: {', '.join(table)}"], code="E0804")
             return None
         bound = self._args(name, args, table[name], expr.span, _noun(what))
@@ -257,9 +258,7 @@ class _Planner:
 
     def _args(self, name: str, args: tuple, params: tuple, span, what: str) -> Optional[dict]:
         """`args` matched to `params` (position, then keyword), evaluated and type-checked: {name: value}."""
-        from .resolve import _check_call_args  # resolve imports this module: not at the top
-
-        bound = _check_call_args(name, args, params, span, self.errors, what, code="E0805")
+        bound = check_call_args(name, args, params, span, self.errors, what, code="E0805")
         if bound is None:
             return None
         given = {key: arg.value for key, arg in bound.items()}
@@ -414,10 +413,6 @@ def _noun(what: str) -> str:
 def _plural(what: str) -> str:
     return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules",
             "strategy": "strategies", "bptt": "bptt modes"}[what]
-
-
-def _a(noun: str) -> str:
-    return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
 def _needs(key: str) -> str:
