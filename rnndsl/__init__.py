@@ -8,6 +8,8 @@
 TensorFlow is imported only by the passes that lower to Keras.
 """
 
+from importlib.metadata import version as _version
+
 from .keras import hook as _keras_hook
 from .lang.errors import RnnDslError, SpecErrors, UsageError
 from .program import Program, load
@@ -15,4 +17,4 @@ from .program import Program, load
 _keras_hook.install()  # saved models reload in any process that has imported rnndsl
 
 __all__ = ["load", "Program", "RnnDslError", "SpecErrors", "UsageError"]
-__version__ = "0.1.0"
+__version__ = _version("rnndsl")  # pyproject.toml's

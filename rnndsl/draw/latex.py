@@ -14,240 +14,15 @@ bm; `document` wraps it in a compilable article.
 from __future__ import annotations
 
 import re
+from importlib.metadata import version
 from typing import Optional
 
-from .. import __version__
 from ..lang import ast as A
-from ..lang.builtins import FUNCTIONS
-from ..lang.dims import Dim
-from ..lang.graph import OP_SYMBOLS
-from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, dimension, function_latex, number_latex, tex_escape
+from .latex_expr import ATOM, PRODUCT, SUM, UNARY, ExpressionWriter, dims_latex, keyword, number
+from .notation import tex_escape
 from .notation import latex as name_latex
 
 PREAMBLE = "\\usepackage{amsmath,amssymb,bm}"
-
-# How tightly each form binds, loosest first: an operand looser than its place needs parentheses.
-# \odot binds looser than juxtaposition: (M * U) @ h is (M \odot U) h, which M \odot U h would not say.
-# _POWER is for what ends in a superscript (x^{2}, W^{\top}, 10^{-3}, \frac): a base must be an _ATOM.
-_COMPARE, _SUM, _HADAMARD, _PRODUCT, _UNARY, _POWER, _ATOM = range(7)
-# The comparisons, by their operators in a spec (`<`, as rnndsl.lang.graph's OP_SYMBOLS writes `lt`).
-_COMPARISONS = {OP_SYMBOLS[name]: OPERATION_SYMBOLS[name][1] for name in ("lt", "le", "gt", "ge", "eq", "ne")}
-
-# Built-in functions that papers write in a notation of their own rather than as f(x): name -> (how many
-# operands, the form: (LaTeX, precedence) of the call from the writer `w` and the operands).
-_FORMS = {
-    "circular_conv": (2, lambda w, a, b: (f"{w.expr(a, _PRODUCT)} \\circledast {w.expr(b, _PRODUCT)}", _HADAMARD)),
-    "outer": (2, lambda w, a, b: (f"{w.expr(a, _PRODUCT)} {w.base(b)}^{{\\top}}", _PRODUCT)),
-    "dot": (2, lambda w, a, b: (f"{w.base(a)}^{{\\top}} {w.operand(b, _UNARY)}", _PRODUCT)),
-    "pow": (2, lambda w, a, b: (f"{w.base(a)}^{{{w.expr(b)}}}", _POWER)),
-    "square": (1, lambda w, x: (f"{w.base(x)}^{{2}}", _POWER)),
-    "transpose": (1, lambda w, x: (f"{w.base(x)}^{{\\top}}", _POWER)),
-    "abs": (1, lambda w, x: (f"\\left|{w.expr(x)}\\right|", _ATOM)),
-    "norm": (1, lambda w, x: (f"\\left\\lVert {w.expr(x)} \\right\\rVert", _ATOM)),
-    "sqrt": (1, lambda w, x: (f"\\sqrt{{{w.expr(x)}}}", _ATOM)),
-}
-
-
-def _span_key(span: A.Span) -> tuple:
-    return (span.line, span.column, span.end_line, span.end_column)
-
-
-def number(n: A.Number) -> tuple:
-    """(LaTeX, precedence) of a number: `1e-6` is 10^{-6}, `2.5e-3` is 2.5 \\times 10^{-3}."""
-    text = number_latex(n.text or repr(n.value))
-    return text, _PRODUCT if "\\times" in text else _POWER if "^" in text else _ATOM
-
-
-def _keyword(name: str, value: str) -> str:
-    return f"\\mathrm{{{tex_escape(name)}}}{{=}}{value}"
-
-
-class _CellWriter:
-    """Writes one checked cell's expressions. `G` is its typed graph: shapes decide boldness and `\\odot`."""
-
-    def __init__(self, G):
-        self.G = G
-        self.notation = G.graph.get("notation", {})
-        self.index = G.graph["index"]  # "t", or "n" over trees
-        self.continuous = G.graph.get("solver") is not None
-        # the shape of every operation, by the span of the expression it came from
-        self.op_shapes = {_span_key(d["span"]): d.get("shape") for _, d in G.nodes(data=True)
-                          if d.get("kind") == "op" and d.get("span") is not None}
-
-    # ---- names and shapes
-
-    def shape_of_name(self, name: str) -> Optional[tuple]:
-        if name in self.G.nodes and self.G.nodes[name].get("kind") in ("input", "param", "value"):
-            return self.G.nodes[name].get("shape")
-        return ()  # a hyperparameter, a dimension or a generator's variable: a number
-
-    def scalar(self, e) -> bool:
-        """Whether `e` is a number rather than a vector or matrix (unknown shapes count as vectors)."""
-        if isinstance(e, A.Number):
-            return True
-        if isinstance(e, A.Name):
-            return self.shape_of_name(e.id) == ()
-        if isinstance(e, A.Indexed):
-            return self.shape_of_name(e.name.id) == ()
-        if isinstance(e, A.UnaryOp):
-            return self.scalar(e.operand)
-        shape = self.op_shapes.get(_span_key(e.span)) if e.span.line else None
-        if shape is not None:
-            return shape == ()
-        if isinstance(e, A.BinOp) and e.op != "@":
-            return self.scalar(e.left) and self.scalar(e.right)
-        return False
-
-    def name(self, name: str, index: Optional[str] = None) -> str:
-        shape = self.shape_of_name(name)
-        return name_latex(name, bold=bool(shape), index=index, notation=self.notation)
-
-    def read(self, name: str, index: str) -> str:
-        """A value read at `index`: a subscript, or `(t)` in continuous time."""
-        if self.continuous and index == "t":
-            return f"{self.name(name)}(t)"
-        return self.name(name, index)
-
-    # ---- expressions
-
-    def expr(self, e, outer: int = _COMPARE) -> str:
-        """`e` as LaTeX, in parentheses when it binds looser than `outer`, the place it stands in."""
-        text, prec = self._expr(e)
-        return f"\\left({text}\\right)" if prec < outer else text
-
-    def base(self, e) -> str:
-        """`e` as the base of a superscript: an atom, braced when a `notation` gave it one already."""
-        text = self.expr(e, _ATOM)
-        return f"{{{text}}}" if "^" in text and not text.startswith("\\left(") else text
-
-    def operand(self, e, outer: int) -> str:
-        """`e` as the right operand of a product: a negative one in parentheses (a \\odot (-b))."""
-        text = self.expr(e, outer)
-        return f"\\left({text}\\right)" if text.startswith("-") else text
-
-    def _expr(self, e) -> tuple:
-        if isinstance(e, A.BinOp) and e.op in "+-":
-            return " ".join(self.terms(e)), _SUM
-        if isinstance(e, A.Number):
-            return number(e)
-        if isinstance(e, A.String):
-            return f"\\text{{{tex_escape(e.value)}}}", _ATOM
-        if isinstance(e, A.Name):
-            if self.continuous and e.id in self.G.nodes and self.G.nodes[e.id].get("kind") == "value":
-                return f"{self.name(e.id)}(t)", _ATOM
-            return self.name(e.id), _ATOM
-        if isinstance(e, A.Indexed):
-            return self.read(e.name.id, index_text(e.index)), _ATOM
-        if isinstance(e, A.UnaryOp):
-            return f"{e.op}{self.expr(e.operand, _UNARY)}", _UNARY
-        if isinstance(e, A.BinOp):
-            return self._binop(e)
-        if isinstance(e, A.Call):
-            return self._call(e)
-        raise TypeError(f"latex: not an expression: {type(e).__name__}")
-
-    def _binop(self, e: A.BinOp) -> tuple:
-        op = e.op
-        if op in _COMPARISONS:
-            return f"{self.expr(e.left, _SUM)} {_COMPARISONS[op]} {self.expr(e.right, _SUM)}", _COMPARE
-        if op == "/":
-            return f"\\frac{{{self.expr(e.left)}}}{{{self.expr(e.right)}}}", _POWER
-        if op == "**":
-            return f"{self.base(e.left)}^{{{self.expr(e.right)}}}", _POWER
-        if op == "*" and not self.scalar(e.left) and not self.scalar(e.right):
-            return f"{self.expr(e.left, _HADAMARD)} \\odot {self.operand(e.right, _PRODUCT)}", _HADAMARD
-        left = self.expr(e.left, _PRODUCT)
-        right = self.operand(e.right, _UNARY if op == "@" else _PRODUCT)
-        if right[:1].isdigit() or right.startswith("."):
-            return f"{left} \\cdot {right}", _PRODUCT
-        return f"{left} {right}", _PRODUCT  # a matrix product, or a number times anything
-
-    def terms(self, e) -> list:
-        """The right side as its top-level terms, `["a", "+ b", "- c"]`: where a long equation may break."""
-        if isinstance(e, A.BinOp) and e.op in "+-":
-            right = self.expr(e.right, _HADAMARD if e.op == "-" else _SUM)
-            if right.startswith("-"):
-                right = f"\\left({right}\\right)"
-            return self.terms(e.left) + [f"{e.op} {right}"]
-        return [self.expr(e)]
-
-    # ---- calls
-
-    def _call(self, call: A.Call) -> tuple:
-        """(LaTeX, precedence) of a built-in function's call."""
-        func = call.func.id if isinstance(call.func, A.Name) else None
-        if call.generator is not None:
-            return self._reduction(func, call.generator), _SUM
-        if func in _FORMS:
-            count, form = _FORMS[func]
-            operands = self._operands(func, call, count)
-            if operands is not None:  # `norm(h[t])`; `norm(h[t], axis=0)` is written as a call
-                return form(self, *operands)
-        if func == "concat" and call.args and all(a.name is None for a in call.args):
-            return "\\left[" + "; ".join(self.expr(a.value) for a in call.args) + "\\right]", _ATOM
-        args = ", ".join(self.expr(a.value) if a.name is None else _keyword(a.name.id, self.expr(a.value))
-                         for a in call.args)
-        head = function_latex(func or "?")
-        big = "\\frac" in args or "\\sum" in args
-        return (f"{head}\\left({args}\\right)" if big else f"{head}({args})"), _ATOM
-
-    @staticmethod
-    def _operands(func: Optional[str], call: A.Call, count: int) -> Optional[list]:
-        """The call's arguments in the order of the function's parameters, when it gives exactly its first
-        `count`, by position or by keyword (`square(x=h[t])`); else None."""
-        signature = FUNCTIONS.get(func or "")
-        if signature is None or len(call.args) != count or len(signature.params) < count:
-            return None
-        names = [p.name for p in signature.params[:count]]
-        given = {names[i]: a.value for i, a in enumerate(call.args) if a.name is None}
-        given.update({a.name.id: a.value for a in call.args if a.name is not None})
-        return [given[n] for n in names] if set(given) == set(names) else None
-
-    def _reduction(self, func: Optional[str], gen: A.Generator) -> str:
-        """`sum(h[k] for k in children(n))`: \\sum_{k \\in C(n)} h_k."""
-        over = f"{gen.var.id} \\in C({gen.node.id})"
-        if func in BIG_OPERATORS:
-            return f"{BIG_OPERATORS[func][1]}_{{{over}}} {self.expr(gen.body, _HADAMARD)}"
-        return f"{function_latex(func or '?')}_{{{over}}}\\left({self.expr(gen.body)}\\right)"
-
-    # ---- statements
-
-    def equation(self, stmt) -> tuple:
-        """(left side, the right side's terms) of one equation or ODE."""
-        if isinstance(stmt, A.ODE):
-            return f"\\frac{{d}}{{dt}} {self.name(stmt.name.id)}(t)", self.terms(stmt.value)
-        targets = ", ".join(self.read(t.name.id, self.index) for t in stmt.targets)
-        return targets, self.terms(stmt.value)
-
-    def dims(self, shape) -> str:
-        return dims_latex(shape, self.notation)
-
-
-def index_text(e) -> str:
-    """A time or node index as LaTeX: `t`, `t-1`, `k`."""
-    if isinstance(e, A.Name):
-        return e.id
-    if isinstance(e, A.Number):
-        return number(e)[0]
-    if isinstance(e, A.BinOp) and e.op in "+-":
-        return f"{index_text(e.left)}{e.op}{index_text(e.right)}"
-    if isinstance(e, A.BinOp) and e.op == "*":
-        return f"{index_text(e.left)}{index_text(e.right)}"
-    return "?"
-
-
-def dim_latex(d, notation: Optional[dict] = None) -> str:
-    """A dimension: `units`, `4\\,units`, `in + units`, each name by the notation rule."""
-    return dimension(d, notation)[1] if isinstance(d, Dim) else str(d)
-
-
-def dims_latex(shape, notation: Optional[dict] = None) -> str:
-    """`[units, in]` as units \\times in; a sum among several dimensions gets parentheses."""
-    parts = [dim_latex(d, notation) for d in shape]
-    if len(parts) > 1:
-        parts = [f"({p})" if (" + " in p or " - " in p) else p for p in parts]
-    return " \\times ".join(parts)
-
 
 def _names_sentence(items: list) -> str:
     """`a`, `a and b`, `a, b and c`."""
@@ -291,16 +66,16 @@ def _align(rows: list, env: str) -> str:
 # ---------------------------------------------------------------- cells
 
 
-def cell_equations(G, ast_cell: A.Cell, env: str = "align", w: Optional[_CellWriter] = None) -> str:
+def cell_equations(G, ast_cell: A.Cell, env: str = "align", w: Optional[ExpressionWriter] = None) -> str:
     """The `align` block (or `aligned`, for notebooks) of the cell `ast_cell`, whose typed graph is `G`."""
-    w = w or _CellWriter(G)
+    w = w or ExpressionWriter(G)
     rows = [w.equation(s) for s in ast_cell.body if isinstance(s, (A.Equation, A.ODE))]
     return _align(rows, env)
 
 
-def cell_where(G, w: Optional[_CellWriter] = None) -> str:
+def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
     """The sentence under the equations: inputs, then parameters grouped by shape, with their sets."""
-    w = w or _CellWriter(G)
+    w = w or ExpressionWriter(G)
     sig = G.graph["signature"]
     index = G.graph["index"]
 
@@ -335,7 +110,7 @@ def cell_where(G, w: Optional[_CellWriter] = None) -> str:
 
 def cell_latex(G, ast_cell: A.Cell) -> str:
     """The cell as a paper prints it: its equations in an `align`, and the `where` sentence."""
-    w = _CellWriter(G)
+    w = ExpressionWriter(G)
     where = cell_where(G, w)
     return cell_equations(G, ast_cell, w=w) + ("\n" + where if where else "") + "\n"
 
@@ -358,7 +133,7 @@ class _NetworkWriter:
     def layer(self, call: A.Call) -> str:
         """`LSTM(64, returns=sequences)`: the layer's name, upright, and its arguments."""
         head = call.func.id if isinstance(call.func, A.Name) else "?"
-        args = [self.value(a.value) if a.name is None else _keyword(a.name.id, self.value(a.value))
+        args = [self.value(a.value) if a.name is None else keyword(a.name.id, self.value(a.value))
                 for a in call.args]
         return f"\\operatorname{{{tex_escape(head)}}}" + (f"({', '.join(args)})" if args else "")
 
@@ -370,15 +145,15 @@ class _NetworkWriter:
         if isinstance(e, A.Number):
             return number(e)
         if isinstance(e, A.String):
-            return f"\\text{{{tex_escape(e.value)}}}", _ATOM
+            return f"\\text{{{tex_escape(e.value)}}}", ATOM
         if isinstance(e, A.Name):
             if e.id in self.bound.values or e.id in self.bound.inputs or e.id in self.bound.hparams:
-                return self.name(e.id), _ATOM
-            return f"\\mathrm{{{tex_escape(e.id)}}}", _ATOM  # a keyword value: `sequences`, `bahdanau`
+                return self.name(e.id), ATOM
+            return f"\\mathrm{{{tex_escape(e.id)}}}", ATOM  # a keyword value: `sequences`, `bahdanau`
         if isinstance(e, A.BinOp) and e.op == ">>":
-            return self.apply(e.right, self.value(e.left)), _ATOM
+            return self.apply(e.right, self.value(e.left)), ATOM
         if isinstance(e, A.BinOp) and e.op in "+-*/":  # arithmetic on hyperparameters: 2 * (units + 1)
-            prec = _SUM if e.op in "+-" else _PRODUCT
+            prec = SUM if e.op in "+-" else PRODUCT
             left, right = self._value(e.left), self._value(e.right)
             left_text = left[0] if left[1] >= prec else f"({left[0]})"
             # a - (b - c) and a / (b * c) keep their parentheses
@@ -387,14 +162,14 @@ class _NetworkWriter:
             return f"{left_text}{op}{right_text}", prec
         if isinstance(e, A.UnaryOp):
             operand, prec = self._value(e.operand)
-            return f"{e.op}{operand if prec >= _UNARY else f'({operand})'}", _UNARY
+            return f"{e.op}{operand if prec >= UNARY else f'({operand})'}", UNARY
         if isinstance(e, A.Call) and isinstance(e.func, A.Call):  # a layer applied: Dense(10)(x)
             inputs = ", ".join(self.value(a.value) if a.name is None  # an initial state by name: s=probe
                                else f"{self.name(a.name.id)}{{=}}{self.value(a.value)}" for a in e.args)
-            return self.apply(e.func, inputs), _ATOM
+            return self.apply(e.func, inputs), ATOM
         if isinstance(e, A.Call):
-            return self.layer(e), _ATOM
-        return "?", _ATOM
+            return self.layer(e), ATOM
+        return "?", ATOM
 
     def apply(self, layer, inputs: str) -> str:
         head = self.layer(layer) if isinstance(layer, A.Call) else self.value(layer)
@@ -474,7 +249,7 @@ def network_latex(G, bound) -> str:
 
 
 def header(kind: str, name: str, file: str) -> str:
-    return (f"% The {kind} {name} of {file}, written by rnndsl {__version__} (`rnndsl latex`).\n"
+    return (f"% The {kind} {name} of {file}, written by rnndsl {version('rnndsl')} (`rnndsl latex`).\n"
             f"% It needs {PREAMBLE}.\n")
 
 

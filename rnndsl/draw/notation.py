@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..lang.dims import term_order
+from ..lang.ops import OPERATIONS
 
 GREEK = {
     name: "\\" + name for name in (
@@ -312,39 +313,27 @@ OPERATION_SYMBOLS = {
 }
 
 # Operations whose operand order matters: the marks on their operands' edges, by position
-# (`−` on a subtrahend).
-OPERAND_MARKS = {"sub": {1: "−"}, "div": {1: "÷"}, "pow": {1: "exp"},
+# (`−` on a subtrahend); a built-in function's are its registry entry's (`where`: then, else).
+OPERAND_MARKS = {"sub": {1: "−"}, "div": {1: "÷"},
                  **{c: {1: "rhs"} for c in ("lt", "le", "gt", "ge", "eq", "ne")},
-                 "where": {1: "then", 2: "else"}, "clip": {1: "low", 2: "high"}}
+                 **{name: dict(op.marks) for name, op in OPERATIONS.items() if op.marks}}
 
 # Reductions over a tree node's children written as big operators: (diagram label, LaTeX),
 # `\sum_{k \in C(n)}`. Any other is written by its function's name.
-BIG_OPERATORS = {"sum": ("Σ", "\\sum"), "prod": ("Π", "\\prod"), "max": ("max", "\\max"),
-                 "min": ("min", "\\min")}
-
-# Built-in functions as papers write them: (diagram label, LaTeX). The others are upright
-# names, \operatorname{name}.
-FUNCTION_NAMES = {
-    "sigmoid": ("σ", "\\sigma"), "tanh": ("tanh", "\\tanh"), "exp": ("exp", "\\exp"), "log": ("log", "\\log"),
-    "sin": ("sin", "\\sin"), "cos": ("cos", "\\cos"), "max": ("max", "\\max"), "min": ("min", "\\min"),
-    "maximum": ("max", "\\max"), "minimum": ("min", "\\min"), "sign": ("sgn", "\\operatorname{sgn}"),
-    "step": ("H", "H"), "hard_sigmoid": ("σ<SUB>hard</SUB>", "\\sigma_{\\mathrm{hard}}"),
-    "log_softmax": ("log softmax", "\\log\\operatorname{softmax}"),
-    **{name: (text, f"\\operatorname{{{text}}}") for name, text in
-       (("relu", "ReLU"), ("elu", "ELU"), ("selu", "SELU"), ("gelu", "GELU"), ("silu", "SiLU"))},
-}
+BIG_OPERATORS = {name: op.big for name, op in OPERATIONS.items() if op.big}
 
 
 def function_latex(name: str) -> str:
-    """The LaTeX of a built-in function's name: `\\sigma`, `\\tanh`, `\\operatorname{softmax}`."""
-    if name in FUNCTION_NAMES:
-        return FUNCTION_NAMES[name][1]
-    return f"\\operatorname{{{tex_escape(name)}}}"
+    """The LaTeX of a built-in function's name (its registry entry's): `\\sigma`, `\\tanh`, or an upright
+    name, `\\operatorname{softmax}`."""
+    op = OPERATIONS.get(name)
+    return op.latex if op is not None and op.latex else f"\\operatorname{{{tex_escape(name)}}}"
 
 
 def function_html(name: str) -> str:
-    """The diagram label of a built-in function's name: `σ`, `tanh`, `softmax`."""
-    return FUNCTION_NAMES[name][0] if name in FUNCTION_NAMES else _html.escape(name)
+    """The diagram label of a built-in function's name (its registry entry's): `σ`, `tanh`, `softmax`."""
+    op = OPERATIONS.get(name)
+    return op.label if op is not None and op.label else _html.escape(name)
 
 
 # ---------------------------------------------------------------- numbers and dimensions

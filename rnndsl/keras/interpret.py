@@ -19,7 +19,8 @@ by one `tf.split`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import networkx as nx
 import numpy as np
@@ -28,11 +29,9 @@ from keras import ops
 
 from ..lang.dims import int_bindings
 from ..lang.graph import operands
+from ..lang.ops import OPERATIONS
 from . import optimize
 from .initializers import real
-
-COSINE_EPS = 1e-8
-
 
 def flat_size(shape) -> int:
     """The number of entries of a value of `shape` (a scalar, `()`, has one)."""
@@ -216,8 +215,8 @@ class StepPlan:
                 continue
             args = Operands([read(u, d) for u, d in self.operands[n]],
                             [self.batched[u] if d["delay"] == 0 else True for u, d in self.operands[n]],
-                            [G.nodes[u]["shape"] for u, _ in self.operands[n]])
-            env[n] = apply_op(data, args, self.env)
+                            [G.nodes[u]["shape"] for u, _ in self.operands[n]], data.get("attrs", {}), self.env)
+            env[n] = apply_op(data, args)
         return env
 
 
@@ -225,22 +224,47 @@ class StepPlan:
 class Operands:
     """The operands of one operation: `values`, tensors `(batch,) + shape` where `batched` (a value read
     at an earlier step always is) and `shape` elsewhere, or Python numbers for constants; `shapes`, each
-    one's spec shape (its Dims), without the batch axis."""
+    one's spec shape (its Dims), without the batch axis. With the operation's constant arguments
+    (`attrs`) and the hyperparameters' values (`env`), this is the call a registry entry lowers
+    (rnndsl.lang.ops.LoweringCall)."""
 
     values: list
     batched: list
     shapes: list
+    attrs: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    ops = ops
+
+    @property
+    def args(self) -> list:
+        return self.values
 
     @property
     def ranks(self) -> list:
         return [len(s) for s in self.shapes]
 
-    def axis(self, axis: int, batched=None) -> int:
-        """Spec axis `axis` of an operand, as its tensor counts it: past the batch axis where it has one
-        (`batched`; the first operand's flag by default). A negative axis counts from the end either way."""
-        if axis < 0:
+    def axis(self, name: str = "axis", default: Optional[int] = -1, batched: Optional[bool] = None):
+        """The spec axis in attribute `name`, as the first operand's tensor counts it: past the batch axis
+        where it has one (or where `batched` says). A negative axis counts from the end either way."""
+        axis = self.attrs.get(name, default)
+        if axis is None or axis < 0:
             return axis
         return axis + 1 if (self.batched[0] if batched is None else batched) else axis
+
+    def axes(self):
+        """The axes a reduction of the first operand runs over: its `axis`, or all but the batch axis."""
+        if self.attrs.get("axis") is None:
+            return tuple(range(1, self.ranks[0] + 1)) if self.batched[0] else None
+        return self.axis()
+
+    def size(self, i: int, axis: int) -> int:
+        """The size of operand `i`'s spec dimension `axis`, the hyperparameters bound."""
+        return int(self.shapes[i][axis].subst(int_bindings(self.env)).value)
+
+    def int_attr(self, name: str) -> int:
+        """An `int` attribute; a hyperparameter's name stands for its value."""
+        value = self.attrs[name]
+        return int(self.env[value] if isinstance(value, str) else value)
 
     def aligned(self) -> list:
         """Element-wise operands with a batch axis: a lower-rank one gets unit axes after its batch axis.
@@ -256,76 +280,30 @@ class Operands:
         return out
 
 
-def apply_op(data: dict, x: Operands, env: dict):
-    """The value of the operation node `data` (its `op` and `attrs`) of operands `x`; `env` binds the
-    hyperparameters that its attributes or its operands' shapes name."""
+def apply_op(data: dict, x: Operands):
+    """The value of the operation node `data` (its `op`) of operands `x`: an operator's here, a built-in
+    function's by its entry in the registry (rnndsl.lang.ops)."""
     op = data["op"]
-    attrs = data.get("attrs", {})
-    args = x.aligned() if op in _BINARY or op in ("where", "clip") else x.values
-    if op in _CONSTANT_ARITHMETIC and all(isinstance(a, (int, float)) for a in args):
+    if op in _CONSTANT_ARITHMETIC and all(isinstance(a, (int, float)) for a in x.values):
         # Two constants (`1 / tau` of a hyperparameter): float64, as `constant` computes, so that
         # `1 / 0` is an infinity in the model rather than Python's ZeroDivisionError.
         with np.errstate(all="ignore"):
-            return float(_CONSTANT_ARITHMETIC[op](np.float64(args[0]), np.float64(args[1])))
+            return float(_CONSTANT_ARITHMETIC[op](np.float64(x.values[0]), np.float64(x.values[1])))
+    if op in OPERATIONS:
+        return OPERATIONS[op].lower(x)
     if op in _BINARY:
-        return _BINARY[op](*args)
-    if op in UNARY:
-        return UNARY[op](args[0])
+        return _BINARY[op](*x.aligned())
+    if op in _UNARY_OPERATORS:
+        return _UNARY_OPERATORS[op](x.values[0])
     if op == "matmul":
         return _matmul(x)
-    if op in ("softmax", "log_softmax"):
-        return (ops.softmax if op == "softmax" else ops.log_softmax)(args[0], axis=x.axis(attrs.get("axis", -1)))
-    if op in ("sum", "mean", "max", "min", "prod", "norm"):
-        axis = attrs.get("axis")
-        if axis is None:
-            axes = tuple(range(1, x.ranks[0] + 1)) if x.batched[0] else None
-        else:
-            axes = x.axis(axis)
-        if op == "norm":
-            return ops.sqrt(ops.sum(ops.square(args[0]), axis=axes))
-        return _REDUCTIONS[op](args[0], axis=axes)
-    if op == "where":
-        return ops.where(args[0], args[1], args[2])
-    if op == "clip":
-        return ops.minimum(ops.maximum(args[0], args[1]), args[2])
-    if op == "dot":
-        return ops.sum(args[0] * args[1], axis=-1)
-    if op == "outer":
-        return ops.expand_dims(args[0], -1) * ops.expand_dims(args[1], -2)
-    if op == "cosine":
-        a, b = args
-        if x.ranks[0] == 2:
-            b = ops.expand_dims(b, -2)
-        num = ops.sum(a * b, axis=-1)
-        den = ops.sqrt(ops.sum(ops.square(a), axis=-1)) * ops.sqrt(ops.sum(ops.square(b), axis=-1))
-        return num / ops.maximum(den, COSINE_EPS)
-    if op == "circular_conv":
-        w, s = args
-        k = int(x.shapes[1][0].subst(int_bindings(env)).value)
-        out = 0
-        for j in range(k):
-            out = out + ops.roll(w, shift=j - k // 2, axis=-1) * s[..., j:j + 1]
-        return out
-    if op == "transpose":
-        return ops.swapaxes(args[0], -1, -2)
-    if op == "concat":
-        return _concat(x, attrs.get("axis", -1))
-    if op == "split":
-        parts = attrs["parts"]
-        parts = env[parts] if isinstance(parts, str) else parts
-        return ops.split(args[0], int(parts), axis=x.axis(attrs.get("axis", -1)))
-    if op == "einsum":
-        return _einsum(attrs["subscripts"], x)
     raise AssertionError(f"no lowering for op {op}")
 
 
-def _concat(x: Operands, axis: int):
-    """Operands side by side on spec axis `axis`; those without a batch axis are broadcast to one where any has it."""
-    args, batch_any = x.values, any(x.batched)
-    if batch_any:
-        n = ops.shape(next(a for a, b in zip(args, x.batched) if b))[0]
-        args = [a if b else ops.broadcast_to(a, (n,) + tuple(ops.shape(a))) for a, b in zip(args, x.batched)]
-    return ops.concatenate(args, axis=x.axis(axis, batch_any))
+def activation(name: str):
+    """The element-wise function `name` of the registry as a function of one tensor (a layer's activation)."""
+    lower = OPERATIONS[name].lower
+    return lambda x: lower(Operands([x], [True], [()]))
 
 
 def _matmul(x: Operands):
@@ -350,37 +328,12 @@ def _matmul(x: Operands):
     return ops.einsum(f"{pa},{pb}->{po}", a, b)
 
 
-def _einsum(spec: str, x: Operands):
-    """The spec's einsum, a batch letter (one it does not use) put in front of each batched operand and the output."""
-    text = spec.replace(" ", "")
-    lhs, _, out = text.partition("->")
-    inputs = lhs.split(",")
-    if not _:
-        counts = {}
-        for c in "".join(inputs):
-            counts[c] = counts.get(c, 0) + 1
-        out = "".join(sorted(c for c, k in counts.items() if k == 1))
-    batch_letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in text)
-    inputs = [(batch_letter if b else "") + s for s, b in zip(inputs, x.batched)]
-    out = (batch_letter if any(x.batched) else "") + out
-    return ops.einsum(",".join(inputs) + "->" + out, *x.values)
-
-
+# The operators of the language (rnndsl.lang.graph's op names); the built-in functions are the registry's.
 _BINARY = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "pow": lambda a, b: ops.power(a, b),
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
     "lt": ops.less, "le": ops.less_equal, "gt": ops.greater, "ge": ops.greater_equal,
-    "eq": ops.equal, "ne": ops.not_equal, "maximum": ops.maximum, "minimum": ops.minimum,
+    "eq": ops.equal, "ne": ops.not_equal,
 }
+_UNARY_OPERATORS = {"neg": lambda x: -x, "copy": lambda x: x}
 _CONSTANT_ARITHMETIC = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "pow": np.power,
                         "maximum": np.maximum, "minimum": np.minimum}
-_REDUCTIONS = {"sum": ops.sum, "mean": ops.mean, "max": ops.max, "min": ops.min, "prod": ops.prod}
-# The element-wise functions of the language, by name (layers.py registers those Keras lacks as activations).
-UNARY = {
-    "neg": lambda x: -x, "copy": lambda x: x,
-    "sigmoid": ops.sigmoid, "tanh": ops.tanh, "relu": ops.relu, "elu": ops.elu, "selu": ops.selu,
-    "gelu": ops.gelu, "silu": ops.silu, "softplus": ops.softplus, "softsign": ops.softsign,
-    "hard_sigmoid": ops.hard_sigmoid, "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "abs": ops.abs,
-    "square": ops.square, "sign": ops.sign, "sin": ops.sin, "cos": ops.cos,
-    "step": lambda x: ops.cast(ops.greater(x, 0), x.dtype),
-}

@@ -19,7 +19,7 @@ from ..lang.dims import Dim, int_bindings
 from ..lang.errors import ShapeError, SpecErrors
 from ..lang.layers import KERAS_LAYERS
 from . import PACKAGE
-from .interpret import UNARY
+from .interpret import activation as registry_function
 
 # ---------------------------------------------------------------- activations
 
@@ -39,7 +39,7 @@ def _registered_activation(name: str, fn):
     return keras.saving.register_keras_serializable(package=PACKAGE, name=name)(activation)
 
 
-_REGISTERED_ACTIVATIONS = {name: _registered_activation(name, UNARY[name])
+_REGISTERED_ACTIVATIONS = {name: _registered_activation(name, registry_function(name))
                            for name in ("gelu", "log", "sqrt", "abs", "square", "sign", "sin", "cos", "step")}
 
 

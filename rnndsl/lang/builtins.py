@@ -1,68 +1,17 @@
-"""The names the language knows: functions, initializers, constraints, solvers.
+"""The names the language knows: functions, initializers, constraints, fits, solvers, and the words of
+the train block.
 
-Each entry gives a signature; `resolve` checks calls against it, `infer` owns
-the shape rules (keyed by the same names).
+Each entry gives a signature (rnndsl.lang.signature) that `resolve` checks calls against. The functions
+are the registry's (rnndsl.lang.ops), where each entry also holds its shape rule and its lowering.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from .ops import ELEMENTWISE, KEYWORD_ONLY, OPERATIONS
+from .signature import REQUIRED, Param, Signature
 
-# Argument kinds: "tensor" is any expression; the others must be constants
-# known before inference: "int" (an integer literal or int hyperparameter),
-# "axis" (an integer literal, possibly negative), "str" (a string literal),
-# "number" (a literal or numeric hyperparameter).
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    kind: str = "tensor"
-    default: object = REQUIRED
-
-
-@dataclass(frozen=True)
-class Signature:
-    params: tuple
-    variadic: Optional[str] = None  # kind of extra positional arguments, if any
-    reduction: bool = False  # accepts the tree form `f(expr for k in children(n))`
-
-    def names(self) -> list[str]:
-        return [p.name for p in self.params]
-
-
-_UNARY = Signature((Param("x"),))
-
-ELEMENTWISE = (
-    "sigmoid", "tanh", "relu", "elu", "selu", "gelu", "silu", "softplus", "softsign",
-    "hard_sigmoid", "exp", "log", "sqrt", "abs", "square", "sign", "sin", "cos", "step",
-)
-
-FUNCTIONS: dict[str, Signature] = {name: _UNARY for name in ELEMENTWISE}
-FUNCTIONS.update({
-    "softmax": Signature((Param("x"), Param("axis", "axis", -1))),
-    "log_softmax": Signature((Param("x"), Param("axis", "axis", -1))),
-    "maximum": Signature((Param("a"), Param("b"))),
-    "minimum": Signature((Param("a"), Param("b"))),
-    "pow": Signature((Param("a"), Param("b"))),
-    "clip": Signature((Param("x"), Param("low"), Param("high"))),
-    "where": Signature((Param("cond"), Param("a"), Param("b"))),
-    "dot": Signature((Param("a"), Param("b"))),
-    "outer": Signature((Param("a"), Param("b"))),
-    "cosine": Signature((Param("a"), Param("b"))),
-    "circular_conv": Signature((Param("w"), Param("s"))),
-    "transpose": Signature((Param("x"),)),
-    "concat": Signature((Param("x"),), variadic="tensor"),
-    "split": Signature((Param("x"), Param("parts", "int"), Param("axis", "axis", -1))),
-    "einsum": Signature((Param("subscripts", "str"),), variadic="tensor"),
-})
-for _name in ("sum", "mean", "max", "min", "prod", "norm"):
-    FUNCTIONS[_name] = Signature((Param("x"), Param("axis", "axis", None)), reduction=True)
-
-# `concat` takes its axis as a keyword after any number of tensors.
-KEYWORD_ONLY = {"concat": {"axis": ("axis", -1)}}
+# The built-in functions' signatures; `KEYWORD_ONLY` names the arguments given only by keyword.
+FUNCTIONS: dict[str, Signature] = {name: op.signature for name, op in OPERATIONS.items()}
 
 INITIALIZERS: dict[str, tuple] = {
     "glorot_uniform": (), "glorot_normal": (), "he_uniform": (), "he_normal": (),

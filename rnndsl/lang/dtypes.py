@@ -8,7 +8,7 @@ type's. A bool or str where a number is needed is a diagnostic (E0304).
 from __future__ import annotations
 
 from .errors import ShapeError
-from .graph import OP_SYMBOLS
+from .operators import OP_SYMBOLS
 
 COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 

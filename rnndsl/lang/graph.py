@@ -40,11 +40,9 @@ import networkx as nx
 
 from . import ast as A
 from .builtins import FUNCTIONS, KEYWORD_ONLY
+from .operators import BINARY_OPERATORS
 from .bound import BoundCell, BoundNetwork, BoundProgram
 
-_BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow",
-           "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
-OP_SYMBOLS = {v: k for k, v in _BINOPS.items()}
 
 
 def operands(G, node) -> list:
@@ -160,7 +158,7 @@ class _CellGraph:
                 return self._expr(expr.operand, gen)
             return self._op("neg", expr.span, [self._operand(expr.operand, gen)], gen, label="-"), 0, False
         if isinstance(expr, A.BinOp):
-            op = _BINOPS[expr.op]
+            op = BINARY_OPERATORS[expr.op]
             operands = [self._operand(expr.left, gen), self._operand(expr.right, gen)]
             return self._op(op, expr.span, operands, gen, label=expr.op), 0, False
         if isinstance(expr, A.Call):

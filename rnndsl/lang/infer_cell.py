@@ -25,7 +25,8 @@ from .checks import dim_of
 from .dtypes import check_dtypes
 from .errors import ShapeError
 from .graph import operands
-from .shape_rules import Operand, RuleContext, shape_rule
+from .ops import OPERATIONS
+from .shape_rules import Operand, RuleContext, operator_rule
 from .unify import Defer, Fail, Shape, ShapeVar, Unifier, show_shape
 
 
@@ -136,7 +137,8 @@ class CellInference:
     def _rule(self, node, phase) -> Optional[Shape]:
         """The shape the op `node` gives, by its rule."""
         data = self.G.nodes[node]
-        rule = shape_rule(data["op"])
+        op = data["op"]
+        rule = OPERATIONS[op].shape if op in OPERATIONS else operator_rule(op)
         return rule(RuleContext(self.u, self.G, node), self._operands(node, phase), data.get("attrs", {}))
 
     def _finish(self, pending):

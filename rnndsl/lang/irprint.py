@@ -20,7 +20,7 @@ from __future__ import annotations
 from . import ast as A
 from .fmt import format_expr
 from .graph import operands
-from .resolve import CellRef
+from .bound import CellRef
 
 
 def print_ir(G) -> str:

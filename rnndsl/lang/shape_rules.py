@@ -1,12 +1,12 @@
-"""shape_rules: what a call of each built-in function, or an operator, gives, by shape.
+"""shape_rules: what an operator, or a call of a built-in function, gives, by shape.
 
-One rule per operation of a cell's graph (`op`: an operator such as "add" or
-"matmul", or a built-in function of rnndsl.lang.builtins): `rule(cx, ops,
-attrs) -> shape`, where `ops` are its operands (`Operand`), `attrs` its constant
-arguments ({"axis": -1}), and `cx` the `RuleContext` of the node being typed.
-A rule may bind an operand whose shape is unknown, where inference lets it
-(`Operand.bindable`), raises `Defer` when it cannot decide yet, and `Fail` with
-a diagnostic on a type error. `RULES` maps each operation to its rule.
+A rule is `rule(cx, ops, attrs) -> shape`, where `ops` are the operation's
+operands (`Operand`), `attrs` its constant arguments ({"axis": -1}), and `cx`
+the `RuleContext` of the node being typed. A rule may bind an operand whose
+shape is unknown, where inference lets it (`Operand.bindable`), raises `Defer`
+when it cannot decide yet, and `Fail` with a diagnostic on a type error.
+`OPERATOR_RULES` maps each operator to its rule; each built-in function's entry
+in the registry (rnndsl.lang.ops) names its rule among those below.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import ast as A
-from .builtins import ELEMENTWISE
 from .dims import Dim
 from .errors import ShapeError
-from .graph import OP_SYMBOLS
+from .operators import OP_SYMBOLS
 from .unify import Defer, Fail, Shape, ShapeVar, Unifier, fresh_dim, show_shape
 
 
@@ -103,7 +102,8 @@ def same_shape(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return ops[0].shape
 
 
-def softmax(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+def along_axis(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """One operand, its shape kept, computed along its `axis`: `softmax(x, axis=0)`, `cumsum(x)`."""
     cx.check_axis(ops[0], attrs.get("axis"))
     return ops[0].shape
 
@@ -312,35 +312,22 @@ def einsum(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return tuple(cx.u.dim(letters[c]) for c in output)
 
 
-# Operators, by their op name in the graph (rnndsl.lang.graph), and built-in functions, by their name in
-# rnndsl.lang.builtins.FUNCTIONS.
-RULES = {
-    **{op: elementwise for op in ("add", "sub", "mul", "div", "pow", "lt", "le", "gt", "ge", "eq", "ne")},
+# The operators, by their op names in the graph (rnndsl.lang.graph); the built-in functions' rules are
+# held by their entries in the registry (rnndsl.lang.ops).
+OPERATOR_RULES = {
+    **{op: elementwise for op in ("add", "sub", "mul", "div", "lt", "le", "gt", "ge", "eq", "ne")},
     "neg": same_shape,
     "copy": same_shape,
     "matmul": matmul,
-    **{name: same_shape for name in ELEMENTWISE},
-    **{name: elementwise for name in ("maximum", "minimum", "where", "clip")},
-    "softmax": softmax,
-    "log_softmax": softmax,
-    **{name: reduce_axis for name in ("sum", "mean", "max", "min", "prod", "norm")},
-    "dot": dot,
-    "outer": outer,
-    "cosine": cosine,
-    "circular_conv": circular_conv,
-    "transpose": transpose,
-    "concat": concat,
-    "split": split,
-    "einsum": einsum,
 }
 
 
-def shape_rule(op: str):
-    """The rule of the op `op`; "children.NAME", a reduction over a tree node's children, gives the shape
-    of what it reduces, one child's."""
+def operator_rule(op: str):
+    """The rule of the operator `op`; "children.NAME", a reduction over a tree node's children, gives the
+    shape of what it reduces, one child's."""
     if op.startswith("children."):
         return same_shape
-    rule = RULES.get(op)
+    rule = OPERATOR_RULES.get(op)
     if rule is None:
         raise AssertionError(f"no shape rule for {op}")
     return rule

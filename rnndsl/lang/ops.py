@@ -1,0 +1,324 @@
+"""The registry of built-in functions: one entry says everything about one function.
+
+An `Operation` holds what every stage needs of a function, so that adding one is adding
+an entry here (and a test; docs/architecture.md walks through it):
+
+- `signature`: the parameters that `resolve` checks a call against;
+- `shape`: the shape rule that `infer` applies, `rule(cx, operands, attrs) -> shape` (rnndsl.lang.shape_rules);
+- `lower`: the computation, over a `LoweringCall` whose `ops` is `keras.ops` (the language
+  never imports Keras: the back end passes its namespace in, `rnndsl.keras.interpret`);
+- `reference`: an independent NumPy form of one call without a batch axis, for the tests;
+- `latex`, `label`: how papers write the function's name, and how diagrams label it;
+  `form`: where papers write a call in a form of its own (`a^\\top b`), a template whose
+  fields `{i:level}` are operand i set at a precedence level (see `rnndsl.draw.latex`).
+
+The operators (`+ - * / @ **`, comparisons) are the interpreter's own: they are no
+function a spec calls by name; `pow`, which is also `**`, is an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+from . import shape_rules as rules
+from .signature import Param, Signature
+
+COSINE_EPS = 1e-8  # `cosine` divides by max(|a| |b|, this): no NaN for a zero vector
+
+
+class LoweringCall(Protocol):
+    """One call being lowered. `args` are tensors, each with a leading batch axis where `batched` says."""
+
+    ops: Any  # keras.ops
+    args: list
+    batched: list
+    ranks: list  # of each argument, batch axis not counted
+    attrs: dict  # the constant arguments: {"axis": -1}, {"parts": 2}, {"subscripts": "ij,j->i"}
+
+    def axis(self, name: str = "axis", default: Optional[int] = -1, batched: Optional[bool] = None):
+        """Attribute `name` as an axis of the first argument's tensor (past its batch axis when it has one,
+        or when `batched` says)."""
+
+    def axes(self):
+        """The axes a reduction of the first argument runs over: its `axis`, or all but the batch axis."""
+
+    def size(self, i: int, axis: int) -> int:
+        """The size of argument `i`'s dimension `axis`, the hyperparameters bound."""
+
+    def aligned(self) -> list:
+        """The arguments with unit axes after the batch axis, so that element-wise ones broadcast."""
+
+    def int_attr(self, name: str) -> int:
+        """An `int` attribute, a hyperparameter's name replaced by its value."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A built-in function of the language."""
+
+    name: str
+    signature: Signature
+    shape: Callable  # rule(cx, operands, attrs) -> shape (rnndsl.lang.shape_rules)
+    lower: Callable[[LoweringCall], Any]
+    reference: Callable[..., np.ndarray]  # reference(*arrays, **attributes): one example, no batch axis
+    latex: str = ""  # the name in LaTeX; "" for \operatorname{name}
+    label: str = ""  # the name in a diagram (HTML-like); "" for the name itself
+    form: Optional[tuple] = None  # (template, precedence) of a call papers write in a form of their own
+    big: Optional[tuple] = None  # (label, LaTeX) of the big operator of a reduction over children: Σ, \sum
+    marks: tuple = ()  # (position, text) of the marks on a diagram's operand edges where order matters
+    example: tuple = ((4,),)  # the arguments in the registry's tests: a tensor's shape, or a number
+    attrs: tuple = ()  # constant arguments in the registry's tests, as (name, value) pairs
+    positive: bool = False  # whether the tests draw the tensors above 0 (`log`, `sqrt`)
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def register(op: Operation) -> Operation:
+    """Add `op` to the registry (once)."""
+    assert op.name not in OPERATIONS, f"operation `{op.name}` registered twice"
+    OPERATIONS[op.name] = op
+    return op
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+_X = Signature((Param("x"),))
+_AB = Signature((Param("a"), Param("b")))
+_ALONG = Signature((Param("x"), Param("axis", "axis", -1)))
+_REDUCE = Signature((Param("x"), Param("axis", "axis", None)), reduction=True)
+
+# ---------------------------------------------------------------- element-wise, one argument
+
+# name: (keras.ops function name or a lowering, NumPy reference, LaTeX name, diagram label)
+_ELEMENTWISE = {
+    "sigmoid": ("sigmoid", _sigmoid, "\\sigma", "σ"),
+    "tanh": ("tanh", np.tanh, "\\tanh", "tanh"),
+    "relu": ("relu", lambda x: np.maximum(x, 0), "\\operatorname{ReLU}", "ReLU"),
+    "elu": ("elu", lambda x: np.where(x > 0, x, np.expm1(x)), "\\operatorname{ELU}", "ELU"),
+    "selu": ("selu", lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+             "\\operatorname{SELU}", "SELU"),
+    # keras.ops.gelu is the tanh approximation by default
+    "gelu": ("gelu", lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+             "\\operatorname{GELU}", "GELU"),
+    "silu": ("silu", lambda x: x * _sigmoid(x), "\\operatorname{SiLU}", "SiLU"),
+    "softplus": ("softplus", lambda x: np.logaddexp(0, x), "", ""),
+    "softsign": ("softsign", lambda x: x / (1 + np.abs(x)), "", ""),
+    "hard_sigmoid": ("hard_sigmoid", lambda x: np.clip(x / 6 + 0.5, 0, 1),
+                     "\\sigma_{\\mathrm{hard}}", "σ<SUB>hard</SUB>"),
+    "exp": ("exp", np.exp, "\\exp", "exp"),
+    "log": ("log", np.log, "\\log", "log"),
+    "sqrt": ("sqrt", np.sqrt, "", ""),
+    "abs": ("abs", np.abs, "", ""),
+    "square": ("square", np.square, "", ""),
+    "sign": ("sign", np.sign, "\\operatorname{sgn}", "sgn"),
+    "sin": ("sin", np.sin, "\\sin", "sin"),
+    "cos": ("cos", np.cos, "\\cos", "cos"),
+    "step": (lambda call: call.ops.cast(call.ops.greater(call.args[0], 0), call.args[0].dtype),
+             lambda x: (x > 0).astype(x.dtype), "H", "H"),
+}
+# Where papers write the call itself another way than name(argument).
+_ELEMENTWISE_FORMS = {
+    "square": ("{0:base}^{{2}}", "power"),
+    "abs": ("\\left|{0:expr}\\right|", "atom"),
+    "sqrt": ("\\sqrt{{{0:expr}}}", "atom"),
+}
+
+
+def _keras_unary(name: str) -> Callable:
+    return lambda call: getattr(call.ops, name)(call.args[0])
+
+
+for _name, (_lowering, _reference, _latex, _label) in _ELEMENTWISE.items():
+    register(Operation(
+        _name, _X, rules.same_shape,
+        lower=_keras_unary(_lowering) if isinstance(_lowering, str) else _lowering,
+        reference=_reference, latex=_latex, label=_label, form=_ELEMENTWISE_FORMS.get(_name),
+        example=((2, 3),), positive=_name in ("log", "sqrt")))
+
+ELEMENTWISE = tuple(_ELEMENTWISE)
+
+# ---------------------------------------------------------------- along an axis
+
+register(Operation(
+    "softmax", _ALONG, rules.along_axis,
+    lower=lambda call: call.ops.softmax(call.args[0], axis=call.axis()),
+    reference=lambda x, axis=-1: np.exp(x - x.max(axis, keepdims=True))
+    / np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True),
+    example=((3, 4),), attrs=(("axis", 0),)))
+register(Operation(
+    "log_softmax", _ALONG, rules.along_axis,
+    lower=lambda call: call.ops.log_softmax(call.args[0], axis=call.axis()),
+    reference=lambda x, axis=-1: x - x.max(axis, keepdims=True)
+    - np.log(np.exp(x - x.max(axis, keepdims=True)).sum(axis, keepdims=True)),
+    latex="\\log\\operatorname{softmax}", label="log softmax", example=((3, 4),)))
+# ---------------------------------------------------------------- element-wise, several arguments
+
+register(Operation(
+    "maximum", _AB, rules.elementwise,
+    lower=lambda call: call.ops.maximum(*call.aligned()), reference=np.maximum,
+    latex="\\max", label="max", example=((4,), (4,))))
+register(Operation(
+    "minimum", _AB, rules.elementwise,
+    lower=lambda call: call.ops.minimum(*call.aligned()), reference=np.minimum,
+    latex="\\min", label="min", example=((4,), (4,))))
+register(Operation(
+    "pow", _AB, rules.elementwise,
+    lower=lambda call: call.ops.power(*call.aligned()), reference=np.power,
+    form=("{0:base}^{{{1:expr}}}", "power"), marks=((1, "exp"),), example=((4,), 2.5),
+    positive=True))
+register(Operation(
+    "clip", Signature((Param("x"), Param("low"), Param("high"))), rules.elementwise,
+    lower=lambda call: call.ops.minimum(call.ops.maximum(*call.aligned()[:2]), call.aligned()[2]),
+    reference=lambda x, low, high: np.minimum(np.maximum(x, low), high), marks=((1, "low"), (2, "high")),
+    example=((4,), -0.5, 0.5)))
+register(Operation(
+    "where", Signature((Param("cond"), Param("a"), Param("b"))), rules.elementwise,
+    lower=lambda call: call.ops.where(*call.aligned()),
+    reference=lambda cond, a, b: np.where(cond, a, b), marks=((1, "then"), (2, "else")),
+    example=((4,), (4,), (4,))))
+
+# ---------------------------------------------------------------- vectors and matrices
+
+
+def _cosine(call):
+    ops = call.ops
+    a, b = call.args
+    if call.ranks[0] == 2:
+        b = ops.expand_dims(b, -2)
+    num = ops.sum(a * b, axis=-1)
+    den = ops.sqrt(ops.sum(ops.square(a), axis=-1)) * ops.sqrt(ops.sum(ops.square(b), axis=-1))
+    return num / ops.maximum(den, COSINE_EPS)
+
+
+def _cosine_reference(a, b):
+    num = (a * b).sum(-1)
+    return num / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b), COSINE_EPS)
+
+
+def _circular_conv(call):
+    """Each slot of `w` [n] shifted by j - k//2 and weighted by `s[j]`, for the k entries of `s`."""
+    ops = call.ops
+    w, s = call.args
+    k = call.size(1, 0)
+    out = 0
+    for j in range(k):
+        out = out + ops.roll(w, shift=j - k // 2, axis=-1) * s[..., j:j + 1]
+    return out
+
+
+def _circular_conv_reference(w, s):
+    n, k = len(w), len(s)
+    return np.array([sum(w[(i - (j - k // 2)) % n] * s[j] for j in range(k)) for i in range(n)])
+
+
+register(Operation(
+    "dot", _AB, rules.dot,
+    lower=lambda call: call.ops.sum(call.args[0] * call.args[1], axis=-1),
+    reference=lambda a, b: np.dot(a, b), form=("{0:base}^{{\\top}} {1:unary}", "product"),
+    example=((4,), (4,))))
+register(Operation(
+    "outer", _AB, rules.outer,
+    lower=lambda call: call.ops.expand_dims(call.args[0], -1) * call.ops.expand_dims(call.args[1], -2),
+    reference=np.outer, form=("{0:product} {1:base}^{{\\top}}", "product"), example=((3,), (4,))))
+register(Operation(
+    "cosine", _AB, rules.cosine, lower=_cosine, reference=_cosine_reference, example=((3, 4), (4,))))
+register(Operation(
+    "circular_conv", Signature((Param("w"), Param("s"))), rules.circular_conv,
+    lower=_circular_conv, reference=_circular_conv_reference,
+    form=("{0:product} \\circledast {1:product}", "hadamard"), example=((5,), (3,))))
+register(Operation(
+    "transpose", _X, rules.transpose, lower=lambda call: call.ops.swapaxes(call.args[0], -1, -2),
+    reference=np.transpose, form=("{0:base}^{{\\top}}", "power"), example=((3, 4),)))
+
+
+def _concat(call):
+    ops, args = call.ops, list(call.args)
+    batch_any = any(call.batched)
+    if batch_any:  # a constant operand is broadcast over the batch before joining
+        n = ops.shape(next(a for a, b in zip(args, call.batched) if b))[0]
+        args = [a if b else ops.broadcast_to(a, (n,) + tuple(ops.shape(a))) for a, b in zip(args, call.batched)]
+    return ops.concatenate(args, axis=call.axis(batched=batch_any))
+
+
+register(Operation(
+    "concat", Signature((Param("x"),), variadic="tensor"), rules.concat,
+    lower=_concat, reference=lambda *xs, axis=-1: np.concatenate(xs, axis=axis),
+    example=((3,), (2,))))
+register(Operation(
+    "split", Signature((Param("x"), Param("parts", "int"), Param("axis", "axis", -1))), rules.split,
+    lower=lambda call: call.ops.split(call.args[0], call.int_attr("parts"), axis=call.axis()),
+    reference=lambda x, parts, axis=-1: np.split(x, parts, axis=axis),
+    example=((4,),), attrs=(("parts", 2),)))
+
+
+def _einsum(call):
+    """`einsum(subscripts, ...)` with a batch letter put before the subscripts of batched operands."""
+    text = call.attrs["subscripts"].replace(" ", "")
+    lhs, arrow, out = text.partition("->")
+    inputs = lhs.split(",")
+    if not arrow:  # implicit output: the letters that occur once, in order
+        letters = "".join(inputs)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    batch = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in text)
+    inputs = [(batch if b else "") + s for s, b in zip(inputs, call.batched)]
+    out = (batch if any(call.batched) else "") + out
+    return call.ops.einsum(",".join(inputs) + "->" + out, *call.args)
+
+
+register(Operation(
+    "einsum", Signature((Param("subscripts", "str"),), variadic="tensor"), rules.einsum,
+    lower=_einsum, reference=lambda *xs, subscripts: np.einsum(subscripts, *xs),
+    example=((3, 4), (4,)), attrs=(("subscripts", "ij,j->i"),)))
+
+# ---------------------------------------------------------------- reductions (also over a tree node's children)
+
+# name: (keras.ops function, NumPy reference, LaTeX name, diagram label, big operator (label, LaTeX))
+_REDUCTIONS = {
+    "sum": ("sum", np.sum, "", "", ("Σ", "\\sum")),
+    "mean": ("mean", np.mean, "", "", None),
+    "max": ("max", np.max, "\\max", "max", ("max", "\\max")),
+    "min": ("min", np.min, "\\min", "min", ("min", "\\min")),
+    "prod": ("prod", np.prod, "", "", ("Π", "\\prod")),
+}
+
+
+def _keras_reduction(name: str) -> Callable:
+    return lambda call: getattr(call.ops, name)(call.args[0], axis=call.axes())
+
+
+def _numpy_reduction(f: Callable) -> Callable:
+    return lambda x, axis=None: f(x, axis=axis)
+
+
+for _name, (_lowering, _reference, _latex, _label, _big) in _REDUCTIONS.items():
+    register(Operation(
+        _name, _REDUCE, rules.reduce_axis, lower=_keras_reduction(_lowering), reference=_numpy_reduction(_reference),
+        latex=_latex, label=_label, big=_big, example=((3, 4),), attrs=(("axis", 1),)))
+register(Operation(
+    "norm", _REDUCE, rules.reduce_axis,
+    lower=lambda call: call.ops.sqrt(call.ops.sum(call.ops.square(call.args[0]), axis=call.axes())),
+    reference=lambda x, axis=None: np.sqrt(np.square(x).sum(axis=axis)),
+    form=("\\left\\lVert {0:expr} \\right\\rVert", "atom"), example=((3, 4),)))
+
+# ---------------------------------------------------------------- scans
+
+register(Operation(
+    "cumsum", _ALONG, rules.along_axis,
+    lower=lambda call: call.ops.cumsum(call.args[0], axis=call.axis()),
+    reference=lambda x, axis=-1: np.cumsum(x, axis=axis),
+    label="cumsum", example=((3, 4),), attrs=(("axis", 0),)))
+register(Operation(
+    "cumprod", _ALONG, rules.along_axis,
+    lower=lambda call: call.ops.cumprod(call.args[0], axis=call.axis()),
+    reference=lambda x, axis=-1: np.cumprod(x, axis=axis),
+    label="cumprod", example=((3, 4),)))
+
+
+# `concat` takes its axis as a keyword after any number of tensors.
+KEYWORD_ONLY = {"concat": {"axis": ("axis", -1)}}

@@ -1,0 +1,204 @@
+"""The registry of operations (rnndsl.lang.ops): every entry, through every stage, against its NumPy reference.
+
+For each built-in function a one-step cell calls it on its entry's example arguments; the test checks
+that the language accepts the call, that inference gives the reference's shape, that the lowered cell
+computes the reference's values, and that its gradient equals the reference's by central differences.
+Then the registry's labels reach the LaTeX and the diagrams, and `cumsum` and `cumprod` run in a cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rnndsl
+from helpers import diagnostics
+from rnndsl.draw import notation
+from rnndsl.lang.builtins import FUNCTIONS
+from rnndsl.lang.ops import OPERATIONS
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _is_tensor(arg) -> bool:
+    return isinstance(arg, tuple)
+
+
+def _call_text(op) -> tuple:
+    """(spec text of a one-step cell that calls `op` on its example, the output names)."""
+    attrs = dict(op.attrs)
+    decls, args = [], []
+    for p in op.signature.params:  # string constants (`einsum`'s subscripts) come first
+        if p.kind == "str":
+            args.append(f'"{attrs.pop(p.name)}"')
+    for i, arg in enumerate(op.example):
+        if _is_tensor(arg):
+            decls.append(f"    input x{i}: [{', '.join(map(str, arg))}]")
+            args.append(f"x{i}[t] > 0" if (op.name == "where" and i == 0) else f"x{i}[t]")
+        else:
+            args.append(repr(arg))
+    args += [f"{k}={v}" for k, v in attrs.items()]
+    call = f"{op.name}({', '.join(args)})"
+    if op.name == "split":
+        outputs = [f"y{i}" for i in range(dict(op.attrs)["parts"])]
+        body = f"    {', '.join(o + '[t]' for o in outputs)} = {call}"
+    else:
+        outputs = ["y"]
+        body = f"    y[t] = {call}"
+    return "cell C {\n" + "\n".join(decls) + "\n" + body + f"\n    output {', '.join(outputs)}\n}}\n", outputs
+
+
+def _inputs(op, rng, batch: int = 3) -> list:
+    low, high = (0.5, 1.5) if op.positive else (-1.5, 1.5)
+    return [rng.uniform(low, high, size=(batch,) + a) for a in op.example if _is_tensor(a)]
+
+
+def _reference(op, xs: list) -> np.ndarray:
+    """The entry's NumPy reference, example by example, flattened side by side as the cell outputs it."""
+    attrs = dict(op.attrs)
+    rows = []
+    for b in range(xs[0].shape[0]):
+        tensors = iter([x[b] for x in xs])
+        args = []
+        for i, a in enumerate(op.example):
+            value = next(tensors) if _is_tensor(a) else a
+            args.append(value > 0 if (op.name == "where" and i == 0) else value)
+        out = op.reference(*args, **attrs)
+        pieces = out if isinstance(out, list) else [out]
+        rows.append(np.concatenate([np.ravel(p) for p in pieces]))
+    return np.stack(rows)
+
+
+@pytest.fixture(scope="module")
+def built():
+    """{name: (program, model, outputs)} for every registry entry: each cell compiled and built once."""
+    found = {}
+    for name, op in OPERATIONS.items():
+        text, outputs = _call_text(op)
+        program = rnndsl.load(text)
+        size = sum(int(np.prod(a)) for a in op.example if _is_tensor(a))
+        found[name] = (program, program.build("C", input_size=size), outputs)
+    return found
+
+
+def test_the_functions_of_the_language_are_the_registry():
+    assert list(FUNCTIONS) == list(OPERATIONS)
+    assert {"cumsum", "cumprod", "matmul"} & set(OPERATIONS) == {"cumsum", "cumprod"}  # operators are not
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_every_operation_checks_lowers_and_matches_its_reference(name, built):
+    op = OPERATIONS[name]
+    program, model, outputs = built[name]
+    xs = _inputs(op, np.random.default_rng(sum(map(ord, name))))
+    expected = _reference(op, xs)
+    G = program.graphs["C"]
+    sizes = [int(np.prod([d.value for d in G.nodes[o]["shape"]])) for o in outputs]
+    assert sum(sizes) == expected.shape[1]  # inference gave the reference's shapes
+    x = np.concatenate([a.reshape(a.shape[0], -1) for a in xs], axis=1)[:, None, :]
+    got = np.asarray(model(x.astype("float32")))[:, 0, :]
+    # A cell's model gives its first output (`split`'s first piece)
+    np.testing.assert_allclose(got, expected[:, :sizes[0]], rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_every_operation_has_the_gradient_of_its_reference(name, built):
+    op = OPERATIONS[name]
+    _, model, _ = built[name]
+    rng = np.random.default_rng(1 + sum(map(ord, name)))
+    xs = _inputs(op, rng, batch=1)
+    x = np.concatenate([a.reshape(1, -1) for a in xs], axis=1)
+    weights = rng.normal(size=_reference(op, xs).shape)
+    weights[:, model.output_shape[-1]:] = 0  # a cell's model gives its first output (`split`'s first piece)
+    sizes = [int(np.prod(a.shape[1:])) for a in xs]
+
+    def objective(flat: np.ndarray) -> float:
+        parts = np.split(flat, np.cumsum(sizes)[:-1], axis=1)
+        return float((_reference(op, [p.reshape(a.shape) for p, a in zip(parts, xs)]) * weights).sum())
+
+    eps = 1e-6
+    numeric = np.zeros_like(x)
+    for j in range(x.shape[1]):
+        step = np.zeros_like(x)
+        step[0, j] = eps
+        numeric[0, j] = (objective(x + step) - objective(x - step)) / (2 * eps)
+    inputs = tf.constant(x[:, None, :].astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        loss = tf.reduce_sum(model(inputs)[:, 0, :] * weights[:, :model.output_shape[-1]].astype("float32"))
+    grad = tape.gradient(loss, inputs)
+    got = np.zeros_like(x) if grad is None else np.asarray(grad)[:, 0, :]
+    np.testing.assert_allclose(got, numeric, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_the_registry_labels_every_operation_in_latex_and_diagrams(name):
+    op = OPERATIONS[name]
+    if op.latex:
+        assert notation.function_latex(name) == op.latex
+    else:
+        assert notation.function_latex(name) == "\\operatorname{" + name.replace("_", "\\_") + "}"
+    assert notation.function_html(name) == (op.label or name)
+    if op.big:
+        assert notation.BIG_OPERATORS[name] == op.big
+    for position, mark in op.marks:
+        assert notation.OPERAND_MARKS[name][position] == mark
+
+
+def _scan_cell(name: str, axis_text: str = "") -> rnndsl.Program:
+    return rnndsl.load(f"""cell Scan(n: int) {{
+    input x: [n, 3]
+    param W: [3, 3] ~ glorot_uniform
+    s[t] = {name}(x[t] + h[t-1]{axis_text})
+    h[t] = tanh(s[t] @ W)
+    output h
+}}
+""")
+
+
+def _run_scan(program, reference, x, W):
+    """Runs the Scan cell's equations in NumPy: h[t] = tanh(scan(x[t] + h[t-1]) @ W)."""
+    h = np.zeros(x.shape[2:])
+    out = []
+    for t in range(x.shape[1]):
+        h = np.tanh(reference(x[0, t] + h) @ W)
+        out.append(h.ravel())
+    return np.stack(out)
+
+
+def test_cumsum_runs_in_a_recurrent_cell_as_its_reference_does():
+    program = _scan_cell("cumsum", ", axis=0")
+    assert [str(d) for d in program.graphs["Scan"].nodes["s"]["shape"]] == ["n", "3"]
+    model = program.build("Scan", input_size=6, n=2)
+    x = np.random.default_rng(3).uniform(-1, 1, size=(1, 5, 2, 3))
+    W = np.asarray(model.layers[-1].weights[0]).reshape(3, 3)
+    got = np.asarray(model(x.reshape(1, 5, 6).astype("float32")))[0]
+    expected = _run_scan(program, lambda v: np.cumsum(v, axis=0), x, W)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert "\\operatorname{cumsum}" in program.latex("Scan")
+
+
+def test_cumprod_runs_in_a_recurrent_cell_as_its_reference_does():
+    program = _scan_cell("cumprod")
+    model = program.build("Scan", input_size=6, n=2)
+    x = np.random.default_rng(4).uniform(-1, 1, size=(1, 5, 2, 3))
+    W = np.asarray(model.layers[-1].weights[0]).reshape(3, 3)
+    got = np.asarray(model(x.reshape(1, 5, 6).astype("float32")))[0]
+    expected = _run_scan(program, lambda v: np.cumprod(v, axis=-1), x, W)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert "cumprod" in program.render("Scan", format="dot")
+
+
+def test_a_scan_along_an_axis_the_value_lacks_is_an_error():
+    assert diagnostics("""
+        cell C {
+            input x: [3]
+            y[t] = cumsum(x[t], axis=1)
+            output y
+        }
+        """) == (
+        "error[E0306]: axis 1 is out of range for [3]\n"
+        "  --> spec.rnn:3:12\n"
+        "   |\n"
+        " 3 |     y[t] = cumsum(x[t], axis=1)\n"
+        "   |            ^^^^^^^^^^^^^^^^^^^^ rank 1")
