@@ -23,7 +23,7 @@ from ..lang.errors import ShapeError, SpecErrors, UsageError
 from ..lang.pipeline import check_text
 from ..lang.specfiles import CarriedTexts
 from . import PACKAGE
-from .hparams import cell_env
+from ..lang.hparams import cell_env
 from .initializers import constant, constraint, initializer
 from .interpret import StepPlan, flat_size
 

@@ -25,7 +25,7 @@ from ..lang.errors import ShapeError, SpecErrors, UsageError
 from .cell import GeneratedCell, GeneratedRNN, cell_source
 from .fused import LAYOUT, Fused, fused_path
 from .fused_layer import fused_layer
-from .hparams import cell_env, hyperparameters
+from ..lang.hparams import bind, cell_env
 from .interpret import flat_size
 from .layers import keras_layer
 from .seq2seq import lower_encoder_decoder
@@ -107,7 +107,7 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     from the states the last call ended with (truncated BPTT, rnndsl.train.run).
     """
     G = program.graphs[name]
-    env = hyperparameters(G, overrides)
+    env = bind(G, overrides)
     _within_limits(limits.network(limits.given(env), G, program.graphs))
     lowering = Lowering(program, env, fused)
     tensors: dict = {}

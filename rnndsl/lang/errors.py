@@ -2,7 +2,7 @@
 
 An error carries a code, a one-line message, the span it points at (with a
 short label printed under the caret), notes, and a trail of further spans (a
-cycle, one step per line). `render()` prints it as DESIGN.md shows:
+cycle, one step per line). `render()` prints it so:
 
     error[E0302]: shape mismatch in `+`: [units] vs [in]
       --> specs/std/cells.rnn:7:21

@@ -66,9 +66,9 @@ class TrainResult:
 
 def plan_of(program, network: str, values: dict) -> training.TrainPlan:
     """The network's train block evaluated with its hyperparameters (defaults, then `values`)."""
-    from ..keras.hparams import hyperparameters
+    from ..lang.hparams import bind
 
-    env = hyperparameters(program.graphs[network], values)
+    env = bind(program.graphs[network], values)
     plan = training.plan(program.bound.networks[network].ast, env)
     if plan is None:
         raise UsageError(f"network `{network}` has no `train` block: add `train {{ data = ...  loss = ... }}`")
