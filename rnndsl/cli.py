@@ -540,7 +540,7 @@ def _decode_freely(saved, given: dict, args) -> dict:
     --beam), with its heat map for --attention."""
     import numpy as np
 
-    from .train.data import Vocabulary
+    from .train.containers import Vocabulary
     from .keras.seq2seq import decode, decoded_arrays, heat_map, source_names
     from .train.run import check_token_ids
 

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from rnndsl.train import data as datasets  # noqa: E402
+from rnndsl.train import sources as datasets  # noqa: E402
 from rnndsl.lang import errors as rnndsl_errors  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
 

@@ -1,7 +1,7 @@
 """train: run a network's `train` block with Keras (`rnndsl train`).
 
 `run(program, network, ...)` builds the network, loads its data
-(rnndsl.train.data), compiles the model as the plan says (rnndsl.lang.training) and
+(rnndsl.train.sources), compiles the model as the plan says (rnndsl.lang.training) and
 trains it epoch by epoch, writing into the run's folder:
 
     run.json          what was run: the spec, the network, its hyperparameters, the plan
@@ -45,7 +45,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import data as datasets
+from .checks import check_fits, hold_out
+from .files import FileError, WrongFormat, open_arrays
+from .sources import load
 from ..lang import training
 from ..lang.errors import DataError, UsageError
 
@@ -111,10 +113,10 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     import keras
 
     base = Path(program.file).resolve().parent if program.file and Path(program.file).exists() else Path.cwd()
-    splits = datasets.load(plan.data.name, plan.data.args, base=base, seed=plan.seed)
+    splits = load(plan.data.name, plan.data.args, base=base, seed=plan.seed)
     train_split, validation = splits.train, splits.validation
     if validation is None and plan.validation > 0:
-        train_split, validation = datasets.hold_out(train_split, plan.validation, plan.seed)
+        train_split, validation = hold_out(train_split, plan.validation, plan.seed)
     for vocabulary, name in ((splits.source_vocabulary, "source"), (splits.target_vocabulary, "target")):
         if vocabulary is not None:
             path = folder / f"{name}.vocabulary.json"
@@ -570,12 +572,12 @@ def _check_fits(model, split, what: str, loss: str) -> None:
     the model declares, then the output for inputs of these shapes (steps that the model leaves open, None,
     must be the targets' too), except under CTC, whose targets are shorter label sequences."""
     names = [t.name for t in model.inputs]
-    datasets.check_fits(split, [tuple(t.shape) for t in model.inputs], tuple(model.outputs[0].shape),
+    check_fits(split, [tuple(t.shape) for t in model.inputs], tuple(model.outputs[0].shape),
                         names=names, what=f"the {what} data")
     check_token_ids(model, split.inputs, f"the {what} data")
     output = None if loss == "ctc" else _output_shape(model, split, what)
     if output is not None:
-        datasets.check_fits(split, [(None,) + a.shape[1:] for a in split.inputs], output, names=names,
+        check_fits(split, [(None,) + a.shape[1:] for a in split.inputs], output, names=names,
                             what=f"the {what} data")
 
 
@@ -891,10 +893,10 @@ def evaluate(saved: SavedRun, split: str = "test") -> dict:
     plan = saved.plan
     spec = saved.record.get("spec")
     base = Path(spec).parent if spec else Path.cwd()
-    found = datasets.load(plan["data"]["name"], plan["data"]["args"], base=base, seed=plan["seed"])
+    found = load(plan["data"]["name"], plan["data"]["args"], base=base, seed=plan["seed"])
     chosen = getattr(found, split)
     if chosen is None and split == "validation" and plan["validation"] > 0:
-        _, chosen = datasets.hold_out(found.train, plan["validation"], plan["seed"])
+        _, chosen = hold_out(found.train, plan["validation"], plan["seed"])
     if chosen is None:
         raise UsageError(f"the run's data has no {split} split")
     _check_fits(saved.model, chosen, split, plan["loss"]["name"])
@@ -908,11 +910,11 @@ def read_arrays(path) -> dict:
     each array's size checked before it is allocated); a one-line UsageError where the file cannot be read
     (missing, a folder, a FIFO, too large, not a .npz archive, a damaged one, arrays of Python objects)."""
     try:
-        with datasets.open_arrays(path, "npz") as found:
+        with open_arrays(path, "npz") as found:
             return {name: found[name] for name in found.files}
-    except datasets.WrongFormat:
+    except WrongFormat:
         raise UsageError(f"cannot read {path}: it is not a .npz archive (numpy.savez writes one)") from None
-    except datasets.FileError as e:
+    except FileError as e:
         raise UsageError(f"cannot read {path}: {e.reason}") from None
 
 
