@@ -238,11 +238,11 @@ class Program:
         (rnndsl.train.saved_run); `epochs` overrides the block's; `resume` continues the run in `out`
         from its last checkpoint; `verbose` is Keras's (default: a progress bar on a terminal).
         """
-        from .train.run import run
-
         name = name or self.default_name()
         if name not in self.networks:
             raise UsageError(f"`{name}` is not a network: only a network has a `train` block")
+        from .train.run import run
+
         out = Path(out) if out is not None else Path("runs") / name
         return run(self, name, values=values, out=out, epochs=epochs, resume=resume, verbose=verbose)
 
