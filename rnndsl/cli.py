@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
 from .lang.errors import RnnDslError, SpecErrors, UsageError
+from .lang.hparams import from_command_line
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell shows a process ended by SIGPIPE
@@ -41,10 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print each cell's states and parameter shapes, and each network edge's type")
 
     r = sub.add_parser("render", help="draw a cell or a network with Graphviz")
-    r.add_argument("file", metavar="FILE")
-    which = r.add_mutually_exclusive_group()
-    which.add_argument("--cell", metavar="NAME")
-    which.add_argument("--network", metavar="NAME")
+    _add_item(r)
     r.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the file to write: .svg, .pdf, .png, .dot, or .tex (a TikZ picture)")
     r.add_argument("--style", metavar="STYLE",
@@ -54,28 +50,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
 
     x = sub.add_parser("latex", help="write a cell's equations, or a network's data flow, as LaTeX")
-    x.add_argument("file", metavar="FILE")
-    which = x.add_mutually_exclusive_group()
-    which.add_argument("--cell", metavar="NAME")
-    which.add_argument("--network", metavar="NAME")
+    _add_item(x)
     x.add_argument("-o", "--output", metavar="OUT.tex", help="the file to write (default: standard output)")
     x.add_argument("--standalone", action="store_true",
                    help="a whole document that pdflatex compiles, not a block to \\input into one")
 
     b = sub.add_parser("build", help="lower a network, or a cell alone, to a Keras model and save it (.keras)")
-    b.add_argument("file", metavar="FILE")
     _add_target(b)
-    b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a hyperparameter of the network; repeatable")
     b.add_argument("-o", "--output", required=True, metavar="OUT.keras")
     b.add_argument("--no-fused", action="store_true",
                    help="lower every cell to a generated cell, even those that are exactly Keras's LSTM/GRU/SimpleRNN")
 
     t = sub.add_parser("fit", help="build a network, compute its `fit` parameters from data, and save it (.keras)")
-    t.add_argument("file", metavar="FILE")
     _add_target(t)
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a hyperparameter of the network; repeatable")
     t.add_argument("--data", required=True, metavar="DATA.npz",
                    help="arrays by name: the network's inputs, `targets` for a ridge readout, "
                         "patterns by state name for Hebbian storage")
@@ -86,8 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a network as its `train` block says")
     tr.add_argument("file", metavar="FILE")
     tr.add_argument("--network", metavar="NAME")
-    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="set a hyperparameter of the network; repeatable")
+    _add_set(tr)
     tr.add_argument("--epochs", type=int, metavar="N", help="train for N epochs instead of the block's")
     tr.add_argument("--out", metavar="DIR", help="the run's folder (default runs/NETWORK)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -121,13 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_item(p) -> None:
+    """FILE [--cell NAME | --network NAME]: what `render` and `latex` draw or write."""
+    p.add_argument("file", metavar="FILE")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--cell", metavar="NAME")
+    which.add_argument("--network", metavar="NAME")
+
+
 def _add_target(p) -> None:
-    """--network NAME | --cell NAME [--input-size N]: what `build` and `fit` lower."""
+    """FILE --network NAME | --cell NAME [--input-size N] [--set KEY=VALUE ...]: what `build` and `fit` lower."""
+    p.add_argument("file", metavar="FILE")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--network", metavar="NAME")
     which.add_argument("--cell", metavar="NAME", help="a cell alone: a model from its inputs to its outputs")
     p.add_argument("--input-size", type=int, metavar="N",
                    help="a cell's inputs, side by side, have N features (where its hyperparameters leave it open)")
+    _add_set(p)
+
+
+def _add_set(p) -> None:
+    """--set KEY=VALUE, repeatable: the hyperparameters of what a command builds or trains."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a hyperparameter of the network; repeatable")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -349,57 +351,6 @@ def _save(model, path: str) -> None:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _set_values(pairs: list, item) -> dict:
-    """`--set key=value` pairs, checked against the network's (or cell's) declared hyperparameter types."""
-    from .lang.errors import ResolveError, did_you_mean
-
-    hparams = item.graph.graph["hparams"]
-    kind = "cell" if item.graph.graph["kind"] == "cell" else "network"
-    values, errors = {}, []
-    for pair in pairs:
-        key, eq, text = pair.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--set takes KEY=VALUE, given `{pair}`")
-        if key not in hparams:
-            errors.append(ResolveError(
-                f"{kind} `{item.name}` has no hyperparameter `{key}` (from --set {pair})", item.graph.graph["span"],
-                label="its hyperparameters are declared here",
-                notes=did_you_mean(key, hparams) + [f"its hyperparameters are {', '.join(hparams) or 'none'}"],
-                code="E0240"))
-            continue
-        h = hparams[key]
-        value = _typed(text, h.type)
-        if value is None:
-            errors.append(ResolveError(f"--set {pair}: `{key}` is {'an' if h.type == 'int' else 'a'} {h.type}",
-                                       h.span, label=f"declared {h.type} here", code="E0241"))
-            continue
-        values[key] = value
-    if errors:
-        raise SpecErrors(errors)
-    return values
-
-
-def _typed(text: str, type_name: str):
-    """`text` as a value of the hyperparameter type, or None. Numbers are written as in a spec:
-    ASCII digits, no `_` (Python's int() would take `١٢` and `1_0`)."""
-    if type_name in ("int", "float") and not _NUMBER.fullmatch(text):
-        return None
-    try:
-        if type_name == "int":
-            return int(text)
-        if type_name == "float":
-            value = float(text)
-            return value if math.isfinite(value) else None
-    except (ValueError, OverflowError):
-        return None
-    if type_name == "bool":
-        return {"true": True, "false": False}.get(text)
-    return text
-
-
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-
-
 def _named(file: str, name: str, kind: str, table: dict) -> str:
     """`name`, when `table` (the file's cells or networks) has it; else a usage error with a suggestion."""
     if name not in table:
@@ -432,7 +383,7 @@ def _target(args):
         raise UsageError(f"--input-size is for a cell alone; network `{name}` declares its inputs")
     if args.input_size is not None and args.input_size < 1:
         raise UsageError("--input-size takes a number of features of at least 1")
-    return program, name, _set_values(args.set, table[name])
+    return program, name, from_command_line(args.set, table[name].graph)
 
 
 def _build(args) -> int:
@@ -456,7 +407,7 @@ def _fit(args) -> int:
     if found is None:
         return EXIT_SPEC
     program, name, values = found
-    from .train.run import read_arrays  # a regular file, each array's size checked before it is read
+    from .train.saved_run import read_arrays  # a regular file, each array's size checked before it is read
 
     data = read_arrays(args.data)
     from .lang.errors import DataError
@@ -486,11 +437,9 @@ def _train(args) -> int:
         _report(errors, args.file)
         return EXIT_SPEC
     name = _named(args.file, args.network or program.default_name(), "network", program.networks)
-    values = _set_values(args.set, program.networks[name])
-    from .train.run import run
-
+    values = from_command_line(args.set, program.networks[name].graph)
     out = Path(args.out) if args.out else Path("runs") / name
-    result = run(program, name, values=values, out=out, epochs=args.epochs, resume=args.resume)
+    result = program.train(name, values=values, out=out, epochs=args.epochs, resume=args.resume)
     for split, metrics in result.metrics.items():
         print(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     print(f"trained {name} for {result.epochs} epochs in {result.seconds:.1f} s; the run is in {out}/")
@@ -498,7 +447,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .train.run import evaluate, open_run
+    from .train.saved_run import evaluate, open_run
 
     metrics = evaluate(open_run(args.run), args.split)
     print(f"{args.split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
@@ -509,7 +458,8 @@ def _predict(args) -> int:
     import numpy as np
 
     from .keras.seq2seq import decoder_of
-    from .train.run import open_run, predict, read_arrays
+    from .train.decode import ctc_beam_labels, decode_freely, draw_attention
+    from .train.saved_run import open_run, predict, read_arrays
 
     if not args.output.endswith(".npz"):
         raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
@@ -520,7 +470,14 @@ def _predict(args) -> int:
     saved = open_run(args.run)
     given = read_arrays(args.data)
     if decoder_of(saved.model) is not None:
-        result = _decode_freely(saved, given, args)
+        decoded, result = decode_freely(saved, given, beam=args.beam)
+        if args.attention is not None:
+            if decoded.alignments is None:
+                raise UsageError(f"the encoder-decoder of {args.run} has no attention to draw (attention=none)")
+            if not 0 <= args.example < len(decoded.tokens):
+                raise UsageError(f"--example {args.example} is not one of the {len(decoded.tokens)} inputs")
+            draw_attention(saved, given, decoded, args.example, args.attention)
+            print(f"wrote {args.attention}: the attention of input {args.example}")
     else:
         if args.attention is not None:
             raise UsageError(f"--attention draws an encoder-decoder's attention; the model of {args.run} has none")
@@ -528,65 +485,13 @@ def _predict(args) -> int:
         if args.beam > 1:
             if "labels" not in result:
                 raise UsageError(f"--beam decodes CTC and encoder-decoder models; the model of {args.run} is neither")
-            result["labels"] = _ctc_beam(result["outputs"], args.beam)
+            result["labels"] = ctc_beam_labels(result["outputs"], args.beam)
     try:
         np.savez(args.output, **result)
     except OSError as e:
         raise UsageError(f"cannot write {args.output}: {e.strerror}") from None
     print(f"wrote {args.output}: " + ", ".join(f"{k} {v.shape}" for k, v in result.items()))
     return EXIT_OK
-
-
-def _decode_freely(saved, given: dict, args) -> dict:
-    """An encoder-decoder's free decoding of the sources in `given` (greedy, or beam search with
-    --beam), with its heat map for --attention."""
-    import numpy as np
-
-    from .train.data import Vocabulary
-    from .keras.seq2seq import decode, decoded_arrays, heat_map, source_names
-    from .train.run import check_token_ids
-
-    vocabularies = {name: Vocabulary.load(saved.out / f"{name}.vocabulary.json")
-                    for name in ("source", "target") if (saved.out / f"{name}.vocabulary.json").exists()}
-    check_token_ids(saved.model, [given.get(t.name) for t in saved.model.inputs], "the inputs")
-    decoded = decode(saved.model, given, beam=args.beam)
-    result = decoded_arrays(decoded, vocabularies.get("target"))
-    if args.attention is not None:
-        if decoded.alignments is None:
-            raise UsageError(f"the encoder-decoder of {args.run} has no attention to draw (attention=none)")
-        if not 0 <= args.example < len(decoded.tokens):
-            raise UsageError(f"--example {args.example} is not one of the {len(decoded.tokens)} inputs")
-        source = np.asarray(given[source_names(saved.model)[0]])[args.example]
-        source_ids = [int(i) for i in source if int(i) != 0] if source.ndim == 1 else list(range(len(source)))
-        output_ids = [int(i) for i in decoded.tokens[args.example]]
-        output_ids = output_ids[:output_ids.index(0)] if 0 in output_ids else output_ids
-        try:
-            heat_map(decoded.alignments[args.example], _token_names(source_ids, vocabularies.get("source")),
-                     _token_names(output_ids, vocabularies.get("target")), args.attention)
-        except OSError as e:
-            raise UsageError(f"cannot write {args.attention}: {e.strerror}") from None
-        print(f"wrote {args.attention}: the attention of input {args.example}")
-    return result
-
-
-def _token_names(ids: list, vocabulary) -> list:
-    """The tokens of `ids` by `vocabulary`; an id it lacks (or any id, without one) as its number."""
-    if vocabulary is None:
-        return [str(i) for i in ids]
-    return [vocabulary.tokens[i] if 0 <= i < len(vocabulary) else str(i) for i in ids]
-
-
-def _ctc_beam(outputs, beam: int):
-    """CTC labels by prefix beam search, padded with -1."""
-    import numpy as np
-
-    from .keras.ctc import beam_search_decode
-
-    decoded = beam_search_decode(outputs, beam)
-    labels = np.full((len(decoded), max((len(d) for d in decoded), default=0)), -1, "int32")
-    for i, d in enumerate(decoded):
-        labels[i, :len(d)] = d
-    return labels
 
 
 def _fmt(args) -> int:

@@ -56,8 +56,9 @@ def load(source: Union[str, os.PathLike], *, path: Sequence = ()) -> "Program":
 
 
 @dataclass
-class Cell:
-    """A checked cell: its graph, and its signature (shapes of inputs, params, states, outputs)."""
+class _Checked:
+    """What a checked cell and a checked network share: the name, the graph, the program, the doc
+    comment, and the SVG drawing that Jupyter shows."""
 
     name: str
     graph: nx.MultiDiGraph
@@ -66,6 +67,13 @@ class Cell:
     @property
     def doc(self) -> Optional[str]:
         return self.graph.graph["doc"]
+
+    def _repr_svg_(self) -> str:
+        return self.render(format="svg")
+
+
+class Cell(_Checked):
+    """A checked cell: its graph, and its signature (shapes of inputs, params, states, outputs)."""
 
     @property
     def signature(self) -> dict:
@@ -80,9 +88,6 @@ class Cell:
         from .draw.render import render_cell, output
 
         return output(render_cell(self.graph, unroll=unroll, style=style), path, format)
-
-    def _repr_svg_(self) -> str:
-        return self.render(format="svg")
 
     def latex(self, standalone: bool = False) -> str:
         """The cell's equations as a LaTeX `align` block and its `where` sentence (`rnndsl latex`)."""
@@ -104,25 +109,13 @@ def _latex_text(kind: str, name: str, file: str, body: str, standalone: bool) ->
     return latex.document(body, title=name) if standalone else latex.header(kind, name, file) + body
 
 
-@dataclass
-class Network:
+class Network(_Checked):
     """A checked network: its graph, every edge typed."""
-
-    name: str
-    graph: nx.MultiDiGraph
-    program: "Program"
-
-    @property
-    def doc(self) -> Optional[str]:
-        return self.graph.graph["doc"]
 
     def render(self, path=None, *, expand=(), format: Optional[str] = None, style: str = "default"):
         from .draw.render import render_network, output
 
         return output(render_network(self.graph, self.program.graphs, expand=expand, style=style), path, format)
-
-    def _repr_svg_(self) -> str:
-        return self.render(format="svg")
 
     def latex(self, standalone: bool = False) -> str:
         """The network's data flow as a LaTeX `align` block of its bindings (`rnndsl latex`)."""
@@ -140,7 +133,9 @@ class Network:
 
 
 class Program:
-    """The checked cells and networks of a spec file and of the files it imports."""
+    """The checked cells and networks of a spec file and of the files it imports: their graphs
+    (`graph`), drawn (`render`, `latex`), lowered to Keras (`build`), a network trained as its
+    `train` block says (`train`), and what `rnndsl check --explain` prints (`explain`)."""
 
     def __init__(self, bound: BoundProgram, graphs: dict, module):
         self.bound = bound
@@ -226,6 +221,25 @@ class Program:
         from .keras.network import lower
 
         return lower(self, name or self.default_name(), input_size=input_size, fused=fused, **hyperparameters).model
+
+    def train(self, name: Optional[str] = None, *, values: Optional[dict] = None, out=None,
+              epochs: Optional[int] = None, resume: bool = False, verbose: Optional[int] = None):
+        """Train network `name` (the default one when None) as its `train` block says, as `rnndsl train`
+        does (imports TensorFlow): `rnndsl.train.run.run`. Returns its `TrainResult`: the trained model,
+        the final metrics by split, the epochs and seconds it took, and the run's folder.
+
+        `values` sets hyperparameters by name (the block's defaults are the network's); `out` is the
+        run's folder (default runs/NAME), which `rnndsl evaluate` and `rnndsl predict` read back
+        (rnndsl.train.saved_run); `epochs` overrides the block's; `resume` continues the run in `out`
+        from its last checkpoint; `verbose` is Keras's (default: a progress bar on a terminal).
+        """
+        name = name or self.default_name()
+        if name not in self.networks:
+            raise UsageError(f"`{name}` is not a network: only a network has a `train` block")
+        from .train.run import run
+
+        out = Path(out) if out is not None else Path("runs") / name
+        return run(self, name, values=values, out=out, epochs=epochs, resume=resume, verbose=verbose)
 
     def explain(self) -> str:
         """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""

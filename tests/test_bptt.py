@@ -81,7 +81,7 @@ def _chunked(model, x, k: int):
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "generated"])
 def test_chunks_with_carried_states_give_the_whole_sequence(fused):
     """LSTM >> Stack(GRU, 2) >> Delay2: chunks of 10, 10 and 5 steps give the outputs of the 25 steps."""
-    from rnndsl.train.run import reset_states
+    from rnndsl.train.bptt import reset_states
 
     whole, stateful = _pair("N", fused)
     stateful_layers = [layer for layer in stateful.layers if getattr(layer, "stateful", False)]
@@ -98,7 +98,7 @@ def test_chunks_with_carried_states_give_the_whole_sequence(fused):
 
 def test_a_reset_restores_the_cells_initial_states():
     """Delay2 starts at 0.5 in both carried values of h, not at Keras's zeros."""
-    from rnndsl.train.run import reset_states
+    from rnndsl.train.bptt import reset_states
 
     _, stateful = _pair("N", fused=False)
     stateful(_inputs(3))
@@ -115,7 +115,7 @@ def test_gradients_stop_at_the_chunk(fused):
     to the weights is that of chunk 2 run alone from chunk 1's final states, held constant."""
     import tensorflow as tf
 
-    from rnndsl.train.run import reset_states
+    from rnndsl.train.bptt import reset_states
 
     whole, stateful = _pair("E", fused)
     x = _inputs(4, steps=20)
@@ -249,22 +249,22 @@ def test_inputs_and_targets_of_other_lengths(tmp_path, capsys):
 
 
 def test_models_that_cannot_carry_states():
-    """A recurrent layer that is not stateful, an input without a time axis: _check_truncation refuses them."""
+    """A recurrent layer that is not stateful, an input without a time axis: check_truncation refuses them."""
     import keras
 
     from rnndsl.lang.errors import UsageError
-    from rnndsl.train.run import _check_truncation
+    from rnndsl.train.bptt import check_truncation
 
     steps = keras.Input(batch_shape=(4, None, 1), name="steps")
     plain = keras.Model(steps, keras.layers.Dense(1)(keras.layers.LSTM(2, return_sequences=True, name="enc")(steps)))
     with pytest.raises(UsageError) as e:
-        _check_truncation(plain, "M")
+        check_truncation(plain, "M")
     assert e.value.message == ("truncated BPTT carries the states of every recurrent layer, but `enc` does not "
                                "carry its states from call to call; use `bptt = full`")
     context = keras.Input(batch_shape=(4, 3), name="context")
     mixed = keras.Model([steps, context], keras.layers.Dense(1)(steps))
     with pytest.raises(UsageError) as e:
-        _check_truncation(mixed, "M")
+        check_truncation(mixed, "M")
     assert e.value.message == ("truncated BPTT cuts every input into chunks of steps, but input `context` is a "
                                "vec, not a sequence; use `bptt = full`")
 
@@ -282,7 +282,8 @@ def test_ten_thousand_steps_in_chunks_of_a_hundred(tmp_path):
     from test_repro import _record
 
     from rnndsl.keras.network import lower_network
-    from rnndsl.train.run import plan_of, reset_states, run
+    from rnndsl.train.bptt import reset_states
+    from rnndsl.train.run import plan_of, run
 
     started = time.perf_counter()
     path = leaky_spec(tmp_path, n=32, steps=10_000, a=0.99, k=100, batch=16, epochs=10, units=16, validation=0)

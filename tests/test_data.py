@@ -1,4 +1,5 @@
-"""rnndsl.train.data: the sources a `train` block names, their arguments, and the checks on their arrays.
+"""rnndsl.lang.sources and rnndsl.train.sources: the sources a `train` block names, their arguments, and the
+checks on their arrays.
 
 Each generator is checked for its shapes, its dtypes, determinism by seed, and a property
 that shows it is the task (checked here by an independent rule: a regular expression for
@@ -20,8 +21,11 @@ import sys
 import numpy as np
 import pytest
 
-from rnndsl.train import data
-from rnndsl.train.data import REQUIRED, Data, Param, Split, Vocabulary, bind, check_args, check_fits, hold_out, load
+from rnndsl.lang.sources import REQUIRED, Param, bind, check_args, value_problem
+from rnndsl.train import containers, files, generators, sources
+from rnndsl.train.checks import check_fits, hold_out
+from rnndsl.train.containers import Data, Split, Vocabulary
+from rnndsl.train.sources import load
 from rnndsl.lang.errors import DataError
 
 
@@ -54,20 +58,21 @@ def same(a: Data, b: Data) -> bool:
 
 
 def test_importing_the_data_module_does_not_import_tensorflow():
-    code = "import sys, rnndsl.train.data; print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    code = ("import sys, rnndsl.train.sources; "
+            "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_every_source_is_documented_and_its_params_are_typed():
-    for name, source in data.SOURCES.items():
+    for name, source in sources.SOURCES.items():
         assert source.name == name and source.doc, name
         assert len({p.name for p in source.params}) == len(source.params), name
         for p in source.params:
             assert p.type in ("int", "float", "str", "bool"), (name, p)
-            assert p.default is REQUIRED or p.default is None or not data._value_problem(p, p.default), (name, p)
+            assert p.default is REQUIRED or p.default is None or not value_problem(p, p.default), (name, p)
     generators = {"adding", "copy", "reber", "mackey_glass", "speech", "dates", "digits"}
-    assert generators | {"npz", "npy", "csv", "tsv", "pairs", "jsonl"} == set(data.SOURCES)
+    assert generators | {"npz", "npy", "csv", "tsv", "pairs", "jsonl"} == set(sources.SOURCES)
 
 
 # ---------------------------------------------------------------- check_args and bind
@@ -108,7 +113,7 @@ def test_check_args_accepts_good_arguments_and_ints_for_floats():
     assert check_args("npz", {"path": "a.npz", "inputs": "x,mask", "test": "b.npz"}) == []
     assert check_args("npz", {"path": "a.npz", "test": None}) == []  # None: absent, where that is the default
     assert check_args("npz", {"path": None}) == ["argument `path` of `npz` must be a string, not None"]
-    assert data.SOURCES["digits"].fn is data.digits  # check_args reads no file and runs nothing
+    assert sources.SOURCES["digits"].fn is generators.digits  # check_args reads no file and runs nothing
 
 
 def test_check_args_reports_every_problem():
@@ -126,7 +131,7 @@ def test_bind_names_positional_arguments_in_order():
     assert messages == ["`npz` got the argument `path` twice, by position and by name"]
     _, messages = bind("digits", [0.1, 2])
     assert messages == ["`digits` takes at most 1 positional argument (test), not 2"]
-    assert bind("nope", [1])[1] == ["unknown data source `nope`; the sources: " + ", ".join(sorted(data.SOURCES))]
+    assert bind("nope", [1])[1] == ["unknown data source `nope`; the sources: " + ", ".join(sorted(sources.SOURCES))]
 
 
 # ---------------------------------------------------------------- the adding problem
@@ -189,7 +194,7 @@ EMBEDDED_RE = f"B(?:T{REBER_RE}T|P{REBER_RE}P)E"
 def _strings(split: Split) -> list:
     """Each input read back as its string, with the E that ends every string."""
     (x,) = split.inputs
-    return ["".join(data.SYMBOLS[i] for i in row[: int(w.sum())].argmax(-1)) + "E"
+    return ["".join(generators.SYMBOLS[i] for i in row[: int(w.sum())].argmax(-1)) + "E"
             for row, w in zip(x, split.sample_weight)]
 
 
@@ -206,9 +211,9 @@ def test_reber_strings_are_accepted_by_the_grammar(embedded, pattern):
             n = len(s) - 1
             assert (wi[:n] == 1).all() and (wi[n:] == 0).all() and (xi[n:] == 0).all() and (yi[n:] == 0).all()
             for t in range(n):  # the symbol that came next is among the legal ones
-                assert yi[t, data.SYMBOLS.index(s[t + 1])] == 1
+                assert yi[t, generators.SYMBOLS.index(s[t + 1])] == 1
             if embedded:  # before last: only the arm chosen at the start may follow
-                assert [data.SYMBOLS[i] for i in np.flatnonzero(yi[n - 2])] == [s[1]]
+                assert [generators.SYMBOLS[i] for i in np.flatnonzero(yi[n - 2])] == [s[1]]
     assert same(d, gen("reber", 5, train=200, test=20, embedded=embedded))
 
 
@@ -305,13 +310,13 @@ def _meaning(words: list) -> datetime.date:
 def test_dates_targets_are_the_iso_form_of_the_source():
     d = gen("dates", 3, train=300, test=30)
     source, target = d.source_vocabulary, d.target_vocabulary
-    assert source.tokens[:4] == target.tokens[:4] == data.SPECIALS
+    assert source.tokens[:4] == target.tokens[:4] == containers.SPECIALS
     firsts = set()
     for split in (d.train, d.test):
         (src, dec), y, w = split.inputs, split.targets, split.sample_weight
         assert src.dtype == dec.dtype == y.dtype == np.int32 and y.shape == dec.shape == w.shape == (split.size, 11)
-        assert (dec[:, 0] == data.START).all() and np.array_equal(dec[:, 1:], y[:, :-1])
-        assert (y[:, -1] == data.END).all() and (w == 1).all()
+        assert (dec[:, 0] == containers.START).all() and np.array_equal(dec[:, 1:], y[:, :-1])
+        assert (y[:, -1] == containers.END).all() and (w == 1).all()
         for s_ids, t_ids in zip(src, y):
             words = source.decode(s_ids, strip=True)
             assert len(words) == int((s_ids != 0).sum())  # padded with 0 at the end only
@@ -545,12 +550,12 @@ def test_only_regular_files_are_read(tmp_path):
 
 
 def test_files_larger_than_the_limit_are_refused(tmp_path, monkeypatch):
-    assert (data.MAX_TEXT_BYTES, data.MAX_ARRAY_BYTES) == (256 * 2 ** 20, 2 * 2 ** 30)
+    assert (files.MAX_TEXT_BYTES, files.MAX_ARRAY_BYTES) == (256 * 2 ** 20, 2 * 2 ** 30)
     (tmp_path / "s.csv").write_text("1\n" * 600)
     np.savez_compressed(tmp_path / "d.npz", x=np.zeros((40, 5, 2)), y=np.zeros((40, 1)))  # 3.3 KiB unpacked
     np.save(tmp_path / "x.npy", np.zeros((40, 5, 2)))
-    monkeypatch.setattr(data, "MAX_TEXT_BYTES", 1000)
-    monkeypatch.setattr(data, "MAX_ARRAY_BYTES", 2000)
+    monkeypatch.setattr(files, "MAX_TEXT_BYTES", 1000)
+    monkeypatch.setattr(files, "MAX_ARRAY_BYTES", 2000)
     assert data_error(read, "csv", tmp_path, path="s.csv") == (
         f"{tmp_path / 's.csv'}: larger than 1000 bytes, the most a data file of its kind may hold")
     assert data_error(read, "npy", tmp_path, inputs="x.npy", targets="x.npy") == (
@@ -620,7 +625,7 @@ def test_messages_quote_at_most_a_short_cell_of_a_file(tmp_path):
     (tmp_path / "p.tsv").write_text("a " + "q" * 80 + "\tx\n")
     assert data_error(read, "pairs", tmp_path, path="p.tsv", source_vocabulary="v.json") == (
         f"{tmp_path / 'p.tsv'}:1: source token `{'q' * 19}…` is not in the vocabulary {tmp_path / 'v.json'}")
-    (tmp_path / "twice.json").write_text(json.dumps({"tokens": list(data.SPECIALS) + ["w" * 50] * 2}))
+    (tmp_path / "twice.json").write_text(json.dumps({"tokens": list(containers.SPECIALS) + ["w" * 50] * 2}))
     assert data_error(Vocabulary.load, tmp_path / "twice.json") == (
         f"{tmp_path / 'twice.json'}: not a vocabulary: token `{'w' * 19}…` is in the vocabulary twice")
     np.savez(tmp_path / "many.npz", **{f"array_with_a_long_name_{i}": np.zeros(2) for i in range(12)})
@@ -642,7 +647,7 @@ def test_running_out_of_memory_is_a_data_error(monkeypatch):
         raise MemoryError("Unable to allocate 25.0 TiB for an array with shape (4194304, 4194304) and data type "
                           "float64")
 
-    monkeypatch.setitem(data.SOURCES, "greedy", data.Source("greedy", (), "a test", greedy))
+    monkeypatch.setitem(sources.SOURCES, "greedy", sources.Source("greedy", (), "a test", greedy))
     assert data_error(gen, "greedy") == ("`greedy`: not enough memory for the data: Unable to allocate 25.0 TiB for "
                                          "an array with shape (4194304, 4194304) and data type float64")
 
@@ -658,15 +663,16 @@ def test_pairs_for_teacher_forcing(tmp_path):
     (tmp_path / "t.tsv").write_text("a d\tw x\n")
     d = read("pairs", tmp_path, path="p.tsv", test="t.tsv")
     src_vocab, tgt_vocab = d.source_vocabulary, d.target_vocabulary
-    assert src_vocab.tokens == data.SPECIALS + ("c", "b", "a") and tgt_vocab.tokens == data.SPECIALS + ("x", "z", "y")
+    assert src_vocab.tokens == containers.SPECIALS + ("c", "b", "a")
+    assert tgt_vocab.tokens == containers.SPECIALS + ("x", "z", "y")
     (src, dec), y, w = d.train.inputs, d.train.targets, d.train.sample_weight
     assert src.shape == (3, 3) and y.shape == dec.shape == w.shape == (3, 4)
     lines = [line.split("\t") for line in PAIRS.splitlines() if line]
     for i, (source, target) in enumerate(lines):
         assert src_vocab.decode(src[i], strip=True) == source.split()
         assert tgt_vocab.decode(y[i], strip=True) == target.split()
-        assert y[i, len(target.split())] == data.END and dec[i, 0] == data.START
-        assert np.array_equal(dec[i, 1:], np.where(y[i, :-1] == data.END, data.PAD, y[i, :-1]))
+        assert y[i, len(target.split())] == containers.END and dec[i, 0] == containers.START
+        assert np.array_equal(dec[i, 1:], np.where(y[i, :-1] == containers.END, containers.PAD, y[i, :-1]))
         assert w[i].sum() == len(target.split()) + 1 and (w[i] == (y[i] != 0)).all()
     assert src_vocab.decode(d.test.inputs[0][0], strip=True) == ["a", "<unk>"]  # d: not in the training pairs
     assert d.description == "p.tsv: 3 pairs, test t.tsv: 1; vocabularies of 7 source and 7 target tokens"
@@ -777,7 +783,7 @@ def test_vocabulary_build_encode_decode_save_load(tmp_path):
     assert v.decode([2, 4, 5, 3, 6, 0], strip=True) == ["b", "a"]
     v.save(tmp_path / "v.json")
     assert Vocabulary.load(tmp_path / "v.json") == v
-    assert Vocabulary.build([["a", "b", "b"]], min_count=2).tokens == data.SPECIALS + ("b",)
+    assert Vocabulary.build([["a", "b", "b"]], min_count=2).tokens == containers.SPECIALS + ("b",)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -876,7 +882,7 @@ def test_load_checks_what_a_source_returns(monkeypatch):
     for fn, message in ((empty, "`fake`: the train split is empty: no examples"),
                         (nan, "`fake`: the train split: the targets has NaN or infinity, first at [1]"),
                         (uneven, "`fake`: the train split: input 1 has 3 examples, the targets 2")):
-        monkeypatch.setitem(data.SOURCES, "fake", data.Source("fake", (), "a test", fn))
+        monkeypatch.setitem(sources.SOURCES, "fake", sources.Source("fake", (), "a test", fn))
         assert data_error(gen, "fake") == message
 
 

@@ -83,7 +83,7 @@ def test_every_cell_of_the_standard_library_is_in_the_gallery():
 
 
 def test_every_data_source_is_documented():
-    from rnndsl.train import data
+    from rnndsl.train import sources as data
 
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [name for name in data.SOURCES if f"| `{name}(" not in text and f"`{name}(...)`" not in text]

@@ -94,3 +94,10 @@ def test_d_over_dt_prefix_of_a_name_is_a_division():
                           "    h[t] = x[t] * d/dtau + h[t-1]\n    output h\n}\n")
     ops = sorted(d["op"] for _, d in program.graph("A").nodes(data=True) if d["kind"] == "op")
     assert ops == ["add", "div", "mul"]
+
+
+def test_train_takes_a_network_only():
+    """Program.train (what `rnndsl train` calls) refuses a cell before it imports TensorFlow."""
+    program = rnndsl.load(LSTM_TEXT)
+    with pytest.raises(rnndsl.UsageError, match="`LSTM` is not a network: only a network has a `train` block"):
+        program.train()

@@ -64,7 +64,7 @@ def _record(check: str, metric: str, value, threshold: str, seed, started: float
 
 def _adding(network: str, tmp_path) -> float:
     """Train `network` of examples/adding.rnn by its train block; its test MSE."""
-    from rnndsl.train import data
+    from rnndsl.train import sources as data
     from rnndsl.train.run import plan_of, run
 
     program = rnndsl.load(EXAMPLES / "adding.rnn")
@@ -99,7 +99,7 @@ def test_adding_problem_tanh_control_fails():
     control is a rate over seeds, not one seed's result. The five networks train side by side in
     one Keras model, as the Reber test's do: without gradient clipping each copy trains as it
     would alone on this data stream."""
-    from rnndsl.train import data
+    from rnndsl.train import sources as data
     from rnndsl.train.run import plan_of
 
     started, seeds = time.perf_counter(), range(5)
@@ -137,7 +137,7 @@ def test_adding_problem_tanh_control_fails():
 # which symbols may come next; a string is predicted correctly when, at every step, the outputs
 # above 0.5 are exactly the grammar's legal next symbols.
 
-from rnndsl.train.data import SYMBOLS, embedded_reber, encode_reber  # noqa: E402
+from rnndsl.train.generators import SYMBOLS, embedded_reber, encode_reber  # noqa: E402
 
 
 def test_embedded_reber_grammar_lstm():
@@ -199,7 +199,7 @@ def nrmse(predicted, target) -> float:
 def test_mackey_glass_echo_state_network():
     """An ESN of 800 units with a ridge readout: one-step NRMSE < 1e-3, 84 free-running steps < 1e-2."""
     from rnndsl.train import fit
-    from rnndsl.train.data import mackey_glass_series
+    from rnndsl.train.generators import mackey_glass_series
     from rnndsl.keras.cell import GeneratedRNN, observer
 
     started, seed = time.perf_counter(), 0
@@ -291,7 +291,7 @@ def test_digits_row_by_row_gru(tmp_path):
 
 def test_ctc_speech_bidirectional_lstm(tmp_path):
     """Graves et al. (2006): a bidirectional LSTM trained with the CTC loss labels unsegmented utterances of
-    the synthetic speech task (rnndsl.train.data.speech) with a label error rate below 5%, within 5 minutes."""
+    the synthetic speech task (rnndsl.train.transduction.speech) with a label error rate below 5%, within 5 minutes."""
     from rnndsl.train.run import run
 
     started = time.perf_counter()
@@ -317,7 +317,7 @@ def test_ctc_speech_bidirectional_lstm(tmp_path):
 
 def _field_words(tokens: list) -> dict:
     """{field: index of the source word that says it} for a date written in words."""
-    from rnndsl.train.data import _MONTHS
+    from rnndsl.train.transduction import MONTHS as _MONTHS
 
     months = set(_MONTHS) | {m[:3] for m in _MONTHS}
     found = {}
@@ -338,7 +338,7 @@ def test_dates_translation_with_attention(tmp_path):
     """>= 95% of held-out dates decoded exactly (greedy, free decoding), and each ISO field's
     attention on its source word (and the next): on average at least half of it, and the most
     attended word in >= 90% of the field's characters."""
-    from rnndsl.train import data
+    from rnndsl.train import sources as data
     from rnndsl.keras.seq2seq import decode, heat_map
     from rnndsl.train.run import plan_of, run
 

@@ -455,7 +455,7 @@ network Plain(units: int = 4) {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A trained encoder-decoder run, a trained plain run, and the dates' test sources as a .npz."""
-    from rnndsl.train import data
+    from rnndsl.train import sources as data
     from rnndsl.cli import main
 
     folder = tmp_path_factory.mktemp("runs")

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from rnndsl.train import data as datasets  # noqa: E402
+from rnndsl.train import sources as datasets  # noqa: E402
 from rnndsl.lang import errors as rnndsl_errors  # noqa: E402
 from rnndsl.cli import main  # noqa: E402
 
@@ -221,7 +221,7 @@ def test_evaluate_and_predict_a_saved_run(tmp_path, capsys):
     assert main(["evaluate", str(unfinished)]) == 2
     assert capsys.readouterr().err == (f"error: {unfinished} holds no trained model: the run did not finish "
                                        "(continue it with --resume)\n")
-    from rnndsl.train.run import SavedRun, evaluate, open_run
+    from rnndsl.train.saved_run import SavedRun, evaluate, open_run
 
     saved = open_run(out)
     no_validation = SavedRun(out, {**saved.record, "plan": {**saved.plan, "validation": 0.0}}, saved.model)
@@ -350,7 +350,7 @@ def test_predict_needs_every_input_of_a_network_by_name(tmp_path, capsys):
 def test_unreadable_arrays(tmp_path):
     """train.read_arrays: every way a .npz can fail to read is one line."""
     from rnndsl.lang.errors import UsageError
-    from rnndsl.train.run import read_arrays
+    from rnndsl.train.saved_run import read_arrays
 
     np.savez(tmp_path / "good.npz", x=np.arange(6).reshape(2, 3))
     whole = (tmp_path / "good.npz").read_bytes()

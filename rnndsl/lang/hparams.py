@@ -13,8 +13,6 @@ import numbers
 import re
 from typing import Optional
 
-import numpy as np
-
 from .dims import Dim, int_bindings, solve_int
 from .errors import ResolveError, SpecErrors, UsageError, did_you_mean
 
@@ -29,6 +27,8 @@ def _article(type_name: str) -> str:
 
 def typed(value, type_name: str):
     """`value` as a value of the hyperparameter type `type_name` (a NumPy number as a Python one), or None."""
+    import numpy as np  # a NumPy bool is no Python bool; only the API gives one
+
     if value is None:
         return None
     if type_name == "bool":

@@ -18,10 +18,9 @@ function a spec calls by name; `pow`, which is also `**`, is an entry.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
-
-import numpy as np
 
 from . import shape_rules as rules
 from .signature import Param, Signature
@@ -63,7 +62,7 @@ class Operation:
     signature: Signature
     shape: Callable  # rule(cx, operands, attrs) -> shape (rnndsl.lang.shape_rules)
     lower: Callable[[LoweringCall], Any]
-    reference: Callable[..., np.ndarray]  # reference(*arrays, **attributes): one example, no batch axis
+    reference: Callable[..., Any]  # reference(*arrays, **attributes): one example, no batch axis
     latex: str = ""  # the name in LaTeX; "" for \operatorname{name}
     label: str = ""  # the name in a diagram (HTML-like); "" for the name itself
     form: Optional[tuple] = None  # (template, precedence) of a call papers write in a form of their own
@@ -73,6 +72,27 @@ class Operation:
     attrs: tuple = ()  # constant arguments in the registry's tests, as (name, value) pairs
     positive: bool = False  # whether the tests draw the tensors above 0 (`log`, `sqrt`)
 
+
+class _NumPyName:
+    """A NumPy function named here and imported when first called: the references serve the tests, and
+    the front end (`rnndsl check`) starts without importing NumPy."""
+
+    def __init__(self, path: tuple = ()):
+        self._path = path
+
+    def __getattr__(self, name: str) -> "_NumPyName":
+        return _NumPyName(self._path + (name,))
+
+    def __call__(self, *args, **kwargs):
+        import numpy
+
+        target = numpy
+        for name in self._path:
+            target = getattr(target, name)
+        return target(*args, **kwargs)
+
+
+np = _NumPyName()
 
 OPERATIONS: dict[str, Operation] = {}
 
@@ -104,7 +124,7 @@ _ELEMENTWISE = {
     "selu": ("selu", lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
              "\\operatorname{SELU}", "SELU"),
     # keras.ops.gelu is the tanh approximation by default
-    "gelu": ("gelu", lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+    "gelu": ("gelu", lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
              "\\operatorname{GELU}", "GELU"),
     "silu": ("silu", lambda x: x * _sigmoid(x), "\\operatorname{SiLU}", "SiLU"),
     "softplus": ("softplus", lambda x: np.logaddexp(0, x), "", ""),

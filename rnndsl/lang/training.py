@@ -4,7 +4,7 @@ No TensorFlow here: `rnndsl check` checks a train block as it checks the rest
 of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
 (docs/language.md, "Training"):
 
-    data       = SOURCE(ARGS)     required: a generator or a file reader (rnndsl.train.data.SOURCES)
+    data       = SOURCE(ARGS)     required: a generator or a file reader (sources.SIGNATURES)
     loss       = NAME             required: builtins.LOSSES
     metrics    = NAME, ...        builtins.METRICS; none by default
     optimizer  = NAME(ARGS)       builtins.OPTIMIZERS; adam() by default
@@ -26,7 +26,6 @@ form only), and by `plan` with the values a run gives (`--set`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -34,6 +33,8 @@ from . import ast as A
 from .builtins import BPTT, CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, STRATEGIES, Param
 from .checks import check_call_args, with_article
 from .errors import RnnDslError, SpecErrors, did_you_mean
+from .sources import INT_MAX, SIGNATURES, check_args, finite
+from .sources import REQUIRED as SOURCE_REQUIRED
 
 
 class TrainError(RnnDslError):
@@ -283,9 +284,7 @@ class _Planner:
         return out if ok else None
 
     def _source(self, expr) -> Optional[Choice]:
-        """`data = SOURCE(ARGS)`: a source of rnndsl.train.data, its arguments checked there."""
-        from ..train import data
-
+        """`data = SOURCE(ARGS)`: a source of rnndsl.lang.sources, its arguments checked there."""
         if isinstance(expr, A.Call) and isinstance(expr.func, A.Name):
             name, args, span = expr.func.id, expr.args, expr.func.span
         elif isinstance(expr, A.Name):
@@ -294,19 +293,19 @@ class _Planner:
             self.error("`data` is a source: a generator such as `adding(steps=100)` or a file such as "
                        "`npz(\"data.npz\")`", expr.span, label="not a source", code="E0804")
             return None
-        if name not in data.SOURCES:
+        if name not in SIGNATURES:
             self.error(f"unknown data source `{name}`", span, label="not a source",
-                       notes=did_you_mean(name, data.SOURCES) + [f"sources: {', '.join(data.SOURCES)}"],
+                       notes=did_you_mean(name, SIGNATURES) + [f"sources: {', '.join(SIGNATURES)}"],
                        code="E0804")
             return None
         params = tuple(Param(p.name, _DATA_KINDS.get(p.type, p.type),
-                             REQUIRED if p.default is data.REQUIRED else p.default)
-                       for p in data.SOURCES[name].params)
+                             REQUIRED if p.default is SOURCE_REQUIRED else p.default)
+                       for p in SIGNATURES[name].params)
         bound = self._args(name, args, params, expr.span, "data source")
         if bound is None:
             return None
         if not any(v is UNKNOWN for v in bound.values()):
-            for message in data.check_args(name, bound):
+            for message in check_args(name, bound):
                 self.error(message, expr.span, code="E0806")
         return Choice(name, bound, expr.span)
 
@@ -368,19 +367,10 @@ class _Planner:
 
 
 _DATA_KINDS = {"int": "int", "float": "number", "str": "str", "bool": "bool"}
-INT_MAX = 2 ** 31 - 1  # the largest batch, epoch count or seed, and a data source's largest count
 
 
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def finite(v) -> bool:
-    """Whether the number `v` is finite (an int beyond a float's range is not)."""
-    try:
-        return math.isfinite(v)
-    except OverflowError:
-        return False
 
 
 def _shown(value) -> str:

@@ -1,0 +1,347 @@
+"""sources: the signatures of the data sources that a `train` block's `data = SOURCE(ARGS)` names.
+
+    data = adding(steps=100, train=100000, test=10000)   # a task from the literature, generated
+    data = npz("adding.npz", inputs="x", targets="y")   # arrays from files beside the spec
+
+A source is a generator or a file reader. `SIGNATURES` maps each name to its arguments
+(`Param`s: their types, defaults, allowed values) and to the check of values that do not go
+together, so that `rnndsl check` checks a train block with `check_args`, without I/O and
+without the training package; `bind` names positional arguments. The functions that run the
+sources are rnndsl.train's (rnndsl.train.sources.SOURCES, one for each signature here).
+
+File paths are relative to the spec's folder and stay inside it (no absolute path, no `..`).
+Plain Python: nothing here reads a file or imports NumPy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from .errors import did_you_mean
+
+__all__ = [
+    "REQUIRED", "Param", "Signature", "SIGNATURES", "INT_MAX", "bind", "check_args", "complete", "value_problem",
+    "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
+]
+
+INT_MAX = 2 ** 31 - 1  # the largest batch, epoch count or seed, and a data source's largest count
+
+
+def finite(v) -> bool:
+    """Whether the number `v` is finite (an int beyond a float's range is not)."""
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+# ================================================================ how messages quote values
+
+
+def one_line(message) -> str:
+    """`message` on one line: every run of white space one space."""
+    return " ".join(str(message).split())
+
+
+def cut(text, width: int = 20) -> str:
+    """A cell of a file as a message quotes it: one line, printable, at most `width` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in one_line(text))
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def count(n: int, what: str) -> str:
+    """`n` things: "1 pair", "3 pairs"."""
+    return f"{n} {what}{'s' * (n != 1)}"
+
+
+def split_names(listed: str) -> list:
+    """The names of a comma-separated list (array names, file paths), each stripped."""
+    return [s.strip() for s in listed.split(",")]
+
+
+# ================================================================ arguments
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()  # the default of an argument that must be given
+
+_TYPES = {"int": "an int", "float": "a float", "str": "a string", "bool": "a bool"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of a source: its name, its type ("int", "float", "str" or "bool"), its
+    default (REQUIRED if it has none; None: absent unless given), what it means, and the values
+    it allows: at least `minimum`, less than `less_than`, one of `choices`. `file` is "path"
+    for a string that names a file relative to the spec, "paths" for several, comma-separated."""
+
+    name: str
+    type: str
+    default: object = REQUIRED
+    doc: str = ""
+    minimum: Optional[float] = None
+    less_than: Optional[float] = None
+    choices: tuple = ()
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a data source takes: its name, its arguments (`Param`s) in positional order, and
+    `validate(arguments)`, messages about values that do not go together (all arguments given,
+    of the right types). rnndsl.train.sources pairs each with the function that runs it."""
+
+    name: str
+    params: tuple
+    validate: Optional[Callable] = None
+
+    def param(self, name: str) -> Optional[Param]:
+        return next((p for p in self.params if p.name == name), None)
+
+
+# ================================================================ the sources
+
+
+def _counts(train: int, test: int) -> tuple:
+    """The count arguments of a generator with its own defaults."""
+    return (Param("train", "int", train, "training sequences", minimum=1),
+            Param("test", "int", test, "test sequences (0: no test split)", minimum=0),
+            Param("validation", "int", 0, "validation sequences, drawn after the test ones (0: none)", minimum=0))
+
+
+_SERIES_PARAMS = (Param("path", "str", REQUIRED, "the file, relative to the spec", file="path"),
+                  Param("window", "int", 50, "steps per example", minimum=1),
+                  Param("stride", "int", None, "steps from one window's start to the next (default: the window)",
+                        minimum=1),
+                  Param("test", "float", 0.2, "the fraction of the rows, at the end, held out for the test",
+                        minimum=0, less_than=1),
+                  Param("predict", "str", "sequence", "the next step at every step, or only after the window",
+                        choices=("sequence", "last")))
+
+
+def _mackey_glass_args(args: dict) -> list:
+    messages = []
+    if args["test"] >= args["steps"]:
+        messages.append(f"`test` ({args['test']}) leaves no training steps of the {args['steps']}")
+    elif args["washout"] >= args["steps"] - args["test"]:
+        messages.append(f"`washout` ({args['washout']}) leaves no weighted training steps of the "
+                        f"{args['steps'] - args['test']}")
+    return messages
+
+
+def _speech_args(args: dict) -> list:
+    return [f"`min_{what}` ({args['min_' + what]}) is above `max_{what}` ({args['max_' + what]})"
+            for what in ("labels", "frames") if args["min_" + what] > args["max_" + what]]
+
+
+def _npz_args(args: dict) -> list:
+    return [f"`{key}` names an empty array name" for key in ("inputs", "targets", "weights")
+            if args[key] is not None and "" in split_names(args[key])]
+
+
+def _npy_args(args: dict) -> list:
+    if (args["test_inputs"] is None) != (args["test_targets"] is None):
+        return ["`test_inputs` and `test_targets` go together"]
+    if args["test_weights"] is not None and args["test_inputs"] is None:
+        return ["`test_weights` needs `test_inputs` and `test_targets`"]
+    return []
+
+
+def _csv_args(args: dict) -> list:
+    return [] if len(args["delimiter"]) == 1 else [f"`delimiter` must be one character, not {show(args['delimiter'])}"]
+
+
+
+def _signature(name: str, *params: Param, validate: Optional[Callable] = None) -> Signature:
+    return Signature(name, params, validate)
+
+
+# In this order `rnndsl check` lists them.
+SIGNATURES: dict = {s.name: s for s in (
+    # generators: tasks from the literature
+    _signature("adding", Param("steps", "int", 100, "the sequence length T", minimum=2), *_counts(100_000, 10_000)),
+    _signature("copy", Param("length", "int", 10, "symbols to remember", minimum=1),
+               Param("delay", "int", 20, "steps between the last symbol and the answer; the last is the go marker",
+                     minimum=1),
+               Param("symbols", "int", 8, "the alphabet's size", minimum=2), *_counts(10_000, 1_000)),
+    _signature("reber", *_counts(4000, 256),
+               Param("embedded", "bool", True, "the embedded grammar (true) or the plain one (false)")),
+    _signature("mackey_glass", Param("steps", "int", 4100, "the series' length: training then test steps", minimum=2),
+               Param("test", "int", 1100, "the last steps, held out for the test (0: no test split)", minimum=0),
+               Param("tau", "float", 17.0, "the delay; 17 is mildly chaotic", minimum=1),
+               Param("washout", "int", 200, "the first training steps, weighted 0 while the state settles",
+                     minimum=0),
+               validate=_mackey_glass_args),
+    _signature("speech", *_counts(2000, 200),
+               Param("phonemes", "int", 8, "the label inventory's size", minimum=2),
+               Param("features", "int", 12, "features per frame", minimum=1),
+               Param("min_labels", "int", 2, "fewest phonemes in an utterance", minimum=1),
+               Param("max_labels", "int", 6, "most phonemes in an utterance", minimum=1),
+               Param("min_frames", "int", 3, "fewest frames of one phoneme", minimum=1),
+               Param("max_frames", "int", 8, "most frames of one phoneme", minimum=1),
+               Param("noise", "float", 0.5, "the standard deviation of the noise added to each feature", minimum=0),
+               validate=_speech_args),
+    _signature("dates", *_counts(10_000, 1_000)),
+    _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
+    # file readers
+    _signature("npz", Param("path", "str", REQUIRED, "the .npz file, relative to the spec", file="path"),
+               Param("inputs", "str", "x", "the input arrays' names, comma-separated, one per network input"),
+               Param("targets", "str", "y", "the targets' array name"),
+               Param("weights", "str", None, "the sample weights' array name, (n,) or (n, T)"),
+               Param("test", "str", None, "another .npz file with the same arrays, the test split", file="path"),
+               validate=_npz_args),
+    _signature("npy", Param("inputs", "str", REQUIRED, ".npy files, comma-separated, one per network input",
+                            file="paths"),
+               Param("targets", "str", REQUIRED, "the targets' .npy file", file="path"),
+               Param("weights", "str", None, "the sample weights' .npy file", file="path"),
+               Param("test_inputs", "str", None, "the test split's input files", file="paths"),
+               Param("test_targets", "str", None, "the test split's targets file", file="path"),
+               Param("test_weights", "str", None, "the test split's sample weights file", file="path"),
+               validate=_npy_args),
+    _signature("csv", *_SERIES_PARAMS, Param("delimiter", "str", ",", "the column separator"), validate=_csv_args),
+    _signature("tsv", *_SERIES_PARAMS, Param("delimiter", "str", "\t", "the column separator"), validate=_csv_args),
+    _signature("pairs", Param("path", "str", REQUIRED, "the training pairs, `source<TAB>target` per line",
+                              file="path"),
+               Param("test", "str", None, "the test pairs, the same format", file="path"),
+               Param("source_vocabulary", "str", None,
+                     "a saved source vocabulary (JSON); else one built from the pairs", file="path"),
+               Param("target_vocabulary", "str", None,
+                     "a saved target vocabulary (JSON); else one built from the pairs", file="path")),
+    _signature("jsonl", Param("path", "str", REQUIRED, "the training examples, one JSON object per line",
+                              file="path"),
+               Param("field", "str", "tokens", "the key of the token list"),
+               Param("label", "str", "label", "the key of the label: a class, or a list of classes, one per token"),
+               Param("test", "str", None, "the test examples, the same format", file="path"),
+               Param("vocabulary", "str", None, "a saved vocabulary (JSON): else built from the training examples",
+                     file="path")),
+)}
+
+
+# ================================================================ checking a train block's arguments
+
+
+def bind(source: str, positional: Sequence = (), keywords: Optional[dict] = None) -> tuple:
+    """(arguments by name, messages): positional arguments named in the source's order, merged
+    with `keywords`. Messages for an unknown source, too many positional arguments, or one
+    given twice; the arguments themselves are checked by `check_args`."""
+    keywords = dict(keywords or {})
+    found = SIGNATURES.get(source)
+    if found is None:
+        return keywords, [_unknown_source(source, SIGNATURES)]
+    messages, named = [], {}
+    if len(positional) > len(found.params):
+        most = len(found.params)
+        messages.append(f"`{source}` takes at most {count(most, 'positional argument')} "
+                        f"({', '.join(p.name for p in found.params)}), not {len(positional)}")
+    for p, value in zip(found.params, positional):
+        if p.name in keywords:
+            messages.append(f"`{source}` got the argument `{p.name}` twice, by position and by name")
+        named[p.name] = value
+    named.update(keywords)
+    return named, messages
+
+
+def check_args(source: str, args: dict, signatures: Optional[dict] = None) -> list:
+    """Messages, one line each, for an unknown source, an unknown or missing argument, a value
+    of the wrong type or out of range; [] when the arguments are fine. Values are Python
+    int, float, str and bool (an int is a float too). No I/O.
+
+    `signatures` maps names to what has a source's `name`, `params` and `validate`:
+    SIGNATURES by default, rnndsl.train.sources.SOURCES where a source is about to run."""
+    signatures = SIGNATURES if signatures is None else signatures
+    found = signatures.get(source)
+    if found is None:
+        return [_unknown_source(source, signatures)]
+    messages = []
+    names = [p.name for p in found.params]
+    for key in args:
+        if key not in names:
+            hint = did_you_mean(str(key), names)
+            messages.append(f"`{source}` has no argument `{key}`"
+                            + (f" ({hint[0]})" if hint else f"; its arguments: {', '.join(names)}"))
+    for p in found.params:
+        if p.name in args:
+            problem = value_problem(p, args[p.name])
+            if problem:
+                messages.append(f"argument `{p.name}` of `{source}` {problem}")
+        elif p.default is REQUIRED:
+            messages.append(f"`{source}` needs the argument `{p.name}` ({p.type})")
+    if not messages and found.validate is not None:
+        messages += [f"`{source}`: {m}" for m in found.validate(complete(found, args))]
+    return messages
+
+
+def complete(found: Signature, args: dict) -> dict:
+    """Every argument of the source: those given (an int where a float is wanted made a float),
+    then the defaults."""
+    out = {}
+    for p in found.params:
+        value = args.get(p.name, p.default)
+        if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        out[p.name] = value
+    return out
+
+
+def _unknown_source(source: str, signatures: dict) -> str:
+    hint = did_you_mean(source, signatures)
+    return (f"unknown data source `{source}`"
+            + (f" ({hint[0]})" if hint else f"; the sources: {', '.join(sorted(signatures))}"))
+
+
+def value_problem(p: Param, value) -> Optional[str]:
+    """Why `value` does not suit `p`, or None. None is fine where it is the default (absent)."""
+    if value is None and p.default is None:
+        return None
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    fits = {"int": isinstance(value, int) and not isinstance(value, bool), "float": is_number,
+            "str": isinstance(value, str), "bool": isinstance(value, bool)}[p.type]
+    if not fits:
+        return f"must be {_TYPES[p.type]}, not {show(value)}"
+    if p.type == "float" and not finite(value):
+        return f"must be a finite number, not {show(value)}"
+    if p.type == "int" and abs(value) > INT_MAX:
+        return f"must be at most {INT_MAX}, not {show(value)}"
+    if p.minimum is not None and value < p.minimum:
+        return f"must be at least {show(p.minimum)}, not {show(value)}"
+    if p.less_than is not None and value >= p.less_than:
+        return f"must be less than {show(p.less_than)}, not {show(value)}"
+    if p.choices and value not in p.choices:
+        return f"must be one of {', '.join(show(c) for c in p.choices)}, not {show(value)}"
+    if p.file:
+        paths = split_names(value) if p.file == "paths" else [value]
+        return next((problem for problem in map(path_problem, paths) if problem), None)
+    return None
+
+
+def show(value) -> str:
+    """A value as a spec writes it (a number of many digits cut short)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return cut(repr(value), 24)
+
+
+PATH_RULE = ("a data path is relative to the spec's folder and stays inside it: put the data in or under "
+             "that folder (a symbolic link made there is followed)")
+
+
+def path_problem(path: str) -> Optional[str]:
+    """Why `path` may not name a data file, or None: a data path is relative and has no `..`."""
+    if "\0" in path:
+        return f"names a path with a NUL character, {show(path)}"
+    if Path(path).is_absolute():
+        return f"names an absolute path, {show(path)}: {PATH_RULE}"
+    if ".." in Path(path).parts:
+        return f"names a path that leaves the spec's folder (`..`), {show(path)}: {PATH_RULE}"
+    return None
+

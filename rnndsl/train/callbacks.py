@@ -1,0 +1,92 @@
+"""callbacks: what a run does between epochs and steps, as Keras callbacks.
+
+`EpochEnd` writes history.csv's row and the epoch's checkpoint; `LossWatch` stops at the first
+NaN or infinite loss (then `Diverged` says where); `Board` writes TensorBoard's logs, a failed
+write one line. Each is made by a function, since Keras is imported only when a run starts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..lang.errors import DataError, UsageError
+from .folder import make_folder, save_checkpoint
+
+__all__ = ["EpochEnd", "Diverged", "LossWatch", "diverged_message", "Board"]
+
+
+def EpochEnd(out: Path, history, watch):
+    """The callback that, after each epoch, adds its row to history.csv and writes its checkpoint; not after
+    an epoch whose loss diverged (`watch`): its weights are NaN, and the last checkpoint stays the last."""
+    import keras
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if watch.diverged:
+                return
+            history.add(epoch + 1, logs or {})
+            save_checkpoint(self.model, out, epoch + 1)
+
+    return EpochEnd()
+
+
+class Diverged(DataError):
+    """The loss became NaN or infinite during training: one line, and the CLI exits 1."""
+
+    code = "E0702"
+
+
+def LossWatch():
+    """The callback that stops training at the first step whose loss is NaN or infinite; `diverged` is then
+    (epoch, step, loss), counted from 1 (keras.callbacks.TerminateOnNaN, but it says where)."""
+    import keras
+
+    class LossWatch(keras.callbacks.Callback):
+        diverged = None
+        epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, step, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.isfinite(float(loss)):
+                self.diverged = (self.epoch + 1, step + 1, float(loss))
+                self.model.stop_training = True
+
+    return LossWatch()
+
+
+def diverged_message(where: tuple, kept: list) -> str:
+    epoch, step, loss = where
+    checkpoint = f"the checkpoint of epoch {kept[-1]} is kept" if kept else "no checkpoint was written"
+    return (f"the loss became {loss} at step {step} of epoch {epoch}: training stopped, and {checkpoint}; "
+            "lower the learning rate, clip the gradients (`optimizer = adam(clipnorm=1)`), or look for huge "
+            "values in the data")
+
+
+def Board(folder: Path):
+    """TensorBoard's callback, writing into folder/tensorboard/: what fails to write there (a full disk) one
+    line, as for the run's other files. (TensorFlow's summary ops raise its own errors, not OSError.)"""
+    import keras
+    import tensorflow as tf
+
+    logs = folder / "tensorboard"
+    make_folder(logs)
+
+    def guarded(hook):
+        def run(self, *args, **kwargs):
+            try:
+                return hook(self, *args, **kwargs)
+            except tf.errors.OpError as e:
+                first = re.sub(r"^\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", str(e.message).split("\n")[0])
+                raise UsageError(f"cannot write {logs}: {first[:200]}") from None
+        return run
+
+    hooks = ("on_train_begin", "on_train_end", "on_epoch_end", "on_test_begin", "on_test_end", "on_train_batch_end")
+    Board = type("Board", (keras.callbacks.TensorBoard,),
+                 {name: guarded(getattr(keras.callbacks.TensorBoard, name)) for name in hooks})
+    return Board(log_dir=str(logs), write_graph=False)

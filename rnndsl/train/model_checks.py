@@ -1,0 +1,85 @@
+"""model_checks: whether a split's arrays fit a built model, before training or evaluating.
+
+`check_model_fits` compares the arrays with the shapes the model declares
+(rnndsl.train.checks.check_fits), then with the output the model gives for inputs of these
+shapes (traced, nothing computed); `check_token_ids` refuses a token id past the vocabulary
+of a layer that reads it. Each problem is one DataError line.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..lang.errors import DataError
+from .checks import check_fits
+
+__all__ = ["check_model_fits", "check_token_ids"]
+
+
+def check_model_fits(model, split, what: str, loss: str) -> None:
+    """A DataError before training when a split's arrays do not fit the model's inputs and output: the shapes
+    the model declares, then the output for inputs of these shapes (steps that the model leaves open, None,
+    must be the targets' too), except under CTC, whose targets are shorter label sequences."""
+    names = [t.name for t in model.inputs]
+    check_fits(split, [tuple(t.shape) for t in model.inputs], tuple(model.outputs[0].shape),
+               names=names, what=f"the {what} data")
+    check_token_ids(model, split.inputs, f"the {what} data")
+    output = None if loss == "ctc" else _output_shape(model, split, what)
+    if output is not None:
+        check_fits(split, [(None,) + a.shape[1:] for a in split.inputs], output, names=names,
+                   what=f"the {what} data")
+
+
+def check_token_ids(model, inputs, what: str) -> None:
+    """A DataError where an integer input of `model` holds a token id past the vocabulary of a layer that
+    reads it (TensorFlow's gather would stop the run with an error of its own, mid-epoch)."""
+    vocabularies = _vocabularies(model)
+    for i, array in enumerate(inputs):
+        array = np.asarray(array)
+        if i in vocabularies and array.size and array.dtype.kind in "iu":
+            size, layer = vocabularies[i]
+            top = int(array.max())
+            if top >= size:
+                raise DataError(f"{what}: input `{model.inputs[i].name}` holds the token id {top}, but `{layer}` "
+                                f"reads ids 0 to {size - 1}")
+
+
+def _vocabularies(model) -> dict:
+    """{input index: (vocabulary size, layer name)}: the smallest vocabulary of the layers that read each input
+    of `model` as token ids (an Embedding; an encoder-decoder's target)."""
+    index = {id(t): i for i, t in enumerate(model.inputs)}
+    found: dict = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            tensors = list(node.input_tensors)
+            if type(layer).__name__ == "Embedding" and tensors:
+                reads, size = tensors[0], layer.input_dim
+            elif type(layer).__name__ == "EncoderDecoder" and len(tensors) > 1:
+                reads, size = tensors[1], layer.vocab
+            else:
+                continue
+            i = index.get(id(reads))
+            if i is not None and (i not in found or size < found[i][0]):
+                found[i] = (size, layer.name)
+    return found
+
+
+def _output_shape(model, split, what: str) -> Optional[tuple]:
+    """The shape of the model's output for one example of the split's shapes (batch None): the model traced
+    as a TensorFlow graph, nothing computed. A DataError where the trace fails on sequence inputs of
+    different lengths; None where it fails otherwise (training reports what it finds)."""
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec((1,) + a.shape[1:], t.dtype) for a, t in zip(split.inputs, model.inputs)]
+    call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    try:
+        output = call.get_concrete_function(*specs).structured_outputs
+    except Exception:  # noqa: BLE001 -- Keras wraps what a layer raises in a ValueError, TensorFlow in its own
+        steps = sorted({a.shape[1] for a in split.inputs if a.ndim == 3 or a.dtype.kind in "iu"})
+        if len(steps) > 1:
+            raise DataError(f"the {what} data: the model cannot take its inputs of {' and '.join(map(str, steps))} "
+                            "steps together: give every input the same number of steps") from None
+        return None
+    return (None,) + tuple(tf.nest.flatten(output)[0].shape[1:])

@@ -1,0 +1,85 @@
+"""stream: a split's arrays as Keras takes them: the training stream of batches, and whole arrays.
+
+`training_stream` is one tf.data stream of the batches of the epochs a run trains, each epoch
+in an order drawn from (seed, epoch) alone, so that a resumed run sees the batches an
+uninterrupted one would; `keras_arrays` gives (x, y, sample weights) for `evaluate` and
+`fit`'s validation data.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..lang import training
+
+__all__ = ["training_stream", "keras_arrays", "validation_data"]
+
+
+def training_stream(split, plan: training.TrainPlan, start: int):
+    """The training stream of epochs `start` to `plan.epochs - 1` as `fit` takes it: batches, or under
+    truncated BPTT their chunks, of whole batches only under a strategy or truncated BPTT.
+
+    Under a strategy, `fit` hands the stream to tf.distribute, which cuts each global batch into equal
+    parts, one a replica; across workers each worker draws the same batches (the order is the seed's)
+    and keeps its replicas' parts. tests/test_distribute.py checks that the loss curve is one device's."""
+    k = plan.bptt.args["k"] if plan.bptt.name == "truncated" else None
+    whole = plan.strategy.name != "default" or k is not None
+    return _batches(split, plan.batch, plan.seed, start, plan.epochs, whole=whole, chunk=k)
+
+
+def _batches(split, batch: int, seed: int, start: int, epochs: int, *, whole: bool = False,
+             chunk: Optional[int] = None):
+    """The training split as one tf.data stream of the batches of epochs `start` to `epochs - 1`, each
+    epoch in its own order, drawn from (seed, epoch) alone: a resumed run sees the batches an
+    uninterrupted one would. (A Python PyDataset did the same at twice the time a step.)
+
+    `whole`: each epoch's last, partial batch is left out. `chunk` k: each batch `(B, T, ...)` comes as
+    its chunks of k steps, `(B, k, ...)` in order along the time axis (the last one shorter when k does
+    not divide T); per-sequence weights `(B,)` go with every chunk."""
+    import tensorflow as tf
+
+    arrays = [tf.constant(a) for a in split.inputs] + [tf.constant(split.targets)]
+    if split.sample_weight is not None:
+        arrays.append(tf.constant(split.sample_weight))
+    n, inputs = split.size, len(split.inputs)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64),
+                                                         seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch, drop_remainder=whole)
+
+    def gather(rows):
+        return tuple(tf.gather(a, rows) for a in arrays)
+
+    def chunks(*picked):
+        steps = int(picked[0].shape[1])
+
+        def cut(i):  # the arrays with a time axis sliced; a weight per sequence (rank 1) kept whole
+            return tuple(a if a.shape.rank == 1 else a[:, i * chunk:(i + 1) * chunk] for a in picked)
+
+        return tf.data.Dataset.range(-(-steps // chunk)).map(cut)
+
+    def keras_form(*picked):
+        x = picked[0] if inputs == 1 else tuple(picked[:inputs])
+        return (x,) + tuple(picked[inputs:])
+
+    stream = tf.data.Dataset.range(start, epochs).flat_map(epoch_order).map(gather,
+                                                                            num_parallel_calls=tf.data.AUTOTUNE)
+    if chunk is not None:
+        stream = stream.flat_map(chunks)
+    return stream.map(keras_form).prefetch(tf.data.AUTOTUNE)
+
+
+def keras_arrays(split, order=None):
+    """(inputs, targets, sample weights) of a split as Keras takes them, in `order` if given."""
+    pick = (lambda a: a) if order is None else (lambda a: a[order])
+    inputs = [pick(a) for a in split.inputs]
+    weights = None if split.sample_weight is None else pick(split.sample_weight)
+    return (inputs[0] if len(inputs) == 1 else inputs), pick(split.targets), weights
+
+
+def validation_data(split):
+    if split is None:
+        return None
+    x, y, w = keras_arrays(split)
+    return (x, y) if w is None else (x, y, w)
