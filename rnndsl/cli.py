@@ -17,6 +17,8 @@ from typing import Optional, Sequence
 from . import __version__
 from .lang.errors import RnnDslError, SpecErrors, UsageError
 from .lang.hparams import from_command_line
+from .outputs import check_output, replace_text, save_model
+from .streams import discard_stdout, native_logs_hidden
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell shows a process ended by SIGPIPE
@@ -140,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "(see `rnndsl --help`)")
         commands = {"check": _check, "render": _render, "latex": _latex, "fmt": _fmt, "build": _build, "fit": _fit,
                     "train": _train, "evaluate": _evaluate, "predict": _predict}
-        with _native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
+        with native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
             return commands[args.command](args)
     except UsageError as e:
         print(e.render(), file=sys.stderr)
@@ -150,8 +152,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_SPEC
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return _reader_gone()
+    except BrokenPipeError:  # the reader of the output closed it early: nothing more is written
+        discard_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as e:  # a bug: never show a traceback unless asked
         if os.environ.get("RNNDSL_DEBUG"):
             raise
@@ -160,54 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERNAL
 
 
-def _reader_gone() -> int:
-    """What a command whose output was closed early (`rnndsl check --explain ... | head`) ends with:
-    nothing more written, and the status of a process that SIGPIPE ends."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's last flush does not fail again
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # a stream in memory (a test's capture)
-        pass
-    return EXIT_BROKEN_PIPE
-
-
 # The commands that load TensorFlow.
 RUNS_TENSORFLOW = frozenset({"build", "fit", "train", "evaluate", "predict"})
-
-
-@contextlib.contextmanager
-def _native_logs_hidden():
-    """Drop what TensorFlow's C++ runtime writes to file descriptor 2 while a command runs.
-
-    It logs there (CUDA probing, CPU features) before its logging is set up, where
-    TF_CPP_MIN_LOG_LEVEL does not reach. Python's own stderr (our diagnostics, warnings)
-    moves to a copy of the real descriptor and still shows. RNNDSL_DEBUG=1 keeps everything."""
-    if os.environ.get("RNNDSL_DEBUG"):
-        yield
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    try:
-        python_on_fd2 = sys.stderr.fileno() == 2
-    except (AttributeError, OSError, ValueError):  # a stream in memory (a test's capture)
-        python_on_fd2 = False
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    python_stderr = sys.stderr
-    if python_on_fd2:
-        sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
-                               errors=python_stderr.errors)
-    try:
-        yield
-    finally:
-        if python_on_fd2:
-            sys.stderr.close()
-            sys.stderr = python_stderr
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _report(errors: list, file: str) -> None:
@@ -258,7 +215,7 @@ def _latex(args) -> int:
     if out is not None and out.suffix.lower() != ".tex":
         raise UsageError(f"cannot write `{out.suffix or out.name}`: the output must end in .tex")
     if out is not None:
-        _check_output(out, args.file)
+        check_output(out, args.file)
     program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
@@ -287,7 +244,7 @@ def _render(args) -> int:
                          + ", ".join(f".{f}" for f in FORMATS))
     if args.unroll is not None and not 1 <= args.unroll <= MAX_UNROLL:
         raise UsageError(f"--unroll takes a number of steps from 1 to {MAX_UNROLL}, not {args.unroll}")
-    _check_output(out, args.file)
+    check_output(out, args.file)
     style = args.style if args.style is not None else "paper" if fmt == "tex" else "default"
     check_style(style)  # before the spec: a bad --style is a usage error even in a spec with errors
     program, errors = check_file(args.file, search_path=args.path)
@@ -308,47 +265,6 @@ def _render(args) -> int:
     return EXIT_OK
 
 
-def _check_output(out: Path, *inputs: str) -> None:
-    """Refuse, before any work, an output that cannot be written or that would overwrite an input."""
-    for given in inputs:
-        if _same_file(out, Path(given)):
-            raise UsageError(f"the output {out} is the input {given}: it would be overwritten; "
-                             "give another -o")
-    if out.is_dir():
-        raise UsageError(f"cannot write {out}: it is a directory")
-    folder = out.parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {out}: there is no folder {folder}")
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write `text` over the file `path` whole or not at all (a full disk leaves the old text),
-    keeping its mode; a file that may not be written is left alone."""
-    if not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222:
-        raise UsageError(f"cannot write {path}: it is read-only")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _save(model, path: str) -> None:
-    """`model.save(path)`, a failed write (a full disk, a read-only file system) a one-line error."""
-    try:
-        model.save(path)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _named(file: str, name: str, kind: str, table: dict) -> str:
@@ -369,7 +285,7 @@ def _target(args):
     out = Path(args.output)
     if out.suffix != ".keras":
         raise UsageError(f"the model is saved as a .keras file; `{out}` does not end in .keras")
-    _check_output(out, args.file, *([args.data] if getattr(args, "data", None) else []))
+    check_output(out, args.file, *([args.data] if getattr(args, "data", None) else []))
     program, errors = check_file(args.file, search_path=args.path)
     if errors:
         _report(errors, args.file)
@@ -397,7 +313,7 @@ def _build(args) -> int:
     model = lowered.model
     model.summary()
     print(describe(lowered))
-    _save(model, args.output)
+    save_model(model, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
 
@@ -422,7 +338,7 @@ def _fit(args) -> int:
         raise DataError(f"`{name}` has no parameter declared `fit`: nothing to fit")
     for fitted in done:
         print(f"fitted {fitted}")
-    _save(model, args.output)
+    save_model(model, args.output)
     print(f"wrote {args.output}")
     return EXIT_OK
 
@@ -518,7 +434,7 @@ def _fmt(args) -> int:
             status = max(status, EXIT_SPEC)
         else:
             try:
-                _replace(Path(path), formatted)
+                replace_text(Path(path), formatted)
             except UsageError as e:
                 print(e.render(), file=sys.stderr)
                 status = EXIT_USAGE
