@@ -374,8 +374,8 @@ def _predict(args) -> int:
     import numpy as np
 
     from .keras.seq2seq import decoder_of
-    from .train.decode import ctc_beam_labels, decode_freely, draw_attention
-    from .train.saved_run import open_run, predict, read_arrays
+    from .train.decode import draw_attention
+    from .train.saved_run import open_run, predictions, read_arrays
 
     if not args.output.endswith(".npz"):
         raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
@@ -385,23 +385,16 @@ def _predict(args) -> int:
         raise UsageError(f"the heat map is a .png file; `{args.attention}` does not end in .png")
     saved = open_run(args.run)
     given = read_arrays(args.data)
-    if decoder_of(saved.model) is not None:
-        decoded, result = decode_freely(saved, given, beam=args.beam)
-        if args.attention is not None:
-            if decoded.alignments is None:
-                raise UsageError(f"the encoder-decoder of {args.run} has no attention to draw (attention=none)")
-            if not 0 <= args.example < len(decoded.tokens):
-                raise UsageError(f"--example {args.example} is not one of the {len(decoded.tokens)} inputs")
-            draw_attention(saved, given, decoded, args.example, args.attention)
-            print(f"wrote {args.attention}: the attention of input {args.example}")
-    else:
-        if args.attention is not None:
-            raise UsageError(f"--attention draws an encoder-decoder's attention; the model of {args.run} has none")
-        result = predict(saved, given)
-        if args.beam > 1:
-            if "labels" not in result:
-                raise UsageError(f"--beam decodes CTC and encoder-decoder models; the model of {args.run} is neither")
-            result["labels"] = ctc_beam_labels(result["outputs"], args.beam)
+    if args.attention is not None and decoder_of(saved.model) is None:
+        raise UsageError(f"--attention draws an encoder-decoder's attention; the model of {args.run} has none")
+    result, decoded = predictions(saved, given, beam=args.beam)
+    if args.attention is not None:
+        if decoded.alignments is None:
+            raise UsageError(f"the encoder-decoder of {args.run} has no attention to draw (attention=none)")
+        if not 0 <= args.example < len(decoded.tokens):
+            raise UsageError(f"--example {args.example} is not one of the {len(decoded.tokens)} inputs")
+        draw_attention(saved, given, decoded, args.example, args.attention)
+        print(f"wrote {args.attention}: the attention of input {args.example}")
     try:
         np.savez(args.output, **result)
     except OSError as e:

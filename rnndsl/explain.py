@@ -11,7 +11,7 @@ def explain(program) -> str:
     blocks = []
     for name in names:
         G = program.graphs[name]
-        if G.graph["kind"] == "cell":
+        if G.kind == "cell":
             blocks.append(explain_cell(G))
         else:
             blocks.append(explain_network(G))
@@ -20,8 +20,8 @@ def explain(program) -> str:
 
 def _header(G) -> str:
     hps = ", ".join(f"{h.name}: {h.type}" + (f" = {_value(h.default)}" if h.default is not None else "")
-                    for h in G.graph["hparams"].values())
-    return f"{G.graph['kind']} {G.graph['name']}({hps})  at {G.graph['span']}"
+                    for h in G.header.hparams.values())
+    return f"{G.kind} {G.name}({hps})  at {G.header.span}"
 
 
 def _value(v) -> str:
@@ -33,59 +33,58 @@ def _value(v) -> str:
 
 
 def explain_cell(G) -> str:
-    sig = G.graph["signature"]
+    sig, header = G.signature, G.header
     lines = [_header(G)]
-    over = "tree nodes" if G.graph["over"] == "tree" else "time"
-    if G.graph["solver"]:
-        over += f", continuous: {G.graph['solver']} with step {G.graph['step']}"
+    over = "tree nodes" if header.over == "tree" else "time"
+    if header.solver:
+        over += f", continuous: {header.solver} with step {header.step}"
     lines.append(f"  runs over {over}")
-    lines.append("  inputs:  " + (", ".join(f"{n}: {shape_str(s)}" for n, s in sig["inputs"].items()) or "none"))
+    lines.append("  inputs:  " + (", ".join(f"{n}: {shape_str(s)}" for n, s in sig.inputs.items()) or "none"))
     states = []
-    for n, s in sig["states"].items():
-        data = G.nodes[n]
-        delay = G.graph["delays"].get(n, 0)
+    for n, s in sig.states.items():
+        rec = G.node(n)  # a value, or an input read at an earlier step
+        delay = header.delays.get(n, 0)
         note = []
-        if data.get("ode"):
+        if rec.kind == "value" and rec.ode:
             note.append("d/dt")
         if delay > 1:
             note.append(f"kept {delay} steps")
-        init = data.get("init", 0)
-        note.append(f"init {init}")
+        note.append(f"init {rec.init if rec.kind == 'value' else 0}")
         states.append(f"{n}: {shape_str(s)} ({', '.join(note)})")
     lines.append("  states:  " + (", ".join(states) if states else "none"))
     lines.append("  params:")
-    for n, s in sig["params"].items():
-        data = G.nodes[n]
+    for n, s in sig.params.items():
+        rec = G.node(n)
         extras = []
-        if data.get("implicit"):
+        if rec.implicit:
             extras.append("implicit")
-        if data.get("fixed"):
+        if rec.fixed:
             extras.append("fixed")
-        if data.get("fit") is not None:
-            extras.append(f"fit {data['fit'].name.id}")
-        for c in data.get("constraints", ()):
+        if rec.fit is not None:
+            extras.append(f"fit {rec.fit.name.id}")
+        for c in rec.constraints:
             extras.append(f"constrain {c.name.id}")
         lines.append(f"    {n}: {shape_str(s)}" + (f"  ({', '.join(extras)})" if extras else ""))
-    lines.append("  outputs: " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig["outputs"].items()))
+    lines.append("  outputs: " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig.outputs.items()))
     lines.append(f"  lowers:  {fused_path(G)}")
     return "\n".join(lines)
 
 
 def explain_network(G) -> str:
     lines = [_header(G)]
-    for u, v, data in G.edges(data=True):
-        t = data.get("type")
+    for u, v, flow in G.uses():
+        t = flow.type
         lines.append(f"  {_node(G, u)} -> {_node(G, v)}: {t if t is not None else '?'}")
     return "\n".join(lines)
 
 
 def _node(G, n) -> str:
-    data = G.nodes[n]
-    if data["kind"] == "layer":
-        app = data["app"]
+    rec = G.node(n)
+    if rec.kind == "layer":
+        app = rec.app
         names = f" ({', '.join(app.names)})" if app.names else ""
         return f"{app.id}{names}"
-    if data["kind"] == "state":
-        app = data["app"]
-        return f"{n} ({app.names[list(app.ports).index(data['state'])]})"
+    if rec.kind == "state":
+        app = rec.app
+        return f"{n} ({app.names[list(app.ports).index(rec.state)]})"
     return n

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-import networkx as nx
-
 from .lang import specfiles
 from .lang.errors import SpecErrors, UsageError
 from .lang.pipeline import check_text
 from .lang.bound import BoundProgram
+from .lang.ir import CellIR, NetworkIR
 
 
 def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,
@@ -61,12 +60,12 @@ class _Checked:
     comment, and the SVG drawing that Jupyter shows."""
 
     name: str
-    graph: nx.MultiDiGraph
+    graph: CellIR | NetworkIR
     program: "Program"
 
     @property
     def doc(self) -> Optional[str]:
-        return self.graph.graph["doc"]
+        return self.graph.header.doc
 
     def _repr_svg_(self) -> str:
         return self.render(format="svg")
@@ -77,11 +76,12 @@ class Cell(_Checked):
 
     @property
     def signature(self) -> dict:
-        return self.graph.graph["signature"]
+        """{"inputs": {name: shape}, "params": ..., "states": ..., "outputs": ...}."""
+        return self.graph.signature.as_dict()
 
     @property
     def states(self) -> list:
-        return list(self.graph.graph["states"])
+        return list(self.graph.header.states)
 
     def render(self, path=None, *, unroll: Optional[int] = None, format: Optional[str] = None,
                style: str = "default"):
@@ -93,14 +93,13 @@ class Cell(_Checked):
         """The cell's equations as a LaTeX `align` block and its `where` sentence (`rnndsl latex`)."""
         from .draw import latex
 
-        bound = self.program.bound.cells[self.name]
-        return _latex_text("cell", self.name, bound.file, latex.cell_latex(self.graph, bound.ast), standalone)
+        return _latex_text("cell", self.name, self.graph.header.file, latex.cell_latex(self.graph), standalone)
 
     def _repr_latex_(self) -> str:
         """The equations in an `aligned` block, as Jupyter's MathJax shows them."""
         from .draw import latex
 
-        return "$$" + latex.cell_equations(self.graph, self.program.bound.cells[self.name].ast, env="aligned") + "$$"
+        return "$$" + latex.cell_equations(self.graph, env="aligned") + "$$"
 
 
 def _latex_text(kind: str, name: str, file: str, body: str, standalone: bool) -> str:
@@ -121,21 +120,21 @@ class Network(_Checked):
         """The network's data flow as a LaTeX `align` block of its bindings (`rnndsl latex`)."""
         from .draw import latex
 
-        bound = self.program.bound.networks[self.name]
-        return _latex_text("network", self.name, bound.file, latex.network_latex(self.graph, bound), standalone)
+        return _latex_text("network", self.name, self.graph.header.file, latex.network_latex(self.graph), standalone)
 
     def _repr_latex_(self) -> Optional[str]:
         """The bindings in an `aligned` block; None (no LaTeX to show) for a network that binds nothing."""
         from .draw import latex
 
-        block = latex.network_equations(self.graph, self.program.bound.networks[self.name], env="aligned")
+        block = latex.network_equations(self.graph, env="aligned")
         return f"$${block}$$" if block else None
 
 
 class Program:
     """The checked cells and networks of a spec file and of the files it imports: their graphs
     (`graph`), drawn (`render`, `latex`), lowered to Keras (`build`), a network trained as its
-    `train` block says (`train`), and what `rnndsl check --explain` prints (`explain`)."""
+    `train` block says (`train`), its trained run evaluated and asked for predictions (`evaluate`,
+    `predict`), and what `rnndsl check --explain` prints (`explain`)."""
 
     def __init__(self, bound: BoundProgram, graphs: dict, module):
         self.bound = bound
@@ -162,7 +161,7 @@ class Program:
             return self.networks[name]
         raise KeyError(name)
 
-    def graph(self, name: str) -> nx.MultiDiGraph:
+    def graph(self, name: str) -> CellIR | NetworkIR:
         """The NetworkX graph of the cell or network `name`."""
         try:
             return self.graphs[name]
@@ -233,13 +232,50 @@ class Program:
         (rnndsl.train.saved_run); `epochs` overrides the block's; `resume` continues the run in `out`
         from its last checkpoint; `verbose` is Keras's (default: a progress bar on a terminal).
         """
+        name = self._network(name)
+        from .train.run import run
+
+        return run(self, name, values=values, out=self._run_folder(name, out), epochs=epochs, resume=resume,
+                   verbose=verbose)
+
+    def evaluate(self, name: Optional[str] = None, *, out=None, split: str = "test") -> dict:
+        """The loss and metrics of network `name`'s trained run on a split ("train", "validation" or
+        "test") of the run's own data, as `rnndsl evaluate` prints them: {metric: value}. The run is
+        the folder `out` (default runs/NAME) that `train` wrote (imports TensorFlow)."""
+        from .train.saved_run import evaluate
+
+        return evaluate(self._saved_run(name, out), split)
+
+    def predict(self, arrays: dict, name: Optional[str] = None, *, out=None, beam: int = 1) -> dict:
+        """What network `name`'s trained run (in `out`, default runs/NAME) gives for `arrays` ({input
+        name: array}; one array under any name for a single input), as `rnndsl predict` saves it:
+        {"outputs": ...}, a CTC model's `labels` (by beam search keeping `beam` hypotheses where
+        `beam` > 1), an encoder-decoder's decoded `tokens` and `scores` (imports TensorFlow)."""
+        from .train.saved_run import predictions
+
+        result, _ = predictions(self._saved_run(name, out), arrays, beam=beam)
+        return result
+
+    def _network(self, name: Optional[str]) -> str:
         name = name or self.default_name()
         if name not in self.networks:
             raise UsageError(f"`{name}` is not a network: only a network has a `train` block")
-        from .train.run import run
+        return name
 
-        out = Path(out) if out is not None else Path("runs") / name
-        return run(self, name, values=values, out=out, epochs=epochs, resume=resume, verbose=verbose)
+    @staticmethod
+    def _run_folder(name: str, out) -> Path:
+        return Path(out) if out is not None else Path("runs") / name
+
+    def _saved_run(self, name: Optional[str], out):
+        """The trained run of network `name` in `out`: a UsageError where it is another network's."""
+        from .train.saved_run import open_run
+
+        name = self._network(name)
+        saved = open_run(self._run_folder(name, out))
+        if saved.record.get("network") != name:
+            raise UsageError(f"the run in {saved.out} trained network `{saved.record.get('network')}`, "
+                             f"not `{name}`")
+        return saved
 
     def explain(self) -> str:
         """What `rnndsl check --explain` prints: states, parameter shapes, network edge types."""

@@ -97,7 +97,7 @@ def lower(job: dict) -> dict:
     result = {"outcome": "lowered", "built": [], "refused": [], "calls": []}
     for name in program.main:
         free = {k: {"int": rng.choice((1, 2, 3)), "float": 0.5, "bool": False}.get(h.type, "s")
-                for k, h in program.graph(name).graph["hparams"].items() if h.default is None}
+                for k, h in program.graph(name).header.hparams.items() if h.default is None}
         step = "build"
         try:
             model = _build(program, name, {"fused": rng.random() < 0.5, **free}, result["calls"])

@@ -558,7 +558,7 @@ def test_paper_style_cell_takes_free_names_as_parameters():
     assert sig["params"] == {"W": "[hidden, in]", "V": "[out, hidden]", "U": "[hidden, out]",
                              "b": "[hidden]", "c": "[out]"}
     graph = program.graph("Jordan")
-    assert graph.nodes["U"]["implicit"] is False
+    assert graph.node("U").implicit is False
 
 
 def test_implicit_parameters_in_a_cell_without_param_declarations():
@@ -571,7 +571,7 @@ def test_implicit_parameters_in_a_cell_without_param_declarations():
     """)
     sig = _shapes(program, "Mix")
     assert sig["params"] == {"A": "[units, units]", "B": "[units, units]"}
-    assert program.graph("Mix").nodes["A"]["implicit"] is True
+    assert program.graph("Mix").node("A").implicit is True
 
 
 def test_memory_functions_give_their_shapes():
@@ -593,7 +593,7 @@ def test_memory_functions_give_their_shapes():
         }
     """)
     g = program.graph("Mem")
-    shapes = {n: "[" + ", ".join(map(str, g.nodes[n]["shape"])) + "]" for n in "csoMryabpe"}
+    shapes = {n: "[" + ", ".join(map(str, g.node(n).shape)) + "]" for n in "csoMryabpe"}
     assert shapes == {"c": "[n]", "s": "[n]", "o": "[n, w]", "M": "[n, w]", "r": "[w]",
                       "y": "[3*w]", "a": "[w]", "b": "[w]", "p": "[w]", "e": "[n]"}
 
@@ -620,8 +620,8 @@ def test_comparisons_are_bool_and_where_chooses():
         }
     """)
     g = program.graph("Spike")
-    assert g.nodes["s"]["dtype"] == "bool"
-    assert g.nodes["v"]["dtype"] == "float"
+    assert g.node("s").dtype == "bool"
+    assert g.node("v").dtype == "float"
 
 
 def test_network_edges_are_typed():
@@ -645,7 +645,7 @@ def test_network_edges_are_typed():
         }
     """)
     g = program.graph("Net")
-    types = {(u, v): str(d["type"]) for u, v, d in g.edges(data=True)}
+    types = {(u, v): str(flow.type) for u, v, flow in g.uses()}
     assert types == {
         ("words", "Embedding_1"): "seq[int]",
         ("Embedding_1", "Bidirectional_2"): "seq[32]",
@@ -708,11 +708,11 @@ def test_a_stack_is_typed_in_a_few_layers_whatever_its_depth():
         }
     """)
     g = program.graph("N")
-    assert {(u, v): str(d["type"]) for u, v, d in g.edges(data=True)} == {
+    assert {(u, v): str(flow.type) for u, v, flow in g.uses()} == {
         ("x", "Stack_1"): "seq[5]", ("Stack_1", "Stack_2"): "seq[3*units + 5]", ("Stack_2", "output"): "seq[units]"}
     # a cell whose size grows is typed layer by layer; the GRU's second layer reads what it gives, and so does
     # every layer above it: the 998 above are not typed one by one
-    assert [len(g.nodes[n]["instances"]) for n in ("Stack_1", "Stack_2")] == [3, 2]
+    assert [len(g.node(n).instances) for n in ("Stack_1", "Stack_2")] == [3, 2]
 
 
 def test_an_integer_dimension_solves_from_a_total_size():

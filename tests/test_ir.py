@@ -7,6 +7,7 @@ and read the diff).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import textwrap
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from rnndsl.keras import optimize
 from rnndsl.lang import causality, graph, infer
+from rnndsl.lang.ir import CellIR, NetworkIR, OpNode, ParamNode
 from rnndsl.lang.irprint import print_ir
 from rnndsl.lang.parse import parse_file
 from rnndsl.lang.pipeline import check_text
@@ -70,7 +72,7 @@ def test_the_graph_pass_makes_one_node_per_declaration_and_operation():
 def test_inference_gives_every_node_its_shape_in_a_copy():
     graphs, bound = _graphs(ELMAN)
     before = print_ir(graphs["Elman"])
-    typed, errors = infer.infer(bound, graphs)
+    typed, errors = infer.infer(graphs)
     assert errors == []
     assert print_ir(graphs["Elman"]) == before  # the pass returns new graphs
     _same(print_ir(typed["Elman"]), """
@@ -90,9 +92,42 @@ def test_inference_gives_every_node_its_shape_in_a_copy():
         """)
 
 
+def test_records_are_frozen_and_a_pass_puts_new_ones_in_its_copy():
+    graphs, _ = _graphs(ELMAN)
+    G = graphs["Elman"]
+    assert isinstance(G, CellIR) and isinstance(G.node("W"), ParamNode) and isinstance(G.node("%0"), OpNode)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        G.node("W").shape = ()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        G.header.states = ()
+    with pytest.raises(TypeError):
+        G.header.delays["h"] = 2  # the header's tables are read-only too
+    assert [(src, use.arg, use.delay) for src, use in G.operands("%1")] == [("U", 0, 0), ("h", 1, 1)]
+    assert G.definition("h")[0] == "%4" and G.definition("h")[1].defines
+    typed, _ = infer.infer(graphs)
+    T = typed["Elman"]
+    assert G.node("W").shape is None and G.header.signature is None  # the graph given is as it was
+    assert [str(d) for d in T.node("W").shape] == ["units", "in"] and T.node("W").dtype == "float"
+    assert {part: list(shapes) for part, shapes in T.signature.as_dict().items()} == {
+        "inputs": ["x"], "params": ["W", "U", "b"], "states": ["h"], "outputs": ["h"]}
+
+
+def test_inference_reads_the_ir_alone():
+    """Whatever a later pass needs of a declaration is in the IR: inference runs on the graphs alone,
+    and a network's types come from its cells' graphs, not from the bound program."""
+    text = ELMAN + "network N(units: int = 3) {\n    input x: seq[2]\n    output Elman(units)(x)\n}\n"
+    graphs, _ = _graphs(text)
+    typed, errors = infer.infer(graphs)
+    assert errors == []
+    N = typed["N"]
+    assert isinstance(N, NetworkIR) and N.header.outputs == ("output",)
+    (layer, rec), = N.layers()
+    assert str(rec.type) == "seq[units]" and [cell for cell, _ in rec.instances] == ["Elman"]
+
+
 def test_the_causality_check_leaves_the_ir_as_it_found_it():
     graphs, bound = _graphs(ELMAN)
-    typed, _ = infer.infer(bound, graphs)
+    typed, _ = infer.infer(graphs)
     before = print_ir(typed["Elman"])
     assert causality.check(typed) == []
     assert print_ir(typed["Elman"]) == before

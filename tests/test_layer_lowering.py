@@ -49,7 +49,7 @@ def test_an_unknown_layer_never_reaches_a_builder():
     with pytest.raises(rnndsl.SpecErrors):  # the front end refuses it
         rnndsl.load("network N {\n    input x: vec[3]\n    output Conv1D(2)(x)\n}\n")
     program = rnndsl.load("network N {\n    input x: vec[3]\n    output Dense(2)(x)\n}\n")
-    (app,) = [d["app"] for _, d in program.graphs["N"].nodes(data=True) if d["kind"] == "layer"]
+    (app,) = [layer.app for _, layer in program.graphs["N"].layers()]
     x = keras.Input((3,))
     assert keras_layer(app, [x], "dense", {}, 1).shape == (None, 2)
     with pytest.raises(AssertionError, match="no lowering for layer Conv1D"):

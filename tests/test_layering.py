@@ -164,3 +164,27 @@ def test_the_checks_see_the_whole_package():
     assert stages == {"lang", "draw", "keras", "train", "driver"}, stages
     assert len(MODULES) > 30
     assert _graph().number_of_edges() > 50
+
+
+def _raw_ir_reads(tree: ast.AST) -> list:
+    """Line numbers where a module reads a graph's attribute dicts: `X.graph[...]`, `X.nodes[...]`,
+    `X.edges[...]`, `X.nodes(data=...)`, `X.edges(data=...)`."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                and node.value.attr in ("graph", "nodes", "edges"):
+            lines.append(node.lineno)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("nodes", "edges", "in_edges", "out_edges") \
+                and any(k.arg == "data" for k in node.keywords):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_ir_is_read_through_its_records():
+    """Past rnndsl.lang.ir, a node, an edge or a header is read as its frozen record (`ir.node(n).shape`,
+    `ir.operands(n)`, `ir.header.states`), never as a NetworkX attribute dict."""
+    wrong = [f"{module}:{line}" for module, path in MODULES.items() if module != "rnndsl.lang.ir"
+             for line in _raw_ir_reads(ast.parse(path.read_text()))]
+    assert not wrong, "string reads of the IR's attributes:\n" + "\n".join(wrong)
+    assert _raw_ir_reads(ast.parse("G.nodes[n]['shape']\nG.graph['states']\nG.edges(data=True)\n")) == [1, 2, 3]

@@ -289,7 +289,7 @@ EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.rnn"))
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_examples_save_and_reload_in_a_fresh_process(example, tmp_path):
     program = rnndsl.load(ROOT / "examples" / example)
-    small = {k: 8 for k, h in program.networks[program.default_name()].graph.graph["hparams"].items()
+    small = {k: 8 for k, h in program.networks[program.default_name()].graph.header.hparams.items()
              if h.type == "int"}
     model = program.build(**small)
     xs = {}

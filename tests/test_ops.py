@@ -93,7 +93,7 @@ def test_every_operation_checks_lowers_and_matches_its_reference(name, built):
     xs = _inputs(op, np.random.default_rng(sum(map(ord, name))))
     expected = _reference(op, xs)
     G = program.graphs["C"]
-    sizes = [int(np.prod([d.value for d in G.nodes[o]["shape"]])) for o in outputs]
+    sizes = [int(np.prod([d.value for d in G.shape(o)])) for o in outputs]
     assert sum(sizes) == expected.shape[1]  # inference gave the reference's shapes
     x = np.concatenate([a.reshape(a.shape[0], -1) for a in xs], axis=1)[:, None, :]
     got = np.asarray(model(x.astype("float32")))[:, 0, :]
@@ -168,7 +168,7 @@ def _run_scan(program, reference, x, W):
 
 def test_cumsum_runs_in_a_recurrent_cell_as_its_reference_does():
     program = _scan_cell("cumsum", ", axis=0")
-    assert [str(d) for d in program.graphs["Scan"].nodes["s"]["shape"]] == ["n", "3"]
+    assert [str(d) for d in program.graphs["Scan"].shape("s")] == ["n", "3"]
     model = program.build("Scan", input_size=6, n=2)
     x = np.random.default_rng(3).uniform(-1, 1, size=(1, 5, 2, 3))
     W = np.asarray(model.layers[-1].weights[0]).reshape(3, 3)

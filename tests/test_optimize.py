@@ -6,13 +6,12 @@ from pathlib import Path
 
 import rnndsl
 from rnndsl.keras import optimize
-from rnndsl.lang.graph import operands
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
 
 
 def _ops(G):
-    return sorted(d["op"] for _, d in G.nodes(data=True) if d["kind"] == "op")
+    return sorted(G.node(n).op for n in G.of_kind("op"))
 
 
 def test_cse_merges_repeated_work_and_constants():
@@ -29,30 +28,30 @@ def test_cse_merges_repeated_work_and_constants():
     assert _ops(G).count("matmul") == 3 and _ops(G).count("tanh") == 2
     H = optimize.cse(G)
     assert _ops(H).count("matmul") == 1 and _ops(H).count("tanh") == 1
-    assert sum(1 for _, d in H.nodes(data=True) if d["kind"] == "const") == 1
+    assert len(H.of_kind("const")) == 1
     assert _ops(G).count("matmul") == 3  # the original is untouched
     # different delays are different values: h[t-1] and h[t-2] stay apart
-    adds = [n for n, d in H.nodes(data=True) if d.get("op") == "add"]
+    adds = [n for n in H.of_kind("op") if H.node(n).op == "add"]
     assert len(adds) == 3
 
 
 def test_loop_split_hoists_the_input_projections():
     G = rnndsl.load(STD / "lstm.rnn").graph("LSTM")
     split = optimize.loop_split(G)
-    hoisted_ops = sorted(G.nodes[n]["op"] for n in split.hoisted if G.nodes[n]["kind"] == "op")
+    hoisted_ops = sorted(G.node(n).op for n in split.hoisted if G.node(n).kind == "op")
     assert hoisted_ops == ["matmul"] * 4  # W_i @ x[t], W_f @ x[t], W_c @ x[t], W_o @ x[t]
-    assert set(split.frontier) == {n for n in split.hoisted if G.nodes[n]["kind"] == "op"}
-    assert all(G.nodes[n].get("op") != "matmul" or n not in split.step_order or
-               any(d["delay"] for _, d in operands(G, n)) for n in split.step_order)
+    assert set(split.frontier) == {n for n in split.hoisted if G.node(n).kind == "op"}
+    assert all(getattr(G.node(n), "op", None) != "matmul" or n not in split.step_order or
+               any(use.delay for _, use in G.operands(n)) for n in split.step_order)
 
 
 def test_nothing_that_reads_a_state_is_hoisted():
     G = rnndsl.load(STD / "ctrnn.rnn").graph("CTRNN")
     split = optimize.loop_split(G)
     assert "y" not in split.hoisted
-    assert [G.nodes[n]["op"] for n in split.frontier] == ["matmul"]  # W_in @ I[t]
+    assert [G.node(n).op for n in split.frontier] == ["matmul"]  # W_in @ I[t]
     # what reads the continuous state is one per batch row, though the state comes last in evaluation order
-    readers = [n for n in split.order if any(u == "y" for u, _ in operands(G, n))]
+    readers = [n for n in split.order if any(u == "y" for u, _ in G.operands(n))]
     assert readers and all(split.batched[n] for n in readers)
 
 
@@ -69,7 +68,7 @@ def test_invariants_are_computed_wherever_they_are_read():
         }
     """).graph("C"))
     split = optimize.loop_split(G)
-    label = {n: G.nodes[n]["label"] for n in G}
+    label = {n: rec.label for n, rec in G.records()}
     invariants = sorted(label[n] for n in split.order if not split.batched[n])
     assert invariants == ["*", "-", "c"]  # W * 2, 1 - a, and c, defined by it
     assert not any(n in split.frontier for n in split.order if not split.batched[n])

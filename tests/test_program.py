@@ -41,20 +41,20 @@ def test_cell_graph_nodes_and_edges_carry_spans_and_delays():
     program = rnndsl.load(LSTM_TEXT)
     G = program.graph("LSTM")
     assert isinstance(G, nx.MultiDiGraph)
-    assert all(isinstance(d["span"], Span) and d["span"].line > 0 for _, d in G.nodes(data=True))
-    assert all(isinstance(d["span"], Span) and d["span"].line > 0 for _, _, d in G.edges(data=True))
-    delayed = sorted((u, G.nodes[v]["op"]) for u, v, d in G.edges(data=True) if d["delay"] == 1)
+    assert all(isinstance(rec.span, Span) and rec.span.line > 0 for _, rec in G.records())
+    assert all(isinstance(use.span, Span) and use.span.line > 0 for _, _, use in G.uses())
+    delayed = sorted((u, G.node(v).op) for u, v, use in G.uses() if use.delay == 1)
     # h[t-1] is read by the four recurrent matmuls, c[t-1] by the forget product
     assert delayed == [("c", "mul")] + [("h", "matmul")] * 4
-    assert G.graph["states"] == ["c", "h"]
-    assert {n for n, d in G.nodes(data=True) if d["kind"] == "value"} == {"i", "f", "o", "g", "c", "h"}
+    assert G.header.states == ("c", "h")
+    assert set(G.of_kind("value")) == {"i", "f", "o", "g", "c", "h"}
 
 
 def test_network_graph_edges_are_typed():
     program = rnndsl.load(ROOT / "examples" / "tagger.rnn")
     G = program.graph("Tagger")
-    assert all("type" in d for _, _, d in G.edges(data=True))
-    kinds = {d["kind"] for _, d in G.nodes(data=True)}
+    assert all(flow.type is not None for _, _, flow in G.uses())
+    kinds = {rec.kind for _, rec in G.records()}
     assert kinds == {"input", "layer", "output"}
 
 
@@ -92,7 +92,8 @@ def test_a_lexical_error_alone_is_reported():
 def test_d_over_dt_prefix_of_a_name_is_a_division():
     program = rnndsl.load("cell A(n: int, dtau: float = 2.0, d: float = 1.0) {\n    input x: [n]\n"
                           "    h[t] = x[t] * d/dtau + h[t-1]\n    output h\n}\n")
-    ops = sorted(d["op"] for _, d in program.graph("A").nodes(data=True) if d["kind"] == "op")
+    G = program.graph("A")
+    ops = sorted(G.node(n).op for n in G.of_kind("op"))
     assert ops == ["add", "div", "mul"]
 
 

@@ -226,10 +226,10 @@ def test_lstm_delays_run_from_the_states_into_their_readers():
         # feedback edges are written reader -> value with dir=back: the arrow points at the reader
         value, reader = (head, tail) if "dir=back" in attrs else (tail, head)
         ends.append(value)
-        assert G.nodes[reader]["kind"] == "op"
+        assert G.node(reader).kind == "op"
     assert sorted(ends) == ["c", "h", "h", "h", "h"]
     readers = [head if "dir=back" not in attrs else tail for tail, head, attrs in found if "h" in (tail, head)]
-    assert {G.nodes[r]["op"] for r in readers} == {"matmul"}
+    assert {G.node(r).op for r in readers} == {"matmul"}
 
 
 def test_folded_cell_nodes():
@@ -425,7 +425,7 @@ def _std_cells() -> dict:
     cells = {}
     for path in sorted(ROOT.glob("specs/std/*.rnn")):
         for name, G in rnndsl.load(str(path)).graphs.items():
-            if G.graph["kind"] == "cell" and G.graph.get("over") != "tree":
+            if G.kind == "cell" and G.header.over != "tree":
                 cells.setdefault(name, G)
     return cells
 
@@ -483,8 +483,8 @@ def test_network_boxes_and_typed_edges():
     assert "<b>words</b>" in node_line(dot, "words") and "seq[int]" in node_line(dot, "words")
     labels = [re.search(r'label="([^"]*)"', a).group(1) for _, _, a in edges(dot)]
     assert labels == ["seq[int]", "seq[128]", "seq[2*units]", "seq[units]", "seq[tags]"]
-    for u, v, data in G.edges(data=True):
-        assert f'label="{data["type"]}"' in dot
+    for u, v, flow in G.uses():
+        assert f'label="{flow.type}"' in dot
     assert "cluster" not in dot
 
 
@@ -630,8 +630,8 @@ def _draw_all(program) -> int:
     drawn = 0
     for name in program.main or list(program.graphs):
         G = program.graphs[name]
-        if G.graph["kind"] == "network":
-            expand = [n for n, d in G.nodes(data=True) if d["kind"] == "layer" and d["app"].cell is not None]
+        if G.kind == "network":
+            expand = [n for n, layer in G.layers() if layer.app.cell is not None]
             for dot in (render_network(G, program.graphs),
                         render_network(G, program.graphs, expand=expand)):
                 assert parse_svg(output(dot)).tag.endswith("svg")
@@ -639,7 +639,7 @@ def _draw_all(program) -> int:
             continue
         assert parse_svg(output(render_cell(G))).tag.endswith("svg")
         drawn += 1
-        if G.graph.get("over") == "tree":
+        if G.header.over == "tree":
             with pytest.raises(UsageError, match="tree cell"):
                 render_cell(G, unroll=3)
         else:
@@ -661,5 +661,5 @@ def test_draw_every_spec_file(path):
     _draw_all(program)
     # every cell the file brings in, imported ones included, draws too
     for name, G in program.graphs.items():
-        if G.graph["kind"] == "cell":
+        if G.kind == "cell":
             assert output(render_cell(G), format="dot").startswith("digraph")

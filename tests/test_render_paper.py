@@ -63,26 +63,26 @@ def _own_cells(path: str) -> list:
     """The cells a file defines (not those it imports): every cell of specs/std once."""
     program = _program(str(ROOT / path))
     return [name for name, G in program.graphs.items()
-            if G.graph["kind"] == "cell" and Path(G.graph["file"]).name == Path(path).name]
+            if G.kind == "cell" and Path(G.header.file).name == Path(path).name]
 
 
 def _networks(path: str) -> list:
     program = _program(str(ROOT / path))
-    return [name for name, G in program.graphs.items() if G.graph["kind"] == "network"]
+    return [name for name, G in program.graphs.items() if G.kind == "network"]
 
 
 def _cell_drawings(path: str, name: str) -> list:
     """The paper drawings of a cell, built from a fresh load: folded, and unrolled over 3 steps."""
     G = rnndsl.load(str(ROOT / path)).graphs[name]
     drawings = [render_cell(G, style="paper")]
-    if G.graph.get("over") != "tree":
+    if G.header.over != "tree":
         drawings.append(render_cell(G, unroll=3, style="paper"))
     return drawings
 
 
 def _openable(G) -> list:
     """The layers of a network that can be drawn opened: those applying a cell."""
-    return [n for n, d in G.nodes(data=True) if d["kind"] == "layer" and d["app"].cell is not None]
+    return [n for n, layer in G.layers() if layer.app.cell is not None]
 
 
 def _network_drawings(path: str, name: str) -> list:
@@ -111,9 +111,8 @@ def _grayscale(colour: str) -> bool:
 
 def _reads(G) -> tuple:
     """(the delays at which the cell reads a value, whether it reads a child's value)."""
-    delays = {d.get("delay", 0) for _, _, d in G.edges(data=True)
-              if d.get("delay", 0) >= 1 and not d.get("child")}
-    return delays, any(d.get("child") for _, _, d in G.edges(data=True))
+    delays = {use.delay for _, _, use in G.uses() if use.delay >= 1 and not use.child}
+    return delays, any(use.child for _, _, use in G.uses())
 
 
 # ---------------------------------------------------------------- every cell, every network
@@ -139,14 +138,14 @@ def test_every_std_cell_draws_the_same_bytes_in_grays(path):
         assert ("each child" in folded) == children, name
         assert ("same step" in folded or "same node" in folded) == bool(delays or children), name
         assert folded.count("style=dashed") == sum(
-            1 for _, _, d in G.edges(data=True) if d.get("delay", 0) >= 1 and not d.get("child")), name
+            1 for _, _, use in G.uses() if use.delay >= 1 and not use.child), name
 
 
 def test_every_std_cell_is_drawn():
     drawn = {name for f in _std_files() for name in _own_cells(f)}
     assert {"LSTM", "GRU", "Elman", "CTRNN", "ChildSumTreeLSTM", "NTM", "MTRNN"} <= drawn
     cells = _program(str(ROOT / "specs/std/cells.rnn")).graphs
-    assert {n for n, G in cells.items() if G.graph["kind"] == "cell"} <= drawn
+    assert {n for n, G in cells.items() if G.kind == "cell"} <= drawn
 
 
 @pytest.mark.parametrize("path", [f for f in _example_files() if _networks(f)])
@@ -454,9 +453,9 @@ def test_functions_are_named_as_notation_names_them():
     dot = render_cell(program.graphs["Funcs"], style="paper")
     tex = _labels(dot)
     drawn = {}
-    for node, data in program.graphs["Funcs"].nodes(data=True):
-        if data["kind"] == "op" and data["op"] not in ("add",):
-            drawn[data["op"]] = node
+    for node, rec in program.graphs["Funcs"].records():
+        if rec.kind == "op" and rec.op not in ("add",):
+            drawn[rec.op] = node
     assert set(drawn) == {"relu", "softplus", "hard_sigmoid", "sign", "log_softmax", "gelu"}
     for name, node in drawn.items():
         assert tex[node] == f"${notation.function_latex(name)}$", name

@@ -914,9 +914,9 @@ def test_states_are_the_values_read_at_a_delay_in_equation_order():
         }
     """)
     g = program.graph("S")
-    assert g.graph["states"] == ["b", "y", "x"]
-    assert g.graph["delays"] == {"x": 1, "b": 2, "a": 0, "y": 0}
-    assert (g.graph["solver"], g.graph["step"]) == ("euler", 0.5)
+    assert g.header.states == ("b", "y", "x")
+    assert g.header.delays == {"x": 1, "b": 2, "a": 0, "y": 0}
+    assert (g.header.solver, g.header.step) == ("euler", 0.5)
 
 
 def test_hyperparameter_defaults_are_typed():
@@ -927,7 +927,7 @@ def test_hyperparameter_defaults_are_typed():
             output h
         }
     """)
-    hp = program.graph("H").graph["hparams"]
+    hp = program.graph("H").header.hparams
     assert [(h.name, h.type, h.default) for h in hp.values()] == [
         ("units", "int", 8), ("rate", "float", 1.0), ("on", "bool", True), ("mode", "str", "a")]
 

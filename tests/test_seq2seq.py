@@ -407,8 +407,8 @@ def test_the_encoder_decoder_checks_and_types():
     program = checked(NET.format(call="EncoderDecoder(GRU(units), LSTM(16), vocab=9, embed=4, attention=bahdanau, "
                                       "bridge=dense)(words, target)"))
     G = program.graphs["N"]
-    (output,) = [n for n, d in G.nodes(data=True) if d["kind"] == "output"]
-    assert str(G.nodes[output]["type"]) == "seq[9]"
+    (output,) = G.of_kind("output")
+    assert str(G.node(output).type) == "seq[9]"
 
 
 # ---------------------------------------------------------------- rnndsl train and predict

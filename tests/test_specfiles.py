@@ -200,7 +200,7 @@ def test_a_saved_models_text_imports_nothing_but_what_it_carries():
 def test_programs_from_text_keep_their_own_text():
     a = load(ELMAN.replace("tanh", "sigmoid"))
     b = load(ELMAN + "\n# the second text: its lines would otherwise be quoted for the first\n")
-    assert a.cells["E"].graph.graph["span"].text != b.cells["E"].graph.graph["span"].text
+    assert a.cells["E"].graph.header.span.text != b.cells["E"].graph.header.span.text
     with pytest.raises(SpecErrors) as raised:
         load("cell A {\n    h[t] = nope(x[t])\n}\n")
     load("cell B {\n    input x: [3]\n    h[t] = x[t]\n    output h\n}\n")  # another <string>

@@ -68,46 +68,46 @@ def test_states_and_outputs(library, name):
 def test_gru_is_the_reset_after_form(library):
     G = library.graph("GRU")
     # r multiplies the recurrent term (U_h @ h[t-1] + bh_h), not h[t-1] itself
-    (r_use,) = [v for _, v in G.out_edges("r")]
-    operands = {u for u, _ in G.in_edges(r_use)}
+    (r_use,) = [v for v, _ in G.users("r")]
+    operands = {u for u, _ in G.operands(r_use)}
     assert "r" in operands
-    assert any(G.nodes[u].get("op") == "add" for u in operands)
+    assert any(G.node(u).kind == "op" and G.node(u).op == "add" for u in operands)
 
 
 def test_indrnn_recurrent_weight_is_a_vector_with_a_bound(library):
     G = library.graph("IndRNN")
-    assert [str(d) for d in G.nodes["u"]["shape"]] == ["units"]
-    assert [c.name.id for c in G.nodes["u"]["constraints"]] == ["max_abs"]
+    assert [str(d) for d in G.node("u").shape] == ["units"]
+    assert [c.name.id for c in G.node("u").constraints] == ["max_abs"]
 
 
 def test_esn_reservoir_is_fixed(library):
     G = library.graph("ESN")
-    assert G.nodes["W"]["fixed"] and G.nodes["W_in"]["fixed"]
-    assert G.nodes["W"]["init"].name.id == "reservoir"
+    assert G.node("W").fixed and G.node("W_in").fixed
+    assert G.node("W").init.name.id == "reservoir"
 
 
 def test_ctrnn_is_continuous(library):
     G = library.graph("CTRNN")
-    assert G.graph["solver"] == "rk4"
-    assert G.nodes["y"]["ode"]
+    assert G.header.solver == "rk4"
+    assert G.node("y").ode
 
 
 def test_tree_lstm_reads_children(library):
     G = library.graph("ChildSumTreeLSTM")
-    child_reads = sorted(u for u, _, d in G.edges(data=True) if d["child"])
+    child_reads = sorted(u for u, _, use in G.uses() if use.child)
     assert child_reads == ["c", "h", "h"]
-    assert G.graph["over"] == "tree"
+    assert G.header.over == "tree"
 
 
 def test_fully_recurrent_mask_is_fixed_and_all_ones(library):
     G = library.graph("FullyRecurrent")
-    assert G.nodes["M"]["fixed"] and not G.nodes["U"]["fixed"]
-    assert [str(d) for d in G.nodes["M"]["shape"]] == ["units", "units"]
+    assert G.node("M").fixed and not G.node("U").fixed
+    assert [str(d) for d in G.node("M").shape] == ["units", "units"]
 
 
 def test_second_order_weight_is_a_tensor_over_state_and_input(library):
     G = library.graph("SecondOrder")
-    assert [str(d) for d in G.nodes["W"]["shape"]] == ["units", "units", "in"]
+    assert [str(d) for d in G.node("W").shape] == ["units", "units", "in"]
 
 
 def test_mtrnn_input_reaches_only_the_fast_units(library):
@@ -115,16 +115,16 @@ def test_mtrnn_input_reaches_only_the_fast_units(library):
     import networkx as nx
 
     G = library.graph("MTRNN")
-    now = nx.DiGraph([(u, v) for u, v, d in G.edges(data=True) if not d["delay"]])
+    now = nx.DiGraph([(u, v) for u, v, use in G.uses() if not use.delay])
     assert nx.has_path(now, "x", "u_f")
     assert not nx.has_path(now, "x", "u_s")
 
 
 def test_memristive_is_continuous_with_a_fixed_projector(library):
     G = library.graph("Memristive")
-    assert G.graph["solver"] == "rk4"
-    assert G.nodes["w"]["ode"]
-    assert G.nodes["Omega"]["fixed"] and G.nodes["Omega"]["init"].name.id == "identity"
+    assert G.header.solver == "rk4"
+    assert G.node("w").ode
+    assert G.node("Omega").fixed and G.node("Omega").init.name.id == "identity"
 
 
 # Every cell of the library builds alone to a Keras model, saved and reloaded, with its hyperparameters
@@ -138,7 +138,7 @@ def test_every_cell_builds_alone(cell, library, tmp_path, capsys):
 
     from rnndsl.cli import main
 
-    hparams = library.graph(cell).graph["hparams"].values()
+    hparams = library.graph(cell).header.hparams.values()
     sets = [a for h in hparams if h.default is None for a in ("--set", f"{h.name}=4")]
     out = tmp_path / f"{cell}.keras"
     args = ["build", str(STD / "cells.rnn"), "--cell", cell, *sets, "-o", str(out)]

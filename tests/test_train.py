@@ -231,6 +231,22 @@ def test_evaluate_and_predict_a_saved_run(tmp_path, capsys):
     assert main(["predict", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "p.txt")]) == 2
     assert capsys.readouterr().err.endswith("does not end in .npz\n")
 
+    # the Python API reads the same run: Program.evaluate and Program.predict
+    import rnndsl
+
+    program = rnndsl.load(spec(tmp_path, SMALL))
+    assert program.evaluate(out=out) == pytest.approx(metrics["test"], rel=1e-5)
+    assert program.evaluate("Add", out=out, split="validation") == pytest.approx(metrics["validation"], rel=1e-5)
+    np.testing.assert_allclose(program.predict({"x": x}, out=out)["outputs"], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(rnndsl.UsageError, match=r"--beam decodes CTC and encoder-decoder models; the model of .* "
+                                                r"is neither"):
+        program.predict({"x": x}, out=out, beam=2)
+    record = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**record, "network": "Elsewhere"}))
+    with pytest.raises(rnndsl.UsageError) as e:
+        program.evaluate(out=out)
+    assert e.value.message == f"the run in {out} trained network `Elsewhere`, not `Add`"
+
 
 def test_a_ctc_run_predicts_label_sequences(tmp_path, capsys):
     path = tmp_path / "ctc.rnn"

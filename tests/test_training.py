@@ -32,10 +32,10 @@ seed = 7
 
 def _plan(text: str, **values):
     program = checked(text)
-    bound = program.bound.networks["N"]
-    env = {h.name: h.default for h in bound.hparams.values()}
+    G = program.graph("N")
+    env = {h.name: h.default for h in G.header.hparams.values()}
     env.update(values)
-    return training.plan(bound.ast, env)
+    return training.plan(G, env)
 
 
 def test_a_train_block_checks_and_evaluates():
@@ -59,7 +59,7 @@ def test_defaults():
 
 def test_a_network_without_a_train_block_has_no_plan():
     program = checked('network M {\n    input x: seq[2]\n    output x\n}\n')
-    assert training.plan(program.bound.networks["M"].ast, {}) is None
+    assert training.plan(program.graph("M"), {}) is None
 
 
 def test_train_stays_a_name():
@@ -205,10 +205,10 @@ def test_a_hyperparameter_without_default_is_checked_at_run_time():
     text = net("data = adding(steps=T)\nloss = mse\nepochs = n", hparams="units: int = 4, T: int = 20, n: int")
     program, errors = compile_spec(text)
     assert not errors
-    bound = program.bound.networks["N"]
-    assert training.plan(bound.ast, {"units": 4, "T": 20, "n": 5}).epochs == 5
+    G = program.graph("N")
+    assert training.plan(G, {"units": 4, "T": 20, "n": 5}).epochs == 5
     with pytest.raises(SpecErrors) as e:
-        training.plan(bound.ast, {"units": 4, "T": 20, "n": 0})
+        training.plan(G, {"units": 4, "T": 20, "n": 0})
     assert e.value.errors[0].message == "`epochs` must be at least 1, not 0"
 
 

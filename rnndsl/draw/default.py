@@ -76,26 +76,27 @@ def _summary(doc: Optional[str], width: int = 78, most: int = 4) -> list:
 def _title(G) -> str:
     """`LSTM(units)`, `CTRNN(units, dt=0.1)`: a cell's or network's name and hyperparameters."""
     items = []
-    for name, hp in G.graph.get("hparams", {}).items():
+    for name, hp in G.header.hparams.items():
         items.append(name if hp.default is None else f"{name}={spec_text(hp.default)}")
-    return f"{G.graph['name']}({', '.join(items)})"
+    return f"{G.header.name}({', '.join(items)})"
 
 
 def _caption(G, extra: str = "") -> str:
     """The HTML label of a cell cluster or a network: title, notes and docstring summary."""
     rows = [f"<b>{escape(_title(G))}</b>" + (small(escape(extra), 10) if extra else "")]
-    rows += [small(escape(line), 9, FAINT) for line in _summary(G.graph.get("doc"))]
+    rows += [small(escape(line), 9, FAINT) for line in _summary(G.header.doc)]
     return "<br/>".join(rows)
 
 
 def _cell_extra(G) -> str:
     """What a cell's caption adds to its title: `  (over tree)`, `  (solver rk4, step 0.1)`."""
+    header = G.header
     bits = []
-    if G.graph.get("over") == "tree":
+    if header.over == "tree":
         bits.append("over tree")
-    if G.graph.get("solver"):
-        step = G.graph.get("step")
-        bits.append(f"solver {G.graph['solver']}" + (f", step {spec_text(step)}" if step is not None else ""))
+    if header.solver:
+        step = header.step
+        bits.append(f"solver {header.solver}" + (f", step {spec_text(step)}" if step is not None else ""))
     return ("  (" + "; ".join(bits) + ")") if bits else ""
 
 
@@ -120,19 +121,19 @@ class Default:
     - every drawing: `legend(dot, index, delays, children)`, last: the delays of the reads drawn
       and whether a child's value is read, for a style that explains its edges apart;
     - folded cell: `cell(G, draw)` makes the graph and calls `draw(g)` on the (sub)graph the cell
-      goes in; `node(f, g, node, data, note)` draws a node of the folded drawing `f` (`FoldedCell`):
+      goes in; `node(f, g, node, rec, note)` draws a node of the folded drawing `f` (`FoldedCell`):
       an input, value, parameter, hyperparameter, constant or operation (`note`: a parameter's
       ` fixed`, an operation's constant arguments); `per_child(f)` the attributes of the cluster of
       the operations done for each child; `marker(f, g, name, text)` an output's marker;
-      `edge(f, u, v, data, mark) -> attrs` an edge's (`mark`: the operand's, `−` on a subtrahend);
+      `edge(f, u, v, use, mark) -> attrs` an edge's (`mark`: the operand's, `−` on a subtrahend);
     - unrolled cell: `unrolled(G, steps)` makes the graph; `initial_frame(c)`, `step_frame(c, s)`
       set the clusters' attributes; `initial_node(c, node_id, G, src, idx)` and
       `step_node(c, node_id, G, n, s)` draw a value at a step; `now_edge() -> attrs`,
       `delay_edge(src, v, s, k, integral) -> attrs` the edges' attributes (a read k steps back;
       `integral`: a continuous state from its previous value); `shared(dot, G, params)` the
       parameters every step shares;
-    - network: `network(G)` makes the graph; `network_input(dot, G, node, data)`,
-      `network_output(dot, node, data)`, `network_state(dot, G, node, data, bound)` and
+    - network: `network(G)` makes the graph; `network_input(dot, G, node, rec)`,
+      `network_output(dot, node, rec)`, `network_state(dot, G, node, rec, bound)` and
       `layer(dot, G, node, app, call)` draw a node (`call`: a `network.Call`); `layer_frame(c, G, app,
       call, note, cell_graph)` sets an opened layer's cluster's attributes (`note`: what the frame
       says besides the call, text pieces with a value between each two);
@@ -145,9 +146,9 @@ class Default:
     # ---- folded cell
 
     def cell(self, G, draw) -> graphviz.Digraph:
-        dot = _cell_graph(G.graph["name"])
+        dot = _cell_graph(G.header.name)
         dot.attr(rankdir="LR")
-        with dot.subgraph(name=f"cluster_{G.graph['name']}") as c:
+        with dot.subgraph(name=f"cluster_{G.header.name}") as c:
             c.attr(label=html_label(_caption(G, _cell_extra(G))), labelloc="t", style="rounded,filled",
                    fillcolor=CLUSTER_FILL, color="#999999", fontname=FONT, margin="12")
             draw(c)
@@ -164,16 +165,16 @@ class Default:
                fontsize="10", fontname=FONT)
         g.edge(f.id(name), marker, color=OUTPUT_LINE, arrowsize="0.6")
 
-    def node(self, f, g, node, data, note: str) -> None:
-        kind = data["kind"]
+    def node(self, f, g, node, rec, note: str) -> None:
+        kind = rec.kind
         nid = f.id(node)
-        shape = _shape(data.get("shape"), f.subst)
+        shape = _shape(rec.shape, f.subst)
         if kind == "input":
             g.node(nid, html_label(f"<b>{escape(node)}</b> {small(escape(shape), 9)}"), shape="ellipse",
                    style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, fontname=FONT,
                    tooltip=f"input {node}: {shape}")
         elif kind == "value":
-            self._value_node(f, g, node, data, shape)
+            self._value_node(f, g, node, rec, shape)
         elif kind == "param":
             label = f"{escape(node)}<br/>{small(escape(shape) + note, SMALL - 1)}"
             g.node(nid, html_label(label), shape="plaintext", fontsize=str(SMALL), fontcolor=FAINT,
@@ -184,29 +185,29 @@ class Default:
                    fontcolor=FAINT, fontname=FONT, margin="0.02", height="0.2", width="0.2",
                    tooltip=f"hyperparameter {node}")
         elif kind == "const":
-            g.node(nid, escape(data.get("label", data.get("value"))), shape="plaintext",
+            g.node(nid, escape(rec.label), shape="plaintext",
                    fontsize=str(SMALL), fontcolor=FAINT, fontname=FONT, margin="0.02",
                    height="0.2", width="0.2")
         else:
-            self._op_node(f, g, node, data, note)
+            self._op_node(f, g, node, rec, note)
 
-    def _value_node(self, f, g, node, data, shape) -> None:
-        outputs = f.G.graph.get("outputs", [])
+    def _value_node(self, f, g, node, rec, shape) -> None:
+        outputs = f.G.header.outputs
         is_out = node in outputs
         attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6",
                      fontname=FONT)
         what = "value"
-        if data.get("state"):
+        if rec.state:
             attrs["peripheries"] = "2"
-            what = "continuous state" if data.get("ode") else "state"
+            what = "continuous state" if rec.ode else "state"
         if is_out:
             attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
             what = "output " + what
         g.node(f.id(node), html_label(f"<b>{escape(node)}</b> {small(escape(shape), 9)}"),
                tooltip=f"{what} {node}: {shape}", **attrs)
 
-    def _op_node(self, f, g, node, data, notes: str) -> None:
-        op = data["op"]
+    def _op_node(self, f, g, node, rec, notes: str) -> None:
+        op = rec.op
         if op.startswith("children."):  # `Σ children`, `mean children`
             reduction = op.split(".", 1)[1]
             text = BIG_OPERATORS.get(reduction, (reduction,))[0] + " children"
@@ -228,34 +229,34 @@ class Default:
             g.node(f.id(node), html_label(label), shape="box", style="rounded", fontsize="11",
                    height="0.3", width="0.3", margin="0.06,0.03", fontname=FONT, tooltip=op)
 
-    def edge(self, f, u, v, data, mark: Optional[str]) -> dict:
+    def edge(self, f, u, v, use, mark: Optional[str]) -> dict:
         G = f.G
         attrs = {"arrowsize": "0.6"}
-        ukind = G.nodes[u]["kind"]
+        ukind = G.node(u).kind
         if ukind in ("param", "hparam", "const"):
             attrs.update(color=FAINT, penwidth="0.6", arrowsize="0.4")
         if mark:
             attrs.update(headlabel=mark, labelfontsize="10" if len(mark) == 1 else str(SMALL),
                          labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
-        delay = data.get("delay", 0)
-        if data.get("child"):
+        delay = use.delay
+        if use.child:
             attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
                          fontsize="9", fontname=FONT)
         elif delay >= 1:
             attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
                          fontsize="10", fontname=FONT)
-        if data.get("role") == "def":
+        if use.defines:
             attrs["penwidth"] = "1.3"
-            if G.nodes[v].get("ode"):
+            if G.integrated(v):
                 attrs.update(label="∫", fontsize="14", fontname=FONT)
-            elif "index" in data:
-                attrs.update(label=f"part {data['index'] + 1}", fontsize=str(SMALL), fontname=FONT)
+            elif use.index is not None:
+                attrs.update(label=f"part {use.index + 1}", fontsize=str(SMALL), fontname=FONT)
         return attrs
 
     # ---- unrolled cell
 
     def unrolled(self, G, steps: int) -> graphviz.Digraph:
-        dot = _cell_graph(f"{G.graph['name']}_unrolled")
+        dot = _cell_graph(f"{G.header.name}_unrolled")
         dot.attr(rankdir="BT", label=html_label(_caption(G, f"  unrolled over {steps} steps")), labelloc="t",
                  nodesep="0.35", ranksep="0.45")
         return dot
@@ -265,8 +266,8 @@ class Default:
                color=FAINT, fontname=FONT, labelloc="b")
 
     def initial_node(self, c, node_id: str, G, src: str, idx: int) -> None:
-        init = G.nodes[src].get("init", 0)
-        init_text = "0" if G.nodes[src]["kind"] == "input" else spec_text(init)
+        rec = G.node(src)
+        init_text = "0" if rec.kind == "input" else spec_text(rec.init)
         label = f"<b>{escape(src)}[{idx}]</b><br/>{small('= ' + escape(init_text), SMALL)}"
         c.node(node_id, html_label(label), shape="ellipse", style="dashed", color=FAINT,
                fontname=FONT, tooltip=f"initial {src}")
@@ -276,14 +277,14 @@ class Default:
                color="#999999", fontname=FONT, labelloc="b")  # rankdir=BT: "b" is the top
 
     def step_node(self, c, node_id: str, G, n: str, s: int) -> None:
-        d = G.nodes[n]
-        if d["kind"] == "input":
+        rec = G.node(n)
+        if rec.kind == "input":
             attrs = dict(shape="ellipse", style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE)
         else:
             attrs = dict(shape="ellipse", style="filled,bold", fillcolor=VALUE_FILL, penwidth="1.6")
-            if d.get("state"):
+            if rec.state:
                 attrs["peripheries"] = "2"
-            if n in G.graph.get("outputs", []):
+            if n in G.header.outputs:
                 attrs.update(color=OUTPUT_LINE, fillcolor=OUTPUT_FILL)
         c.node(node_id, html_label(f"<b>{escape(n)}[{s}]</b>"), fontname=FONT,
                tooltip=f"{n} at step {s}", **attrs)
@@ -300,7 +301,7 @@ class Default:
 
     def shared(self, dot, G, params: list) -> None:
         rows = [small("<b>shared by every step</b>", SMALL)]
-        rows += [small(f"{escape(n)} {escape(_shape(d.get('shape')))}" + param_note(d), SMALL) for n, d in params]
+        rows += [small(f"{escape(n)} {escape(_shape(rec.shape))}" + param_note(rec), SMALL) for n, rec in params]
         dot.node("%params", html_label("<br/>".join(rows)), shape="note", color=FAINT, fontcolor=FAINT,
                  fontname=FONT, margin="0.08,0.04")
 
@@ -308,7 +309,7 @@ class Default:
 
     def network(self, G) -> graphviz.Digraph:
         return graphviz.Digraph(
-            name=G.graph["name"],
+            name=G.header.name,
             graph_attr=dict(rankdir="LR", compound="true", fontname=FONT, labelloc="t",
                             nodesep="0.3", ranksep="0.45", newrank="true",
                             label=html_label(_caption(G))),
@@ -316,18 +317,18 @@ class Default:
             edge_attr=dict(fontname=FONT, fontsize="10"),
         )
 
-    def network_input(self, dot, G, node: str, data: dict) -> None:
-        t = data.get("type")
+    def network_input(self, dot, G, node: str, rec) -> None:
+        t = rec.type
         dot.node(node, html_label(f"<b>{escape(node)}</b><br/>{small(escape(t), 9)}"), shape="ellipse",
                  style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, tooltip=f"input {node}: {t}")
 
-    def network_output(self, dot, node: str, data: dict) -> None:
+    def network_output(self, dot, node: str, rec) -> None:
         dot.node(node, html_label("<b>output</b>"), shape="ellipse", style="filled,bold",
-                 fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {data.get('type')}")
+                 fillcolor=OUTPUT_FILL, color=OUTPUT_LINE, tooltip=f"output: {rec.type}")
 
-    def network_state(self, dot, G, node: str, data: dict, bound: str) -> None:
-        dot.node(node, html_label(f"<b>{escape(bound)}</b><br/>{small(escape('final ' + data['state']), 9)}"),
-                 shape="ellipse", tooltip=f"{bound}: final state {data['state']} of {data['app'].id}")
+    def network_state(self, dot, G, node: str, rec, bound: str) -> None:
+        dot.node(node, html_label(f"<b>{escape(bound)}</b><br/>{small(escape('final ' + rec.state), 9)}"),
+                 shape="ellipse", tooltip=f"{bound}: final state {rec.state} of {rec.app.id}")
 
     @staticmethod
     def _head(app) -> str:
@@ -343,7 +344,7 @@ class Default:
         rows = [self._head(app) + escape(call.text())]
         if note:
             rows.append(f"<b>{escape(''.join(spec_text(p) if i % 2 else p for i, p in enumerate(note)))}</b>")
-        rows += [small(escape(line), 9, FAINT) for line in _summary(cell_graph.graph.get("doc"))]
+        rows += [small(escape(line), 9, FAINT) for line in _summary(cell_graph.header.doc)]
         c.attr(label=html_label("<br/>".join(rows)), style="rounded,filled", fillcolor=CLUSTER_FILL,
                color="#777777", labelloc="t", fontname=FONT)
 

@@ -41,13 +41,13 @@ class FoldedCell:
         self.p = prefix
         self.subst = subst or {}
         self.markers = markers
-        self.index = G.graph.get("index") or "t"
+        self.index = G.header.index or "t"
         self.delays: set = set()
         self.children = False
         self.rep = self._merge_chains()
         self.inlined = self._inline_constants()
         self.hidden = {src for op in self.inlined for src in G.predecessors(op)
-                       if G.nodes[src]["kind"] in ("const", "hparam") and G.out_degree(src) == 1}
+                       if G.node(src).kind in ("const", "hparam") and G.out_degree(src) == 1}
 
     def id(self, node: str) -> str:
         return self.p + node
@@ -60,16 +60,16 @@ class FoldedCell:
         """
         G = self.G
         rep = {}
-        for node, data in G.nodes(data=True):
-            if data["kind"] != "op" or data["op"] not in ("add", "mul"):
+        for node, rec in G.records():
+            if rec.kind != "op" or rec.op not in ("add", "mul"):
                 continue
-            outs = list(G.out_edges(node, data=True))
+            outs = G.users(node)
             if len(outs) != 1:
                 continue
-            _, user, edata = outs[0]
-            udata = G.nodes[user]
-            if (udata["kind"] == "op" and udata["op"] == data["op"] and edata.get("delay", 0) == 0
-                    and udata.get("per_child") == data.get("per_child")):
+            user, use = outs[0]
+            user_rec = G.node(user)
+            if (user_rec.kind == "op" and user_rec.op == rec.op and use.delay == 0
+                    and user_rec.per_child == rec.per_child):
                 rep[node] = user
 
         def find(n):
@@ -85,17 +85,17 @@ class FoldedCell:
         of operand 0 or None, text of operand 1 or None]}; the inlined nodes are not drawn."""
         G = self.G
         out = {}
-        for node, data in G.nodes(data=True):
-            if data["kind"] != "op" or data["op"] not in _INLINE + ("neg",) or self.rep[node] != node:
+        for node, rec in G.records():
+            if rec.kind != "op" or rec.op not in _INLINE + ("neg",) or self.rep[node] != node:
                 continue
-            edges = sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
-            if len(edges) != (1 if data["op"] == "neg" else 2):
+            operands = G.operands(node)
+            if len(operands) != (1 if rec.op == "neg" else 2):
                 continue
             texts = [None, None]
-            for i, (src, _, _) in enumerate(edges):
-                sdata = G.nodes[src]
-                if sdata["kind"] in ("const", "hparam") and G.out_degree(src) == 1:
-                    texts[i] = str(sdata.get("label", src))
+            for i, (src, _) in enumerate(operands):
+                src_rec = G.node(src)
+                if src_rec.kind in ("const", "hparam") and G.out_degree(src) == 1:
+                    texts[i] = str(src_rec.label)
             if texts != [None, None]:
                 out[node] = texts
         return out
@@ -104,54 +104,53 @@ class FoldedCell:
 
     def draw(self, g: graphviz.Digraph) -> "FoldedCell":
         G = self.G
-        per_child = [n for n, d in G.nodes(data=True)
-                     if d["kind"] == "op" and d.get("per_child") and self.rep[n] == n]
+        per_child = [n for n, rec in G.records()
+                     if rec.kind == "op" and rec.per_child and self.rep[n] == n]
         hidden = self.hidden
-        for node, data in G.nodes(data=True):
-            if data["kind"] == "op" and (self.rep[node] != node or node in per_child):
+        for node, rec in G.records():
+            if rec.kind == "op" and (self.rep[node] != node or node in per_child):
                 continue
             if node in hidden:
                 continue
-            self._node(g, node, data)
+            self._node(g, node, rec)
         if per_child:
             with g.subgraph(name=f"cluster_{self.p}per_child") as sub:
                 sub.attr(**self.style.per_child(self))
                 for node in per_child:
-                    self._node(sub, node, G.nodes[node])
-        for u, v, key, data in G.edges(keys=True, data=True):
-            self._edge(g, u, v, data)
+                    self._node(sub, node, G.node(node))
+        for u, v, use in G.uses():
+            self._edge(g, u, v, use)
         if self.markers:
-            outputs = G.graph.get("outputs", [])
+            outputs = G.header.outputs
             for i, name in enumerate(outputs):
                 self.style.marker(self, g, name, "output" if len(outputs) == 1 else f"output {i + 1}")
         return self
 
-    def _node(self, g, node, data) -> None:
-        kind = data["kind"]
-        if kind == "param":
-            note = param_note(data)
-        elif kind == "op":
-            note = _op_notes(data["op"], data.get("attrs") or {})
+    def _node(self, g, node, rec) -> None:
+        if rec.kind == "param":
+            note = param_note(rec)
+        elif rec.kind == "op":
+            note = _op_notes(rec.op, rec.attrs)
         else:
             note = ""
-        self.style.node(self, g, node, data, note)
+        self.style.node(self, g, node, rec, note)
 
     # ---- edges
 
-    def _edge(self, g, u, v, data) -> None:
+    def _edge(self, g, u, v, use) -> None:
         G = self.G
-        if G.nodes[u]["kind"] == "op" and self.rep[u] != u:
+        if G.node(u).kind == "op" and self.rep[u] != u:
             return  # inside a merged chain
         if u in self.hidden:
             return  # written in the operation's label
         v_drawn = self.rep[v]
-        if data.get("child"):
+        if use.child:
             self.children = True
-        elif data.get("delay", 0) >= 1:
-            self.delays.add(data["delay"])
-        attrs = self.style.edge(self, u, v, data, self._mark(v_drawn, data))
+        elif use.delay >= 1:
+            self.delays.add(use.delay)
+        attrs = self.style.edge(self, u, v, use, self._mark(v_drawn, use))
         tail, head = self.id(u), self.id(v_drawn)
-        if data.get("child") or data.get("delay", 0) >= 1 or G.nodes[u].get("ode"):
+        if use.child or use.delay >= 1 or G.integrated(u):
             if v_drawn in self.upstream(u):
                 # A feedback edge: written from the reader to the value and drawn backwards,
                 # so that it is laid out along the data flow instead of across the drawing.
@@ -162,13 +161,13 @@ class FoldedCell:
                         attrs["tail" + key[4:]] = attrs.pop(key)
         g.edge(tail, head, **attrs)
 
-    def _mark(self, v_drawn, data) -> Optional[str]:
+    def _mark(self, v_drawn, use) -> Optional[str]:
         """The mark on an operand's edge where the order of operands matters (`−` on a
         subtrahend), or None."""
-        vdata = self.G.nodes[v_drawn]
-        if vdata["kind"] != "op" or v_drawn in self.inlined:
+        v_rec = self.G.node(v_drawn)
+        if v_rec.kind != "op" or v_drawn in self.inlined:
             return None
-        return OPERAND_MARKS.get(vdata.get("op"), {}).get(data.get("arg"))
+        return OPERAND_MARKS.get(v_rec.op, {}).get(use.arg)
 
     def upstream(self, value: str) -> set:
         """The nodes that `value` depends on in the same step (through delay-0 edges)."""
@@ -176,14 +175,14 @@ class FoldedCell:
             G = self.G
             self._now = nx.DiGraph()
             self._now.add_nodes_from(self.rep[n] for n in G.nodes)
-            for u, v, d in G.edges(data=True):
-                if d.get("delay", 0) == 0 and not d.get("child") and not G.nodes[u].get("ode") \
+            for u, v, use in G.uses():
+                if use.delay == 0 and not use.child and not G.integrated(u) \
                         and self.rep[u] != self.rep[v]:
                     self._now.add_edge(self.rep[u], self.rep[v])
         return nx.ancestors(self._now, value)
 
 
-def _op_notes(op: str, attrs: dict) -> str:
+def _op_notes(op: str, attrs) -> str:
     """The constant arguments of an operation that differ from their defaults: `axis=0`."""
     if not attrs:
         return ""

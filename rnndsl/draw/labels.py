@@ -44,8 +44,8 @@ def spec_text(v) -> str:
     return str(v)
 
 
-def param_note(data) -> str:
+def param_note(param) -> str:
     """What a parameter's label adds: ` fixed`, ` fit hebbian` (not trained by gradient descent).
-    `data` is the parameter's node data in a cell's graph."""
-    note = " fixed" if data.get("fixed") else ""
-    return note + (f" fit {data['fit'].name.id}" if data.get("fit") is not None else "")
+    `param` is the parameter's record (`ParamNode`) in a cell's graph."""
+    note = " fixed" if param.fixed else ""
+    return note + (f" fit {param.fit.name.id}" if param.fit is not None else "")

@@ -66,27 +66,28 @@ def _align(rows: list, env: str) -> str:
 # ---------------------------------------------------------------- cells
 
 
-def cell_equations(G, ast_cell: A.Cell, env: str = "align", w: Optional[ExpressionWriter] = None) -> str:
-    """The `align` block (or `aligned`, for notebooks) of the cell `ast_cell`, whose typed graph is `G`."""
+def cell_equations(G, env: str = "align", w: Optional[ExpressionWriter] = None) -> str:
+    """The `align` block (or `aligned`, for notebooks) of the cell whose typed graph is `G`: its equations
+    as written (`G.header.written`)."""
     w = w or ExpressionWriter(G)
-    rows = [w.equation(s) for s in ast_cell.body if isinstance(s, (A.Equation, A.ODE))]
+    rows = [w.equation(s) for s in G.header.written.body if isinstance(s, (A.Equation, A.ODE))]
     return _align(rows, env)
 
 
 def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
     """The sentence under the equations: inputs, then parameters grouped by shape, with their sets."""
     w = w or ExpressionWriter(G)
-    sig = G.graph["signature"]
-    index = G.graph["index"]
+    sig = G.signature
+    index = G.header.index
 
     def member(names: list, shape, at: Optional[str] = None) -> str:
         written = ",\\allowbreak ".join((w.read(n, at) if at else w.name(n)) for n in names)
         space = f"\\mathbb{{R}}^{{{w.dims(shape)}}}" if shape else "\\mathbb{R}"
         return f"${written} \\in {space}$"
 
-    inputs = [member([n], s, index) for n, s in sig["inputs"].items()]
+    inputs = [member([n], s, index) for n, s in sig.inputs.items()]
     groups: dict = {}
-    for n, s in sig["params"].items():
+    for n, s in sig.params.items():
         groups.setdefault(tuple(s), []).append(n)
     params = [member(names, list(shape)) for shape, names in groups.items()]
     parts = []
@@ -95,8 +96,8 @@ def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
         parts.append(f"{_names_sentence(inputs)} {noun}")
     if params:
         parts.append(f"the parameters are {_names_sentence(params)}")
-    fixed = [w.name(n) for n in sig["params"] if G.nodes[n].get("fixed")]
-    fitted = [w.name(n) for n in sig["params"] if G.nodes[n].get("fit") is not None]
+    fixed = [w.name(n) for n in sig.params if G.node(n).fixed]
+    fitted = [w.name(n) for n in sig.params if G.node(n).fit is not None]
     notes = []
     if fixed:
         notes.append(f"${', '.join(fixed)}$ {'is' if len(fixed) == 1 else 'are'} fixed")
@@ -108,11 +109,11 @@ def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
     return f"\\noindent {text}." if text else ""
 
 
-def cell_latex(G, ast_cell: A.Cell) -> str:
+def cell_latex(G) -> str:
     """The cell as a paper prints it: its equations in an `align`, and the `where` sentence."""
     w = ExpressionWriter(G)
     where = cell_where(G, w)
-    return cell_equations(G, ast_cell, w=w) + ("\n" + where if where else "") + "\n"
+    return cell_equations(G, w=w) + ("\n" + where if where else "") + "\n"
 
 
 # ---------------------------------------------------------------- networks
@@ -121,14 +122,15 @@ def cell_latex(G, ast_cell: A.Cell) -> str:
 class _NetworkWriter:
     """Writes a network's bindings: layers as operators applied to values, chains as nested applications."""
 
-    def __init__(self, G, bound):
+    def __init__(self, G):
         self.G = G
-        self.bound = bound
-        self.notation = G.graph.get("notation", {})
+        self.notation = G.header.notation
+        self.inputs = {n: G.node(n).info for n in G.of_kind("input")}
+        self.known = {*G.header.values, *self.inputs, *G.header.hparams}  # names of values and hyperparameters
 
     def name(self, name: str) -> str:
         """A value is bold (a tensor), a hyperparameter is not."""
-        return name_latex(name, bold=name not in self.bound.hparams, notation=self.notation)
+        return name_latex(name, bold=name not in self.G.header.hparams, notation=self.notation)
 
     def layer(self, call: A.Call) -> str:
         """`LSTM(64, returns=sequences)`: the layer's name, upright, and its arguments."""
@@ -147,7 +149,7 @@ class _NetworkWriter:
         if isinstance(e, A.String):
             return f"\\text{{{tex_escape(e.value)}}}", ATOM
         if isinstance(e, A.Name):
-            if e.id in self.bound.values or e.id in self.bound.inputs or e.id in self.bound.hparams:
+            if e.id in self.known:
                 return self.name(e.id), ATOM
             return f"\\mathrm{{{tex_escape(e.id)}}}", ATOM  # a keyword value: `sequences`, `bahdanau`
         if isinstance(e, A.BinOp) and e.op == ">>":
@@ -178,11 +180,12 @@ class _NetworkWriter:
     def rows(self) -> tuple:
         """The align's rows, one a binding and one an output computed in the `output` line, and the
         outputs' LaTeX."""
-        bound = self.bound
+        body = self.G.header.written.body
         rows = [(", ".join(self.name(n.id) for n in stmt.names), self.value(stmt.value))
-                for stmt in bound.ast.body if isinstance(stmt, A.Bind)]
-        exprs = [v for stmt in bound.ast.body if isinstance(stmt, A.NetOutput) for v in stmt.values]
-        taken = {self.name(n) for n in [*bound.values, *bound.inputs, *bound.hparams]}
+                for stmt in body if isinstance(stmt, A.Bind)]
+        exprs = [v for stmt in body if isinstance(stmt, A.NetOutput) for v in stmt.values]
+        header = self.G.header
+        taken = {self.name(n) for n in [*header.values, *self.inputs, *header.hparams]}
         computed = [i for i, e in enumerate(exprs) if not isinstance(e, A.Name)]
         names = self._output_names([str(i + 1) if len(exprs) > 1 else None for i in computed], taken)
         outputs = []
@@ -223,17 +226,17 @@ def _type_space(info, notation: dict) -> str:
     return item
 
 
-def network_equations(G, bound, env: str = "align") -> str:
+def network_equations(G, env: str = "align") -> str:
     """The `align` (or `aligned`) block of a network's bindings and computed outputs; empty when none."""
-    rows, _ = _NetworkWriter(G, bound).rows()
+    rows, _ = _NetworkWriter(G).rows()
     return _align(rows, env) if rows else ""
 
 
-def network_latex(G, bound) -> str:
+def network_latex(G) -> str:
     """A network's data flow as an `align` of its bindings, its inputs' sets and its outputs."""
-    w = _NetworkWriter(G, bound)
+    w = _NetworkWriter(G)
     rows, outputs = w.rows()
-    inputs = [f"${w.name(n)} \\in {_type_space(info, w.notation)}$" for n, info in bound.inputs.items()]
+    inputs = [f"${w.name(n)} \\in {_type_space(info, w.notation)}$" for n, info in w.inputs.items()]
     parts = []
     if inputs:
         parts.append(f"{_names_sentence(inputs)} {'is the input' if len(inputs) == 1 else 'are the inputs'}")

@@ -77,18 +77,18 @@ class ExpressionWriter:
 
     def __init__(self, G):
         self.G = G
-        self.notation = G.graph.get("notation", {})
-        self.index = G.graph["index"]  # "t", or "n" over trees
-        self.continuous = G.graph.get("solver") is not None
+        self.notation = G.header.notation
+        self.index = G.header.index  # "t", or "n" over trees
+        self.continuous = G.header.solver is not None
         # the shape of every operation, by the span of the expression it came from
-        self.op_shapes = {_span_key(d["span"]): d.get("shape") for _, d in G.nodes(data=True)
-                          if d.get("kind") == "op" and d.get("span") is not None}
+        self.op_shapes = {_span_key(rec.span): rec.shape for _, rec in G.records()
+                          if rec.kind == "op" and rec.span is not None}
 
     # ---- names and shapes
 
     def shape_of_name(self, name: str) -> Optional[tuple]:
-        if name in self.G.nodes and self.G.nodes[name].get("kind") in ("input", "param", "value"):
-            return self.G.nodes[name].get("shape")
+        if name in self.G.nodes and self.G.node(name).kind in ("input", "param", "value"):
+            return self.G.node(name).shape
         return ()  # a hyperparameter, a dimension or a generator's variable: a number
 
     def scalar(self, e) -> bool:
@@ -143,7 +143,7 @@ class ExpressionWriter:
         if isinstance(e, A.String):
             return f"\\text{{{tex_escape(e.value)}}}", ATOM
         if isinstance(e, A.Name):
-            if self.continuous and e.id in self.G.nodes and self.G.nodes[e.id].get("kind") == "value":
+            if self.continuous and e.id in self.G.nodes and self.G.node(e.id).kind == "value":
                 return f"{self.name(e.id)}(t)", ATOM
             return self.name(e.id), ATOM
         if isinstance(e, A.Indexed):

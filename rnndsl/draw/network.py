@@ -78,7 +78,7 @@ def _layer_call(app, graphs: dict) -> Call:
 
 def _cell_call(ref, graphs: dict) -> Call:
     G = graphs.get(ref.cell)
-    order = list(G.graph["hparams"]) if G is not None else list(ref.args)
+    order = list(G.header.hparams) if G is not None else list(ref.args)
     items = []
     positional = True
     for name in order:
@@ -108,7 +108,7 @@ def _opened_note(app) -> tuple:
 
 def _expanded(G, expand) -> dict:
     """{application id: the name it was asked by} for the layers to draw opened."""
-    apps = {n: d["app"] for n, d in G.nodes(data=True) if d["kind"] == "layer"}
+    apps = {n: layer.app for n, layer in G.layers()}
     by_name = {}
     for app_id, app in apps.items():
         by_name[app_id] = app_id
@@ -120,7 +120,7 @@ def _expanded(G, expand) -> dict:
     for name in expand or ():
         if name not in by_name:
             hint = "".join(f"; {h}" for h in did_you_mean(name, by_name))
-            raise UsageError(f"network `{G.graph['name']}` has no layer `{name}`{hint}")
+            raise UsageError(f"network `{G.header.name}` has no layer `{name}`{hint}")
         app = apps[by_name[name]]
         if app.kind == ENCODER_DECODER:
             raise UsageError(f"`{name}` is an encoder-decoder, drawn as one layer; render its cells "
@@ -135,29 +135,30 @@ def _bindings(app, G, cell_graph) -> dict:
     """Shape symbols of the cell bound by this application: its int hyperparameters and,
     where the input is a plain `seq[...]`, its free dimensions."""
     subst = {}
-    hparams = cell_graph.graph.get("hparams", {})
+    hparams = cell_graph.header.hparams
     for hp, value in app.cell.args.items():
         if hp in hparams and hparams[hp].type == "int" and isinstance(value, (Dim, int)) \
                 and not isinstance(value, bool):
             subst[hp] = Dim.of(value)
     if app.kind == "Stack":
         return subst  # the layers past the first see another input size
-    signature = cell_graph.graph.get("signature") or {}
-    for (name, shape), src in zip(signature.get("inputs", {}).items(), app.inputs):
-        t = G.nodes[src].get("type")
+    signature = cell_graph.signature
+    inputs = signature.inputs if signature is not None else {}
+    for (name, shape), src in zip(inputs.items(), app.inputs):
+        t = G.node(src).type
         if t is None or shape is None or len(shape) != len(t.dims):
             continue
         for d, actual in zip(shape, t.dims):
             sym = d.as_symbol()
-            if sym is not None and sym in cell_graph.graph.get("free_dims", []):
+            if sym is not None and sym in cell_graph.header.free_dims:
                 subst[sym] = actual
     return subst
 
 
-def _state_name(data) -> str:
-    """The name a final-state node is bound to (`c, h = LSTM(..., returns=states)(x)`)."""
-    app = data["app"]
-    return app.names[list(app.ports).index(data["state"])]
+def _state_name(state) -> str:
+    """The name a final-state node (`state`, its `StateNode`) is bound to (`c, h = LSTM(..., returns=states)(x)`)."""
+    app = state.app
+    return app.names[list(app.ports).index(state.state)]
 
 
 def draw_network(G, graphs: dict, expand, style) -> graphviz.Digraph:
@@ -169,16 +170,16 @@ def draw_network(G, graphs: dict, expand, style) -> graphviz.Digraph:
     drawn = []  # the opened layers' drawings, for the legend
     entry: dict = {}  # app id -> [cell input node ids]
     exit_: dict = {}  # app id -> cell output node id
-    for node, data in G.nodes(data=True):
-        kind = data["kind"]
+    for node, rec in G.records():
+        kind = rec.kind
         if kind == "input":
-            style.network_input(dot, G, node, data)
+            style.network_input(dot, G, node, rec)
         elif kind == "output":
-            style.network_output(dot, node, data)
+            style.network_output(dot, node, rec)
         elif kind == "state":  # a final state taken by `returns=states`, under the name it is bound to
-            style.network_state(dot, G, node, data, _state_name(data))
+            style.network_state(dot, G, node, rec, _state_name(rec))
         else:
-            app = data["app"]
+            app = rec.app
             call = _layer_call(app, graphs)
             if node in opened:
                 cell_graph = graphs[app.cell.cell]
@@ -187,30 +188,29 @@ def draw_network(G, graphs: dict, expand, style) -> graphviz.Digraph:
                     style.layer_frame(c, G, app, call, _opened_note(app), cell_graph)
                     drawn.append(FoldedCell(cell_graph, style, prefix, _bindings(app, G, cell_graph),
                                             markers=False).draw(c))
-                inputs = [n for n, d in cell_graph.nodes(data=True) if d["kind"] == "input"]
-                entry[node] = [prefix + n for n in inputs]
-                outs = cell_graph.graph.get("outputs", [])
+                entry[node] = [prefix + n for n in cell_graph.of_kind("input")]
+                outs = cell_graph.header.outputs
                 exit_[node] = prefix + outs[0] if outs else None
             else:
                 style.layer(dot, G, node, app, call)
-    for u, v, data in G.edges(data=True):
+    for u, v, flow in G.uses():
         attrs = {}
-        t = data.get("type")
+        t = flow.type
         if t is not None:
             attrs.update(style.network_edge(G, t))
         tail, head = u, v
         if u in exit_ and exit_[u] is not None:
             tail = exit_[u]
             attrs["ltail"] = f"cluster_{u}"
-        if u in exit_ and "state" in data:  # a final state leaves the opened cell from that state
-            tail = f"{u}/{data['state']}"
+        if u in exit_ and flow.state is not None:  # a final state leaves the opened cell from that state
+            tail = f"{u}/{flow.state}"
         if v in entry:
             targets = entry[v]
-            if "state" in data:  # an initial state enters the opened cell at that state
-                head = f"{v}/{data['state']}"
+            if flow.state is not None:  # an initial state enters the opened cell at that state
+                head = f"{v}/{flow.state}"
                 attrs["lhead"] = f"cluster_{v}"
             elif targets:
-                head = targets[min(data.get("arg", 0), len(targets) - 1)]
+                head = targets[min(flow.arg or 0, len(targets) - 1)]
                 attrs["lhead"] = f"cluster_{v}"
         dot.edge(tail, head, **attrs)
     delays = {k for f in drawn for k in f.delays}

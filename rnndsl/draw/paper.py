@@ -139,12 +139,12 @@ def _note(pieces: tuple, names: dict) -> tuple:
     return html_text, tex
 
 
-def _value_attrs(kind: str, data: dict, output: bool) -> dict:
-    """An input's or a value's ellipse: inputs filled, states doubled, outputs heavier."""
+def _value_attrs(rec, output: bool) -> dict:
+    """An input's or a value's ellipse (`rec`: its record): inputs filled, states doubled, outputs heavier."""
     attrs = dict(shape="ellipse", margin="0.04,0.02", height="0.34")
-    if kind == "input":
+    if rec.kind == "input":
         attrs.update(style="filled", fillcolor=FILL)
-    if data.get("state"):
+    if getattr(rec, "state", False):
         attrs["peripheries"] = "2"
     if output:
         attrs["penwidth"] = "1.6"
@@ -189,33 +189,34 @@ def _legend(index: str, delays, children: bool) -> dict:
 
 def _step_name(G, n: str, s) -> tuple:
     """(HTML, LaTeX) of value `n` at step `s`: `h` with subscript `s`."""
-    names = G.graph.get("notation") or {}
-    bold = bool(G.nodes[n].get("shape"))
+    names = G.header.notation
+    bold = bool(G.node(n).shape)
     return notation.html(n, bold, str(s), names), _math(notation.latex(n, bold, str(s), names))
 
 
 def _initial_value(G, src: str) -> tuple:
     """(HTML, LaTeX math) of a state's initial value: a number as papers print it, a parameter or
     hyperparameter (`w0`) by the notation rule."""
-    if G.nodes[src]["kind"] == "input":
+    rec = G.node(src)
+    if rec.kind == "input":
         return "0", "0"
-    init = G.nodes[src].get("init", 0)
-    names = G.graph.get("notation") or {}
+    init = rec.init
+    names = G.header.notation
     if isinstance(init, str):  # a parameter's or a hyperparameter's name
-        bold = init in G.nodes and bool(G.nodes[init].get("shape"))
+        bold = init in G.nodes and bool(G.node(init).shape)
         return notation.html(init, bold, None, names), notation.latex(init, bold, None, names)
     return _value(init, names)
 
 
 def _bound(G, name: str) -> tuple:
     """(HTML, LaTeX math) of a network's input or bound name: bold, as `rnndsl latex` writes it."""
-    names = G.graph.get("notation") or {}
+    names = G.header.notation
     return notation.html(name, True, None, names), notation.latex(name, True, None, names)
 
 
 def _layer_label(G, app, call) -> tuple:
     """(HTML, LaTeX) of a layer: `h = LSTM(units)`, its bound names bold."""
-    names = G.graph.get("notation") or {}
+    names = G.header.notation
     bound = [_bound(G, n) for n in app.names]
     sep = ", " if app.ports else " = "  # `c, h = ...` binds one name per state
     html_call, tex_call = _call(call, names)
@@ -240,7 +241,7 @@ class Paper:
     # ---- folded cell
 
     def cell(self, G, draw) -> graphviz.Digraph:
-        dot = _graph(G.graph["name"])
+        dot = _graph(G.header.name)
         dot.attr(rankdir="LR")
         draw(dot)
         return dot
@@ -249,20 +250,19 @@ class Paper:
     def _name(f, node: str, index: Optional[str] = None) -> tuple:
         """(HTML-like label, LaTeX) of a name of the folded drawing `f`: bold when it is a vector or a
         matrix, `y(t)` for a value of a continuous-time cell."""
-        names = f.G.graph.get("notation") or {}
-        bold = bool(f.G.nodes[node].get("shape"))
-        if index is not None and f.G.graph.get("solver") is not None:
+        names = f.G.header.notation
+        bold = bool(f.G.node(node).shape)
+        if index is not None and f.G.header.solver is not None:
             return (notation.html(node, bold, None, names) + f"({notation.index_html(index)})",
                     _math(notation.latex(node, bold, None, names) + f"({index})"))
         return notation.html(node, bold, index, names), _math(notation.latex(node, bold, index, names))
 
-    def node(self, f, g, node: str, data: dict, note: str) -> None:
-        kind = data["kind"]
+    def node(self, f, g, node: str, rec, note: str) -> None:
+        kind = rec.kind
         nid = f.id(node)
         if kind in ("input", "value"):
             label, tex = self._name(f, node, f.index)
-            g.node(nid, html_label(label), texlbl=tex,
-                   **_value_attrs(kind, data, node in f.G.graph.get("outputs", [])))
+            g.node(nid, html_label(label), texlbl=tex, **_value_attrs(rec, node in f.G.header.outputs))
         elif kind in ("param", "hparam"):
             label, tex = self._name(f, node)
             note = note.strip()
@@ -272,24 +272,24 @@ class Paper:
             g.node(nid, html_label(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
                    height="0.2", width="0.2")
         elif kind == "const":
-            label, tex = _constant(str(data.get("label", data.get("value"))))
+            label, tex = _constant(str(rec.label))
             g.node(nid, html_label(label), texlbl=tex, shape="plaintext", fontsize=SMALL, margin="0.02",
                    height="0.2", width="0.2")
         else:
-            self._op(f, g, node, data, note)
+            self._op(f, g, node, rec, note)
 
     def _operand(self, f, src: str) -> tuple:
         """(HTML, LaTeX math) of a constant or hyperparameter written into an operation's label."""
-        if f.G.nodes[src]["kind"] == "hparam":
+        rec = f.G.node(src)
+        if rec.kind == "hparam":
             label, tex = self._name(f, src)
             return label, tex[1:-1]
-        text = str(f.G.nodes[src].get("label", src))
+        text = str(rec.label)
         return notation.number(text) or (escape(text), "\\text{" + tex_escape(text) + "}")
 
     def _inlined(self, f, node: str, op: str) -> tuple:
         """(HTML, LaTeX math) of an operation with its constant operand: `1 −`, `−1`, `(·)²`."""
-        edges = sorted(f.G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0))
-        parts = [self._operand(f, src) if src in f.hidden else None for src, _, _ in edges]
+        parts = [self._operand(f, src) if src in f.hidden else None for src, _ in f.G.operands(node)]
         if op == "neg":
             html_op, tex_op = _symbol(op)
             return html_op + parts[0][0], tex_op + parts[0][1]
@@ -304,8 +304,8 @@ class Paper:
         return (" ".join(t for t in (html_parts[0], html_op, html_parts[1]) if t is not None),
                 " ".join(t for t in (tex_parts[0], tex_op, tex_parts[1]) if t is not None))
 
-    def _op(self, f, g, node: str, data: dict, notes: str) -> None:
-        op = data["op"]
+    def _op(self, f, g, node: str, rec, notes: str) -> None:
+        op = rec.op
         symbol = False
         if op.startswith("children."):
             reduction = op.split(".", 1)[1]
@@ -339,32 +339,32 @@ class Paper:
         g.node(marker, html_label(escape(text)), texlbl=tex_escape(text), shape="plaintext", fontsize=SMALL)
         g.edge(f.id(name), marker)
 
-    def edge(self, f, u: str, v: str, data: dict, mark: Optional[str]) -> dict:
+    def edge(self, f, u: str, v: str, use, mark: Optional[str]) -> dict:
         G = f.G
         attrs: dict = {}
-        if G.nodes[u]["kind"] in ("param", "hparam", "const"):
+        if G.node(u).kind in ("param", "hparam", "const"):
             attrs.update(color=GRAY, penwidth="0.5", arrowsize="0.4")
         if mark:
             attrs.update(headlabel=html_label(escape(mark)), headtexlbl=tex_escape(mark),
                          labelfontsize=SMALL, labeldistance="1.6")
-        delay = data.get("delay", 0)
-        if data.get("child"):
+        delay = use.delay
+        if use.child:
             attrs.update(style="dotted", label=html_label("<I>k</I>"), texlbl="$k$")
         elif delay >= 1:
             index = f"{f.index}-{delay}"
             attrs.update(style="dashed", label=html_label(notation.index_html(index)), texlbl=_math(index))
-        if data.get("role") == "def":
+        if use.defines:
             attrs["penwidth"] = "1.2"
-            if G.nodes[v].get("ode"):
+            if G.integrated(v):
                 attrs.update(label=html_label("∫"), texlbl="$\\displaystyle\\int$", fontsize="14")
-            elif "index" in data:
-                attrs.update(label=f"part {data['index'] + 1}", texlbl=f"part {data['index'] + 1}")
+            elif use.index is not None:
+                attrs.update(label=f"part {use.index + 1}", texlbl=f"part {use.index + 1}")
         return attrs
 
     # ---- unrolled cell
 
     def unrolled(self, G, steps: int) -> graphviz.Digraph:
-        dot = _graph(f"{G.graph['name']}_unrolled")
+        dot = _graph(f"{G.header.name}_unrolled")
         dot.attr(rankdir="BT", nodesep="0.35", ranksep="0.45")
         return dot
 
@@ -385,8 +385,7 @@ class Paper:
 
     def step_node(self, c, node_id: str, G, n: str, s: int) -> None:
         label, tex = _step_name(G, n, s)
-        c.node(node_id, html_label(label), texlbl=tex,
-               **_value_attrs(G.nodes[n]["kind"], G.nodes[n], n in G.graph.get("outputs", [])))
+        c.node(node_id, html_label(label), texlbl=tex, **_value_attrs(G.node(n), n in G.header.outputs))
 
     def now_edge(self) -> dict:
         return {}
@@ -400,31 +399,31 @@ class Paper:
         return attrs
 
     def shared(self, dot, G, params: list) -> None:
-        names = G.graph.get("notation") or {}
-        names_html = ", ".join(notation.html(n, bool(d.get("shape")), None, names) for n, d in params)
-        names_tex = ", ".join(_math(notation.latex(n, bool(d.get("shape")), None, names)) for n, d in params)
+        names = G.header.notation
+        names_html = ", ".join(notation.html(n, bool(rec.shape), None, names) for n, rec in params)
+        names_tex = ", ".join(_math(notation.latex(n, bool(rec.shape), None, names)) for n, rec in params)
         dot.node("%params", html_label(f"shared by every step:<BR/>{names_html}"), shape="plaintext",
                  texlbl=f"shared by every step: \\\\ {names_tex}", fontsize=SMALL)
 
     # ---- network
 
     def network(self, G) -> graphviz.Digraph:
-        dot = _graph(G.graph["name"])
+        dot = _graph(G.header.name)
         dot.attr(rankdir="LR", compound="true", nodesep="0.3", ranksep="0.45")
         dot.node_attr.update(fontsize=SMALL)
         return dot
 
-    def network_input(self, dot, G, node: str, data: dict) -> None:
+    def network_input(self, dot, G, node: str, rec) -> None:
         label, tex = _bound(G, node)  # the type is on the edges
         dot.node(node, html_label(label), shape="ellipse", style="filled", fillcolor=FILL, texlbl=_math(tex))
 
-    def network_output(self, dot, node: str, data: dict) -> None:
+    def network_output(self, dot, node: str, rec) -> None:
         dot.node(node, html_label("output"), texlbl="output", shape="ellipse", penwidth="1.6")
 
-    def network_state(self, dot, G, node: str, data: dict, bound: str) -> None:
+    def network_state(self, dot, G, node: str, rec, bound: str) -> None:
         label, tex = _bound(G, bound)
-        dot.node(node, html_label(f"{label}<BR/>{small(escape('final ' + data['state']), 8)}"),
-                 texlbl=_math(tex) + f" \\\\ {{\\footnotesize final {tex_escape(data['state'])}}}",
+        dot.node(node, html_label(f"{label}<BR/>{small(escape('final ' + rec.state), 8)}"),
+                 texlbl=_math(tex) + f" \\\\ {{\\footnotesize final {tex_escape(rec.state)}}}",
                  shape="ellipse")
 
     def layer(self, dot, G, node: str, app, call) -> None:
@@ -435,12 +434,12 @@ class Paper:
         # no docstring: the paper's caption says what the figure shows
         label, tex = _layer_label(G, app, call)
         if note:
-            note_html, note_tex = _note(note, G.graph.get("notation") or {})
+            note_html, note_tex = _note(note, G.header.notation)
             label += "<BR/>" + small(note_html, 8)
             tex += f" \\\\ {{\\footnotesize {note_tex}}}"
         c.attr(label=html_label(label), texlbl=tex, style="rounded", color=GRAY, penwidth="0.6", labelloc="t",
                fontname=FONT, fontsize=SMALL)
 
     def network_edge(self, G, t) -> dict:
-        label, tex = _type(t, G.graph.get("notation") or {})
+        label, tex = _type(t, G.header.notation)
         return dict(label=html_label(label), texlbl=tex)

@@ -22,17 +22,16 @@ def _reads(G, value: str) -> list:
     """What the equation of `value` reads: [(input or value, delay)], in order, each once."""
     out: list = []
     seen: set = set()
-    stack = [(u, d.get("delay", 0)) for u, _, d in G.in_edges(value, data=True) if d.get("role") == "def"]
+    stack = [(u, use.delay) for u, use in G.operands(value) if use.defines]
     visited_ops: set = set()
     while stack:
         node, delay = stack.pop(0)
-        kind = G.nodes[node]["kind"]
+        kind = G.node(node).kind
         if kind == "op":
             if node in visited_ops:
                 continue
             visited_ops.add(node)
-            stack.extend((u, d.get("delay", 0)) for u, _, d in
-                         sorted(G.in_edges(node, data=True), key=lambda e: e[2].get("arg", 0)))
+            stack.extend((u, use.delay) for u, use in G.operands(node))
         elif kind in ("input", "value") and (node, delay) not in seen:
             seen.add((node, delay))
             out.append((node, delay))
@@ -42,8 +41,8 @@ def _reads(G, value: str) -> list:
 def _levels(G, reads: dict) -> dict:
     """Height of each input and value in a step: inputs 0, a value one above what it reads now."""
     D = nx.DiGraph()
-    for n, d in G.nodes(data=True):
-        if d["kind"] in ("input", "value"):
+    for n, rec in G.records():
+        if rec.kind in ("input", "value"):
             D.add_node(n)
     for v, rs in reads.items():
         for src, delay in rs:
@@ -56,7 +55,7 @@ def _levels(G, reads: dict) -> dict:
     level = {}
     for n in nx.topological_sort(D):
         preds = list(D.predecessors(n))
-        level[n] = 1 + max(level[p] for p in preds) if preds else (0 if G.nodes[n]["kind"] == "input" else 1)
+        level[n] = 1 + max(level[p] for p in preds) if preds else (0 if G.node(n).kind == "input" else 1)
     return level
 
 
@@ -68,13 +67,13 @@ MAX_UNROLL = 32
 def draw_unrolled(G, steps: int, style) -> graphviz.Digraph:
     """The cell of graph `G` unrolled over `steps` steps (1 to MAX_UNROLL), drawn by `style`; a tree
     cell, or another number of steps, is a UsageError."""
-    name = G.graph["name"]
-    if G.graph.get("over") == "tree":
+    name = G.header.name
+    if G.header.over == "tree":
         raise UsageError(f"--unroll draws time steps; `{name}` is a tree cell")
     if not isinstance(steps, int) or not 1 <= steps <= MAX_UNROLL:
         raise UsageError(f"--unroll takes a number of steps from 1 to {MAX_UNROLL}, not {steps}")
-    inputs = [n for n, d in G.nodes(data=True) if d["kind"] == "input"]
-    values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
+    inputs = G.of_kind("input")
+    values = G.of_kind("value")
     reads = {v: _reads(G, v) for v in values}
     level = _levels(G, reads)
 
@@ -88,12 +87,12 @@ def draw_unrolled(G, steps: int, style) -> graphviz.Digraph:
     initial: dict = {}
     for v in values:
         for src, delay in reads[v]:
-            k = delay + (1 if G.nodes[v].get("ode") and src == v and delay == 0 else 0)
+            k = delay + (1 if G.node(v).ode and src == v and delay == 0 else 0)
             for s in range(1, steps + 1):
                 if s - k <= 0 and k >= 1:
                     initial[(src, s - k)] = True
     for v in values:  # a continuous state starts from its initial value
-        if G.nodes[v].get("ode"):
+        if G.node(v).ode:
             initial[(v, 0)] = True
     if initial:
         with dot.subgraph(name="cluster_initial") as c:
@@ -110,7 +109,7 @@ def draw_unrolled(G, steps: int, style) -> graphviz.Digraph:
 
     for s in range(1, steps + 1):
         for v in values:
-            ode = G.nodes[v].get("ode")
+            ode = G.node(v).ode
             # d/dt y: y[s] integrates from y[s-1], whether or not the derivative reads y
             own = [(v, 0)] if ode else []
             for src, delay in own + [r for r in reads[v] if not (ode and r == (v, 0))]:
@@ -178,7 +177,7 @@ def draw_unrolled(G, steps: int, style) -> graphviz.Digraph:
         for n in shown:
             if level.get(n, 0) == bottom:
                 dot.edge(f"%t{s}", nid(n, s), style="invis")
-    params = [(n, d) for n, d in G.nodes(data=True) if d["kind"] == "param"]
+    params = [(n, rec) for n, rec in G.records() if rec.kind == "param"]
     if params:
         style.shared(dot, G, params)
     style.legend(dot, "t", delays, False)

@@ -15,11 +15,11 @@ from functools import lru_cache
 from typing import Optional
 
 import keras
-import networkx as nx
 from keras import ops
 
 from ..lang.dims import int_bindings
 from ..lang.errors import ShapeError, SpecErrors, UsageError
+from ..lang.ir import CellIR
 from ..lang.pipeline import check_text
 from ..lang.specfiles import CarriedTexts
 from . import PACKAGE
@@ -51,24 +51,24 @@ class GeneratedCell(keras.layers.Layer):
         self.hparams = dict(hparams or {})
         self.G = G = compile_cell(spec, cell)
         self.env = env = cell_env(G, self.hparams, self.input_dim)
-        delays = G.graph["delays"]
+        delays = G.header.delays
         self.state_shapes = {}
-        for name in G.graph["states"]:
-            shape = self._shape(G.nodes[name]["shape"], env)
+        for name in G.header.states:
+            shape = self._shape(G.shape(name), env)
             self.state_shapes[name] = (shape, max(delays.get(name, 1), 1))
         # Keras's RNN needs a state: a cell with none (no value read at an earlier step) carries
         # one unused number.
         self.state_size = [flat_size(shape) * depth for shape, depth in self.state_shapes.values()] or [1]
         # What the layer outputs at each step: the cell's first output, or the values asked for, flattened
         # and side by side (to observe a gate or an energy, or to fit a readout; see rnndsl.train.fit).
-        self.outputs = list(outputs or G.graph["outputs"][:1])
-        unknown = [n for n in self.outputs if n not in G or G.nodes[n]["kind"] != "value"]
+        self.outputs = list(outputs or G.header.outputs[:1])
+        unknown = [n for n in self.outputs if n not in G or G.node(n).kind != "value"]
         if unknown:
-            values = [n for n, d in G.nodes(data=True) if d["kind"] == "value"]
+            values = G.of_kind("value")
             raise ValueError(f"cell `{cell}` has no value `{unknown[0]}` to output (its values: {', '.join(values)})")
-        self.output_shapes = [self._shape(G.nodes[n]["shape"], env) for n in self.outputs]
+        self.output_shapes = [self._shape(G.shape(n), env) for n in self.outputs]
         self.output_size = sum(flat_size(shape) for shape in self.output_shapes)
-        self.input_shapes = [self._shape(s, env) for s in G.graph["signature"]["inputs"].values()]
+        self.input_shapes = [self._shape(s, env) for s in G.signature.inputs.values()]
         self.plan = StepPlan(G, env, hoist, fuse, self.outputs)
 
     # ---- shapes
@@ -83,13 +83,13 @@ class GeneratedCell(keras.layers.Layer):
                              f"given {input_shape[-1]}")
         G, env = self.G, self.env
         self.weights_by_name = {}
-        for name, dims in G.graph["signature"]["params"].items():
-            data = G.nodes[name]
+        for name, dims in G.signature.params.items():
+            param = G.node(name)
             shape = self._shape(dims, env)
             self.weights_by_name[name] = self.add_weight(
-                name=name, shape=shape, initializer=initializer(data["init"], len(shape), env),
-                constraint=constraint(data["constraints"], env),
-                trainable=not (data["fixed"] or data.get("fit")))
+                name=name, shape=shape, initializer=initializer(param.init, len(shape), env),
+                constraint=constraint(param.constraints, env),
+                trainable=not (param.fixed or param.fit))
         super().build(input_shape)
 
     def get_initial_state(self, batch_size=None):
@@ -97,7 +97,8 @@ class GeneratedCell(keras.layers.Layer):
             return [ops.zeros((batch_size, 1), dtype=self.compute_dtype)]
         states = []
         for name, (shape, depth) in self.state_shapes.items():
-            init = self.G.nodes[name].get("init", 0)
+            rec = self.G.node(name)  # a value, or an input read at an earlier step (which starts at 0)
+            init = rec.init if rec.kind == "value" else 0
             n = flat_size(shape) * depth
             if isinstance(init, str) and init in self.weights_by_name:  # a learned initial state
                 flat = ops.reshape(self.weights_by_name[init], (1, -1))
@@ -177,7 +178,7 @@ class GeneratedRNN(keras.layers.RNN):
 
 
 @lru_cache(maxsize=COMPILED_CELLS)
-def compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
+def compile_cell(spec: str, cell: str) -> CellIR:
     """The typed graph of `cell` in the spec text `spec`; shared by every cell made of that text (a
     model holds many copies of one), and only read.
 
@@ -189,14 +190,14 @@ def compile_cell(spec: str, cell: str) -> nx.MultiDiGraph:
     checked, errors = check_text(spec, f"<{cell}>", finder=CarriedTexts())
     if errors:
         raise SpecErrors(errors)
-    if cell not in checked.bound.cells:
+    if checked.graphs.get(cell) is None or checked.graphs[cell].kind != "cell":
         raise UsageError(f"the saved spec text defines no cell `{cell}`")
     return checked.graphs[cell]
 
 
 def cell_source(program, cell_name: str) -> str:
     """The text of one cell, which compiles on its own (a cell refers to no other item)."""
-    span = program.bound.cells[cell_name].ast.span
+    span = program.graphs[cell_name].header.written.span
     lines = span.text.split("\n")[span.line - 1:span.end_line]
     lines[-1] = lines[-1][:span.end_column - 1]
     lines[0] = lines[0][span.column - 1:]
@@ -213,11 +214,11 @@ def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool 
     `hoist` chooses whether input-only work runs before the loop (`optimize.choose_split`), `fuse` whether
     sibling matmuls run as one (`optimize.choose_fusion`)."""
     G = program.graphs[cell_name]
-    if G.graph["kind"] != "cell":
-        raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.graph["span"], code="E0601")])
-    if G.graph["over"] == "tree":
+    if G.kind != "cell":
+        raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.header.span, code="E0601")])
+    if G.header.over == "tree":
         raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
-                                     G.graph["span"], code="E0602")])
+                                     G.header.span, code="E0602")])
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse, outputs,
                          name=name or cell_name)
     return GeneratedRNN(cell, return_sequences=return_sequences, name=name)

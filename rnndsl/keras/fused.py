@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Optional, Union
 
 from ..lang.ast import Span
-from ..lang.graph import operands
+from ..lang.ir import CellIR
 from ..lang.pipeline import check_text
 
 TEMPLATES = {
@@ -108,19 +108,20 @@ class Generated:
 
 
 def fused_path(G) -> Union[Fused, Generated]:
-    """Whether the typed cell graph `G` lowers to Keras's own layer, and why not."""
-    if G.graph["kind"] != "cell":
+    """Whether the typed cell graph `G` (a CellIR; a NetworkIR is not a cell) lowers to Keras's own layer,
+    and why not."""
+    if G.kind != "cell":
         return Generated("not a cell")
-    hparams = G.graph["hparams"]
+    hparams = G.header.hparams
     if "fused" in hparams and hparams["fused"].type == "bool" and hparams["fused"].default is False:
         return Generated("the cell sets `fused = false`", hparams["fused"].span)
-    if G.graph["over"] != "time" or G.graph["solver"]:
+    if G.header.over != "time" or G.header.solver:
         return Generated("only discrete-time cells over sequences have a fused layer")
-    for node, data in G.nodes(data=True):
-        if data["kind"] == "param" and (data["fixed"] or data.get("fit") or data["constraints"]):
-            what = "fixed" if data["fixed"] else "fitted in closed form" if data.get("fit") else "constrained"
+    for node, rec in G.records():
+        if rec.kind == "param" and (rec.fixed or rec.fit or rec.constraints):
+            what = "fixed" if rec.fixed else "fitted in closed form" if rec.fit else "constrained"
             return Generated(f"parameter `{node}` is {what}; Keras's fused layers train every weight freely",
-                             data["span"])
+                             rec.span)
     cell = _system(G)
     best: Optional[Generated] = None
     for layer in TEMPLATES:
@@ -149,11 +150,11 @@ class _System:
     inputs: tuple
 
 
-def _system(G) -> _System:
-    states = {s: _term(G, s) for s in G.graph["states"] if G.nodes[s]["kind"] == "value"}
-    spans = {s: G.nodes[s]["span"] for s in states}
-    inputs = tuple(n for n, d in G.nodes(data=True) if d["kind"] == "input")
-    return _System(states, G.graph["outputs"][0], spans, inputs)
+def _system(G: CellIR) -> _System:
+    states = {s: _term(G, s) for s in G.header.states if G.node(s).kind == "value"}
+    spans = {s: G.node(s).span for s in states}
+    inputs = tuple(G.of_kind("input"))
+    return _System(states, G.header.outputs[0], spans, inputs)
 
 
 @lru_cache(maxsize=None)
@@ -163,26 +164,26 @@ def _template(layer: str) -> _System:
     return _system(checked.graphs[layer])
 
 
-def _term(G, node, delay: int = 0, depth: int = 0):
+def _term(G: CellIR, node, delay: int = 0, depth: int = 0):
     """The expression that computes `node`, values inlined; ("delay", k, name) for a read at [t-k]."""
     if delay > 0:
         return ("delay", delay, node)
-    data = G.nodes[node]
-    kind = data["kind"]
+    rec = G.node(node)
+    kind = rec.kind
     if depth > 200:
         return ("deep",)
     if kind == "value":
-        (src, d), = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
-        if "index" in d:
-            return ("piece", d["index"], _term(G, src, d["delay"], depth + 1))
-        return _term(G, src, d["delay"], depth + 1)
+        (src, use), = G.operands(node)
+        if use.index is not None:
+            return ("piece", use.index, _term(G, src, use.delay, depth + 1))
+        return _term(G, src, use.delay, depth + 1)
     if kind in ("input", "param", "hparam"):
         return (kind, node)
     if kind == "const":
-        return ("const", data["value"])  # as written: 1 == 1.0, and a huge integer stays exact
-    args = tuple(_term(G, u, d["delay"], depth + 1) for u, d in operands(G, node))
-    attrs = tuple(sorted((k, v) for k, v in data.get("attrs", {}).items()))
-    op = data["op"]
+        return ("const", rec.value)  # as written: 1 == 1.0, and a huge integer stays exact
+    args = tuple(_term(G, u, use.delay, depth + 1) for u, use in G.operands(node))
+    attrs = tuple(sorted((k, v) for k, v in rec.attrs.items()))
+    op = rec.op
     if op in ("add", "mul"):  # associative: flatten nested sums and products
         flat = []
         for a in args:

@@ -28,9 +28,9 @@ def fused_layer(program, cell_name: str, match, *, input_dim: int, return_sequen
     units = probe.output_size
 
     def config(role):
-        node = G.nodes[match.params[role]]
-        rank = len(node["shape"])
-        return keras.initializers.serialize(initializer(node["init"], rank, env))
+        param = G.node(match.params[role])
+        rank = len(param.shape)
+        return keras.initializers.serialize(initializer(param.init, rank, env))
 
     def stack(roles, transpose):
         parts = [[config(r) for r in row] for row in roles] if isinstance(roles[0], list) else \

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Mapping, Optional
 
-import networkx as nx
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from ..lang.dims import int_bindings
-from ..lang.graph import operands
+from ..lang.ir import CellIR, OpNode
 from ..lang.ops import OPERATIONS
 from . import optimize
 from .initializers import real
@@ -49,13 +48,13 @@ class StepPlan:
     `cell` in the methods is the GeneratedCell that runs the plan: its weights by spec name, its
     states' and outputs' shapes, its input size and its compute dtype."""
 
-    def __init__(self, G: nx.MultiDiGraph, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
+    def __init__(self, G: CellIR, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
         self.G = G = optimize.cse(G)
         self.env = env
         known = int_bindings(env)
         split = optimize.loop_split(G, outputs)
-        sizes = {n: flat_size([d.subst(known).value for d in G.nodes[n]["shape"]])
-                 for n in set(split.frontier) | set(G.graph["signature"]["inputs"])}
+        sizes = {n: flat_size([d.subst(known).value for d in G.shape(n)])
+                 for n in set(split.frontier) | set(G.signature.inputs)}
         split = optimize.choose_split(G, split, sizes, hoist, accelerator=accelerator())
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
@@ -67,25 +66,24 @@ class StepPlan:
         self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
         self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
         self.loop_stacks = None  # the step groups' stacked matrices while a GeneratedRNN runs the loop
-        self.operands = {n: operands(G, n) for n in G}
-        self.states = G.graph["states"]
-        self.odes = [n for n in self.states if G.nodes[n].get("ode")]
-        self.solver = G.graph["solver"]
-        step = G.graph["step"]
+        self.operands = {n: G.operands(n) for n in G}
+        self.states = G.header.states
+        self.odes = [n for n in self.states if G.integrated(n)]
+        self.solver = G.header.solver
+        step = G.header.step
         self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
-        self.constants = {n: real(env[n]) if d["kind"] == "hparam" else real(d["value"])
-                          for n, d in G.nodes(data=True) if d["kind"] in ("hparam", "const")}
-        self.frontier_shapes = [tuple(d.subst(known).value for d in G.nodes[n]["shape"]) for n in self.frontier]
-        self.sizes = {n: tuple(d.subst(known).value for d in G.nodes[n]["shape"])
-                      for n, d in G.nodes(data=True) if d["kind"] == "param"}
+        self.constants = {n: real(env[n]) if rec.kind == "hparam" else real(rec.value)
+                          for n, rec in G.records() if rec.kind in ("hparam", "const")}
+        self.frontier_shapes = [tuple(d.subst(known).value for d in G.shape(n)) for n in self.frontier]
+        self.sizes = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G.of_kind("param")}
 
     def precompute(self, cell, sequences):
         """The frontier's values for every step at once: (batch, T, inputs' size) -> (batch, T, frontier size)."""
-        if self.frontier == list(self.G.graph["signature"]["inputs"]):  # the loop reads the inputs as they are
+        if self.frontier == list(self.G.signature.inputs):  # the loop reads the inputs as they are
             return sequences
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         flat = ops.reshape(sequences, (-1, cell.input_dim))
-        vals = self._unpack(flat, list(self.G.graph["signature"]["inputs"]), cell.input_shapes)
+        vals = self._unpack(flat, list(self.G.signature.inputs), cell.input_shapes)
         vals.update(self._weights(cell))
         env = self.evaluate(vals, {}, {}, self.before)
         parts = [ops.reshape(env[n], (batch, steps, flat_size(s))) for n, s in zip(self.frontier, self.frontier_shapes)]
@@ -165,7 +163,7 @@ class StepPlan:
         return {n: env[self._def_source(n)] for n in self.odes}
 
     def _def_source(self, name):
-        return next(u for u, d in self.operands[name] if d.get("role") == "def")
+        return next(u for u, use in self.operands[name] if use.defines)
 
     def _integrate(self, vals, history, y, k1):
         dt = self.dt
@@ -191,32 +189,32 @@ class StepPlan:
         env.update(self.constants)
         env.update(ode_values)
 
-        def read(u, d):
-            if d["delay"] > 0:
-                return history[u][d["delay"] - 1]
+        def read(u, delay: int):
+            if delay > 0:
+                return history[u][delay - 1]
             return env[u]
 
         for n in nodes:
-            data = G.nodes[n]
+            rec = G.node(n)
             if n in self.group_of:
                 if n not in env:
                     group = self.group_of[n]
                     u, delay = group.operand
-                    env.update(self._siblings(group, read(u, {"delay": delay}), env))
+                    env.update(self._siblings(group, read(u, delay), env))
                 continue
-            if data["kind"] == "value":
-                if data.get("ode"):
+            if rec.kind == "value":
+                if rec.ode:
                     continue
-                (u, d), = [(u, d) for u, d in self.operands[n]]
-                v = read(u, d)
-                if "index" in d:
-                    v = v[d["index"]]
+                (u, use), = self.operands[n]
+                v = read(u, use.delay)
+                if use.index is not None:
+                    v = v[use.index]
                 env[n] = v
                 continue
-            args = Operands([read(u, d) for u, d in self.operands[n]],
-                            [self.batched[u] if d["delay"] == 0 else True for u, d in self.operands[n]],
-                            [G.nodes[u]["shape"] for u, _ in self.operands[n]], data.get("attrs", {}), self.env)
-            env[n] = apply_op(data, args)
+            args = Operands([read(u, use.delay) for u, use in self.operands[n]],
+                            [self.batched[u] if use.delay == 0 else True for u, use in self.operands[n]],
+                            [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env)
+            env[n] = apply_op(rec, args)
         return env
 
 
@@ -231,7 +229,7 @@ class Operands:
     values: list
     batched: list
     shapes: list
-    attrs: dict = field(default_factory=dict)
+    attrs: Mapping = field(default_factory=dict)
     env: dict = field(default_factory=dict)
     ops = ops
 
@@ -280,10 +278,10 @@ class Operands:
         return out
 
 
-def apply_op(data: dict, x: Operands):
-    """The value of the operation node `data` (its `op`) of operands `x`: an operator's here, a built-in
+def apply_op(rec: OpNode, x: Operands):
+    """The value of the operation node `rec` (its `op`) of operands `x`: an operator's here, a built-in
     function's by its entry in the registry (rnndsl.lang.ops)."""
-    op = data["op"]
+    op = rec.op
     if op in _CONSTANT_ARITHMETIC and all(isinstance(a, (int, float)) for a in x.values):
         # Two constants (`1 / tau` of a hyperparameter): float64, as `constant` computes, so that
         # `1 / 0` is an infinity in the model rather than Python's ZeroDivisionError.

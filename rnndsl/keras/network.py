@@ -78,7 +78,7 @@ class Lowering:
         cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name)
         rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
                            name=name)
-        return rnn, list(program.graphs[cell_name].graph["states"])
+        return rnn, list(program.graphs[cell_name].header.states)
 
 
 def lower(program, name: str, *, input_size: Optional[int] = None, fused: bool = True, **hparams) -> Lowered:
@@ -113,10 +113,8 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     tensors: dict = {}
     inputs = []
     names: set = set()  # the model's layer names: Keras needs them unique
-    for node, data in G.nodes(data=True):
-        if data["kind"] != "input":
-            continue
-        info = data["info"]
+    for node in G.of_kind("input"):
+        info = G.node(node).info
         if info.kind not in ("seq", "vec"):
             raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
         shape = ((None,) if info.kind == "seq" else ()) + tuple(lowering.argument(d) for d in info.dims)
@@ -125,21 +123,21 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
         tensors[node] = t
         inputs.append(t)
     for node in nx.topological_sort(G):
-        data = G.nodes[node]
-        if data["kind"] != "layer":
+        rec = G.node(node)
+        if rec.kind != "layer":
             continue
-        app = data["app"]
+        app = rec.app
         srcs = [tensors[s] for s in app.inputs]
         initial = {state: tensors[v] for state, v in app.initial.items()}
         layer_name = _fresh("_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower(),
                             names, _layer_names(app, len(srcs), lowering))
         result = _apply_layer(lowering, app, srcs, initial, layer_name, stateful=stateful_batch is not None,
-                              rank=len(data["type"].dims))
+                              rank=len(rec.type.dims))
         if app.ports:  # returns=states: {state: tensor}
             tensors.update({app.ports[state]: t for state, t in result.items()})
         else:
             tensors[node] = result
-    outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.graph["outputs"]]
+    outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.header.outputs]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=name)
     return Lowered(model, lowering.paths)
@@ -206,9 +204,9 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
     G = program.graphs[name]
-    if G.graph["over"] == "tree":
+    if G.header.over == "tree":
         raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
-                                     G.graph["span"], code="E0602")])
+                                     G.header.span, code="E0602")])
     if input_size is not None and limits.dimension_rule(input_size):
         raise UsageError(f"cell `{name}` is given an input size of {input_size}: "
                          f"{limits.dimension_rule(input_size)}")
@@ -216,10 +214,10 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
     _within_limits(limits.cell(limits.given(env), G))
     if input_size is None:  # the hyperparameters fix it
         input_size = sum(flat_size([d.subst(int_bindings(env)).value for d in dims])
-                         for dims in G.graph["signature"]["inputs"].values())
+                         for dims in G.signature.inputs.values())
     lowering = Lowering(program, env, fused)
     layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower())
-    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.graph["signature"]["inputs"]) or "steps",
+    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "steps",
                                                           {layer.name}))
     return Lowered(keras.Model(x, layer(x), name=name), lowering.paths)
 
@@ -241,17 +239,17 @@ def describe(lowered: Lowered) -> str:
             continue
         cell = getattr(layer, "cell", None)
         if isinstance(cell, GeneratedCell) and cell.built:
-            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.nodes[n], w)
+            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.node(n), w)
                                 for n, w in cell.weights_by_name.items())
             total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
             lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, {total} parameters: {weights}")
     return "\n".join(lines)
 
 
-def _untrained(data, weight) -> str:
-    """How `describe` marks a weight that gradient descent leaves alone."""
-    if data.get("fit") is not None:
-        return f" fit {data['fit'].name.id}"
+def _untrained(param, weight) -> str:
+    """How `describe` marks the weight of `param` (a ParamNode) that gradient descent leaves alone."""
+    if param.fit is not None:
+        return f" fit {param.fit.name.id}"
     return "" if weight.trainable else " fixed"
 
 

@@ -25,35 +25,35 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from ..lang.graph import operands
+from ..lang.ir import CellIR
 
 
-def instantaneous_order(G) -> list:
+def instantaneous_order(G: CellIR) -> list:
     """Ops and values in an order where every same-step operand comes first."""
     H = nx.DiGraph()
     H.add_nodes_from(G)
-    for u, v, d in G.edges(data=True):
-        if d["delay"] == 0 and not G.nodes[u].get("ode"):
+    for u, v, use in G.uses():
+        if use.delay == 0 and not G.integrated(u):
             H.add_edge(u, v)
-    return [n for n in nx.lexicographical_topological_sort(H, key=str) if G.nodes[n]["kind"] in ("op", "value")]
+    return [n for n in nx.lexicographical_topological_sort(H, key=str) if G.node(n).kind in ("op", "value")]
 
 
-def cse(G) -> nx.MultiDiGraph:
-    """A copy of `G` with common subexpressions merged."""
+def cse(G: CellIR) -> CellIR:
+    """A copy of `G` with common subexpressions merged (`G` itself is left as it is)."""
     G = G.copy()
     seen: dict = {}
-    for node in [n for n, d in G.nodes(data=True) if d["kind"] == "const"]:
-        key = ("const", repr(G.nodes[node]["value"]))
+    for node in G.of_kind("const"):
+        key = ("const", repr(G.node(node).value))
         if key in seen:
             _redirect(G, node, seen[key])
         else:
             seen[key] = node
     for node in instantaneous_order(G):
-        data = G.nodes[node]
-        if data["kind"] != "op":
+        rec = G.node(node)
+        if rec.kind != "op":
             continue
-        key = (data["op"], repr(sorted(data.get("attrs", {}).items())), data.get("per_child", False),
-               tuple((u, d["delay"], d["child"]) for u, d in operands(G, node)))
+        key = (rec.op, repr(sorted(rec.attrs.items())), rec.per_child,
+               tuple((u, use.delay, use.child) for u, use in G.operands(node)))
         if key in seen:
             _redirect(G, node, seen[key])
         else:
@@ -61,10 +61,10 @@ def cse(G) -> nx.MultiDiGraph:
     return G
 
 
-def _redirect(G, duplicate, kept) -> None:
-    """Every use of `duplicate` reads `kept` instead; `duplicate` goes."""
-    for _, v, d in list(G.out_edges(duplicate, data=True)):
-        G.add_edge(kept, v, **d)
+def _redirect(G: CellIR, duplicate, kept) -> None:
+    """Every use of `duplicate` reads `kept` instead; `duplicate` goes (from `G`, a copy this pass made)."""
+    for v, use in G.users(duplicate):
+        G.connect(kept, v, use)
     G.remove_node(duplicate)
 
 
@@ -78,7 +78,7 @@ class LoopSplit:
     before: tuple  # ... of those computed before the loop: the frontier, and what it reads (invariants too)
 
 
-def loop_split(G, observed=()) -> LoopSplit:
+def loop_split(G: CellIR, observed=()) -> LoopSplit:
     """The split of `G`'s step into hoisted and loop work; `observed` names values read after each step
     besides the states and the first output.
 
@@ -87,25 +87,26 @@ def loop_split(G, observed=()) -> LoopSplit:
     wherever it is read, before the loop for hoisted work and in the loop for the rest."""
     order = instantaneous_order(G)
     # an input, and a `d/dt` state (read at any step, so before its derivative in `order`), are one per batch row
-    batched = {n: G.nodes[n]["kind"] == "input" or bool(G.nodes[n].get("ode")) for n in G}
+    batched = {n: rec.kind == "input" or G.integrated(n) for n, rec in G.records()}
     for n in order:
         # a value read at an earlier step is a state, one per batch row
-        batched[n] = batched[n] or any(batched[u] or d["delay"] > 0 or d["child"] for u, d in operands(G, n))
-    static = {n: G.nodes[n]["kind"] in ("input", "param", "const", "hparam") for n in G}
+        batched[n] = batched[n] or any(batched[u] or use.delay > 0 or use.child for u, use in G.operands(n))
+    static = {n: rec.kind in ("input", "param", "const", "hparam") for n, rec in G.records()}
     for n in order:
-        data = G.nodes[n]
-        static[n] = (not data.get("ode") and not data.get("per_child")
-                     and all(static[u] and d["delay"] == 0 for u, d in operands(G, n)))
-    hoisted = frozenset(n for n in G if static[n] and batched[n] and G.nodes[n]["kind"] in ("input", "op", "value"))
-    needed = set(G.graph["states"]) | {G.graph["outputs"][0]} | set(observed)
+        rec = G.node(n)
+        static[n] = (not G.integrated(n) and not (rec.kind == "op" and rec.per_child)
+                     and all(static[u] and use.delay == 0 for u, use in G.operands(n)))
+    hoisted = frozenset(n for n, rec in G.records()
+                        if static[n] and batched[n] and rec.kind in ("input", "op", "value"))
+    needed = set(G.header.states) | {G.header.outputs[0]} | set(observed)
     position = {n: i for i, n in enumerate(order)}
-    inputs = G.graph["signature"]["inputs"]
+    inputs = G.signature.inputs
     frontier = sorted((n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))),
                       key=lambda n: (n not in inputs, position.get(n, -1), n))
     before = set(frontier)  # what the frontier needs: hoisted work, and the invariants it reads
     for n in reversed(order):
         if n in before:
-            before.update(u for u, _ in operands(G, n) if u in position)
+            before.update(u for u, _ in G.operands(n) if u in position)
     invariant = {n for n in order if static[n] and not batched[n]}
     loop = {n for n in order if n not in hoisted and n not in invariant}
     for n in reversed(order):  # the invariants that the loop reads, or that are read after each step
@@ -118,7 +119,7 @@ def loop_split(G, observed=()) -> LoopSplit:
 HOIST_POLICIES = ("auto", "always", "never")
 
 
-def choose_split(G, split: LoopSplit, sizes: dict, hoist: str, *, accelerator: bool) -> LoopSplit:
+def choose_split(G: CellIR, split: LoopSplit, sizes: dict, hoist: str, *, accelerator: bool) -> LoopSplit:
     """The split the lowering runs: `split` itself, or one with every operation left in the loop.
 
     `sizes[n]` is the number of entries of node `n` per batch row and step.
@@ -133,7 +134,7 @@ def choose_split(G, split: LoopSplit, sizes: dict, hoist: str, *, accelerator: b
     """
     if hoist not in HOIST_POLICIES:
         raise ValueError(f"hoist must be one of {', '.join(HOIST_POLICIES)}, not {hoist!r}")
-    inputs = tuple(G.graph["signature"]["inputs"])
+    inputs = tuple(G.signature.inputs)
     if hoist == "always" or (hoist == "auto" and (
             accelerator or sum(sizes[n] for n in split.frontier) <= sum(sizes[n] for n in inputs))):
         return split
@@ -164,19 +165,19 @@ def choose_fusion(fuse: str, *, accelerator: bool) -> bool:
     return fuse == "always" or (fuse == "auto" and accelerator)
 
 
-def sibling_matmuls(G, nodes, batched: dict) -> list:
+def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
     """Groups of two or more matmuls among `nodes` that share their vector operand (see SiblingGroup)."""
     groups: dict = {}
     for n in nodes:
-        data = G.nodes[n]
-        if data["kind"] != "op" or data["op"] != "matmul":
+        rec = G.node(n)
+        if rec.kind != "op" or rec.op != "matmul":
             continue
-        (a, da), (b, db) = operands(G, n)
-        ranks = (len(G.nodes[a]["shape"]), len(G.nodes[b]["shape"]))
-        if ranks == (2, 1) and G.nodes[a]["kind"] == "param" and batched[b] and not db["child"]:
-            key, param = (b, db["delay"], True), a
-        elif ranks == (1, 2) and G.nodes[b]["kind"] == "param" and batched[a] and not da["child"]:
-            key, param = (a, da["delay"], False), b
+        (a, use_a), (b, use_b) = G.operands(n)
+        ranks = (len(G.shape(a)), len(G.shape(b)))
+        if ranks == (2, 1) and G.node(a).kind == "param" and batched[b] and not use_b.child:
+            key, param = (b, use_b.delay, True), a
+        elif ranks == (1, 2) and G.node(b).kind == "param" and batched[a] and not use_a.child:
+            key, param = (a, use_a.delay, False), b
         else:
             continue
         groups.setdefault(key, []).append((n, param))

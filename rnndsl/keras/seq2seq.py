@@ -306,7 +306,7 @@ def lower_encoder_decoder(lowering, app, inputs: list, name: str):
     decoder, decoder_states = lowering.recurrent_layer(
         decoder_ref.cell, {k: value(v) for k, v in decoder_ref.args.items()}, input_dim=reads,
         name=f"{name}_decoder")
-    output = lowering.program.graphs[decoder_ref.cell].graph["outputs"][0]
+    output = lowering.program.graphs[decoder_ref.cell].header.outputs[0]
     layer = EncoderDecoder(encoder, decoder, value(args["vocab"]), embed, encoder_states=list(encoder_states),
                            decoder_states=list(decoder_states),
                            query=decoder_states.index(output) if output in decoder_states else -1,

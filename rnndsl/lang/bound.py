@@ -49,15 +49,27 @@ class ValueInfo:
         return isinstance(self.stmt, A.ODE)
 
 
-@dataclass
-class BoundCell:
-    ast: A.Cell
+@dataclass(kw_only=True)
+class Bound:
+    """What a bound cell and a bound network share: the AST, names, the file, the doc comment, the
+    hyperparameters (name -> Hyper) and the notation (name -> LaTeX, from `notation` statements)."""
+
+    ast: object  # A.Cell or A.Network
     name: str
     file: str
     doc: Optional[str]
+    hparams: dict
+    notation: dict = field(default_factory=dict)
+
+    @property
+    def span(self) -> A.Span:
+        return self.ast.name.span
+
+
+@dataclass(kw_only=True)
+class BoundCell(Bound):
     over: str  # "time" or "tree"
     index: str  # "t" or "n"
-    hparams: dict
     inputs: dict  # name -> A.InputDecl
     params: dict  # name -> ParamInfo
     values: dict  # name -> ValueInfo, in equation order
@@ -67,7 +79,6 @@ class BoundCell:
     solver: Optional[str] = None
     step: object = None  # float, or the name of the hyperparameter giving it
     delays: dict = field(default_factory=dict)  # name -> largest delay it is read at
-    notation: dict = field(default_factory=dict)  # name -> LaTeX, from `notation` statements
 
     @property
     def states(self) -> list:
@@ -75,10 +86,6 @@ class BoundCell:
         inputs read at an earlier step."""
         states = [n for n, v in self.values.items() if v.ode or self.delays.get(n, 0) >= 1]
         return states + [n for n in self.inputs if self.delays.get(n, 0) >= 1]
-
-    @property
-    def span(self) -> A.Span:
-        return self.ast.name.span
 
 
 @dataclass
@@ -116,22 +123,12 @@ class NetInputInfo:
     span: A.Span
 
 
-@dataclass
-class BoundNetwork:
-    ast: A.Network
-    name: str
-    file: str
-    doc: Optional[str]
-    hparams: dict
+@dataclass(kw_only=True)
+class BoundNetwork(Bound):
     inputs: dict  # name -> NetInputInfo
     apps: list  # of Application, in order
     values: dict  # bound name -> value id
     outputs: list  # of (value id, span)
-    notation: dict = field(default_factory=dict)  # name -> LaTeX, from `notation` statements
-
-    @property
-    def span(self) -> A.Span:
-        return self.ast.name.span
 
 
 @dataclass

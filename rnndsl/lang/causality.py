@@ -17,7 +17,7 @@ def check(graphs: dict) -> list:
     """Diagnostics for the zero-delay cycles of every cell graph."""
     errors = []
     for G in graphs.values():
-        if G.graph["kind"] == "cell":
+        if G.kind == "cell":
             errors += _cell_cycles(G)
     return errors
 
@@ -26,9 +26,9 @@ def _instantaneous(G: nx.MultiDiGraph) -> nx.DiGraph:
     """The edges along which a value reaches its user within one step."""
     H = nx.DiGraph()
     H.add_nodes_from(G)
-    for u, v, data in G.edges(data=True):
-        if data["delay"] == 0 and not data["child"] and not G.nodes[u].get("ode"):
-            H.add_edge(u, v, span=data["span"])
+    for u, v, use in G.uses():
+        if use.delay == 0 and not use.child and not G.integrated(u):
+            H.add_edge(u, v, span=use.span)
     return H
 
 
@@ -39,29 +39,29 @@ def _cell_cycles(G: nx.MultiDiGraph) -> list:
         sub = H.subgraph(component)
         if len(component) == 1 and not sub.number_of_edges():
             continue
-        start = min((n for n in component if G.nodes[n]["kind"] == "value"), key=_source_order(G))
+        start = min((n for n in component if G.node(n).kind == "value"), key=_source_order(G))
         cycle = nx.find_cycle(sub, start)
         errors.append(_report(G, cycle))
     return errors
 
 
 def _source_order(G):
-    return lambda n: (G.nodes[n]["span"].line, G.nodes[n]["span"].column)
+    return lambda n: (G.node(n).span.line, G.node(n).span.column)
 
 
 def _report(G, cycle) -> CausalityError:
     # Rotate the cycle to start at the first value written in the source.
-    values_at = [i for i, (u, _) in enumerate(cycle) if G.nodes[u]["kind"] == "value"]
+    values_at = [i for i, (u, _) in enumerate(cycle) if G.node(u).kind == "value"]
     first = min(values_at, key=lambda i: _source_order(G)(cycle[i][0]))
     cycle = cycle[first:] + cycle[:first]
-    index = G.graph["index"]
+    index = G.header.index
     # Each read of a value on the cycle is one step: which value reads it, and where.
     steps = []
     for u, v in cycle:
-        if G.nodes[u]["kind"] != "value":
+        if G.node(u).kind != "value":
             continue
         reader = _defined_value(G, v, cycle)
-        steps.append((u, reader, G.edges[u, v, 0]["span"] if G.has_edge(u, v, 0) else G.nodes[v]["span"]))
+        steps.append((u, reader, G.use(u, v).span if G.has_edge(u, v, 0) else G.node(v).span))
     names = [u for u, _, _ in steps]
     path = " -> ".join(f"{n}[{index}]" for n in names + names[:1])
     trail = [(span, f"`{u}[{index}]` is read by `{reader}`") for u, reader, span in steps]
@@ -80,6 +80,6 @@ def _defined_value(G, node, cycle) -> str:
     order = [u for u, _ in cycle] + [cycle[0][0]]
     i = order.index(node) if node in order else 0
     for n in order[i:] + order[:i]:
-        if G.nodes[n]["kind"] == "value":
+        if G.node(n).kind == "value":
             return n
     return node

@@ -14,48 +14,48 @@ COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 
 
 def check_dtypes(G, operands_of) -> list:
-    """Set `dtype` on every node of the cell graph `G`; the diagnostics. `operands_of(node)`:
-    [(operand node, edge data)] of an op, in argument order."""
+    """Give every node of the cell graph `G` its dtype (on this graph, a copy the caller made); the
+    diagnostics. `operands_of(node)`: [(operand node, Use)] of an op, in argument order."""
     errors: list = []
-    for node, data in G.nodes(data=True):
-        data["dtype"] = _own_dtype(G, node, data)
+    for node in G:
+        G.replace_node(node, dtype=_own_dtype(G, node))
     reported: set = set()
-    for node, data in G.nodes(data=True):
-        if data["kind"] != "op":
+    for node, rec in G.records():
+        if rec.kind != "op":
             continue
-        operands = [(G.nodes[src]["dtype"], edge) for src, edge in operands_of(node)]
-        if data["op"] == "where":
-            (cond_type, cond_edge), *operands = operands
+        operands = [(G.node(src).dtype, use) for src, use in operands_of(node)]
+        if rec.op == "where":
+            (cond_type, cond_use), *operands = operands
             if cond_type != "bool":
                 errors.append(ShapeError(
-                    "the condition of `where` is not a comparison", cond_edge["span"],
+                    "the condition of `where` is not a comparison", cond_use.span,
                     label=f"a {cond_type} value", notes=["write `where(x > 0, a, b)`"], code="E0304"))
-        for t, edge in operands:
-            _numeric(t, edge, data["op"], reported, errors)
+        for t, use in operands:
+            _numeric(t, use, rec.op, reported, errors)
     return errors
 
 
-def _own_dtype(G, node, data, depth: int = 0) -> str:
-    kind = data["kind"]
-    if kind == "hparam":
-        return "float" if data["type"] in ("int", "float") else data["type"]
-    if kind == "const":
-        return "bool" if isinstance(data["value"], bool) else "float"
-    if kind == "op":
-        return "bool" if data["op"] in COMPARISONS else "float"
-    if kind == "value" and depth < len(G):
-        src = next(u for u, _, d in G.in_edges(node, data=True) if d.get("role") == "def")
-        return _own_dtype(G, src, G.nodes[src], depth + 1)
+def _own_dtype(G, node, depth: int = 0) -> str:
+    rec = G.node(node)
+    if rec.kind == "hparam":
+        return "float" if rec.type in ("int", "float") else rec.type
+    if rec.kind == "const":
+        return "bool" if isinstance(rec.value, bool) else "float"
+    if rec.kind == "op":
+        return "bool" if rec.op in COMPARISONS else "float"
+    if rec.kind == "value" and depth < len(G):
+        src, _ = G.definition(node)
+        return _own_dtype(G, src, depth + 1)
     return "float"
 
 
-def _numeric(t: str, edge: dict, op: str, reported: set, errors: list) -> None:
+def _numeric(t: str, use, op: str, reported: set, errors: list) -> None:
     """A diagnostic for an operand of dtype `t` read where a number is needed, once per edge."""
-    if t == "float" or id(edge) in reported:
+    if t == "float" or id(use) in reported:
         return
-    reported.add(id(edge))
+    reported.add(id(use))
     sym = OP_SYMBOLS.get(op, op)
     hint = "use `where(cond, a, b)` to choose by a condition" if t == "bool" else \
         "a str hyperparameter is a setting, not a number"
-    errors.append(ShapeError(f"a {t} value in `{sym}`", edge["span"], label=f"a {t}",
+    errors.append(ShapeError(f"a {t} value in `{sym}`", use.span, label=f"a {t}",
                              notes=[hint], code="E0304"))

@@ -165,9 +165,9 @@ def _arg(a: A.Arg, tight: bool = False) -> str:
     return f"{a.name.id}={value}" if a.name is not None else value
 
 
-def _call_suffix(args) -> str:
-    """`(args)` for a solver, initializer or constraint; nothing when there are none."""
-    return f"({_args(args)})" if args else ""
+def named_call(item) -> str:
+    """`name(args)` for a solver, initializer, fit or constraint; `name` alone when it has no arguments."""
+    return item.name.id + (f"({_args(item.args)})" if item.args else "")
 
 
 def _quote(value: str, doc: bool = False) -> str:
@@ -216,24 +216,19 @@ def format_stmt(s) -> str:
         if s.shape is not None:
             text += f": [{_dims(s.shape.dims)}]"
         if isinstance(s.init, A.Init):
-            text += f" ~ {s.init.name.id}{_call_suffix(s.init.args)}"
+            text += f" ~ {named_call(s.init)}"
         elif isinstance(s.init, A.ConstInit):
             text += f" = {format_expr(s.init.value)}"
         if s.fixed:
             text += " fixed"
         if s.fit is not None:
-            text += f" fit {s.fit.name.id}{_call_suffix(s.fit.args)}"
+            text += f" fit {named_call(s.fit)}"
         if s.constraints:
-            text += " constrain " + ", ".join(
-                f"{c.name.id}{_call_suffix(c.args)}" for c in s.constraints)
+            text += " constrain " + ", ".join(named_call(c) for c in s.constraints)
         return text
     if isinstance(s, A.StateDecl):
-        text = f"state {s.name.id}"
-        if s.shape is not None:
-            text += f": [{_dims(s.shape.dims)}]"
-        if s.init is not None:
-            text += f" = {format_expr(s.init)}"
-        return text
+        return _present(f"state {s.name.id}", s.shape and f": [{_dims(s.shape.dims)}]",
+                        s.init is not None and f" = {format_expr(s.init)}")
     if isinstance(s, A.OutputDecl):
         return f"output {_names(s.names)}"
     if isinstance(s, A.Equation):
@@ -266,13 +261,14 @@ def _hparams(hparams) -> str:
 
 def _header(item) -> str:
     if isinstance(item, A.Cell):
-        text = f"cell {item.name.id}{_hparams(item.hparams)}"
-        if item.over is not None:
-            text += f" over {item.over.id}"
-        if item.solver is not None:
-            text += f" solver {item.solver.name.id}{_call_suffix(item.solver.args)}"
-        return text + " {"
+        return _present(f"cell {item.name.id}{_hparams(item.hparams)}", item.over and f" over {item.over.id}",
+                        item.solver and f" solver {named_call(item.solver)}", " {")
     return f"network {item.name.id}{_hparams(item.hparams)} {{"
+
+
+def _present(*parts) -> str:
+    """The parts given (a part left out is None or False), one after another."""
+    return "".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------- layout and comments

@@ -1,59 +1,32 @@
-"""graph: bound program -> IR, one NetworkX graph per cell and per network.
+"""graph: bound program -> IR, one typed-record graph per cell and per network (rnndsl.lang.ir).
 
-A cell graph (`nx.MultiDiGraph`) has a node per input, parameter,
-hyperparameter, constant, operation and defined value. Node ids are the
-names for named things (`x`, `W_i`, `h`), `%k` for operations and `#k` for
-constants. Node attributes:
+A cell's `CellIR` has a node per input, parameter, hyperparameter read as a
+number, constant, operation and defined value. Node ids are the names for named
+things (`x`, `W_i`, `h`), `%k` for operations and `#k` for constants; each node
+holds its record (`ir.InputNode`, `ParamNode`, ...), each edge a `Use`. Every
+declaration the later passes need travels in the records and the header (shapes
+as declared, initializers, constraints, the states' initial values), so no pass
+after this one reads the bound program.
 
-    kind   "input" | "param" | "hparam" | "const" | "op" | "value"
-    span   where it is written (for an op: the whole expression)
-    op     for ops: "add" "sub" "mul" "div" "matmul" "pow" "neg" "pos", a comparison
-           ("lt" ...), "copy", or a built-in function's name; "children.sum" etc.
-           for reductions over tree children
-    attrs  for ops: constant arguments ({"axis": -1}, {"parts": 2}, {"subscripts": ...})
-    per_child  True for ops inside a reduction over children (computed per child)
-    value  for consts: the number
-    ode, state, delay   for values: a `d/dt` state; read at an earlier step; largest delay
-
-Edges run from an operand to its user and carry `arg` (the operand's position),
-`delay` (0 for `h[t]`, k for `h[t-k]`), `child` (a child's value in a tree
-cell), `span` (where the operand is read) and, on the edge into a value,
-`role="def"` (with `index` for `split`'s pieces).
-
-A network graph (`nx.MultiDiGraph`) has a node per input (`kind="input"`),
-layer application (`kind="layer"`, `app` = the `Application`; after inference
-`instances`, each cell it applies as `(cell, {cell symbol: network Dim})`), final state
-of a cell applied with `returns=states` (`kind="state"`, `app`, `state`) and
-output (`kind="output"`). Edges carry `span`, after inference `type`, and
-either `arg` (an input's position) or `state` (an initial state into a
-cell, or a final state out of it).
-
-The graph's own attributes (`G.graph`) hold the cell's or network's name,
-kind, docstring, file and declarations.
+A network's `NetworkIR` has a node per input, layer application, final state of
+a cell applied with `returns=states`, and output; each edge a `Flow`.
 """
 
 from __future__ import annotations
 
 import itertools
 
-import networkx as nx
-
 from . import ast as A
+from . import ir
 from .builtins import FUNCTIONS, KEYWORD_ONLY
 from .operators import BINARY_OPERATORS
 from .bound import BoundCell, BoundNetwork, BoundProgram
-
-
-
-def operands(G, node) -> list:
-    """[(operand node, edge data)] of `node`, in argument order."""
-    edges = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
-    return sorted(edges, key=lambda e: e[1]["arg"])
+from .training import trains
 
 
 def build(program: BoundProgram) -> dict:
     """{name: graph} for every cell and network of the program."""
-    graphs: dict[str, nx.MultiDiGraph] = {}
+    graphs: dict = {}
     for name, cell in program.cells.items():
         graphs[name] = cell_graph(cell)
     for name, net in program.networks.items():
@@ -64,7 +37,7 @@ def build(program: BoundProgram) -> dict:
 # ---------------------------------------------------------------- cells
 
 
-def cell_graph(cell: BoundCell) -> nx.MultiDiGraph:
+def cell_graph(cell: BoundCell) -> ir.CellIR:
     """The data-flow graph of one step of `cell`."""
     return _CellGraph(cell).build()
 
@@ -72,27 +45,29 @@ def cell_graph(cell: BoundCell) -> nx.MultiDiGraph:
 class _CellGraph:
     def __init__(self, cell: BoundCell):
         self.cell = cell
-        self.G = nx.MultiDiGraph()
+        self.G = ir.CellIR()
         self._ids = itertools.count()
 
-    def build(self) -> nx.MultiDiGraph:
+    def build(self) -> ir.CellIR:
         cell, G = self.cell, self.G
         states = cell.states
-        G.graph.update(
-            name=cell.name, kind="cell", over=cell.over, index=cell.index, doc=cell.doc,
+        G.set_header(ir.CellHeader(
+            name=cell.name, over=cell.over, index=cell.index, doc=cell.doc,
             file=cell.file, span=cell.span, solver=cell.solver, step=cell.step,
-            outputs=[o.id for o in cell.outputs], states=states, delays=dict(cell.delays),
-            hparams=cell.hparams, free_dims=cell.free_dims, notation=dict(cell.notation),
-        )
+            outputs=tuple(o.id for o in cell.outputs), states=tuple(states), delays=ir.frozen_map(cell.delays),
+            hparams=ir.frozen_map(cell.hparams), free_dims=tuple(cell.free_dims),
+            notation=ir.frozen_map(cell.notation), written=cell.ast))
         for name, decl in cell.inputs.items():
-            G.add_node(name, kind="input", span=_name_span(decl.names, name), label=name)
+            G.add(name, ir.InputNode(span=_name_span(decl.names, name), label=name, declared=decl.shape))
         for name, p in cell.params.items():
-            G.add_node(name, kind="param", span=p.span, label=name, implicit=p.implicit,
-                       fixed=p.fixed, init=p.init, constraints=p.constraints, fit=p.fit)
+            G.add(name, ir.ParamNode(span=p.span, label=name, declared=p.shape, implicit=p.implicit,
+                                     fixed=p.fixed, init=p.init, constraints=tuple(p.constraints), fit=p.fit))
         for name, v in cell.values.items():
-            delay = cell.delays.get(name, 0)
-            G.add_node(name, kind="value", span=v.span, label=name, ode=v.ode,
-                       state=name in states, delay=delay, init=_state_init(cell, name))
+            decl = cell.state_decls.get(name)
+            G.add(name, ir.ValueNode(
+                span=v.span, label=name, ode=v.ode, state=name in states, delay=cell.delays.get(name, 0),
+                init=_state_init(cell, name), declared=decl.shape if decl is not None else None,
+                declared_at=decl.span if decl is not None else None))
         done: set = set()
         for name, v in cell.values.items():
             stmt = v.stmt
@@ -107,23 +82,22 @@ class _CellGraph:
             # `a[t], b[t] = split(z[t], 2)`: one split op, one piece per target.
             src, _, _ = self._expr(stmt.value, None)
             for i, target in enumerate(stmt.targets):
-                self.G.add_edge(src, target.name.id, arg=0, delay=0, child=False, span=stmt.value.span,
-                                role="def", index=i)
+                self.G.connect(src, target.name.id, ir.Use(arg=0, span=stmt.value.span, role="def", index=i))
             return
         name = stmt.targets[0].name.id if isinstance(stmt, A.Equation) else stmt.name.id
         src, delay, child = self._expr(stmt.value, None)
-        self.G.add_edge(src, name, arg=0, delay=delay, child=child, span=stmt.value.span, role="def")
+        self.G.connect(src, name, ir.Use(arg=0, delay=delay, child=child, span=stmt.value.span, role="def"))
 
-    def _new(self, prefix: str, **attrs) -> str:
+    def _new(self, prefix: str, record) -> str:
         node = f"{prefix}{next(self._ids)}"
-        self.G.add_node(node, **attrs)
+        self.G.add(node, record)
         return node
 
     def _op(self, op: str, span, operands, gen, label=None, **attrs) -> str:
-        node = self._new("%", kind="op", op=op, span=span, label=label or op, attrs=attrs,
-                         per_child=gen is not None)
+        node = self._new("%", ir.OpNode(op=op, span=span, label=label or op, attrs=ir.frozen_map(attrs),
+                                        per_child=gen is not None))
         for i, (src, delay, child, use_span) in enumerate(operands):
-            self.G.add_edge(src, node, arg=i, delay=delay, child=child, span=use_span)
+            self.G.connect(src, node, ir.Use(arg=i, delay=delay, child=child, span=use_span))
         return node
 
     def _operand(self, expr, gen):
@@ -134,16 +108,17 @@ class _CellGraph:
         """Add `expr` to the graph; returns (node, delay, child) of the value it produces."""
         cell = self.cell
         if isinstance(expr, A.Number):
-            node = self._new("#", kind="const", value=expr.value, span=expr.span, label=expr.text or str(expr.value))
+            node = self._new("#", ir.ConstNode(value=expr.value, span=expr.span,
+                                               label=expr.text or str(expr.value)))
             return node, 0, False
         if isinstance(expr, A.Name):
             name = expr.id
             if name in ("true", "false") and name not in cell.params:
-                node = self._new("#", kind="const", value=name == "true", span=expr.span, label=name)
+                node = self._new("#", ir.ConstNode(value=name == "true", span=expr.span, label=name))
                 return node, 0, False
             if name in cell.hparams and name not in self.G:
-                self.G.add_node(name, kind="hparam", span=cell.hparams[name].span, label=name,
-                                type=cell.hparams[name].type)
+                self.G.add(name, ir.HparamNode(span=cell.hparams[name].span, label=name,
+                                               type=cell.hparams[name].type))
             return name, 0, False
         if isinstance(expr, A.Indexed):
             name = expr.name.id
@@ -223,25 +198,26 @@ def _state_init(cell: BoundCell, name: str):
 # ---------------------------------------------------------------- networks
 
 
-def network_graph(net: BoundNetwork) -> nx.MultiDiGraph:
+def network_graph(net: BoundNetwork) -> ir.NetworkIR:
     """Layers as nodes, values flowing on edges."""
-    G = nx.MultiDiGraph()
-    G.graph.update(name=net.name, kind="network", doc=net.doc, file=net.file, span=net.span,
-                   hparams=net.hparams, outputs=[], notation=dict(net.notation))
+    G = ir.NetworkIR()
+    outputs = [f"output_{i + 1}" if len(net.outputs) > 1 else "output" for i in range(len(net.outputs))]
+    G.set_header(ir.NetworkHeader(name=net.name, doc=net.doc, file=net.file, span=net.span,
+                                  hparams=ir.frozen_map(net.hparams), values=ir.frozen_map(net.values),
+                                  outputs=tuple(outputs), notation=ir.frozen_map(net.notation),
+                                  train=next(iter(trains(net.ast)), None), written=net.ast))
     for name, info in net.inputs.items():
-        G.add_node(name, kind="input", span=info.span, label=name, info=info)
+        G.add(name, ir.NetInputNode(span=info.span, label=name, info=info))
     for app in net.apps:
-        G.add_node(app.id, kind="layer", span=app.span, label=app.layer, app=app)
+        G.add(app.id, ir.LayerNode(span=app.span, label=app.layer, app=app))
         for i, src in enumerate(app.inputs):
-            G.add_edge(src, app.id, arg=i, span=app.span)
+            G.connect(src, app.id, ir.Flow(arg=i, span=app.span))
         for state, src in app.initial.items():
-            G.add_edge(src, app.id, state=state, span=app.span)
+            G.connect(src, app.id, ir.Flow(state=state, span=app.span))
         for state, port in app.ports.items():
-            G.add_node(port, kind="state", span=app.span, label=state, app=app, state=state)
-            G.add_edge(app.id, port, state=state, span=app.span)
-    for i, (value, span) in enumerate(net.outputs):
-        node = f"output_{i + 1}" if len(net.outputs) > 1 else "output"
-        G.add_node(node, kind="output", span=span, label="output")
-        G.add_edge(value, node, arg=0, span=span)
-        G.graph["outputs"].append(node)
+            G.add(port, ir.StateNode(span=app.span, label=state, app=app, state=state))
+            G.connect(app.id, port, ir.Flow(state=state, span=app.span))
+    for node, (value, span) in zip(outputs, net.outputs):
+        G.add(node, ir.OutputNode(span=span, label="output"))
+        G.connect(value, node, ir.Flow(arg=0, span=span))
     return G

@@ -17,10 +17,6 @@ from .dims import Dim, int_bindings, solve_int
 from .errors import ResolveError, SpecErrors, UsageError, did_you_mean
 
 
-def _kind(G) -> str:
-    return "cell" if G.graph["kind"] == "cell" else "network"
-
-
 def _article(type_name: str) -> str:
     return "an" if type_name == "int" else "a"
 
@@ -46,8 +42,8 @@ def bind(G, given: dict) -> dict:
     """{name: value} of the hyperparameters of the cell or network graph `G`: the defaults, then `given`.
 
     A UsageError for a name it does not declare, a value not of its type, or one left without a value."""
-    declared = G.graph["hparams"]
-    kind, name = _kind(G), G.graph["name"]
+    declared = G.header.hparams
+    kind, name = G.kind, G.name
     unknown = [k for k in given if k not in declared]
     if unknown:
         hint = "".join(f"; {n}" for n in did_you_mean(unknown[0], declared))
@@ -70,8 +66,8 @@ def from_command_line(pairs: list, G) -> dict:
 
     A UsageError for a pair without `=`; the spec's diagnostics (E0240 an unknown name, E0241 a value not
     of its type), pointing at the declarations, for the rest."""
-    declared = G.graph["hparams"]
-    kind, name = _kind(G), G.graph["name"]
+    declared = G.header.hparams
+    kind, name = G.kind, G.name
     values, errors = {}, []
     for pair in pairs:
         key, eq, text = pair.partition("=")
@@ -79,7 +75,7 @@ def from_command_line(pairs: list, G) -> dict:
             raise UsageError(f"--set takes KEY=VALUE, given `{pair}`")
         if key not in declared:
             errors.append(ResolveError(
-                f"{kind} `{name}` has no hyperparameter `{key}` (from --set {pair})", G.graph["span"],
+                f"{kind} `{name}` has no hyperparameter `{key}` (from --set {pair})", G.header.span,
                 label="its hyperparameters are declared here",
                 notes=did_you_mean(key, declared) + [f"its hyperparameters are {', '.join(declared) or 'none'}"],
                 code="E0240"))
@@ -122,8 +118,8 @@ def cell_env(G, given: dict, input_size: Optional[int] = None) -> dict:
     (`in`), solved from the total size of its inputs side by side, `input_size`: which may be left out where
     the hyperparameters fix it. A UsageError where no value fits, or none is given where one is needed."""
     env = bind(G, given)
-    name = G.graph["name"]
-    inputs = G.graph["signature"]["inputs"].values()
+    name = G.name
+    inputs = G.signature.inputs.values()
     total = sum((math.prod((d.subst(int_bindings(env)) for d in dims), start=Dim.const(1)) for dims in inputs),
                 Dim.const(0))
     frees = sorted(total.symbols())

@@ -11,18 +11,20 @@ their defaults.
 
 from __future__ import annotations
 
-from .bound import BoundProgram
 from .errors import RnnDslError
 from .infer_cell import CellInference
 from .infer_network import NetworkInference
 
 
-def infer(program: BoundProgram, graphs: dict) -> tuple:
-    """Type every cell, then every network: ({name: typed copy of its graph}, the diagnostics)."""
+def infer(graphs: dict) -> tuple:
+    """Type every cell, then every network: ({name: typed copy of its graph}, the diagnostics).
+    The graphs are all it reads."""
     typed = {name: G.copy() for name, G in graphs.items()}
     errors: list[RnnDslError] = []
-    for name, cell in program.cells.items():
-        errors += CellInference(typed[name], cell).run()
-    for name, net in program.networks.items():
-        errors += NetworkInference(typed[name], net, typed).run()
+    for G in typed.values():
+        if G.kind == "cell":
+            errors += CellInference(G).run()
+    for G in typed.values():
+        if G.kind == "network":
+            errors += NetworkInference(G, typed).run()
     return typed, errors

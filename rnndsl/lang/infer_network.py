@@ -11,22 +11,22 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
-import networkx as nx
-
 from . import ast as A
 from . import limits
 from .dims import Dim, shape_str
 from .errors import ShapeError, did_you_mean
+from .ir import NetworkIR
 from .layers import ENCODER_DECODER, KERAS_LAYERS, LayerTypeError, NetType, merged_dims
 from .unify import Fail, Unifier, fresh_dim, show_shape
 
 
 class NetworkInference:
-    """Types the graph `G` of the bound network `net`; `graphs` holds the typed cells it applies."""
+    """Types the network graph `G` in place (a copy the caller made); `graphs` holds the typed cells it applies."""
 
-    def __init__(self, G: nx.MultiDiGraph, net, graphs: dict):
+    def __init__(self, G: NetworkIR, graphs: dict):
         self.G = G
-        self.net = net
+        self.header = G.header
+        self.inputs = {n: G.node(n).info for n in G.of_kind("input")}
         self.graphs = graphs
         self.u = Unifier()
         self.errors: list = []
@@ -36,10 +36,10 @@ class NetworkInference:
 
     def run(self) -> list:
         G = self.G
-        for name, info in self.net.inputs.items():
+        for name, info in self.inputs.items():
             self._input_dims(name, info)
             self.types[name] = NetType(info.kind, info.dims, info.dtype)
-        for app in self.net.apps:
+        for app in (rec.app for _, rec in G.layers()):
             inputs = [self.types.get(src) for src in app.inputs]
             if any(t is None for t in inputs):
                 continue  # an earlier layer failed
@@ -48,33 +48,34 @@ class NetworkInference:
                 self._states(app)
             except Fail as f:
                 self.errors.append(f.error)
-        for node in G:
-            if G.nodes[node]["kind"] == "output":
-                src = next(iter(G.predecessors(node)))
-                if src in self.types:
-                    self.types[node] = self.types[src]
+        for node in G.of_kind("output"):
+            src = next(iter(G.predecessors(node)))
+            if src in self.types:
+                self.types[node] = self.types[src]
         for node, t in self.types.items():
-            G.nodes[node]["type"] = self._resolved(t)
-        for u, v, data in G.edges(data=True):
-            source = v if G.nodes[v]["kind"] == "state" else u  # a final state's edge has the state's type
-            if source in self.types:
-                data["type"] = self._resolved(self.types[source])
+            G.replace_node(node, type=self._resolved(t))
+
+        def typed(u, v, flow):
+            source = v if G.node(v).kind == "state" else u  # a final state's edge has the state's type
+            return replace(flow, type=self._resolved(self.types[source])) if source in self.types else None
+
+        G.replace_edges(typed)
         for app_id, instances in self.instances.items():
-            G.nodes[app_id]["instances"] = [(cell, {k: self.u.dim(d) for k, d in binding.items()})
-                                            for cell, binding in instances]
-        return self.errors + limits.network(limits.at_defaults(self.net.hparams), G, self.graphs)
+            G.replace_node(app_id, instances=tuple((cell, {k: self.u.dim(d) for k, d in binding.items()})
+                                                   for cell, binding in instances))
+        return self.errors + limits.network(limits.at_defaults(self.header.hparams), G, self.graphs)
 
     def _input_dims(self, name: str, info) -> None:
         """A network input's sizes are integers and int hyperparameters: nothing else binds them when the
         network is built (a grid's height and width excepted: a grid's size may vary, as a sequence's length)."""
         sizes = info.dims[2:] if info.kind == "grid" else info.dims
-        for symbol in sorted(set().union(*(d.symbols() for d in sizes)) - set(self.net.hparams)):
+        for symbol in sorted(set().union(*(d.symbols() for d in sizes)) - set(self.header.hparams)):
             self.errors.append(ShapeError(
                 f"unknown dimension `{symbol}` in the type of input `{name}`", info.span,
-                label=f"`{symbol}` is not a hyperparameter of `{self.net.name}`",
-                notes=did_you_mean(symbol, self.net.hparams) + [
+                label=f"`{symbol}` is not a hyperparameter of `{self.header.name}`",
+                notes=did_you_mean(symbol, self.header.hparams) + [
                     f"a network's sizes are integers and its int hyperparameters: "
-                    f"`network {self.net.name}({symbol}: int = ...)`"], code="E0201"))
+                    f"`network {self.header.name}({symbol}: int = ...)`"], code="E0201"))
 
     def _states(self, app):
         """Types of a cell's final states (`returns=states`), and the check of its given initial states."""
@@ -82,8 +83,8 @@ class NetworkInference:
             return
         cell_graph = self.graphs[app.cell.cell]
         sub = self.bindings[app.id]
-        for state in cell_graph.graph["states"]:
-            dims = tuple(self.u.dim(d.subst(sub)) for d in cell_graph.nodes[state]["shape"])
+        for state in cell_graph.header.states:
+            dims = tuple(self.u.dim(d.subst(sub)) for d in cell_graph.node(state).shape)
             want = NetType("vec", dims, "float")
             if state in app.ports:
                 self.types[app.ports[state]] = want
@@ -94,13 +95,13 @@ class NetworkInference:
                     continue
                 if got.kind != "vec" or got.dtype != "float" or len(got.dims) != len(dims) or \
                         not all(self.u.unify_dim(a, b) for a, b in zip(dims, got.dims)):
-                    where = f"`{src}`" if src in self.net.inputs or src in self.net.values else "its value"
-                    for name, value in self.net.values.items():
+                    where = f"`{src}`" if src in self.inputs or src in self.header.values else "its value"
+                    for name, value in self.header.values.items():
                         where = f"`{name}`" if value == src else where
                     raise Fail(ShapeError(
                         f"initial state `{state}` of `{app.layer}` takes {self._resolved(want)}, found {got}",
                         app.span, label=f"{where} is {got}",
-                        notes=[f"`{state}` is {shape_str(cell_graph.nodes[state]['shape'])} in cell "
+                        notes=[f"`{state}` is {shape_str(cell_graph.node(state).shape)} in cell "
                                f"`{app.cell.cell}`"], code="E0305"))
 
     def _resolved(self, t: NetType) -> NetType:
@@ -108,7 +109,7 @@ class NetworkInference:
 
     def _describe(self, app, i) -> str:
         src = app.inputs[i]
-        return f"`{src}`" if src in self.net.inputs or src in self.net.values else "its input"
+        return f"`{src}`" if src in self.inputs or src in self.header.values else "its input"
 
     def _apply(self, app, inputs: list) -> NetType:
         if app.kind == "keras":
@@ -144,7 +145,7 @@ class NetworkInference:
 
     def _valid(self, app, spec) -> None:
         """A Keras layer's arguments as `check` knows them (a hyperparameter at its default) are valid."""
-        hparams = self.net.hparams
+        hparams = self.header.hparams
         named = [v.id for v in app.args.values() if isinstance(v, A.Name)]
         problem = spec.valid({k: hparams[v.id].default if isinstance(v, A.Name) else v for k, v in app.args.items()})
         if problem:  # the layer's type does not depend on it: inference goes on
@@ -191,15 +192,15 @@ class NetworkInference:
         encoder, decoder = (self.graphs[app.args[r].cell] for r in ("encoder", "decoder"))
 
         def shape(G, state, binding):
-            return tuple(self.u.dim(d.subst(binding)) for d in G.nodes[state]["shape"])
+            return tuple(self.u.dim(d.subst(binding)) for d in G.node(state).shape)
 
-        for state in decoder.graph["states"]:
+        for state in decoder.header.states:
             want = shape(decoder, state, decoder_binding)
-            if state not in encoder.graph["states"]:
+            if state not in encoder.header.states:
                 raise Fail(ShapeError(
                     f"`bridge=copy` starts the decoder's state `{state}` from the encoder's final `{state}`, "
                     f"but cell `{app.args['encoder'].cell}` has no state `{state}` "
-                    f"(its states: {', '.join(encoder.graph['states']) or 'none'})", app.span,
+                    f"(its states: {', '.join(encoder.header.states) or 'none'})", app.span,
                     label="bridge=copy", notes=["use `bridge=dense` (a learned map of the encoder's final "
                                                 "states), or `bridge=none`"], code="E0305"))
             got = shape(encoder, state, encoder_binding)
@@ -212,20 +213,20 @@ class NetworkInference:
 
     def _cell(self, app, ref, inputs: list) -> NetType:
         G = self.graphs.get(ref.cell)
-        signature = G.graph.get("signature") if G is not None else None
+        signature = G.signature if G is not None else None
         if signature is None:
             raise Fail(ShapeError(f"cell `{ref.cell}` has errors", app.span, code="E0305"))
-        cell_graph = G.graph
+        header = G.header
         sub = {}
         for hp, value in ref.args.items():
-            if cell_graph["hparams"][hp].type == "int" and value is not None:
+            if header.hparams[hp].type == "int" and value is not None:
                 sub[hp] = Dim.of(value) if isinstance(value, (int, Dim)) else value
-        free = {f: fresh_dim(f + ".") for f in cell_graph["free_dims"]}
+        free = {f: fresh_dim(f + ".") for f in header.free_dims}
         sub.update(free)
         self.bindings[app.id] = sub
-        kind = "tree" if cell_graph["over"] == "tree" else "seq"
+        kind = "tree" if header.over == "tree" else "seq"
         bound_notes = []
-        for (iname, ishape), t, i in zip(signature["inputs"].items(), inputs, itertools.count()):
+        for (iname, ishape), t, i in zip(signature.inputs.items(), inputs, itertools.count()):
             where = self._describe(app, i)
             if t.kind != kind:
                 runs = "over trees" if kind == "tree" else "over time"
@@ -244,12 +245,12 @@ class NetworkInference:
                     f"cell `{ref.cell}` input `{iname}` takes {kind}{shown}, found {t}", app.span,
                     label=f"{where} is {t}",
                     notes=[f"`{iname}: {shape_str(ishape)}` is declared at "
-                           f"{self.graphs[ref.cell].nodes[iname]['span']}"] + bound_notes, code="E0305"))
+                           f"{G.node(iname).span}"] + bound_notes, code="E0305"))
             for f, var in free.items():
                 value = self.u.dim(var)
                 if not value.variables():
                     bound_notes.append(f"`{f}` is bound to {value} by `{ref.cell}` at {app.span}")
-        (out_name, out_shape), *_ = signature["outputs"].items()
+        (out_name, out_shape), *_ = signature.outputs.items()
         dims = tuple(self.u.dim(d.subst(sub)) for d in out_shape)
         if any(d.variables() for d in dims):
             raise Fail(ShapeError(f"cannot infer the output of `{ref.cell}`: {show_shape(dims)}", app.span,

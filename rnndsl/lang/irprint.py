@@ -18,27 +18,25 @@ so a test can pin what a pass changed: `print_ir(G)` before and after.
 from __future__ import annotations
 
 from . import ast as A
-from .fmt import format_expr
-from .graph import operands
+from .fmt import format_expr, named_call
 from .bound import CellRef
 
 
 def print_ir(G) -> str:
     """The text of a cell's or a network's graph (before or after inference)."""
-    lines = _cell(G) if G.graph["kind"] == "cell" else _network(G)
+    lines = _cell(G) if G.kind == "cell" else _network(G)
     return "\n".join(lines) + "\n"
 
 
-def _shape(d) -> str:
-    shape = d.get("shape")
-    if shape is None:
+def _shape(rec) -> str:
+    if rec.shape is None:
         return ""
-    return " : [" + ", ".join(str(dim) for dim in shape) + "]"
+    return " : [" + ", ".join(str(dim) for dim in rec.shape) + "]"
 
 
 def _hparams(G) -> str:
     return ", ".join(f"{h.name}: {h.type}" + (f" = {h.default!r}" if h.default is not None else "")
-                     for h in G.graph["hparams"].values())
+                     for h in G.header.hparams.values())
 
 
 def _init(init) -> str:
@@ -47,69 +45,59 @@ def _init(init) -> str:
     if isinstance(init, A.ConstInit):
         return f" = {format_expr(init.value)}"
     if isinstance(init, A.Init):
-        args = ", ".join(format_expr(a.value) if a.name is None else f"{a.name.id}={format_expr(a.value)}"
-                         for a in init.args)
-        return f" ~ {init.name.id}" + (f"({args})" if args else "")
+        return f" ~ {named_call(init)}"
     return f" {init!r}"
 
 
-def _named_call(item) -> str:
-    args = ", ".join(format_expr(a.value) if a.name is None else f"{a.name.id}={format_expr(a.value)}"
-                     for a in item.args)
-    return item.name.id + (f"({args})" if args else "")
-
-
-def _use(u, d) -> str:
+def _use(u, use) -> str:
     """How an operation reads operand `u`: `h@t-1` for an earlier step, `h@child` for a child's value."""
     text = u
-    if d.get("delay"):
-        text += f"@t-{d['delay']}"
-    if d.get("child"):
+    if use.delay:
+        text += f"@t-{use.delay}"
+    if use.child:
         text += "@child"
-    if "index" in d:
-        text += f".{d['index']}"
+    if use.index is not None:
+        text += f".{use.index}"
     return text
 
 
 def _cell(G) -> list:
-    g = G.graph
-    head = f"cell {g['name']}({_hparams(G)}) over {g['over']}"
-    if g.get("solver"):
-        head += f" solver {g['solver']}" + (f"(step={g['step']})" if g.get("step") is not None else "")
+    h = G.header
+    head = f"cell {h.name}({_hparams(G)}) over {h.over}"
+    if h.solver:
+        head += f" solver {h.solver}" + (f"(step={h.step})" if h.step is not None else "")
     lines = [head]
-    for node, d in G.nodes(data=True):
-        kind = d["kind"]
+    for node, rec in G.records():
+        kind = rec.kind
         if kind == "op":
-            args = [_use(u, e) for u, e in operands(G, node)]
-            args += [f"{k}={v!r}" for k, v in sorted(d.get("attrs", {}).items())]
-            mark = " per-child" if d.get("per_child") else ""
-            lines.append(f"  {node} = {d['op']}({', '.join(args)}){_shape(d)}{mark}")
+            args = [_use(u, e) for u, e in G.operands(node)]
+            args += [f"{k}={v!r}" for k, v in sorted(rec.attrs.items())]
+            mark = " per-child" if rec.per_child else ""
+            lines.append(f"  {node} = {rec.op}({', '.join(args)}){_shape(rec)}{mark}")
         elif kind == "const":
-            lines.append(f"  {node} = const {d['value']!r}{_shape(d)}")
+            lines.append(f"  {node} = const {rec.value!r}{_shape(rec)}")
         elif kind == "param":
-            flags = [w for w in ("implicit", "fixed") if d.get(w)]
-            flags += [f"fit {_named_call(d['fit'])}"] if d.get("fit") is not None else []
-            flags += [f"constrain {_named_call(c)}" for c in d.get("constraints", ())]
-            lines.append(f"  param {node}{_shape(d)}{_init(d.get('init'))}" + "".join(f", {f}" for f in flags))
+            flags = [w for w in ("implicit", "fixed") if getattr(rec, w)]
+            flags += [f"fit {named_call(rec.fit)}"] if rec.fit is not None else []
+            flags += [f"constrain {named_call(c)}" for c in rec.constraints]
+            lines.append(f"  param {node}{_shape(rec)}{_init(rec.init)}" + "".join(f", {f}" for f in flags))
         elif kind == "value":
-            flags = ["state"] if d.get("state") else []
-            flags += ["ode"] if d.get("ode") else []
-            flags += [f"delay {d['delay']}"] if d.get("delay") else []
-            init = d.get("init")
+            flags = ["state"] if rec.state else []
+            flags += ["ode"] if rec.ode else []
+            flags += [f"delay {rec.delay}"] if rec.delay else []
+            init = rec.init
             flags += [f"init {init if isinstance(init, (int, float, str)) else format_expr(init)}"] \
-                if d.get("state") else []
-            lines.append(f"  value {node}{_shape(d)}" + "".join(f", {f}" for f in flags))
+                if rec.state else []
+            lines.append(f"  value {node}{_shape(rec)}" + "".join(f", {f}" for f in flags))
         else:
-            lines.append(f"  {kind} {node}{_shape(d)}")
-    for node, d in G.nodes(data=True):
-        if d["kind"] == "value":
-            lines += [f"  {node} <- {_use(u, e)}" for u, e in operands(G, node)]
-    lines.append("  outputs " + ", ".join(g["outputs"]))
+            lines.append(f"  {kind} {node}{_shape(rec)}")
+    for node in G.of_kind("value"):
+        lines += [f"  {node} <- {_use(u, e)}" for u, e in G.operands(node)]
+    lines.append("  outputs " + ", ".join(h.outputs))
     return lines
 
 
-def _type(d) -> str:
-    t = d.get("type")
+def _type(t) -> str:
     if t is None:
         return ""
     dims = ", ".join(str(dim) for dim in t.dims)
@@ -117,28 +105,27 @@ def _type(d) -> str:
 
 
 def _network(G) -> list:
-    g = G.graph
-    lines = [f"network {g['name']}({_hparams(G)})"]
-    for node, d in G.nodes(data=True):
-        kind = d["kind"]
+    lines = [f"network {G.name}({_hparams(G)})"]
+    for node, rec in G.records():
+        kind = rec.kind
         if kind == "layer":
-            app = d["app"]
+            app = rec.app
             args = [f"{k}={_argument(v)}" for k, v in app.args.items()]
             if app.cell is not None:
                 args = [f"{k}={v}" for k, v in app.cell.args.items()] + [f"returns={app.cell.returns}"]
-            inputs = [u for u, e in _operands_of_layer(G, node) if "arg" in e]
-            initial = [f"{e['state']}={u}" for u, e in _operands_of_layer(G, node) if "state" in e]
+            inputs = [u for u, e in G.operands(node) if e.arg is not None]
+            initial = [f"{e.state}={u}" for u, e in G.operands(node) if e.arg is None]
             lines.append(f"  {node} = {app.kind} {app.layer}({', '.join(args)})"
-                         f"({', '.join(inputs + initial)}){_type(d)}")
-            for cell, binding in d.get("instances", ()):
+                         f"({', '.join(inputs + initial)}){_type(rec.type)}")
+            for cell, binding in rec.instances:
                 lines.append(f"    instance {cell}(" + ", ".join(f"{k}={v}" for k, v in binding.items()) + ")")
         elif kind == "state":
-            lines.append(f"  {node} = state {d['state']} of {d['app'].id}{_type(d)}")
+            lines.append(f"  {node} = state {rec.state} of {rec.app.id}{_type(rec.type)}")
         elif kind == "output":
-            (u, _), = _operands_of_layer(G, node)
-            lines.append(f"  {node} = output {u}{_type(d)}")
+            (u, _), = G.operands(node)
+            lines.append(f"  {node} = output {u}{_type(rec.type)}")
         else:
-            lines.append(f"  {kind} {node}{_type(d)}")
+            lines.append(f"  {kind} {node}{_type(rec.type)}")
     return lines
 
 
@@ -148,8 +135,3 @@ def _argument(value) -> str:
         args = ", ".join(f"{k}={v}" for k, v in value.args.items())
         return f"{value.cell}({args}) returns {value.returns}"
     return str(value)
-
-
-def _operands_of_layer(G, node) -> list:
-    edges = [(u, d) for u, keyed in G.pred[node].items() for d in keyed.values()]
-    return sorted(edges, key=lambda e: ("arg" not in e[1], e[1].get("arg", 0), e[1].get("state", "")))

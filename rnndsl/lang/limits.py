@@ -137,21 +137,20 @@ def cell(sizes: Sizes, G, binding: Optional[dict] = None, span=None, of: str = "
 
     As a network applies the cell, `binding` maps the cell's symbols to the network's dimensions, `span` (the
     application) stands for the cell's own spans and `of` (" of `GRU`") follows the name of each tensor."""
-    for node, data in G.nodes(data=True):
-        shape = data.get("shape")
-        if shape is None or data["kind"] in ("hparam", "const"):
+    for node, rec in G.records():
+        if rec.shape is None or rec.kind in ("hparam", "const"):
             continue
-        dims = shape if binding is None else tuple(d.subst(binding) for d in shape)
-        sizes.shape(dims, _what(G, node, data) + of, span or data["span"])
+        dims = rec.shape if binding is None else tuple(d.subst(binding) for d in rec.shape)
+        sizes.shape(dims, _what(G, node, rec) + of, span or rec.span)
     return sizes.errors
 
 
-def _what(G, node, data) -> str:
-    kind = data["kind"]
+def _what(G, node, rec) -> str:
+    kind = rec.kind
     if kind == "op":
-        return f"the result of `{data['label']}`"
+        return f"the result of `{rec.label}`"
     if kind == "value":
-        return f"{'state' if node in G.graph['states'] else 'value'} `{node}`"
+        return f"{'state' if node in G.header.states else 'value'} `{node}`"
     return f"{'parameter' if kind == 'param' else 'input'} `{node}`"
 
 
@@ -159,13 +158,13 @@ def network(sizes: Sizes, G, graphs: dict) -> list:
     """Every tensor of the typed network graph `G` (its cells' graphs in `graphs`): its inputs, the output of
     each layer that is not a cell's, the arguments and weights of Keras layers, each cell as it is applied,
     and the depth of each stack. Returns the errors of `sizes`."""
-    for node, data in G.nodes(data=True):
-        if data["kind"] == "input":
-            info = data["info"]
+    for node, rec in G.records():
+        if rec.kind == "input":
+            info = rec.info
             sizes.shape(info.dims, f"input `{node}`", info.span, show=_typed(info.kind, info.dtype))
-        if data["kind"] != "layer":
+        if rec.kind != "layer":
             continue
-        app, span = data["app"], data["span"]
+        app, span = rec.app, rec.span
         params = KERAS_LAYERS[app.layer].params if app.kind == "keras" else \
             ENCODER_DECODER_PARAMS if app.kind == ENCODER_DECODER else ()
         for p in params:
@@ -173,13 +172,13 @@ def network(sizes: Sizes, G, graphs: dict) -> list:
                 sizes.size(Dim.of(app.args[p.name]), f"argument `{p.name}` of `{app.layer}`", span)
         if app.kind == "Stack":
             sizes.depth(Dim.of(app.args["depth"]), "`Stack`", span)
-        for cell_name, binding in data.get("instances", ()):
+        for cell_name, binding in rec.instances:
             cell(sizes, graphs[cell_name], binding, span, f" of `{cell_name}`")
-        t = data.get("type")  # None: the layer cannot take its input
+        t = rec.type  # None: the layer cannot take its input
         if t is None or app.kind in ("cell", "Stack"):  # a cell's output is its output value, checked above
             continue
         if app.kind == "keras":
-            inputs = [d["type"] for _, _, d in G.in_edges(node, data=True)]
+            inputs = [flow.type for _, flow in G.operands(node)]
             for weight, dims in KERAS_LAYERS[app.layer].weights(app.args, inputs).items():
                 sizes.shape(dims, f"weight `{weight}` of `{app.layer}`", span)
         sizes.shape(t.dims, f"the output of `{app.layer}`", span, show=_typed(t.kind, t.dtype))

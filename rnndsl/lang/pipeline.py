@@ -45,7 +45,7 @@ def check_text(text: str, file: str = "<string>", base_dir: Optional[Path] = Non
         return None, list(parsed.errors)
     finder = finder if finder is not None else specfiles.SearchPath.from_environment(search_path)
     bound, errors = resolve(parsed.module, file, base_dir, finder)
-    graphs, typing_errors = infer.infer(bound, graph.build(bound))
+    graphs, typing_errors = infer.infer(graph.build(bound))
     errors += typing_errors
     errors += causality.check(graphs)
     return Checked(bound, graphs, parsed.module), errors

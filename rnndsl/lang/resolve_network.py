@@ -85,8 +85,9 @@ class NetworkResolver(Reporter):
             notation = check_notations(self.net.body, known, "network", self.errors)
         if self.errors or self.layers.blocked:
             return None, self.errors
-        return BoundNetwork(self.net, self.net.name.id, self.file, self.net.doc, self.hparams,
-                            self.inputs, self.layers.apps, self.values, outputs, notation), []
+        return BoundNetwork(ast=self.net, name=self.net.name.id, file=self.file, doc=self.net.doc,
+                            hparams=self.hparams, inputs=self.inputs, apps=self.layers.apps, values=self.values,
+                            outputs=outputs, notation=notation), []
 
     def _bind_states(self, stmt: A.Bind, app: Application):
         """`c, h = LSTM(units, returns=states)(x)`: one name per state, in the cell's order."""

@@ -33,15 +33,15 @@ class Operand:
 
 
 class RuleContext:
-    """The op node being typed (`node`, its attributes `data`, in the cell's graph `G`) and the unifier
+    """The op node being typed (`node`, its record `rec`, in the cell's graph `G`) and the unifier
     of the cell's shapes: what a rule reads, and the checks that rules share."""
 
     def __init__(self, u: Unifier, G, node: str):
         self.u = u
         self.G = G
         self.node = node
-        self.data = G.nodes[node]
-        self.span = self.data["span"]
+        self.rec = G.node(node)
+        self.span = self.rec.span
 
     def fail(self, message, span, label="", notes=(), trail=(), code="E0302"):
         raise Fail(ShapeError(message, span, label=label, notes=list(notes), trail=list(trail), code=code))
@@ -64,7 +64,7 @@ class RuleContext:
         return [Operand(o.node, self.u.shape(o.shape), o.span, o.bindable) for o in ops]
 
     def mismatch(self, a: Operand, b: Operand, notes=()):
-        op = self.data["op"]
+        op = self.rec.op
         sym = OP_SYMBOLS.get(op, op)
         what = f"`{sym}`" if op in OP_SYMBOLS else f"`{sym}(...)`"
         sa, sb = show_shape(self.u.shape(a.shape)), show_shape(self.u.shape(b.shape))
@@ -279,7 +279,7 @@ def split(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     if piece is None:
         cx.fail(f"cannot split {show_shape(x)} into {parts} equal parts along axis {axis}",
                 ops[0].span, label=show_shape(x), code="E0302")
-    targets = [v for _, v, d in cx.G.out_edges(cx.node, data=True) if d.get("role") == "def"]
+    targets = [v for v, use in cx.G.users(cx.node) if use.defines]
     if len(targets) != (parts if isinstance(parts, int) else len(targets)):
         cx.fail(f"`split` into {parts} parts defines {len(targets)} value"
                 f"{'s' if len(targets) != 1 else ''}", cx.span, code="E0302")

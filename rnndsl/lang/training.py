@@ -126,15 +126,16 @@ def check(network: A.Network, hparams: dict) -> list:
     return errors
 
 
-def plan(network: A.Network, env: dict) -> Optional[TrainPlan]:
-    """The network's train block evaluated with the hyperparameters `env` {name: value}; None if it has none.
+def plan(G, env: dict) -> Optional[TrainPlan]:
+    """The train block of the network graph `G` (its header's `train`) evaluated with the hyperparameters
+    `env` {name: value}; None if it has none.
 
     Raises SpecErrors where a value is wrong for these hyperparameters."""
-    blocks = trains(network)
-    if not blocks:
+    block = G.header.train
+    if block is None:
         return None
     errors: list = []
-    result = _Planner(network.name.id, env, errors).run(blocks[0])
+    result = _Planner(G.name, env, errors).run(block)
     if errors:
         raise SpecErrors(errors)
     return result

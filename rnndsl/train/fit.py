@@ -33,7 +33,6 @@ from typing import Optional
 import networkx as nx
 import numpy as np
 
-from ..lang.graph import operands
 from ..keras.cell import GeneratedRNN, observer
 from ..keras.initializers import constant
 
@@ -53,8 +52,8 @@ class Fitted:
 
 def fitted_params(G, method: Optional[str] = None) -> dict:
     """{parameter: its A.Fit} of a cell graph, those of one method if given."""
-    return {n: d["fit"] for n, d in G.nodes(data=True)
-            if d["kind"] == "param" and d.get("fit") is not None and (method is None or d["fit"].name.id == method)}
+    return {n: rec.fit for n, rec in G.records()
+            if rec.kind == "param" and rec.fit is not None and (method is None or rec.fit.name.id == method)}
 
 
 # ---------------------------------------------------------------- hebbian
@@ -65,12 +64,12 @@ def hebbian_roles(G, param: str) -> tuple:
     roles = set()
     read_by_states = _state_sources(G)
     for m in G.successors(param):
-        data = G.nodes[m]
-        if data["kind"] != "op" or data["op"] != "matmul":
+        rec = G.node(m)
+        if rec.kind != "op" or rec.op != "matmul":
             continue
-        (left, _), (right, _) = operands(G, m)
+        (left, _), (right, _) = G.operands(m)
         value = _defined_value(G, m) if left == param else None
-        if value in G.graph["states"]:
+        if value in G.header.states:
             roles.add((right, value, "state"))
         elif value is not None and value in read_by_states:
             roles.add((right, value, "value"))
@@ -87,11 +86,11 @@ def _defined_value(G, node) -> Optional[str]:
     frontier, seen = [node], set()
     while frontier:
         n = frontier.pop()
-        for _, v, d in G.out_edges(n, data=True):
-            if d["delay"] or v in seen:
+        for v, use in G.users(n):
+            if use.delay or v in seen:
                 continue
             seen.add(v)
-            if G.nodes[v]["kind"] == "value":
+            if G.node(v).kind == "value":
                 return v
             frontier.append(v)
     return None
@@ -100,15 +99,15 @@ def _defined_value(G, node) -> Optional[str]:
 def _state_sources(G) -> set:
     """Values that a state's equation reads at the same step (BAM: y drives x, the state)."""
     out = set()
-    for state in G.graph["states"]:
-        out |= {n for n in nx.ancestors(_same_step(G), state) if G.nodes[n]["kind"] == "value"}
+    for state in G.header.states:
+        out |= {n for n in nx.ancestors(_same_step(G), state) if G.node(n).kind == "value"}
     return out
 
 
 def _same_step(G) -> nx.DiGraph:
     H = nx.DiGraph()
     H.add_nodes_from(G)
-    H.add_edges_from((u, v) for u, v, d in G.edges(data=True) if d["delay"] == 0)
+    H.add_edges_from((u, v) for u, v, use in G.uses() if use.delay == 0)
     return H
 
 
@@ -144,18 +143,18 @@ def store(layer: GeneratedRNN, patterns: dict) -> list:
 
 def ridge_roles(G) -> tuple:
     """(P, b or None, z): the output equation `y[t] = P @ z[t] (+ b)` whose parameters are `fit ridge`."""
-    out = G.graph["outputs"][0]
+    out = G.header.outputs[0]
     ridge = fitted_params(G, "ridge")
-    (src, _), = [(u, d) for u, d in operands(G, out) if d.get("role") == "def"]
+    src, _ = G.definition(out)
     bias = None
-    node = G.nodes[src]
-    if node["kind"] == "op" and node["op"] == "add":
-        (l, _), (r, _) = operands(G, src)
+    node = G.node(src)
+    if node.kind == "op" and node.op == "add":
+        (l, _), (r, _) = G.operands(src)
         src, bias = (l, r) if r in ridge else (r, l) if l in ridge else (src, None)
-        node = G.nodes[src]
-    if node["kind"] == "op" and node["op"] == "matmul":
-        (P, _), (z, dz) = operands(G, src)
-        if P in ridge and not dz["delay"] and set(ridge) == {P} | ({bias} if bias else set()):
+        node = G.node(src)
+    if node.kind == "op" and node.op == "matmul":
+        (P, _), (z, dz) = G.operands(src)
+        if P in ridge and not dz.delay and set(ridge) == {P} | ({bias} if bias else set()):
             if out in nx.ancestors(G, z) or z == out:
                 raise ValueError(f"`fit ridge` of `{P}`: the readout's input `{z}` depends on the output `{out}`; "
                                  "feed the output back as an input instead (teacher forcing while fitting)")

@@ -49,7 +49,7 @@ def recall(layer: GeneratedRNN, probe, *, schedule: str = "async", max_sweeps: i
         raise ValueError(f"cell `{cell.cell_name}` takes inputs of {cell.input_dim}: a memory's input is its "
                          f"update schedule, of the state's size {size}, or none")
     state = np.asarray(probe, np.float32).reshape(-1, size)
-    has_energy = "energy" in cell.G and cell.G.nodes["energy"]["kind"] == "value"
+    has_energy = "energy" in cell.G and cell.G.node("energy").kind == "value"
     run = observer(layer, [name] + (["energy"] if has_energy else []))
     rng = np.random.default_rng(seed)
     batch = len(state)

@@ -70,7 +70,7 @@ def plan_of(program, network: str, values: dict) -> training.TrainPlan:
     from ..lang.hparams import bind
 
     env = bind(program.graphs[network], values)
-    plan = training.plan(program.bound.networks[network].ast, env)
+    plan = training.plan(program.graphs[network], env)
     if plan is None:
         raise UsageError(f"network `{network}` has no `train` block: add `train {{ data = ...  loss = ... }}`")
     return plan

@@ -3,7 +3,8 @@
 `open_run(out)` reads the folder that rnndsl.train.run wrote (its record and trained model);
 `evaluate` gives the loss and metrics on a split of the run's own data; `read_arrays` reads a
 .npz file of inputs as data is read (rnndsl.train.files); `predict` gives the model's outputs,
-and for a CTC model the greedy decoding (rnndsl.train.decode decodes further).
+and for a CTC model the greedy decoding; `predictions` is what `rnndsl predict` saves: an
+encoder-decoder decoding freely, a CTC model's labels by beam search (rnndsl.train.decode).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import numpy as np
 
 from ..lang.errors import DataError, UsageError
 from .checks import hold_out
-from .decode import padded_labels
+from .decode import ctc_beam_labels, decode_freely, padded_labels
 from .files import FileError, WrongFormat, open_arrays
 from .folder import load_saved_model, plain, read_record
 from .model_checks import check_model_fits, check_token_ids
 from .sources import load
 from .stream import keras_arrays
 
-__all__ = ["SavedRun", "open_run", "evaluate", "read_arrays", "predict"]
+__all__ = ["SavedRun", "open_run", "evaluate", "read_arrays", "predict", "predictions"]
 
 
 @dataclass
@@ -104,3 +105,25 @@ def predict(saved: SavedRun, arrays: dict) -> dict:
 
         result["labels"] = padded_labels(greedy_decode(outputs))
     return result
+
+
+def predictions(saved: SavedRun, arrays: dict, *, beam: int = 1) -> tuple:
+    """(what `rnndsl predict` saves, {name: array}; the `Decoded` of an encoder-decoder, else None).
+
+    An encoder-decoder decodes the sources freely, greedily or keeping `beam` hypotheses
+    (rnndsl.train.decode.decode_freely); any other model gives `predict`'s outputs, and a CTC
+    model's labels come by prefix beam search where `beam` > 1. A UsageError for `beam` < 1, or
+    > 1 for a model that decodes nothing."""
+    from ..keras.seq2seq import decoder_of
+
+    if beam < 1:
+        raise UsageError(f"--beam keeps at least 1 hypothesis, not {beam}")
+    if decoder_of(saved.model) is not None:
+        decoded, result = decode_freely(saved, arrays, beam=beam)
+        return result, decoded
+    result = predict(saved, arrays)
+    if beam > 1:
+        if "labels" not in result:
+            raise UsageError(f"--beam decodes CTC and encoder-decoder models; the model of {saved.out} is neither")
+        result["labels"] = ctc_beam_labels(result["outputs"], beam)
+    return result, None
