@@ -13,17 +13,16 @@ from .operators import OP_SYMBOLS
 COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
 
 
-def check_dtypes(G, operands_of) -> list:
-    """Give every node of the cell graph `G` its dtype (on this graph, a copy the caller made); the
-    diagnostics. `operands_of(node)`: [(operand node, Use)] of an op, in argument order."""
+def check_dtypes(G, operands_of) -> tuple:
+    """({node: its dtype} for every node of the cell graph `G`, the diagnostics). `operands_of(node)`:
+    [(operand node, Use)] of an op, in argument order."""
     errors: list = []
-    for node in G:
-        G.replace_node(node, dtype=_own_dtype(G, node))
+    dtypes = {node: _own_dtype(G, node) for node in G}
     reported: set = set()
     for node, rec in G.records():
         if rec.kind != "op":
             continue
-        operands = [(G.node(src).dtype, use) for src, use in operands_of(node)]
+        operands = [(dtypes[src], use) for src, use in operands_of(node)]
         if rec.op == "where":
             (cond_type, cond_use), *operands = operands
             if cond_type != "bool":
@@ -32,7 +31,7 @@ def check_dtypes(G, operands_of) -> list:
                     label=f"a {cond_type} value", notes=["write `where(x > 0, a, b)`"], code="E0304"))
         for t, use in operands:
             _numeric(t, use, rec.op, reported, errors)
-    return errors
+    return dtypes, errors
 
 
 def _own_dtype(G, node, depth: int = 0) -> str:

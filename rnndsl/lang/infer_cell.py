@@ -80,8 +80,9 @@ class CellInference:
             phase = 1 if progressed else phase + 1
             if phase > 2:
                 break
-        self.errors += check_dtypes(self.G, self._inputs)
-        self._finish(pending)
+        dtypes, errors = check_dtypes(self.G, self._inputs)
+        self.errors += errors
+        self._finish(pending, dtypes)
         if not self.errors:
             self.errors += limits.cell(limits.at_defaults(header.hparams), G)
         return self.errors
@@ -130,11 +131,11 @@ class CellInference:
         rule = OPERATIONS[rec.op].shape if rec.op in OPERATIONS else operator_rule(rec.op)
         return rule(RuleContext(self.u, self.G, node), self._operands(node, phase), rec.attrs)
 
-    def _finish(self, pending):
+    def _finish(self, pending, dtypes: dict):
         G = self.G
         for node in G:
             shape = self.u.shape(self.shapes[node])
-            G.replace_node(node, shape=shape if isinstance(shape, tuple) else None)
+            G.replace_node(node, shape=shape if isinstance(shape, tuple) else None, dtype=dtypes[node])
         if self.errors:
             return
         for name in G.of_kind("param"):

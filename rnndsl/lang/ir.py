@@ -21,7 +21,8 @@ Shapes are tuples of `Dim`, None before inference (or where it failed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from types import MappingProxyType
 from typing import ClassVar, Iterator, Mapping, Optional
 
@@ -260,7 +261,7 @@ class _IR(nx.MultiDiGraph):
 
     def node(self, n):
         """The record of node `n`."""
-        return self.nodes[n][_RECORD]
+        return self._node[n][_RECORD]  # NetworkX's own table: `self.nodes[n]` builds a view each call
 
     def records(self) -> Iterator:
         """(node, record) for every node, in the order they were added."""
@@ -296,7 +297,7 @@ class _IR(nx.MultiDiGraph):
 
     def replace_node(self, n, **changes) -> None:
         """Put a changed copy of `n`'s record in its place (on a graph this pass made)."""
-        self.nodes[n][_RECORD] = replace(self.node(n), **changes)
+        self._node[n][_RECORD] = changed(self.node(n), changes)
 
     def replace_edges(self, changed) -> None:
         """`changed(u, v, record)` -> a new record, or None to keep the edge's."""
@@ -310,6 +311,23 @@ class _IR(nx.MultiDiGraph):
 
     def with_header(self, **changes) -> None:
         self.graph["header"] = replace(self.header, **changes)
+
+
+def changed(record, changes: dict):
+    """`dataclasses.replace(record, **changes)` for the IR's records, which have no `__post_init__`, without
+    running `__init__` again: inference replaces every node's record, and this is the cost of typing a cell."""
+    unknown = changes.keys() - _field_names(type(record))
+    if unknown:
+        raise TypeError(f"{type(record).__name__} has no field {sorted(unknown)[0]!r}")
+    new = object.__new__(type(record))
+    new.__dict__.update(record.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls) -> frozenset:
+    return frozenset(f.name for f in fields(cls))
 
 
 def _arg_order(use) -> tuple:
