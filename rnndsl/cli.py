@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import __version__
 from .lang.errors import RnnDslError, SpecErrors, UsageError
 from .lang.hparams import from_command_line
 from .outputs import check_output, replace_text, save_model
@@ -31,9 +30,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+class _Version(argparse.Action):
+    """`--version`: looks the version up only when asked for it (see `rnndsl.__getattr__`)."""
+
+    def __init__(self, option_strings, dest, **_):
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import rnndsl
+
+        print(f"rnndsl {rnndsl.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rnndsl", description="A compiler for recurrent neural networks.")
-    p.add_argument("--version", action="version", version=f"rnndsl {__version__}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     c = sub.add_parser("check", help="report every error in spec files")

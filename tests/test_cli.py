@@ -210,6 +210,15 @@ def test_check_standard_library_and_examples_without_tensorflow():
     assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras", "graphviz")]
 
 
+def test_version_is_the_installed_package_s(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"rnndsl {version('rnndsl')}\n"
+
+
 def test_build_stderr_has_no_native_tensorflow_logs(spec, tmp_path):
     """TensorFlow's C++ runtime logs to descriptor 2 as it loads (CUDA probing, CPU features);
     `rnndsl build` drops those lines and keeps its own messages on stderr."""

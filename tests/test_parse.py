@@ -14,7 +14,7 @@ import pytest
 from rnndsl.lang import ast as A
 from rnndsl.lang.errors import RnnDslError, SpecErrors
 from rnndsl.lang.parse import parse, parse_file
-from rnndsl.lang.syntax_errors import _MISTAKE_TABLE, _failure_key, _mistakes
+from rnndsl.lang.syntax_errors import _failure_key, _mistakes, mistake_catalogue
 
 # ---------------------------------------------------------------- helpers
 
@@ -508,11 +508,12 @@ def test_every_node_has_a_span_in_its_file():
 
 def test_every_example_of_the_mistake_table_names_its_mistake():
     table = _mistakes()
-    for entry, examples in _MISTAKE_TABLE:
-        for example in examples:
+    assert len(mistake_catalogue()) >= 13
+    for mistake in mistake_catalogue():
+        for example in mistake.examples:
             key = _failure_key(example)
             assert key is not None, f"{example!r} parses: it is no example of a mistake"
-            assert table[key] == entry, f"{example!r} is taken by another entry"
+            assert table[key] == mistake, f"{example!r} is taken by another entry"
 
 
 MISTAKES = [
@@ -675,7 +676,7 @@ error[E0114]: a continuous state has no index after `d/dt`
 
 def test_every_entry_of_the_mistake_table_has_a_test():
     headlines = [expected.split("\n", 1)[0] for _, expected in MISTAKES]
-    for (code, message, _, _), _ in _MISTAKE_TABLE:
+    for code, message, *_ in mistake_catalogue():
         pattern = re.escape(f"error[{code}]: {message}").replace(r"\{prev\}", ".+").replace(r"\{tok\}", ".+")
         assert [h for h in headlines if re.fullmatch(pattern, h)], f"no test for {code}: {message}"
 

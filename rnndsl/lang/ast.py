@@ -143,12 +143,18 @@ class Shape:
 
 
 @dataclass(frozen=True)
-class Init:
-    """`~ glorot_uniform` / `~ normal(std=0.1)`: an initializer by name."""
+class NamedCall:
+    """`name` or `name(args...)`: an initializer, a fit, a constraint or a solver, chosen by name.
+
+    The four kinds share fields and differ in class: an `Init` never equals a `Fit` of the same name."""
 
     name: Name
     args: tuple = ()
     span: Span = _span()
+
+
+class Init(NamedCall):
+    """`~ glorot_uniform` / `~ normal(std=0.1)`: an initializer by name."""
 
 
 @dataclass(frozen=True)
@@ -159,22 +165,12 @@ class ConstInit:
     span: Span = _span()
 
 
-@dataclass(frozen=True)
-class Fit:
+class Fit(NamedCall):
     """`fit hebbian` / `fit ridge(1e-6)`: the parameter is computed from data in closed form."""
 
-    name: Name
-    args: tuple = ()
-    span: Span = _span()
 
-
-@dataclass(frozen=True)
-class Constraint:
+class Constraint(NamedCall):
     """`constrain positive` / `constrain max_norm(3)`."""
-
-    name: Name
-    args: tuple = ()
-    span: Span = _span()
 
 
 @dataclass(frozen=True)
@@ -248,13 +244,8 @@ class Notation:
     word: Optional[Name] = None  # the statement's first word (resolve wants `notation`)
 
 
-@dataclass(frozen=True)
-class Solver:
+class Solver(NamedCall):
     """`solver rk4` / `solver euler(step=0.05)` in a cell header."""
-
-    name: Name
-    args: tuple = ()
-    span: Span = _span()
 
 
 @dataclass(frozen=True)

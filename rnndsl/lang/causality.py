@@ -36,9 +36,9 @@ def _cell_cycles(G: nx.MultiDiGraph) -> list:
     H = _instantaneous(G)
     errors = []
     for component in nx.strongly_connected_components(H):
-        sub = H.subgraph(component)
-        if len(component) == 1 and not sub.number_of_edges():
+        if len(component) == 1 and not H.has_edge(*component, *component):  # one node, no loop
             continue
+        sub = H.subgraph(component)
         start = min((n for n in component if G.node(n).kind == "value"), key=_source_order(G))
         cycle = nx.find_cycle(sub, start)
         errors.append(_report(G, cycle))

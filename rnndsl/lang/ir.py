@@ -280,12 +280,16 @@ class _IR(nx.MultiDiGraph):
 
     def operands(self, n) -> list:
         """[(operand node, edge record)] of `n`, in argument order."""
-        edges = [(u, d[_RECORD]) for u, keyed in self.pred[n].items() for d in keyed.values()]
-        return sorted(edges, key=lambda e: _arg_order(e[1]))
+        # NetworkX's own tables (`_pred`, `_succ`), not its views: the type checker asks for
+        # the operands of every op, and a view costs more than the lookup.
+        edges = [(u, d[_RECORD]) for u, keyed in self._pred[n].items() for d in keyed.values()]
+        if len(edges) > 1:
+            edges.sort(key=_arg_order)
+        return edges
 
     def users(self, n) -> list:
         """[(user node, edge record)] of `n`."""
-        return [(v, d[_RECORD]) for v, keyed in self.succ[n].items() for d in keyed.values()]
+        return [(v, d[_RECORD]) for v, keyed in self._succ[n].items() for d in keyed.values()]
 
     # ---- building (the graph pass, and a pass making its new graph)
 
@@ -330,8 +334,9 @@ def _field_names(cls) -> frozenset:
     return frozenset(f.name for f in fields(cls))
 
 
-def _arg_order(use) -> tuple:
+def _arg_order(edge) -> tuple:
     """Positional operands first, by position; then initial states into a layer, by name."""
+    use = edge[1]
     arg = getattr(use, "arg", None)
     return (arg is None, arg if arg is not None else 0, getattr(use, "state", None) or "")
 

@@ -1,14 +1,17 @@
 """syntax_errors: a Lark parse error as an rnndsl diagnostic.
 
 Unclosed and unmatched brackets and braces are named as such. Other errors
-are named by a table of common mistakes (`_MISTAKE_TABLE`), matched the way
+are named by the catalogue of common mistakes (`grammar/mistakes.toml`), matched the way
 Lark's `match_examples` does: by the parser state and the token at the error;
 what the table does not know reads "unexpected ...", with what was expected.
 """
 
 from __future__ import annotations
 
+import tomllib
 from functools import lru_cache
+from importlib import resources
+from typing import NamedTuple
 
 from lark import Token
 from lark.exceptions import UnexpectedToken
@@ -61,9 +64,9 @@ def describe(e: UnexpectedToken, tok: Token, opener, prev, braces, origin: Origi
                                    code="E0102")
     mistake = _mistakes().get((e.state.position, tok.type))
     if mistake is not None:
-        code, message, label, notes = mistake
-        return SpecSyntaxError(message.format(tok=tok, prev=prev), span,
-                               label=label.format(tok=tok, prev=prev), notes=list(notes), code=code)
+        return SpecSyntaxError(mistake.message.format(tok=tok, prev=prev), span,
+                               label=mistake.label.format(tok=tok, prev=prev), notes=list(mistake.notes),
+                               code=mistake.code)
     expected = sorted({_NAMES[t] if t in _NAMES else _literal(t) for t in e.expected})
     notes = [f"expected {_one_of(expected)}"] if expected else []
     return SpecSyntaxError(f"unexpected {_shown(tok)}", span, label="not expected here",
@@ -83,61 +86,33 @@ def _one_of(items: list[str]) -> str:
     return "one of " + ", ".join(items)
 
 
-# The table of common mistakes: (code, message, label, notes) and example texts
-# that fail at the same parser state with the same token.
-_MISTAKE_TABLE = [
-    (("E0103", "`=` where a declaration needs `:`", "write `:` before a shape",
-      ["declarations give shapes with `:`, as in `input x: [in]`"]),
-     ["cell A {\ninput x = [3]\n}", "cell A {\nstate h = [3]\n}"]),
-    (("E0103", "`=` where a network input needs `:`", "write `:` before a type",
-      ["network inputs give types with `:`, as in `input words: seq[int]`"]),
-     ["network N {\ninput x = seq[3]\n}"]),
-    (("E0103", "a parameter's shape is given with `:`", "write `:` before the shape",
-      ["`param W: [units, in] ~ glorot_uniform`; `= 0` sets a constant initial value"]),
-     ["cell A {\nparam W = [3]\n}"]),
-    (("E0104", "equations use `=`, not `:`", "write `=`",
-      ["an equation reads `h[t] = tanh(W @ x[t])`"]),
-     ["cell A {\nh[t]: x[t]\n}"]),
-    (("E0105", "empty index", "write a time index such as `[t]` or `[t-1]`", []),
-     ["cell A {\nh[] = x[t]\n}", "cell A {\nh[t] = x[]\n}"]),
-    (("E0106", "hyperparameter `{prev}` has no type", "write `{prev}: int` (or float, bool, str)",
-      ["a hyperparameter reads `units: int = 128`"]),
-     ["cell A(units) {\n}", "cell A(units = 3) {\n}", "cell A(units, b: int) {\n}",
-      "network N(units) {\n}", "network N(units = 3) {\n}"]),
-    (("E0107", "a cell or network needs a name and a body", "expected a name, then `(...)` or `{{`",
-      ["`cell Elman(units: int) { ... }`"]),
-     ["cell {\n}", "network {\n}", "cell A: {\n}", "cell A units: int {\n}"]),
-    (("E0108", "missing operator between `{prev}` and `{tok}`",
-      "an operator is missing before this",
-      ["write `W @ x` for a matrix product, `W * x` for an element-wise one"]),
-     ["cell A {\nh[t] = W x[t]\n}", "cell A {\nh[t] = 2 x[t]\n}",
-      "cell A {\nh[t] = f(W x[t])\n}"]),
-    (("E0109", "equation for `{prev}` has no time index", "write `{prev}[t] =`",
-      ["a cell's equations define values at a step: `h[t] = ...`"]),
-     ["cell A {\nh = x[t]\n}"]),
-    (("E0111", "`output` takes names, not indexed values", "remove the index",
-      ["write `output h`"]),
-     ["cell A {\noutput h[t]\n}"]),
-    (("E0112", "an import takes a quoted path", 'write `import "path/file.rnn"`', []),
-     ["import cells\n", "import std/cells.rnn\n"]),
-    (("E0113", "a network input needs a kind", "write `seq[...]`, `vec[...]`, `tree[...]` or `grid[...]`",
-      ["`input x: seq[32]` is a sequence of 32-vectors; `seq[int]` one of tokens"]),
-     ["network N {\ninput x: [3]\n}"]),
-    (("E0114", "a continuous state has no index after `d/dt`", "write `d/dt {prev} = ...`",
-      ["`d/dt y = -y + I[t]`: the solver steps y from t to t+1"]),
-     ["cell A {\nd/dt y[t] = x[t]\n}"]),
-]
+class Mistake(NamedTuple):
+    """One entry of `grammar/mistakes.toml`: the diagnostic, and texts that make the mistake."""
+
+    code: str
+    message: str  # `{prev}`, `{tok}`: the token before the failure, the token at it
+    label: str
+    notes: tuple
+    examples: tuple
+
+
+@lru_cache(maxsize=None)
+def mistake_catalogue() -> tuple:
+    """The mistakes of `grammar/mistakes.toml`, in its order (read once, at the first syntax error)."""
+    text = resources.files("rnndsl.grammar").joinpath("mistakes.toml").read_text(encoding="utf-8")
+    return tuple(Mistake(m["code"], m["message"], m["label"], tuple(m["notes"]), tuple(m["examples"]))
+                 for m in tomllib.loads(text)["mistake"])
 
 
 @lru_cache(maxsize=None)
 def _mistakes() -> dict:
-    """{(parser state, token type): (code, message, label, notes)} from the examples."""
+    """{(parser state, token type): Mistake} from the examples."""
     table: dict = {}
-    for entry, examples in _MISTAKE_TABLE:
-        for example in examples:
+    for mistake in mistake_catalogue():
+        for example in mistake.examples:
             key = _failure_key(example)
             if key is not None:
-                table.setdefault(key, entry)
+                table.setdefault(key, mistake)
     return table
 
 
