@@ -115,6 +115,13 @@ PAPERS = {
                "tree-structured long short-term memory networks. In *Proceedings of the 53rd Annual Meeting "
                "of the Association for Computational Linguistics (ACL)*, 1556–1566. "
                + _doi("10.3115/v1/P15-1150"),
+    "socher2011": "Socher, R., Lin, C. C.-Y., Ng, A. Y., & Manning, C. D. (2011). Parsing natural scenes and "
+                  "natural language with recursive neural networks. In *Proceedings of the 28th International "
+                  "Conference on Machine Learning (ICML)*, 129–136.",
+    "socher2013": "Socher, R., Perelygin, A., Wu, J., Chuang, J., Manning, C. D., Ng, A. Y., & Potts, C. (2013). "
+                  "Recursive deep models for semantic compositionality over a sentiment treebank. In "
+                  "*Proceedings of the 2013 Conference on Empirical Methods in Natural Language Processing "
+                  "(EMNLP)*, 1631–1642.",
     "graves2014": "Graves, A., Wayne, G., & Danihelka, I. (2014). Neural Turing machines. "
                   + _arxiv("1410.5401"),
     "collier2018": "Collier, M., & Beel, J. (2018). Implementing neural Turing machines. In *Artificial "
@@ -309,13 +316,29 @@ SECTIONS = (
            "nonlinearity `xi`.",
            "caravelli2017"),
     )),
-    Section("Child-Sum Tree-LSTM", (
+    Section("Tree-LSTM", (
         _e("ChildSumTreeLSTM", "specs/std/treelstm.rnn",
            "An LSTM over the nodes of a tree instead of time steps (`over tree`): a node's gates see its "
            "input and the sum of its children's hidden states, and each child's memory cell has a forget "
            "gate of its own.",
            "tai2015"),
-    ), other=True),
+        _e("BinaryTreeLSTM", "specs/std/treelstm.rnn",
+           "The N-ary Tree-LSTM for binary trees (`over tree(2)`): the left and right child each reach the "
+           "gates through weights of their own, `concat(h[k] for k in children(n))`, and each has its own "
+           "forget gate, read by position as `c[child(n, 0)]`.",
+           "tai2015"),
+    ), intro="Two ways for a node to read its children: summed, for any number; by position, for two.",
+        other=True),
+    Section("Recursive neural networks", (
+        _e("RecursiveNN", "specs/std/recursive.rnn",
+           "A leaf is its word's vector; an inner node applies one layer to its two children's vectors side "
+           "by side (`where(leaf(n), x[n], ...)`).",
+           "socher2011"),
+        _e("RNTN", "specs/std/recursive.rnn",
+           "The recursive neural tensor network: the composition adds a bilinear form of the children's pair, "
+           "one slice of a tensor per unit, written with `einsum`.",
+           "socher2013"),
+    ), intro="Compositions over binary trees, as in sentiment treebanks.", other=True),
     Section("Neural Turing machine (NTM)", (
         _e("NTM", "specs/std/ntm.rnn",
            "A tanh controller with one read-write head on a matrix-valued memory `M`: the head addresses "

@@ -35,7 +35,10 @@ def _value(v) -> str:
 def explain_cell(G) -> str:
     sig, header = G.signature, G.header
     lines = [_header(G)]
-    over = "tree nodes" if header.over == "tree" else "time"
+    over = "time"
+    if header.over == "tree":
+        over = "tree nodes" + (f", {header.arity} child slot{'s' * (header.arity != 1)} each" if header.arity
+                               else ", any number of children")
     if header.solver:
         over += f", continuous: {header.solver} with step {header.step}"
     lines.append(f"  runs over {over}")
@@ -66,7 +69,11 @@ def explain_cell(G) -> str:
             extras.append(f"constrain {c.name.id}")
         lines.append(f"    {n}: {shape_str(s)}" + (f"  ({', '.join(extras)})" if extras else ""))
     lines.append("  outputs: " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig.outputs.items()))
-    lines.append(f"  lowers:  {fused_path(G)}")
+    if header.over == "tree":  # rnndsl.keras.tree
+        lines.append("  lowers:  tree layer: the nodes whose children are done, every tree of a batch at once, "
+                     "one level a round")
+    else:
+        lines.append(f"  lowers:  {fused_path(G)}")
     return "\n".join(lines)
 
 

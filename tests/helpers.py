@@ -26,3 +26,16 @@ def checked(text: str, file: str = "spec.rnn"):
     program, errors = compile_spec(text, file)
     assert not errors, "\n\n".join(e.render() for e in errors)
     return program
+
+
+def data_error(fn, *args, **kwargs) -> str:
+    """The message of the DataError that fn raises; it renders as one line with code E0701."""
+    import pytest
+
+    from rnndsl.lang.errors import DataError
+
+    with pytest.raises(DataError) as caught:
+        fn(*args, **kwargs)
+    rendered = caught.value.render()
+    assert "\n" not in rendered and rendered.startswith("error[E0701]: "), rendered
+    return caught.value.message

@@ -21,12 +21,12 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import data_error
 from rnndsl.lang.sources import REQUIRED, Param, bind, check_args, value_problem
 from rnndsl.train import containers, files, generators, sources
 from rnndsl.train.checks import check_fits, hold_out
 from rnndsl.train.containers import Data, Split, Vocabulary
 from rnndsl.train.sources import load
-from rnndsl.lang.errors import DataError
 
 
 def gen(source: str, seed: int = 0, **args) -> Data:
@@ -35,15 +35,6 @@ def gen(source: str, seed: int = 0, **args) -> Data:
 
 def read(source: str, tmp_path, **args) -> Data:
     return load(source, args, base=tmp_path, seed=0)
-
-
-def data_error(fn, *args, **kwargs) -> str:
-    """The message of the DataError that fn raises; it renders as one line with code E0701."""
-    with pytest.raises(DataError) as caught:
-        fn(*args, **kwargs)
-    rendered = caught.value.render()
-    assert "\n" not in rendered and rendered.startswith("error[E0701]: "), rendered
-    return caught.value.message
 
 
 def same(a: Data, b: Data) -> bool:
@@ -71,8 +62,10 @@ def test_every_source_is_documented_and_its_params_are_typed():
         for p in source.params:
             assert p.type in ("int", "float", "str", "bool"), (name, p)
             assert p.default is REQUIRED or p.default is None or not value_problem(p, p.default), (name, p)
-    generators = {"adding", "copy", "reber", "mackey_glass", "speech", "dates", "digits"}
-    assert generators | {"npz", "npy", "csv", "tsv", "pairs", "jsonl"} == set(sources.SOURCES)
+    generators = {"adding", "copy", "reber", "mackey_glass", "speech", "dates", "digits", "boolean_formulas",
+                  "sentiment_trees"}
+    readers = {"npz", "npy", "csv", "tsv", "pairs", "jsonl", "treebank", "trees"}
+    assert generators | readers == set(sources.SOURCES)
 
 
 # ---------------------------------------------------------------- check_args and bind
@@ -80,7 +73,7 @@ def test_every_source_is_documented_and_its_params_are_typed():
 
 @pytest.mark.parametrize("source, args, message", [
     ("addin", {}, "unknown data source `addin` (did you mean `adding`?)"),
-    ("imagenet", {}, "unknown data source `imagenet`; the sources: adding, copy, csv,"),
+    ("imagenet", {}, "unknown data source `imagenet`; the sources: adding, boolean_formulas, copy, csv,"),
     ("adding", {"step": 10}, "`adding` has no argument `step` (did you mean `steps`?)"),
     ("adding", {"size": 10}, "`adding` has no argument `size`; its arguments: steps, train, test, validation"),
     ("npz", {}, "`npz` needs the argument `path` (str)"),

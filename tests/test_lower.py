@@ -255,9 +255,12 @@ def test_a_state_read_two_steps_back_starts_from_the_given_value():
     np.testing.assert_allclose(h.numpy(), [[12, 22]])
 
 
-def test_tree_cells_do_not_lower_yet():
-    with pytest.raises(rnndsl.SpecErrors, match="tree cells do not lower to Keras yet"):
+def test_a_tree_cell_is_no_recurrent_layer_over_sequences():
+    with pytest.raises(rnndsl.SpecErrors) as info:
         cell_rnn(rnndsl.load(STD / "treelstm.rnn"), "ChildSumTreeLSTM", input_dim=3, units=4)
+    assert info.value.errors[0].code == "E0601"
+    assert info.value.errors[0].message == ("`ChildSumTreeLSTM` runs over trees, not sequences: build it alone "
+                                            "or in a network (rnndsl.keras.tree)")
 
 
 def test_masked_steps_hold_the_state():
@@ -349,9 +352,10 @@ def test_build_a_cell_alone(tmp_path, capsys):
     assert capsys.readouterr().err == "error: --input-size takes a number of features of at least 1\n"
     assert main(["build", std, "--cell", "LSTN", "-o", str(out)]) == 2
     assert capsys.readouterr().err == f"error: {std} has no cell named `LSTN`; did you mean `LSTM`?\n"
-    assert main(["build", std, "--cell", "ChildSumTreeLSTM", "--set", "units=4", "-o", str(out)]) == 1
-    assert "error[E0602]: `ChildSumTreeLSTM` runs over trees; tree cells do not lower to Keras yet" in \
-        capsys.readouterr().err
+    assert main(["build", std, "--cell", "ChildSumTreeLSTM", "--set", "units=4", "--input-size", "3",
+                 "-o", str(out)]) == 0
+    assert "childsumtreelstm: cell ChildSumTreeLSTM, tree path (level by level), 128 parameters" in \
+        capsys.readouterr().out
     spec = str(ROOT / "examples" / "sentiment.rnn")
     assert main(["build", spec, "--input-size", "3", "-o", str(out)]) == 2
     assert capsys.readouterr().err == ("error: --input-size is for a cell alone; network `Sentiment` declares "
@@ -377,18 +381,14 @@ def test_a_cell_without_state_lowers():
 
 
 def test_what_does_not_lower_yet_is_a_diagnostic():
-    program = rnndsl.load('import "std/treelstm.rnn"\nnetwork T {\n    input x: tree[3]\n'
-                          '    output ChildSumTreeLSTM(4)(x)\n}\n')
+    program = rnndsl.load('network G {\n    input x: grid[4, 4, 3]\n    output Dense(2)(x)\n}\n')
     with pytest.raises(rnndsl.SpecErrors) as info:
-        program.build("T")
+        program.build("G")
     assert info.value.errors[0].code == "E0602"
-    assert info.value.errors[0].message == "`tree` inputs do not lower to Keras yet"
+    assert info.value.errors[0].message == "`grid` inputs do not lower to Keras yet"
     with pytest.raises(rnndsl.SpecErrors) as info:
-        cell_rnn(program, "T", input_dim=3)
-    assert info.value.errors[0].message == "`T` is a network, not a cell"
-    with pytest.raises(rnndsl.SpecErrors) as info:
-        program.build("ChildSumTreeLSTM", units=4)
-    assert info.value.errors[0].message == "`ChildSumTreeLSTM` runs over trees; tree cells do not lower to Keras yet"
+        cell_rnn(program, "G", input_dim=3)
+    assert info.value.errors[0].message == "`G` is a network, not a cell"
 
 
 # ---------------------------------------------------------------- sizes and values that `build` is given

@@ -134,7 +134,7 @@ def test_cell_header_with_hyperparameters_over_and_docstring():
                 A.HyperParam(N("peep"), N("bool"), N("true")),
                 A.HyperParam(N("name"), N("str"), A.String("t")),
             ),
-            over=N("tree"),
+            over=A.Domain(N("tree")),
             doc="Child-sum.",
             body=(A.OutputDecl((N("h"),)),),
         ),
@@ -158,7 +158,10 @@ def test_cell_solver_with_and_without_arguments():
     euler = parse("cell A solver euler {\n}\n").items[0]
     assert euler.solver == A.Solver(N("euler"))
     both = parse("cell A over tree solver euler {\n}\n").items[0]
-    assert (both.over, both.solver) == (N("tree"), A.Solver(N("euler")))
+    assert (both.over, both.solver) == (A.Domain(N("tree")), A.Solver(N("euler")))
+    binary = parse("cell A over tree(2) {\n    h[n] = h[child(n, 1)]\n}\n").items[0]
+    assert binary.over == A.Domain(N("tree"), (A.Arg(Num(2)),))
+    assert binary.body[0].value.index == A.Call(N("child"), (A.Arg(N("n")), A.Arg(Num(1))))
 
 
 def test_input_declarations():

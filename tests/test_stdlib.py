@@ -33,7 +33,8 @@ def test_cells_rnn_imports_the_whole_library(library):
     assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "CTRNNEuler", "ESN", "ESNReadout", "Hopfield", "ContinuousHopfield", "BAM", "Elman", "GRU", "IndRNN",
                                   "Jordan", "JordanSelf", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
-                                  "SecondOrder", "MTRNN", "RMLP", "Memristive"}
+                                  "SecondOrder", "MTRNN", "RMLP", "Memristive", "BinaryTreeLSTM",
+                                  "RecursiveNN", "RNTN"}
 
 
 EXPECTED = {
@@ -46,6 +47,9 @@ EXPECTED = {
     "CTRNNEuler": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "ESN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "ChildSumTreeLSTM": {"states": {"c": "[units]", "h": "[units]"}, "outputs": {"h": "[units]"}},
+    "BinaryTreeLSTM": {"states": {"c": "[units]", "h": "[units]"}, "outputs": {"h": "[units]"}},
+    "RecursiveNN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
+    "RNTN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "JordanSelf": {"states": {"s": "[out]", "y": "[out]"}, "outputs": {"y": "[out]"}},
     "FullyRecurrent": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "SecondOrder": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
@@ -62,7 +66,7 @@ def test_states_and_outputs(library, name):
     sig = _sig(library.cells[name])
     for part, shapes in EXPECTED[name].items():
         assert sig[part] == shapes
-    assert sig["inputs"] in ({"x": "[in]"}, {"I": "[in]"})
+    assert sig["inputs"] in ({"x": "[in]"}, {"I": "[in]"}, {"x": "[units]"})  # a word vector at a leaf: [units]
 
 
 def test_gru_is_the_reset_after_form(library):
@@ -129,7 +133,7 @@ def test_memristive_is_continuous_with_a_fixed_projector(library):
 
 # Every cell of the library builds alone to a Keras model, saved and reloaded, with its hyperparameters
 # that have no default set to 4 and an input of 3 features where they leave the input size open.
-BUILDABLE = sorted(set(rnndsl.load(STD / "cells.rnn").cells) - {"ChildSumTreeLSTM"})  # trees: no Keras yet
+BUILDABLE = sorted(rnndsl.load(STD / "cells.rnn").cells)
 
 
 @pytest.mark.parametrize("cell", BUILDABLE)
@@ -149,6 +153,10 @@ def test_every_cell_builds_alone(cell, library, tmp_path, capsys):
     import keras
 
     model = keras.models.load_model(out)
-    x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, model.input_shape[-1])).astype("float32")
-    y = np.asarray(model(x))
+    if len(model.inputs) == 2:  # a tree cell: each node's inputs, and its children (here a chain of 5)
+        x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, model.input_shape[0][-1])).astype("float32")
+        y = np.asarray(model([x, np.array([[[1], [2], [3], [4], [-1]]] * 2, "int32")]))
+    else:
+        x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, model.input_shape[-1])).astype("float32")
+        y = np.asarray(model(x))
     assert y.shape[:2] == (2, 5) and np.isfinite(y).all()

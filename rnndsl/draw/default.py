@@ -93,7 +93,7 @@ def _cell_extra(G) -> str:
     header = G.header
     bits = []
     if header.over == "tree":
-        bits.append("over tree")
+        bits.append(f"over tree({header.arity})" if header.arity else "over tree")
     if header.solver:
         step = header.step
         bits.append(f"solver {header.solver}" + (f", step {spec_text(step)}" if step is not None else ""))
@@ -212,7 +212,7 @@ class Default:
             reduction = op.split(".", 1)[1]
             text = BIG_OPERATORS.get(reduction, (reduction,))[0] + " children"
         else:
-            text = OPERATION_SYMBOLS[op][0] if op in OPERATION_SYMBOLS else op
+            text = OPERATION_SYMBOLS[op][0] if op in OPERATION_SYMBOLS else "leaf(n)" if op == "tree.leaf" else op
         if node in f.inlined:
             if op == "neg":
                 text = text + f.inlined[node][0]  # `−1`
@@ -240,8 +240,8 @@ class Default:
                          labelfontcolor=FAINT, labelfontname=FONT, labeldistance="1.6")
         delay = use.delay
         if use.child:
-            attrs.update(style="dashed", color=CHILD, fontcolor=CHILD, label="children",
-                         fontsize="9", fontname=FONT)
+            attrs.update(style="dashed", color=CHILD, fontcolor=CHILD,
+                         label="children" if use.slot is None else f"child {use.slot}", fontsize="9", fontname=FONT)
         elif delay >= 1:
             attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
                          fontsize="10", fontname=FONT)

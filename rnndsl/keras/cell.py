@@ -81,15 +81,7 @@ class GeneratedCell(keras.layers.Layer):
         if int(input_shape[-1]) != self.input_dim:
             raise ValueError(f"cell `{self.cell_name}` was made for inputs of size {self.input_dim}, "
                              f"given {input_shape[-1]}")
-        G, env = self.G, self.env
-        self.weights_by_name = {}
-        for name, dims in G.signature.params.items():
-            param = G.node(name)
-            shape = self._shape(dims, env)
-            self.weights_by_name[name] = self.add_weight(
-                name=name, shape=shape, initializer=initializer(param.init, len(shape), env),
-                constraint=constraint(param.constraints, env),
-                trainable=not (param.fixed or param.fit))
+        self.weights_by_name = cell_weights(self, self.G, self.env)
         super().build(input_shape)
 
     def get_initial_state(self, batch_size=None):
@@ -98,15 +90,14 @@ class GeneratedCell(keras.layers.Layer):
         states = []
         for name, (shape, depth) in self.state_shapes.items():
             rec = self.G.node(name)  # a value, or an input read at an earlier step (which starts at 0)
-            init = rec.init if rec.kind == "value" else 0
+            init = initial_value(rec.init if rec.kind == "value" else 0, self.weights_by_name, self.env)
             n = flat_size(shape) * depth
-            if isinstance(init, str) and init in self.weights_by_name:  # a learned initial state
-                flat = ops.reshape(self.weights_by_name[init], (1, -1))
+            if not isinstance(init, float):  # a learned initial state
+                flat = ops.reshape(init, (1, -1))
                 flat = ops.tile(flat, (1, depth)) if depth > 1 else flat
                 states.append(ops.tile(ops.cast(flat, self.compute_dtype), (batch_size, 1)))
             else:
-                value = float(constant(init, self.env)) if not isinstance(init, (int, float)) else float(init)
-                states.append(ops.full((batch_size, n), value, dtype=self.compute_dtype))
+                states.append(ops.full((batch_size, n), init, dtype=self.compute_dtype))
         return states
 
     def call(self, inputs, states, training=None):
@@ -177,6 +168,27 @@ class GeneratedRNN(keras.layers.RNN):
         return [output] + [(s[0],) + shape for s, (shape, _) in zip(states, self.cell.state_shapes.values())]
 
 
+def cell_weights(layer: keras.layers.Layer, G: CellIR, env: dict) -> dict:
+    """{name: weight} of a layer running cell `G`: one weight per parameter, named as the spec names it,
+    with its initializer and constraints; not trainable where it is `fixed` or fitted."""
+    known = int_bindings(env)
+    weights = {}
+    for name, dims in G.signature.params.items():
+        param = G.node(name)
+        shape = tuple(d.subst(known).value for d in dims)
+        weights[name] = layer.add_weight(
+            name=name, shape=shape, initializer=initializer(param.init, len(shape), env),
+            constraint=constraint(param.constraints, env), trainable=not (param.fixed or param.fit))
+    return weights
+
+
+def initial_value(init, weights: dict, env: dict):
+    """A state's initial value: a learned one (the weight of the parameter `init` names), else a float."""
+    if isinstance(init, str) and init in weights:
+        return weights[init]
+    return float(constant(init, env)) if not isinstance(init, (int, float)) else float(init)
+
+
 @lru_cache(maxsize=COMPILED_CELLS)
 def compile_cell(spec: str, cell: str) -> CellIR:
     """The typed graph of `cell` in the spec text `spec`; shared by every cell made of that text (a
@@ -217,8 +229,8 @@ def cell_rnn(program, cell_name: str, *, input_dim: int, return_sequences: bool 
     if G.kind != "cell":
         raise SpecErrors([ShapeError(f"`{cell_name}` is a network, not a cell", G.header.span, code="E0601")])
     if G.header.over == "tree":
-        raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees; tree cells do not lower to Keras yet",
-                                     G.header.span, code="E0602")])
+        raise SpecErrors([ShapeError(f"`{cell_name}` runs over trees, not sequences: build it alone or in a "
+                                     "network (rnndsl.keras.tree)", G.header.span, code="E0601")])
     cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, hoist, fuse, outputs,
                          name=name or cell_name)
     return GeneratedRNN(cell, return_sequences=return_sequences, name=name)

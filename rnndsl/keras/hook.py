@@ -22,9 +22,9 @@ import sys
 
 # The modules that register Keras classes and functions a saved model may name: initializers
 # and constraints (initializers), generated cells (cell), the activations Keras lacks (layers),
-# the CTC loss and label error rate (ctc), the encoder-decoder (seq2seq).
+# the CTC loss and label error rate (ctc), the encoder-decoder (seq2seq), tree cells (tree).
 REGISTERING = ("rnndsl.keras.initializers", "rnndsl.keras.cell", "rnndsl.keras.layers", "rnndsl.keras.ctc",
-               "rnndsl.keras.seq2seq")
+               "rnndsl.keras.seq2seq", "rnndsl.keras.tree")
 WATCHED = "rnndsl.keras."  # the modules whose loading delays registering
 
 

@@ -29,6 +29,7 @@ from ..lang.hparams import bind, cell_env
 from .interpret import flat_size
 from .layers import keras_layer
 from .seq2seq import lower_encoder_decoder
+from .tree import TreeLayer
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Lowering:
     env: dict
     fused: bool = True
     paths: dict = field(default_factory=dict)
+    trees: dict = field(default_factory=dict)  # {value: the children tensor of the trees it is a value over}
+    shape: object = None  # the children tensor of the trees the layer being applied reads, if any
 
     def argument(self, v):
         """The value of a layer's or a cell's argument: a dimension's size (an int; lowering binds every
@@ -115,13 +118,17 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     names: set = set()  # the model's layer names: Keras needs them unique
     for node in G.of_kind("input"):
         info = G.node(node).info
-        if info.kind not in ("seq", "vec"):
+        if info.kind not in ("seq", "vec", "tree"):
             raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
-        shape = ((None,) if info.kind == "seq" else ()) + tuple(lowering.argument(d) for d in info.dims)
+        shape = ((None,) if info.kind in ("seq", "tree") else ()) + tuple(lowering.argument(d) for d in info.dims)
         t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32",
                         name=_fresh(node, names), batch_size=stateful_batch)
         tensors[node] = t
         inputs.append(t)
+        if info.kind == "tree":  # its shape: each node's children (rnndsl.keras.tree)
+            lowering.trees[node] = keras.Input(shape=(None, None), dtype="int32",
+                                               name=_fresh(f"{node}_children", names), batch_size=stateful_batch)
+            inputs.append(lowering.trees[node])
     for node in nx.topological_sort(G):
         rec = G.node(node)
         if rec.kind != "layer":
@@ -131,12 +138,16 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
         initial = {state: tensors[v] for state, v in app.initial.items()}
         layer_name = _fresh("_".join(app.names) if app.ports else app.names[0] if app.names else app.id.lower(),
                             names, _layer_names(app, len(srcs), lowering))
+        shapes = [lowering.trees[s] for s in app.inputs if s in lowering.trees]
+        lowering.shape = shapes[0] if shapes else None
         result = _apply_layer(lowering, app, srcs, initial, layer_name, stateful=stateful_batch is not None,
                               rank=len(rec.type.dims))
         if app.ports:  # returns=states: {state: tensor}
             tensors.update({app.ports[state]: t for state, t in result.items()})
         else:
             tensors[node] = result
+            if rec.type.kind == "tree":  # a value at each node of the trees it read
+                lowering.trees[node] = lowering.shape
     outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.header.outputs]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=name)
@@ -175,6 +186,8 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     ref = app.cell
     hp = {k: lowering.argument(v) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
+    if lowering.program.graphs[ref.cell].header.over == "tree":
+        return _apply_tree_cell(lowering, app, x, initial, layer_name)
     sequences = ref.returns == "sequences"
     if app.kind == "cell":
         rnn, order = lowering.recurrent_layer(ref.cell, hp, input_dim=x.shape[-1], name=layer_name,
@@ -196,6 +209,28 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     raise AssertionError(f"no lowering for {app.kind}")
 
 
+def _apply_tree_cell(lowering: Lowering, app, x, initial, layer_name):
+    """A tree cell (or a stack of one) over the trees that `x` is a value over (rnndsl.keras.tree)."""
+    ref = app.cell
+    if initial:
+        raise SpecErrors([ShapeError(f"a tree cell's initial states are its spec's: `{ref.cell}` takes none by keyword",
+                                     app.span, label=", ".join(f"{s}=" for s in initial),
+                                     notes=["a missing child reads the initial state: `state h: [units] = h0` "
+                                            "in the cell, `h0` a constant or a parameter"], code="E0602")])
+    hp = {k: lowering.argument(v) for k, v in ref.args.items()}
+    returns = "nodes" if ref.returns == "sequences" else ref.returns
+    spec = cell_source(lowering.program, ref.cell)
+    depth = lowering.argument(app.args["depth"]) if app.kind == "Stack" else 1
+    for i in range(depth):
+        last = i == depth - 1
+        name = f"{layer_name}_{i + 1}" if app.kind == "Stack" else layer_name
+        layer = TreeLayer(spec, ref.cell, int(x.shape[-1]), hp, returns if last else "nodes", name=name)
+        x = layer([x, lowering.shape])
+    if returns == "states":
+        return dict(zip(lowering.program.graphs[ref.cell].header.states, x))
+    return x
+
+
 def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
                **hparams) -> Lowered:
     """A Keras model of cell `name` alone: its inputs, side by side, `(batch, T, input_size)` ->
@@ -204,9 +239,6 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
     G = program.graphs[name]
-    if G.header.over == "tree":
-        raise SpecErrors([ShapeError(f"`{name}` runs over trees; tree cells do not lower to Keras yet",
-                                     G.header.span, code="E0602")])
     if input_size is not None and limits.dimension_rule(input_size):
         raise UsageError(f"cell `{name}` is given an input size of {input_size}: "
                          f"{limits.dimension_rule(input_size)}")
@@ -216,6 +248,11 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
         input_size = sum(flat_size([d.subst(int_bindings(env)).value for d in dims])
                          for dims in G.signature.inputs.values())
     lowering = Lowering(program, env, fused)
+    if G.header.over == "tree":  # nodes' inputs and children (rnndsl.keras.tree) -> every node's output
+        layer = TreeLayer(cell_source(program, name), name, input_size, hparams, name=name.lower())
+        x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "nodes", {layer.name}))
+        children = keras.Input(shape=(None, None), dtype="int32", name=_fresh("children", {layer.name, x.name}))
+        return Lowered(keras.Model([x, children], layer([x, children]), name=name), lowering.paths)
     layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower())
     x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "steps",
                                                           {layer.name}))
@@ -237,13 +274,22 @@ def describe(lowered: Lowered) -> str:
             lines.append(f"{layer.path}: cell {name}, fused path (keras.layers.{match.layer}), {total} parameters: "
                          f"{parts}")
             continue
+        if isinstance(layer, TreeLayer) and layer.built:
+            lines.append(f"{layer.path}: cell {layer.cell_name}, tree path (level by level), "
+                         + _weights_line(layer))
+            continue
         cell = getattr(layer, "cell", None)
         if isinstance(cell, GeneratedCell) and cell.built:
-            weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.node(n), w)
-                                for n, w in cell.weights_by_name.items())
-            total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
-            lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, {total} parameters: {weights}")
+            lines.append(f"{layer.path}: cell {cell.cell_name}, generated path, " + _weights_line(cell))
     return "\n".join(lines)
+
+
+def _weights_line(cell) -> str:
+    """`N parameters: W (3, 4)=12, ...` of a generated cell or a tree layer, by spec name."""
+    weights = ", ".join(f"{n} {tuple(w.shape)}={int(np.prod(w.shape))}" + _untrained(cell.G.node(n), w)
+                        for n, w in cell.weights_by_name.items())
+    total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
+    return f"{total} parameters: {weights}"
 
 
 def _untrained(param, weight) -> str:

@@ -244,6 +244,10 @@ class Notation:
     word: Optional[Name] = None  # the statement's first word (resolve wants `notation`)
 
 
+class Domain(NamedCall):
+    """`over tree` / `over tree(2)` in a cell header: what the cell recurs over, and a tree's arity."""
+
+
 class Solver(NamedCall):
     """`solver rk4` / `solver euler(step=0.05)` in a cell header."""
 
@@ -254,7 +258,7 @@ class Cell:
 
     name: Name
     hparams: tuple = ()
-    over: Optional[Name] = None  # `over tree` for recursive cells; None is time
+    over: Optional[Domain] = None  # `over tree` for recursive cells; None is time
     solver: Optional[Solver] = None
     doc: Optional[str] = None
     body: tuple = ()

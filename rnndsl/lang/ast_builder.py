@@ -63,12 +63,16 @@ class ASTBuilder(Transformer):
         name, typ, default = children
         return A.HyperParam(self._name(name), self._name(typ), default, self._s(meta))
 
+    def _named_call(self, kind, meta, children) -> A.NamedCall:
+        """`name` or `name(args)`: a Domain, Solver, Fit, Init or Constraint."""
+        name, args = children
+        return kind(self._name(name), args or (), self._s(meta))
+
     def cell_over(self, meta, children):
-        return self._name(children[0])
+        return self._named_call(A.Domain, meta, children)
 
     def cell_solver(self, meta, children):
-        name, args = children
-        return A.Solver(self._name(name), args or (), self._s(meta))
+        return self._named_call(A.Solver, meta, children)
 
     # ---- cell statements
 
@@ -87,12 +91,10 @@ class ASTBuilder(Transformer):
         return A.ParamDecl(names, shape, init, fixed is not None, constraints or (), self._s(meta), fit)
 
     def fit(self, meta, children):
-        name, args = children
-        return A.Fit(self._name(name), args or (), self._s(meta))
+        return self._named_call(A.Fit, meta, children)
 
     def init_dist(self, meta, children):
-        name, args = children
-        return A.Init(self._name(name), args or (), self._s(meta))
+        return self._named_call(A.Init, meta, children)
 
     def init_const(self, meta, children):
         return A.ConstInit(children[0], self._s(meta))
@@ -101,8 +103,7 @@ class ASTBuilder(Transformer):
         return tuple(children)
 
     def constraint(self, meta, children):
-        name, args = children
-        return A.Constraint(self._name(name), args or (), self._s(meta))
+        return self._named_call(A.Constraint, meta, children)
 
     def state_decl(self, meta, children):
         name, shape, init = children

@@ -79,6 +79,7 @@ class BoundCell(Bound):
     solver: Optional[str] = None
     step: object = None  # float, or the name of the hyperparameter giving it
     delays: dict = field(default_factory=dict)  # name -> largest delay it is read at
+    arity: Optional[int] = None  # `over tree(K)`: every node has K child slots; None: any number of children
 
     @property
     def states(self) -> list:

@@ -2,8 +2,9 @@
 
 A read `h[t-k]` records its delay (a value read at an earlier step becomes
 state); in a tree cell `h[k]` for a child `k` of a reduction
-`sum(h[k] for k in children(n))` is a read one step back. Calls are checked
-against the built-in functions' signatures (rnndsl.lang.builtins).
+`sum(h[k] for k in children(n))`, and `h[child(n, i)]` in a tree of fixed
+arity, are reads one step back. Calls are checked against the built-in
+functions' signatures (rnndsl.lang.builtins); `leaf(n)` is the tree's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .bound import ParamInfo
 from .builtins import CONSTANT_NAMES, FUNCTIONS, KEYWORD_ONLY
 from .checks import Reporter, check_call_args
 from .errors import did_you_mean
+from .tree_reads import check_leaf, child_slot
 
 
 class EquationResolver(Reporter):
@@ -27,7 +29,7 @@ class EquationResolver(Reporter):
         self.scope = scope
         self.cell = scope.cell
         self.hparams, self.inputs, self.params, self.values = scope.hparams, scope.inputs, scope.params, scope.values
-        self.index, self.over, self.delays = scope.index, scope.over, scope.delays
+        self.index, self.over, self.arity, self.delays = scope.index, scope.over, scope.arity, scope.delays
         self.declares_params = scope.declares_params
         self.constants = scope.constants
 
@@ -115,6 +117,8 @@ class EquationResolver(Reporter):
                 return 0
             if generator is not None and isinstance(idx, A.Name) and idx.id == generator.var.id:
                 return 1
+            if isinstance(idx, A.Call) and isinstance(idx.func, A.Name) and idx.func.id == "child":
+                return 1 if child_slot(self, name, idx) is not None else None
             reduction = f"`sum({name}[k] for k in children(n))`"
             if isinstance(idx, A.BinOp) and isinstance(idx.left, A.Name) and idx.left.id in ("n", "t"):
                 # `h[n-1]`, `h[t-1]`: the step before, in a tree, is the children (`h[n]` would be a cycle, E0401)
@@ -157,6 +161,13 @@ class EquationResolver(Reporter):
         if name == "children":
             self.error("`children(n)` is only read in a reduction", expr.span,
                        label="write `sum(h[k] for k in children(n))`", code="E0222")
+            return
+        if name == "child":
+            self.error("`child(n, i)` is read as an index", expr.span,
+                       label="write `h[child(n, 0)]`: child 0's value of `h`", code="E0222")
+            return
+        if name == "leaf":
+            check_leaf(self, expr)
             return
         if name not in FUNCTIONS:
             if name in self.values or name in self.inputs:
@@ -207,9 +218,16 @@ class EquationResolver(Reporter):
                     self.constants.function_arg(name, p.kind, arg)
 
     def _generator(self, name, sig, gen: A.Generator, outer):
-        if not sig.reduction:
+        if name == "concat" and self.over == "tree" and self.arity is None:
+            self.error("`concat` over children needs a tree of fixed arity", gen.span,
+                       label="a node's number of children varies in this cell",
+                       notes=[f"write `cell {self.cell.name.id}(...) over tree(2)`: then `concat` puts the "
+                              "children side by side"], code="E0222")
+            return
+        if not sig.reduction and name != "concat":
             self.error(f"`{name}` does not reduce over children", gen.span,
-                       label="only sum, mean, max, min, prod and norm do", code="E0222")
+                       label="only sum, mean, max, min, prod, norm and (in a tree of fixed arity) concat do",
+                       code="E0222")
             return
         if outer is not None:
             self.error("reductions over children do not nest", gen.span, code="E0222")

@@ -41,7 +41,7 @@ def _own_dtype(G, node, depth: int = 0) -> str:
     if rec.kind == "const":
         return "bool" if isinstance(rec.value, bool) else "float"
     if rec.kind == "op":
-        return "bool" if rec.op in COMPARISONS else "float"
+        return "bool" if rec.op in COMPARISONS or rec.op == "tree.leaf" else "float"
     if rec.kind == "value" and depth < len(G):
         src, _ = G.definition(node)
         return _own_dtype(G, src, depth + 1)

@@ -261,7 +261,7 @@ def _hparams(hparams) -> str:
 
 def _header(item) -> str:
     if isinstance(item, A.Cell):
-        return _present(f"cell {item.name.id}{_hparams(item.hparams)}", item.over and f" over {item.over.id}",
+        return _present(f"cell {item.name.id}{_hparams(item.hparams)}", item.over and f" over {named_call(item.over)}",
                         item.solver and f" solver {named_call(item.solver)}", " {")
     return f"network {item.name.id}{_hparams(item.hparams)} {{"
 

@@ -15,6 +15,7 @@ a cell applied with `returns=states`, and output; each edge a `Flow`.
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple, Optional
 
 from . import ast as A
 from . import ir
@@ -52,7 +53,7 @@ class _CellGraph:
         cell, G = self.cell, self.G
         states = cell.states
         G.set_header(ir.CellHeader(
-            name=cell.name, over=cell.over, index=cell.index, doc=cell.doc,
+            name=cell.name, over=cell.over, arity=cell.arity, index=cell.index, doc=cell.doc,
             file=cell.file, span=cell.span, solver=cell.solver, step=cell.step,
             outputs=tuple(o.id for o in cell.outputs), states=tuple(states), delays=ir.frozen_map(cell.delays),
             hparams=ir.frozen_map(cell.hparams), free_dims=tuple(cell.free_dims),
@@ -80,13 +81,14 @@ class _CellGraph:
     def _define(self, stmt):
         if isinstance(stmt, A.Equation) and len(stmt.targets) > 1:
             # `a[t], b[t] = split(z[t], 2)`: one split op, one piece per target.
-            src, _, _ = self._expr(stmt.value, None)
+            src = self._expr(stmt.value, None).node
             for i, target in enumerate(stmt.targets):
                 self.G.connect(src, target.name.id, ir.Use(arg=0, span=stmt.value.span, role="def", index=i))
             return
         name = stmt.targets[0].name.id if isinstance(stmt, A.Equation) else stmt.name.id
-        src, delay, child = self._expr(stmt.value, None)
-        self.G.connect(src, name, ir.Use(arg=0, delay=delay, child=child, span=stmt.value.span, role="def"))
+        read = self._expr(stmt.value, None)
+        self.G.connect(read.node, name, ir.Use(arg=0, delay=read.delay, child=read.child, slot=read.slot,
+                                               span=stmt.value.span, role="def"))
 
     def _new(self, prefix: str, record) -> str:
         node = f"{prefix}{next(self._ids)}"
@@ -96,52 +98,54 @@ class _CellGraph:
     def _op(self, op: str, span, operands, gen, label=None, **attrs) -> str:
         node = self._new("%", ir.OpNode(op=op, span=span, label=label or op, attrs=ir.frozen_map(attrs),
                                         per_child=gen is not None))
-        for i, (src, delay, child, use_span) in enumerate(operands):
-            self.G.connect(src, node, ir.Use(arg=i, delay=delay, child=child, span=use_span))
+        for i, (read, use_span) in enumerate(operands):
+            self.G.connect(read.node, node, ir.Use(arg=i, delay=read.delay, child=read.child, slot=read.slot,
+                                                   span=use_span))
         return node
 
-    def _operand(self, expr, gen):
-        src, delay, child = self._expr(expr, gen)
-        return src, delay, child, expr.span
+    def _operand(self, expr, gen) -> tuple:
+        return self._expr(expr, gen), expr.span
 
-    def _expr(self, expr, gen):
-        """Add `expr` to the graph; returns (node, delay, child) of the value it produces."""
+    def _expr(self, expr, gen) -> "_Read":
+        """Add `expr` to the graph; returns how its user reads the value it produces."""
         cell = self.cell
         if isinstance(expr, A.Number):
-            node = self._new("#", ir.ConstNode(value=expr.value, span=expr.span,
-                                               label=expr.text or str(expr.value)))
-            return node, 0, False
+            return _Read(self._new("#", ir.ConstNode(value=expr.value, span=expr.span,
+                                                     label=expr.text or str(expr.value))))
         if isinstance(expr, A.Name):
             name = expr.id
             if name in ("true", "false") and name not in cell.params:
-                node = self._new("#", ir.ConstNode(value=name == "true", span=expr.span, label=name))
-                return node, 0, False
+                return _Read(self._new("#", ir.ConstNode(value=name == "true", span=expr.span, label=name)))
             if name in cell.hparams and name not in self.G:
                 self.G.add(name, ir.HparamNode(span=cell.hparams[name].span, label=name,
                                                type=cell.hparams[name].type))
-            return name, 0, False
+            return _Read(name)
         if isinstance(expr, A.Indexed):
             name = expr.name.id
             idx = expr.index
             if gen is not None and isinstance(idx, A.Name) and idx.id == gen.var.id:
-                return name, 1, True
+                return _Read(name, 1, True)
+            if isinstance(idx, A.Call):  # `h[child(n, i)]`
+                return _Read(name, 1, True, idx.args[1].value.value)
             if isinstance(idx, A.BinOp):
-                return name, idx.right.value, False
-            return name, 0, False
+                return _Read(name, idx.right.value)
+            return _Read(name)
         if isinstance(expr, A.UnaryOp):
             if expr.op == "+":
                 return self._expr(expr.operand, gen)
-            return self._op("neg", expr.span, [self._operand(expr.operand, gen)], gen, label="-"), 0, False
+            return _Read(self._op("neg", expr.span, [self._operand(expr.operand, gen)], gen, label="-"))
         if isinstance(expr, A.BinOp):
             op = BINARY_OPERATORS[expr.op]
             operands = [self._operand(expr.left, gen), self._operand(expr.right, gen)]
-            return self._op(op, expr.span, operands, gen, label=expr.op), 0, False
+            return _Read(self._op(op, expr.span, operands, gen, label=expr.op))
         if isinstance(expr, A.Call):
-            return self._call(expr, gen), 0, False
+            return _Read(self._call(expr, gen))
         raise AssertionError(f"resolve lets through {type(expr).__name__}")
 
     def _call(self, expr: A.Call, gen) -> str:
         name = expr.func.id
+        if name == "leaf":  # `leaf(n)`: the tree's, no operand
+            return self._op("tree.leaf", expr.span, [], gen, label="leaf")
         if expr.generator is not None:
             g = expr.generator
             body = self._operand(g.body, g)
@@ -168,6 +172,16 @@ class _CellGraph:
             else:
                 attrs[key] = _constant(arg.value)
         return self._op(name, expr.span, operands, gen, label=name, **attrs)
+
+
+class _Read(NamedTuple):
+    """How a user reads the value of an expression: node `node`, `delay` steps back (`h[t-2]`: 2), or
+    at a child (`child`; `slot`, the child's position where it is read as `h[child(n, i)]`)."""
+
+    node: str
+    delay: int = 0
+    child: bool = False
+    slot: Optional[int] = None
 
 
 def _constant(expr):

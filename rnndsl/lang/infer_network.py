@@ -135,8 +135,13 @@ class NetworkInference:
                 below, t = t, self._cell(app, inner, [t])
                 if self._resolved(t) == self._resolved(below):
                     break
-            cell_type = t if app.cell.returns == "sequences" else NetType("vec", t.dims, t.dtype)
+            cell_type = t if app.cell.returns in ("sequences", "nodes") else NetType("vec", t.dims, t.dtype)
         elif app.kind == "Bidirectional":
+            cell = self.graphs.get(app.cell.cell)
+            if cell is not None and cell.header.over == "tree":
+                raise Fail(ShapeError(f"cell `{app.cell.cell}` runs over trees, which have no backward direction",
+                                      app.span, label="Bidirectional",
+                                      notes=["a tree cell reads a node's children: apply it alone"], code="E0305"))
             t = self._cell(app, app.cell, inputs)
             cell_type = NetType(t.kind, merged_dims(app.args["merge"], t.dims), t.dtype)
         elif app.kind == ENCODER_DECODER:
@@ -225,6 +230,11 @@ class NetworkInference:
         sub.update(free)
         self.bindings[app.id] = sub
         kind = "tree" if header.over == "tree" else "seq"
+        if ref.returns == "nodes" and kind != "tree":
+            raise Fail(ShapeError(f"cell `{ref.cell}` runs over time: it has no nodes to return", app.span,
+                                  label="returns=nodes",
+                                  notes=["`returns=nodes` is for tree cells; a time cell returns `sequences`, "
+                                         "`last` or `states`"], code="E0305"))
         bound_notes = []
         for (iname, ishape), t, i in zip(signature.inputs.items(), inputs, itertools.count()):
             where = self._describe(app, i)
@@ -256,4 +266,4 @@ class NetworkInference:
             raise Fail(ShapeError(f"cannot infer the output of `{ref.cell}`: {show_shape(dims)}", app.span,
                                    code="E0303"))
         self.instances.setdefault(app.id, []).append((ref.cell, sub))
-        return NetType(kind if ref.returns == "sequences" else "vec", dims, "float")
+        return NetType(kind if ref.returns in ("sequences", "nodes") else "vec", dims, "float")

@@ -132,6 +132,7 @@ class Use:
     child: bool = False
     role: Optional[str] = None
     index: Optional[int] = None
+    slot: Optional[int] = None  # a child read by position, `h[child(n, 1)]`: 1 (`child` is True)
 
     @property
     def defines(self) -> bool:
@@ -175,6 +176,7 @@ class CellHeader(Header):
     solver: Optional[str] = None  # for continuous states
     step: object = None  # the solver's step: a number or a hyperparameter's name
     free_dims: tuple = ()  # dimension names bound when the cell is applied (`in`)
+    arity: Optional[int] = None  # `over tree(K)`: K child slots per node; None: any number of children
     states: tuple = ()  # in the spec's order
     delays: Mapping = _empty()  # name -> the largest delay it is read at
     signature: Optional[CellSignature] = None  # after inference, None where it failed

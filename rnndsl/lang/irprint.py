@@ -50,12 +50,13 @@ def _init(init) -> str:
 
 
 def _use(u, use) -> str:
-    """How an operation reads operand `u`: `h@t-1` for an earlier step, `h@child` for a child's value."""
+    """How an operation reads operand `u`: `h@t-1` for an earlier step, `h@child` for a child's value (in a
+    reduction over children), `h@child0` for the first child's."""
     text = u
+    if use.child:
+        return text + "@child" + (str(use.slot) if use.slot is not None else "")
     if use.delay:
         text += f"@t-{use.delay}"
-    if use.child:
-        text += "@child"
     if use.index is not None:
         text += f".{use.index}"
     return text
@@ -63,7 +64,7 @@ def _use(u, use) -> str:
 
 def _cell(G) -> list:
     h = G.header
-    head = f"cell {h.name}({_hparams(G)}) over {h.over}"
+    head = f"cell {h.name}({_hparams(G)}) over {h.over}" + (f"({h.arity})" if h.arity else "")
     if h.solver:
         head += f" solver {h.solver}" + (f"(step={h.step})" if h.step is not None else "")
     lines = [head]

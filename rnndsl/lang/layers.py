@@ -178,7 +178,9 @@ ENCODER_DECODER_PARAMS = (
 )
 
 # The keyword every cell application takes besides its hyperparameters.
-CELL_KEYWORDS = (Param("returns", "enum:sequences|last|states", "sequences"),)
+# `returns=nodes` is a tree cell's value at every node (what `sequences` also means for one); `last` is the
+# last step's or the root's; `states` the final states (a tree's root's).
+CELL_KEYWORDS = (Param("returns", "enum:sequences|nodes|last|states", "sequences"),)
 
 
 def merged_dims(merge: str, dims: tuple) -> tuple:

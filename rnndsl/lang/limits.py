@@ -33,6 +33,7 @@ MAX_DIM = 2 ** 24
 MAX_ENTRIES = 2 ** 31 - 1
 MAX_DEPTH = 1000
 MAX_DELAY = 10_000
+MAX_ARITY = 64  # children of a node in a tree cell of fixed arity, `over tree(K)`
 
 AT_LEAST_ONE = "a dimension is at least 1"
 AT_MOST = f"a dimension is at most {MAX_DIM} (2**24)"

@@ -13,7 +13,10 @@ arguments that must be known before training.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from . import ast as A
+from . import limits
 from .bound import BoundCell, ParamInfo, ValueInfo
 from .cell_constants import ConstantChecker
 from .cell_equations import EquationResolver
@@ -40,14 +43,18 @@ class CellResolver(Reporter):
     def run(self):
         cell = self.cell
         self.hparams = resolve_hparams(cell.hparams, self.errors)
-        self.over = "time"
+        self.over, self.arity = "time", None
         if cell.over is not None:
-            if cell.over.id != "tree":
-                self.error(f"unknown recurrence domain `{cell.over.id}`", cell.over.span,
-                           label="expected `tree`", notes=did_you_mean(cell.over.id, ["tree"])
+            if cell.over.name.id != "tree":
+                self.error(f"unknown recurrence domain `{cell.over.name.id}`", cell.over.name.span,
+                           label="expected `tree`", notes=did_you_mean(cell.over.name.id, ["tree"])
                            + ["a cell runs over time unless it says `over tree`"], code="E0205")
                 return None, self.errors
             self.over = "tree"
+            if cell.over.args:
+                self.arity = self._arity(cell.over)
+                if self.arity is None:
+                    return None, self.errors
         self.index = "n" if self.over == "tree" else "t"
         self.inputs: dict = {}
         self.params: dict = {}
@@ -73,9 +80,21 @@ class CellResolver(Reporter):
             ast=cell, name=cell.name.id, file=self.file, doc=cell.doc, over=self.over,
             index=self.index, hparams=self.hparams, inputs=self.inputs, params=self.params,
             values=self.values, state_decls=self.state_decls, outputs=self.outputs,
-            free_dims=sorted(self.free), solver=solver, step=step,
+            free_dims=sorted(self.free), solver=solver, step=step, arity=self.arity,
             delays=self.delays, notation=notation,
         ), []
+
+    def _arity(self, over: A.Domain) -> Optional[int]:
+        """K of `over tree(K)`: a whole number of children, 1 to limits.MAX_ARITY (None after an error)."""
+        arg = over.args[0]
+        value = arg.value
+        if len(over.args) == 1 and arg.name is None and isinstance(value, A.Number) \
+                and isinstance(value.value, int) and 1 <= value.value <= limits.MAX_ARITY:
+            return value.value
+        self.error("a tree's arity is a whole number of children", over.span,
+                   label=f"write `over tree(2)`: 1 to {limits.MAX_ARITY} children per node",
+                   notes=["`over tree` alone takes any number of children, read in reductions"], code="E0205")
+        return None
 
     # ---- the scope, as the equations read it
 
@@ -141,7 +160,7 @@ class CellResolver(Reporter):
                     self.error(f"state `{name}` is declared twice", stmt.name.span, code="E0204")
                 elif name not in self.values:
                     self.error(f"state `{name}` has no equation", stmt.name.span,
-                               label="no `" + name + "[t] = ...` in this cell",
+                               label=f"no `{name}[{self.index}] = ...` in this cell",
                                notes=did_you_mean(name, self.values), code="E0211")
                 else:
                     self.state_decls[name] = stmt
@@ -188,7 +207,13 @@ class CellResolver(Reporter):
                            label="no equation", notes=did_you_mean(out.id, self.values), code="E0217")
         for name, decl in self.state_decls.items():
             is_state = self.delays.get(name, 0) >= 1 or self.values[name].ode
-            if not is_state:
+            if not is_state and self.over == "tree":
+                read = f"`{name}[k]` in a reduction over children" + (
+                    f", or `{name}[child(n, 0)]`" if self.arity else "")
+                self.error(f"`{name}` is declared a state but never read at a child", decl.name.span,
+                           label="not a state", notes=[f"a value becomes state when a node reads it at a child: "
+                                                       f"{read}"], code="E0211")
+            elif not is_state:
                 self.error(f"`{name}` is declared a state but never read at an earlier step",
                            decl.name.span, label="not a state",
                            notes=[f"a value becomes state when it is read as `{name}[t-1]`"], code="E0211")

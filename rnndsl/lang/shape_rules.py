@@ -322,9 +322,26 @@ OPERATOR_RULES = {
 }
 
 
+def children_concat(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`concat(h[k] for k in children(n))` in `over tree(K)`: K children's `[d]` side by side, `[K * d]`
+    (scalars give `[K]`)."""
+    shape = cx.known(ops[0])
+    arity = Dim.const(cx.G.header.arity)
+    return (arity,) if not shape else shape[:-1] + (shape[-1] * arity,)
+
+
+def leaf(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`leaf(n)`: one truth value, whether the node has no children."""
+    return ()
+
+
 def operator_rule(op: str):
     """The rule of the operator `op`; "children.NAME", a reduction over a tree node's children, gives the
-    shape of what it reduces, one child's."""
+    shape of what it reduces, one child's (`children.concat`, the children side by side)."""
+    if op == "children.concat":
+        return children_concat
+    if op == "tree.leaf":
+        return leaf
     if op.startswith("children."):
         return same_shape
     rule = OPERATOR_RULES.get(op)

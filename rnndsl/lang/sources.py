@@ -160,6 +160,62 @@ def _csv_args(args: dict) -> list:
 
 
 
+MAX_TREE_WORDS = 1000  # the most constants of a generated formula, or words of a generated sentence
+
+
+def _tree_counts(train: int, test: int, unit: str) -> tuple:
+    """The count arguments of a tree generator."""
+    return (Param("train", "int", train, f"training {unit}", minimum=1),
+            Param("test", "int", test, f"test {unit} (0: no test split)", minimum=0),
+            Param("validation", "int", 0, f"validation {unit}, drawn after the test ones (0: none)", minimum=0))
+
+
+def _tree_form(labels: str) -> tuple:
+    """The `labels` and `form` arguments of a tree generator."""
+    return (Param("labels", "str", labels, "a label at every node (`nodes`) or at the root alone (`root`)",
+                  choices=("nodes", "root")),
+            Param("form", "str", "tree", "trees, or token sequences for a sequence model (labelled at the root)",
+                  choices=("tree", "sequence")))
+
+
+def _sequence_form(args: dict) -> list:
+    if args["form"] == "sequence" and args["labels"] != "root":
+        return ['`form="sequence"` labels each sequence once: it needs `labels="root"`']
+    return []
+
+
+def _formula_args(args: dict) -> list:
+    messages = [f"`{key}` ({args[key]}) is above {MAX_TREE_WORDS}, the most constants of a generated formula"
+                for key in ("max_leaves", "test_min_leaves", "test_max_leaves") if args[key] > MAX_TREE_WORDS]
+    if args["test_min_leaves"] > args["test_max_leaves"]:
+        messages.append(f"`test_min_leaves` ({args['test_min_leaves']}) is above `test_max_leaves` "
+                        f"({args['test_max_leaves']})")
+    return messages + _sequence_form(args)
+
+
+def _sentiment_args(args: dict) -> list:
+    messages = [f"`{key}` ({args[key]}) is above {MAX_TREE_WORDS}, the most words of a generated sentence"
+                for key in ("min_words", "max_words") if args[key] > MAX_TREE_WORDS]
+    if args["min_words"] > args["max_words"]:
+        messages.append(f"`min_words` ({args['min_words']}) is above `max_words` ({args['max_words']})")
+    return messages + _sequence_form(args)
+
+
+def _tree_keys_args(args: dict) -> list:
+    keys = [args[k] for k in ("label", "word", "children")]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    return [] if twice is None else [f"`label`, `word` and `children` name the same key {show(twice)} twice"]
+
+
+_TREE_FILE_PARAMS = (
+    Param("path", "str", REQUIRED, "the training trees, one a line", file="path"),
+    Param("test", "str", None, "the test trees, the same format", file="path"),
+    Param("labels", "str", "nodes", "a label at every node (`nodes`) or at the root alone (`root`)",
+          choices=("nodes", "root")),
+    Param("vocabulary", "str", None, "a saved vocabulary (JSON): else built from the training trees' words",
+          file="path"))
+
+
 def _signature(name: str, *params: Param, validate: Optional[Callable] = None) -> Signature:
     return Signature(name, params, validate)
 
@@ -191,6 +247,16 @@ SIGNATURES: dict = {s.name: s for s in (
                validate=_speech_args),
     _signature("dates", *_counts(10_000, 1_000)),
     _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
+    _signature("boolean_formulas", *_tree_counts(4000, 1000, "formulas"),
+               Param("max_leaves", "int", 8, "the most constants of a training or validation formula", minimum=1),
+               Param("test_min_leaves", "int", 12, "the fewest constants of a test formula", minimum=1),
+               Param("test_max_leaves", "int", 16, "the most constants of a test formula", minimum=1),
+               *_tree_form("root"), validate=_formula_args),
+    _signature("sentiment_trees", *_tree_counts(4000, 1000, "trees"),
+               Param("min_words", "int", 3, "the fewest words of a sentence, its \"not\"s left out", minimum=1),
+               Param("max_words", "int", 12, "the most words of a sentence, its \"not\"s left out", minimum=1),
+               Param("negation", "float", 0.2, "the chance that a phrase is negated", minimum=0, less_than=1),
+               *_tree_form("nodes"), validate=_sentiment_args),
     # file readers
     _signature("npz", Param("path", "str", REQUIRED, "the .npz file, relative to the spec", file="path"),
                Param("inputs", "str", "x", "the input arrays' names, comma-separated, one per network input"),
@@ -222,6 +288,14 @@ SIGNATURES: dict = {s.name: s for s in (
                Param("test", "str", None, "the test examples, the same format", file="path"),
                Param("vocabulary", "str", None, "a saved vocabulary (JSON): else built from the training examples",
                      file="path")),
+    _signature("treebank", *_TREE_FILE_PARAMS,
+               Param("validation", "str", None, "the validation trees, the same format", file="path")),
+    _signature("trees", *_TREE_FILE_PARAMS,
+               Param("label", "str", "label", "the key of a node's label"),
+               Param("word", "str", "word", "the key of a node's word"),
+               Param("children", "str", "children", "the key of a node's list of children"),
+               Param("validation", "str", None, "the validation trees, the same format", file="path"),
+               validate=_tree_keys_args),
 )}
 
 

@@ -9,6 +9,7 @@ is relative to the spec's folder and stays inside it (`data_file`). NumPy only.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import stat
@@ -22,6 +23,7 @@ from ..lang.errors import DataError
 from ..lang.sources import count, cut, one_line, path_problem
 
 __all__ = ["MAX_TEXT_BYTES", "MAX_ARRAY_BYTES", "FileError", "WrongFormat", "Archive", "data_file", "read_text",
+           "text_lines", "json_lines",
            "open_arrays"]
 
 
@@ -106,6 +108,27 @@ def read_text(path: Path) -> str:
 # What reading a damaged .npy stream or .npz archive raises (zipfile: a bad CRC, an encrypted
 # member, an unknown compression; zlib: a damaged deflate stream; numpy: a bad header).
 _DAMAGED = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+
+
+def text_lines(path: Path):
+    """(line number, line) of the lines of a text file (read_text's limits) that are not blank."""
+    for number, line in enumerate(read_text(path).splitlines(), 1):
+        if line.strip():
+            yield number, line
+
+
+def json_lines(path: Path):
+    """(line number, `file:line`, value) of each line of a JSON-lines file that is not blank; a DataError for
+    a line that is not JSON, or nested too deeply for Python's reader."""
+    for number, line in text_lines(path):
+        where = f"{path}:{number}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise DataError(f"{where}: not JSON that rnndsl reads: nested too deeply") from None
+        yield number, where, value
 
 
 def _read_npy(stream, size: int, file, what: str = "") -> np.ndarray:

@@ -3,7 +3,8 @@
 `check_model_fits` compares the arrays with the shapes the model declares
 (rnndsl.train.checks.check_fits), then with the output the model gives for inputs of these
 shapes (traced, nothing computed); `check_token_ids` refuses a token id past the vocabulary
-of a layer that reads it. Each problem is one DataError line.
+of a layer that reads it; `check_trees` refuses children arrays that are not trees of the
+layout rnndsl.keras.tree reads. Each problem is one DataError line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from ..lang.errors import DataError
 from .checks import check_fits
 
-__all__ = ["check_model_fits", "check_token_ids"]
+__all__ = ["check_model_fits", "check_token_ids", "check_trees"]
 
 
 def check_model_fits(model, split, what: str, loss: str) -> None:
@@ -26,6 +27,7 @@ def check_model_fits(model, split, what: str, loss: str) -> None:
     check_fits(split, [tuple(t.shape) for t in model.inputs], tuple(model.outputs[0].shape),
                names=names, what=f"the {what} data")
     check_token_ids(model, split.inputs, f"the {what} data")
+    check_trees(model, split.inputs, f"the {what} data")
     output = None if loss == "ctc" else _output_shape(model, split, what)
     if output is not None:
         check_fits(split, [(None,) + a.shape[1:] for a in split.inputs], output, names=names,
@@ -44,6 +46,54 @@ def check_token_ids(model, inputs, what: str) -> None:
             if top >= size:
                 raise DataError(f"{what}: input `{model.inputs[i].name}` holds the token id {top}, but `{layer}` "
                                 f"reads ids 0 to {size - 1}")
+
+
+def check_trees(model, inputs, what: str) -> None:
+    """A DataError where the children array that a tree layer of `model` reads is not a batch of trees as
+    rnndsl.keras.tree lays them out: indices -1 (none) or of a node of the same tree, each child after its
+    parent (so there is no cycle), no node a child twice, no child past a fixed arity's slots, and as many
+    nodes as the nodes' values."""
+    index = {id(t): i for i, t in enumerate(model.inputs)}
+    for layer in model.layers:
+        if type(layer).__name__ != "TreeLayer":
+            continue
+        for node in layer._inbound_nodes:
+            values_at, children_at = (index.get(id(t)) for t in list(node.input_tensors)[:2])
+            if children_at is None:
+                continue
+            children = np.asarray(inputs[children_at])
+            problem = _tree_problem(children, layer.arity)
+            if problem is None and values_at is not None and np.asarray(inputs[values_at]).shape[1] != children.shape[1]:
+                problem = (f"{children.shape[1]} nodes a tree, but input `{model.inputs[values_at].name}` has "
+                           f"{np.asarray(inputs[values_at]).shape[1]}")
+            if problem:
+                raise DataError(f"{what}: input `{model.inputs[children_at].name}`: {problem}")
+
+
+def _tree_problem(children: np.ndarray, arity: Optional[int]) -> Optional[str]:
+    """What is wrong with a children array `(n, N, K)`, or None."""
+    if children.ndim != 3 or children.dtype.kind not in "iu":
+        return f"expected int children (trees, nodes, children), found {children.dtype} {children.shape}"
+    n, size, _ = children.shape
+    bad = np.argwhere((children < -1) | (children >= size))
+    if len(bad):
+        i, j, c = bad[0]
+        return f"tree {i}: node {j}'s child {c} is {children[i, j, c]}, not a node (0 to {size - 1}) or -1"
+    parents = np.arange(size).reshape(1, -1, 1)
+    bad = np.argwhere((children >= 0) & (children <= parents))
+    if len(bad):
+        i, j, c = bad[0]
+        return (f"tree {i}: node {j}'s child {children[i, j, c]} comes before it "
+                "(node 0 is the root, and a child's index is above its parent's)")
+    if arity is not None and children.shape[2] > arity and (children[:, :, arity:] >= 0).any():
+        i, j, c = np.argwhere(children[:, :, arity:] >= 0)[0]
+        return f"tree {i}: node {j} has a child in slot {c + arity}, but the cell takes {arity} children a node"
+    for i in range(n):
+        found = children[i][children[i] >= 0]
+        if len(found) != len(np.unique(found)):
+            twice = int(next(k for k in found if (found == k).sum() > 1))
+            return f"tree {i}: node {twice} is the child of two nodes"
+    return None
 
 
 def _vocabularies(model) -> dict:

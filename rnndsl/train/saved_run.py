@@ -19,7 +19,7 @@ from .checks import hold_out
 from .decode import ctc_beam_labels, decode_freely, padded_labels
 from .files import FileError, WrongFormat, open_arrays
 from .folder import load_saved_model, plain, read_record
-from .model_checks import check_model_fits, check_token_ids
+from .model_checks import check_model_fits, check_token_ids, check_trees
 from .sources import load
 from .stream import keras_arrays
 
@@ -98,6 +98,7 @@ def predict(saved: SavedRun, arrays: dict) -> dict:
             raise DataError(f"input `{name}` has shape {np.shape(array)}, the model's is "
                             f"({', '.join('None' if d is None else str(d) for d in want)})")
     check_token_ids(saved.model, inputs, "the inputs")
+    check_trees(saved.model, inputs, "the inputs")
     outputs = np.asarray(saved.model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0))
     result = {"outputs": outputs}
     if saved.plan["loss"]["name"] == "ctc":

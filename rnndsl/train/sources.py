@@ -5,9 +5,10 @@
 
 `SOURCES` maps each source's name to a `Source`: its signature (rnndsl.lang.sources, which
 `rnndsl check` reads without this package) and the function that runs it, a generator
-(rnndsl.train.generators, rnndsl.train.transduction) or a file reader (rnndsl.train.readers,
-rnndsl.train.token_readers). `load` checks the arguments, runs the source and checks every
-split of the `Data` it gives (rnndsl.train.containers). Generators are deterministic given
+(rnndsl.train.generators, rnndsl.train.transduction, rnndsl.train.tree_tasks) or a file reader
+(rnndsl.train.readers, rnndsl.train.token_readers, rnndsl.train.tree_readers). `load` checks
+the arguments, runs the source and checks every split of the `Data` it gives
+(rnndsl.train.containers). Generators are deterministic given
 the seed; data that cannot be used raises `DataError` with one line, before any training.
 
 NumPy only: `rnndsl check` may import this module, and it must not import TensorFlow.
@@ -28,6 +29,8 @@ from .generators import GENERATORS
 from .readers import READERS
 from .token_readers import TOKEN_READERS
 from .transduction import TRANSDUCTION
+from .tree_readers import TREE_READERS
+from .tree_tasks import TREE_TASKS
 
 __all__ = ["Source", "SOURCES", "load"]
 
@@ -61,7 +64,7 @@ def _attach(functions: dict) -> dict:
             for name, s in SIGNATURES.items()}
 
 
-SOURCES: dict = _attach({**GENERATORS, **TRANSDUCTION, **READERS, **TOKEN_READERS})
+SOURCES: dict = _attach({**GENERATORS, **TRANSDUCTION, **TREE_TASKS, **READERS, **TOKEN_READERS, **TREE_READERS})
 
 
 def load(source: str, args: dict, *, base, seed: int) -> Data:

@@ -17,22 +17,15 @@ import numpy as np
 from ..lang.errors import DataError
 from ..lang.sources import INT_MAX, count, cut
 from .containers import END, Data, Split, Vocabulary, padded, teacher_forced
-from .files import data_file, read_text
+from .files import data_file, json_lines, text_lines
 
 __all__ = ["TOKEN_READERS"]
-
-
-def _lines(file: Path):
-    """(line number, line) of a text file's lines that are not blank."""
-    for number, line in enumerate(read_text(file).splitlines(), 1):
-        if line.strip():
-            yield number, line
 
 
 def _read_pairs(file: Path) -> list:
     """[(line number, source tokens, target tokens)] of a `source<TAB>target` file."""
     pairs = []
-    for number, line in _lines(file):
+    for number, line in text_lines(file):
         parts = line.split("\t")
         if len(parts) != 2:
             raise DataError(f"{file}:{number}: expected `source<TAB>target`, found "
@@ -106,14 +99,7 @@ def _read_jsonl(file: Path, field_name: str, label_name: str) -> list:
     """[(line number, tokens, label)] of a JSON-lines file; a label is an int (a bool as 0 or 1)
     or a string, or a list of them, one per token."""
     examples, kind_of_first = [], None
-    for number, line in _lines(file):
-        where = f"{file}:{number}"
-        try:
-            example = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: not JSON: {e.msg} (column {e.colno})") from None
-        except RecursionError:
-            raise DataError(f"{where}: not JSON that rnndsl reads: nested too deeply") from None
+    for number, where, example in json_lines(file):
         if not isinstance(example, dict):
             raise DataError(f"{where}: expected a JSON object, found {type(example).__name__}")
         for key in (field_name, label_name):

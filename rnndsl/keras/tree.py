@@ -1,0 +1,268 @@
+"""tree: a tree cell over a batch of trees, one level of nodes at a time (dynamic batching).
+
+A batch of trees is two tensors, as rnndsl.train.trees lays them out:
+- `values` `(batch, N, input size)`: each node's inputs side by side (0 where a node has none: an
+  inner node of a treebank has no word);
+- `children` int32 `(batch, N, K)`: the index, in the same tree, of node j's c-th child; -1 for none.
+  Node 0 is the root; a child comes after its parent; nodes past a tree's size are nobody's child.
+
+`TreeLayer` keeps what the nodes have computed in tables of one row per node of the batch, and a last
+row that holds the initial states (what a missing child reads in a tree of fixed arity). Each round of
+its loop takes every node whose children are all done (the leaves, then their parents, ...) and runs
+the cell's step on them as one batch: node-level operations on `(M, ...)` tensors of the round's M
+nodes, the body of a reduction over children on `(E, ...)` tensors of their E (node, child) pairs,
+reduced per node by segment operations. A batch of trees of height h takes h + 1 rounds, whatever
+its size; gradients reach every node through the tables.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import networkx as nx
+import tensorflow as tf
+from keras import ops
+
+from ..lang.dims import int_bindings
+from ..lang.hparams import cell_env
+from . import PACKAGE
+from .cell import cell_weights, compile_cell, initial_value
+from .initializers import real
+from .interpret import Operands, apply_op, flat_size
+
+RETURNS = ("nodes", "last", "states")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TreeLayer(keras.layers.Layer):
+    """A tree cell applied to a batch of trees: `[values, children]` (see the module) ->
+
+    - `returns="nodes"`: `(batch, N, output size)`, the cell's first output at every node (0 at padding);
+    - `returns="last"`: `(batch, output size)`, the root's;
+    - `returns="states"`: the root's value of each state, `(batch,) + its shape`, in the cell's order.
+
+    It rebuilds from its config (the cell's spec text, its hyperparameters and input size), as a
+    GeneratedCell does; its weights are named as the spec names its parameters."""
+
+    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None,
+                 returns: str = "nodes", **kwargs):
+        super().__init__(**kwargs)
+        if returns not in RETURNS:
+            raise ValueError(f"a tree layer returns one of {', '.join(RETURNS)}, not {returns!r}")
+        self.spec, self.cell_name, self.input_dim, self.returns = spec, cell, int(input_dim), returns
+        self.hparams = dict(hparams or {})
+        self.G = G = compile_cell(spec, cell)
+        self.env = cell_env(G, self.hparams, self.input_dim)
+        known = int_bindings(self.env)
+        self.shape_of = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G if G.shape(n) is not None}
+        self.arity = G.header.arity
+        self.states = list(G.header.states)
+        self.output_name = G.header.outputs[0]
+        self.kept = list(dict.fromkeys(self.states + [self.output_name]))  # what the tables hold
+        self.inputs_in_order = list(G.signature.inputs)
+        # Children's values are read from the tables, so the step is acyclic without the child edges.
+        step = nx.DiGraph((u, v) for u, v, use in G.uses() if not use.child)
+        step.add_nodes_from(G)
+        self.order = [n for n in nx.topological_sort(step) if G.node(n).kind in ("op", "value")]
+        self.operands = {n: G.operands(n) for n in G}
+        self.per_child = {n for n in G if G.node(n).kind == "op" and G.node(n).per_child}
+        self.batched = _batched(G, self.order)
+        self.constants = {n: real(self.env[n]) if rec.kind == "hparam" else real(rec.value)
+                          for n, rec in G.records() if rec.kind in ("hparam", "const")}
+
+    def build(self, input_shape):
+        values_shape = input_shape[0]
+        if int(values_shape[-1]) != self.input_dim:
+            raise ValueError(f"cell `{self.cell_name}` was made for inputs of size {self.input_dim}, "
+                             f"given {values_shape[-1]}")
+        self.weights_by_name = cell_weights(self, self.G, self.env)
+        super().build(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # padding nodes are 0; a data source weighs them 0
+
+    def call(self, inputs, mask=None):
+        values, children = inputs
+        dtype = self.compute_dtype
+        batch, size = ops.shape(values)[0], ops.shape(values)[1]
+        rows = batch * size  # the tables' rows; row `rows` is the initial states'
+        x = ops.cast(ops.reshape(values, (rows, self.input_dim)), dtype)
+        word_mask = mask[0] if isinstance(mask, (list, tuple)) else None
+        if word_mask is not None:  # a node without a word has no input (`x[n]` is 0)
+            x = x * ops.cast(ops.reshape(word_mask, (rows, 1)), dtype)
+        links = self._links(children, batch, size)
+        exists = _exists(links, rows, size)
+        weights = {n: ops.cast(w, dtype) for n, w in self.weights_by_name.items()}
+        tables = [self._table(n, rows, weights) for n in self.kept]
+
+        def unfinished(done, *_):
+            return ops.logical_not(ops.all(done))
+
+        def round_(done, *tables):
+            child_done = tf.where(links >= 0, tf.gather(done, tf.maximum(links, 0)), True)
+            ready = tf.logical_and(tf.logical_not(done), tf.reduce_all(child_done, axis=1))
+            nodes = tf.cast(tf.where(ready)[:, 0], "int32")
+            new = self._step(nodes, x, links, dict(zip(self.kept, tables)), weights, rows)
+            tables = [tf.tensor_scatter_nd_update(t, nodes[:, None], new[n]) for n, t in zip(self.kept, tables)]
+            return [tf.logical_or(done, ready), *tables]
+
+        # A node is done when computed; padding counts as done from the start. A tree of N nodes is at
+        # most N high: the bound ends the loop on children that are not a tree, too.
+        done = tf.logical_not(exists)
+        _, *tables = tf.while_loop(unfinished, round_, [done, *tables], maximum_iterations=size + 1)
+        found = dict(zip(self.kept, tables))
+        if self.returns == "nodes":
+            out = found[self.output_name][:rows]
+            return ops.reshape(out * ops.cast(exists[:, None], dtype), (batch, size, -1))
+        roots = ops.arange(batch) * size
+        if self.returns == "last":
+            return ops.take(found[self.output_name], roots, axis=0)
+        return [ops.reshape(ops.take(found[n], roots, axis=0), (-1,) + self.shape_of[n]) for n in self.states]
+
+    def compute_output_shape(self, input_shape):
+        values_shape = input_shape[0]
+        if self.returns == "nodes":
+            return (values_shape[0], values_shape[1], flat_size(self.shape_of[self.output_name]))
+        if self.returns == "last":
+            return (values_shape[0], flat_size(self.shape_of[self.output_name]))
+        return [(values_shape[0],) + self.shape_of[n] for n in self.states]
+
+    # ---- the tables
+
+    def _links(self, children, batch, size):
+        """The children as rows of the tables, `(rows, K)`, -1 for none (K padded to the cell's arity)."""
+        children = ops.cast(children, "int32")
+        if self.arity is not None:
+            missing = self.arity - ops.shape(children)[2]
+            children = tf.pad(children, [[0, 0], [0, 0], [0, tf.maximum(missing, 0)]], constant_values=-1)
+        offsets = ops.reshape(ops.arange(batch, dtype="int32") * size, (-1, 1, 1))
+        links = tf.where(children >= 0, children + offsets, -1)
+        return ops.reshape(links, (batch * size, ops.shape(links)[2]))
+
+    def _table(self, name, rows, weights):
+        """The table of value `name`: a row of zeros for each node, then the initial state's row."""
+        n = flat_size(self.shape_of[name])
+        rec = self.G.node(name)
+        init = initial_value(rec.init if rec.kind == "value" else 0, weights, self.env)
+        shape = self.shape_of[name]
+        first = ops.reshape(ops.cast(init, self.compute_dtype) * ops.ones(shape, self.compute_dtype), (1, n))
+        return ops.concatenate([ops.zeros((rows, n), self.compute_dtype), first], axis=0)
+
+    # ---- one round
+
+    def _step(self, nodes, x, links, tables, weights, rows) -> dict:
+        """The kept values of `nodes` (M,), each `(M, its size)` flat."""
+        G = self.G
+        m = ops.shape(nodes)[0]
+        links = tf.gather(links, nodes)  # (M, K)
+        if self.arity is None:  # the (node, child) pairs of the children present
+            pairs = tf.where(links >= 0)
+            parent = tf.cast(pairs[:, 0], "int32")
+            child = tf.gather_nd(links, pairs)
+        else:  # every slot, a missing child reading the initial row
+            parent = tf.repeat(tf.range(m), self.arity)
+            child = tf.reshape(tf.where(links >= 0, links, rows), [-1])
+        env = dict(weights)
+        env.update(self.constants)
+        env.update(self._inputs(tf.gather(x, nodes)))
+
+        def read(u, use, at_child_level: bool):
+            if use.slot is not None:  # `h[child(n, i)]`
+                slot = links[:, use.slot]
+                return self._value(u, tf.gather(tables[u], tf.where(slot >= 0, slot, rows)))
+            if use.child:  # `h[k]` in a reduction
+                return self._value(u, tf.gather(tables[u], child))
+            value = env[u]
+            if at_child_level and self.batched.get(u, False) and u not in self.per_child:
+                return tf.gather(value, parent)  # a node's own value, once for each of its children
+            return value
+
+        for n in self.order:
+            rec = G.node(n)
+            at_child_level = n in self.per_child
+            if rec.kind == "value":
+                (u, use), = self.operands[n]
+                v = read(u, use, False)
+                env[n] = v[use.index] if use.index is not None else v
+                continue
+            if rec.op == "tree.leaf":
+                env[n] = tf.reduce_all(links < 0, axis=1)
+                continue
+            uses = self.operands[n]
+            values = [read(u, use, at_child_level) for u, use in uses]
+            if rec.op.startswith("children."):
+                env[n] = self._reduce(rec.op.removeprefix("children."), values[0], parent, m, G.shape(uses[0][0]))
+                continue
+            batched = [self.batched.get(u, False) or use.child for u, use in uses]
+            env[n] = apply_op(rec, Operands(values, batched, [G.shape(u) for u, _ in uses], rec.attrs, self.env))
+        out = {}
+        for name in self.kept:
+            v = env[name]
+            if not self.batched.get(name, False):
+                v = ops.broadcast_to(v, (m,) + self.shape_of[name])
+            out[name] = ops.reshape(v, (m, flat_size(self.shape_of[name])))
+        return out
+
+    def _inputs(self, x) -> dict:
+        """The round's inputs `(M, input size)` cut into the cell's inputs, each `(M,) + its shape`."""
+        sizes = [flat_size(self.shape_of[n]) for n in self.inputs_in_order]
+        parts = tf.split(x, sizes, axis=-1) if len(sizes) > 1 else [x]
+        return {n: ops.reshape(p, (-1,) + self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
+
+    def _value(self, name, flat):
+        return ops.reshape(flat, (-1,) + self.shape_of[name])
+
+    def _reduce(self, how: str, values, parent, m, dims):
+        """A reduction over children of `values` `(E,) + shape`, pair by pair, into `(M,) + shape`.
+
+        In a tree of fixed arity the pairs are the M nodes' K slots in order; elsewhere the children
+        present, and a reduction over no children gives 0 (a product, 1)."""
+        if self.arity is not None:
+            k = self.arity
+            per_node = ops.reshape(values, (m, k) + tuple(ops.shape(values)[1:]))
+            if how == "concat":  # the children side by side along the last axis
+                if len(dims) == 0:
+                    return per_node
+                moved = ops.moveaxis(per_node, 1, -2)
+                return ops.reshape(moved, (m,) + tuple(ops.shape(moved)[1:-2]) + (-1,))
+            return _FIXED[how](per_node)
+        count = tf.math.unsorted_segment_sum(tf.ones_like(parent, values.dtype), parent, m)
+        count = ops.reshape(count, (-1,) + (1,) * (len(values.shape) - 1))
+        if how == "mean":
+            return tf.math.unsorted_segment_sum(values, parent, m) / ops.maximum(count, 1)
+        if how == "norm":
+            return ops.sqrt(tf.math.unsorted_segment_sum(ops.square(values), parent, m))
+        reduced = _SEGMENT[how](values, parent, m)
+        return tf.where(count > 0, reduced, 0.0) if how in ("max", "min") else reduced
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
+                       "hparams": self.hparams, "returns": self.returns})
+        return config
+
+
+_SEGMENT = {"sum": tf.math.unsorted_segment_sum, "prod": tf.math.unsorted_segment_prod,
+            "max": tf.math.unsorted_segment_max, "min": tf.math.unsorted_segment_min}
+_FIXED = {"sum": lambda v: ops.sum(v, axis=1), "mean": lambda v: ops.mean(v, axis=1),
+          "max": lambda v: ops.max(v, axis=1), "min": lambda v: ops.min(v, axis=1),
+          "prod": lambda v: ops.prod(v, axis=1), "norm": lambda v: ops.sqrt(ops.sum(ops.square(v), axis=1))}
+
+
+def _batched(G, order) -> dict:
+    """Whether each node's value has the node axis in front: inputs, and what reads an input, a child or
+    the tree (`leaf(n)`), do; a parameter, a constant, and what is computed of those alone do not."""
+    batched = {n: rec.kind == "input" for n, rec in G.records()}
+    for n in order:
+        batched[n] = G.node(n).kind == "op" and G.node(n).op == "tree.leaf" or any(
+            batched[u] or use.child for u, use in G.operands(n))
+    return batched
+
+
+def _exists(links, rows, size):
+    """`(rows,)` bool: whether each row is a node of a tree (a root, or someone's child) or padding."""
+    found = tf.reshape(links, [-1])
+    found = tf.boolean_mask(found, found >= 0)
+    is_child = tf.scatter_nd(found[:, None], tf.ones_like(found), [rows]) > 0
+    return tf.logical_or(is_child, tf.range(rows) % size == 0)
