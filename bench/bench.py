@@ -9,7 +9,9 @@ In one process, after warm-up, the median time of a full training step
 And an encoder-decoder with Luong dot attention (LSTM encoder and decoder, 128 units, 20 source
 and 20 target steps, 1,000 target tokens): the spec's EncoderDecoder against the same model
 hand-written with Keras layers (the encoder's states into the decoder, keras.layers.Attention).
-Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded).
+Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded), and the tree
+benchmark of bench/trees.py: the Child-Sum Tree-LSTM on 64 trees of 15 to 25 nodes, lowered, against
+eager TensorFlow node by node and a level-by-level implementation written by hand.
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
 """
@@ -32,6 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
+import trees  # noqa: E402 -- bench/trees.py, beside this file
 
 tf.get_logger().setLevel("ERROR")  # train_on_batch on several models in turn warns of retracing; it is expected
 
@@ -184,6 +187,9 @@ def main() -> None:
     times.update(_seq2seq_times({"spec EncoderDecoder, Luong dot": _spec_seq2seq(),
                                  "hand-written Keras encoder-decoder": _hand_seq2seq()}, args.repeats))
     build = _build_time()
+    tree_loss = trees.same_loss()
+    tree_times = trees.times(args.repeats)
+    times.update(tree_times)
     ratios = {
         "fused spec LSTM / keras.layers.LSTM": times["spec LSTM, fused"] / times["keras.layers.LSTM"],
         "generated spec LSTM / hand-written cell": times["spec LSTM, generated"] / times["hand-written Keras LSTM cell"],
@@ -191,6 +197,10 @@ def main() -> None:
             times["spec IndRNN, generated"] / times["hand-written Keras IndRNN cell"],
         "spec encoder-decoder / hand-written Keras":
             times["spec EncoderDecoder, Luong dot"] / times["hand-written Keras encoder-decoder"],
+        "spec tree layer / hand-written level by level":
+            times["spec ChildSumTreeLSTM, tree layer"] / times["hand-written TensorFlow, level by level"],
+        "eager node by node / spec tree layer":
+            times["eager TensorFlow, node by node"] / times["spec ChildSumTreeLSTM, tree layer"],
     }
     lines = [f"# Benchmarks ({date.today().isoformat()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
@@ -198,7 +208,11 @@ def main() -> None:
              f"Training step (forward, backward, Adam), batch {BATCH}, {STEPS} steps, {INPUTS} inputs, "
              f"{UNITS} units (the encoder-decoders: {SOURCE_STEPS} source and {TARGET_STEPS} target steps, "
              f"{VOCAB} target tokens); median of {args.repeats} steps after 3 warm-up steps, the models taking "
-             "turns, all in one process.", "",
+             "turns, all in one process.",
+             f"Trees: the Child-Sum Tree-LSTM, {trees.TREES} trees of {trees.LOW} to {trees.HIGH} nodes, "
+             f"{trees.FEATURES} features a node, {trees.UNITS} units, the root through Dense(1), MSE, Adam "
+             f"(bench/trees.py); the eager one node by node, median of 3 steps. The three ways' losses on one "
+             f"batch agree within {tree_loss:.1e}.", "",
              "| model | median step (ms) |", "| --- | --- |"]
     lines += [f"| {name} | {t * 1000:.1f} |" for name, t in times.items()]
     lines += ["", "| ratio | value |", "| --- | --- |"]

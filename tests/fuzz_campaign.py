@@ -109,7 +109,8 @@ def lower(job: dict) -> dict:
             # token ids inside every vocabulary (an id past it is the data's error, which TensorFlow reports)
             ids = min([layer.input_dim for layer in model._flatten_layers()
                        if isinstance(layer, keras.layers.Embedding)] + [2])
-            xs = [np_rng.integers(0, ids, s).astype("int32") if "int" in str(x.dtype) else
+            xs = [_chains(s) if x.name.endswith("children") else
+                  np_rng.integers(0, ids, s).astype("int32") if "int" in str(x.dtype) else
                   np_rng.standard_normal(s).astype("float32") for s, x in zip(shapes, model.inputs)]
             with tf.GradientTape() as tape:
                 ys = model(xs if len(xs) > 1 else xs[0], training=True)
@@ -125,6 +126,16 @@ def lower(job: dict) -> dict:
         finally:
             keras.backend.clear_session()
     return result
+
+
+def _chains(shape):
+    """The children of trees that are chains, node j's first child j + 1 (rnndsl.keras.tree's layout)."""
+    import numpy as np
+
+    _, nodes, _ = shape
+    children = -np.ones(shape, "int32")
+    children[:, :-1, 0] = np.arange(1, nodes)
+    return children
 
 
 def _build(program, name: str, kwargs: dict, calls: list):

@@ -253,3 +253,32 @@ def test_train_evaluate_and_predict_a_tree_network(tmp_path, capsys):
     assert main(["predict", str(run), "--data", str(tmp_path / "wide.npz"), "-o", str(tmp_path / "o.npz")]) == 1
     assert capsys.readouterr().err == ("error[E0701]: the inputs: input `formula_children`: tree 0: node 0 has a "
                                        "child in slot 2, but the cell takes 2 children a node\n")
+
+
+def test_slots_past_the_arity_without_children_are_left_alone():
+    """A children array wider than `over tree(2)` (the data's widest node elsewhere) with its extra slots
+    empty runs as the two slots alone (the fuzzer found the reshape that failed)."""
+    layer = _tree_layer("cell S over tree(2) {\n    input x: [1]\n    state h: [1] = 0\n"
+                        "    h[n] = x[n] + sum(h[k] for k in children(n))\n    output h\n}\n", "S", 1)
+    values = np.ones((1, 3, 1), "float32")
+    narrow = np.array([[[1, 2], [-1, -1], [-1, -1]]], "int32")
+    wide = np.concatenate([narrow, -np.ones((1, 3, 2), "int32")], axis=2)
+    np.testing.assert_allclose(layer([values, wide]).numpy(), layer([values, narrow]).numpy())
+    np.testing.assert_allclose(layer([values, narrow]).numpy()[0, :, 0], [3, 1, 1])
+
+
+def test_render_and_typeset_tree_networks_and_cells(tmp_path, capsys):
+    spec = tmp_path / "trees.rnn"
+    spec.write_text(NETWORKS)
+    for args in (["--network", "Sentiment"], ["--cell", "BinaryTreeLSTM"], ["--cell", "BinaryTreeLSTM", "--style",
+                                                                             "paper"]):
+        out = tmp_path / "d.svg"
+        assert main(["render", str(spec), *args, "-o", str(out)]) == 0
+        assert out.read_text().lstrip().startswith(("<?xml", "<svg", "<!--"))
+    out = tmp_path / "default.svg"
+    assert main(["render", str(spec), "--cell", "BinaryTreeLSTM", "-o", str(out)]) == 0
+    assert ">child 0<" in out.read_text() and ">child 1<" in out.read_text()
+    assert "(over tree(2))" in out.read_text()
+    capsys.readouterr()
+    assert main(["latex", str(spec), "--cell", "BinaryTreeLSTM"]) == 0
+    assert r"\mathbf{c}_{C_{0}(n)}" in capsys.readouterr().out

@@ -131,11 +131,13 @@ class TreeLayer(keras.layers.Layer):
     # ---- the tables
 
     def _links(self, children, batch, size):
-        """The children as rows of the tables, `(rows, K)`, -1 for none (K padded to the cell's arity)."""
+        """The children as rows of the tables, `(rows, K)`, -1 for none; in a tree of fixed arity K is the
+        arity: fewer slots are padded with -1, slots past it cut (rnndsl's data checks refuse a child there)."""
         children = ops.cast(children, "int32")
         if self.arity is not None:
             missing = self.arity - ops.shape(children)[2]
             children = tf.pad(children, [[0, 0], [0, 0], [0, tf.maximum(missing, 0)]], constant_values=-1)
+            children = children[:, :, :self.arity]
         offsets = ops.reshape(ops.arange(batch, dtype="int32") * size, (-1, 1, 1))
         links = tf.where(children >= 0, children + offsets, -1)
         return ops.reshape(links, (batch * size, ops.shape(links)[2]))
