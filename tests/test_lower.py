@@ -299,6 +299,10 @@ def test_examples_save_and_reload_in_a_fresh_process(example, tmp_path):
     for i, t in enumerate(model.inputs):  # each input, its unknown lengths 5 + its position
         shape = [2] + [d or 5 + i for d in t.shape[1:]]
         xs[t.name] = RNG.integers(1, 8, size=shape) if "int" in t.dtype else RNG.normal(size=shape).astype("float32")
+        if t.name.endswith("_children"):  # a tree's, as many nodes as its values: a chain, node j's child j + 1
+            nodes = xs[t.name.removesuffix("_children")].shape[1]
+            xs[t.name] = -np.ones((2, nodes, 2), "int32")
+            xs[t.name][:, :-1, 0] = np.arange(1, nodes)
     path = tmp_path / "model.keras"
     model.save(path)
     np.savez(tmp_path / "x.npz", **xs)

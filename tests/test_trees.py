@@ -282,3 +282,33 @@ def test_render_and_typeset_tree_networks_and_cells(tmp_path, capsys):
     capsys.readouterr()
     assert main(["latex", str(spec), "--cell", "BinaryTreeLSTM"]) == 0
     assert r"\mathbf{c}_{C_{0}(n)}" in capsys.readouterr().out
+
+
+def test_a_node_without_a_word_reads_no_input_under_mask_zero():
+    """With `Embedding(..., mask_zero=true)` a node of token 0 (a treebank's inner node) reads x[n] = 0, whatever
+    the embedding of id 0; without it, the embedding of id 0 (a learned vector)."""
+    spec = ('import "std/treelstm.rnn"\nnetwork M {{\n    input words: tree[int]\n'
+            '    output BinaryTreeLSTM(4)(Embedding(10, 3, mask_zero={mask})(words))\n}}\n')
+    tokens, children = _batch()
+    for mask in ("true", "false"):
+        model = checked(spec.format(mask=mask)).build("M")
+        embedding = next(layer for layer in model.layers if layer.name.startswith("embedding"))
+        table = embedding.embeddings.numpy()
+        outputs = []
+        for row in (0.0, 5.0):
+            table[0] = row
+            embedding.embeddings.assign(table)
+            outputs.append(model([tokens, children]).numpy())
+        same = np.allclose(outputs[0], outputs[1])
+        assert same == (mask == "true"), mask
+
+
+def test_children_that_are_no_nodes_do_not_stop_the_layer():
+    """Called directly (rnndsl's data checks are not in the way), an index past the tree is no child, and a
+    cycle ends with the loop's bound: garbage in, numbers out, no TensorFlow error."""
+    layer = _tree_layer("cell S over tree {\n    input x: [1]\n    state h: [1] = 0\n"
+                        "    h[n] = x[n] + sum(h[k] for k in children(n))\n    output h\n}\n", "S", 1)
+    values = np.ones((1, 3, 1), "float32")
+    out = layer([values, np.array([[[7], [2], [1]]], "int32")]).numpy()  # 7 is no node; 1 and 2 a cycle
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[0, 0], [1.0])

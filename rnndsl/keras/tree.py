@@ -139,7 +139,8 @@ class TreeLayer(keras.layers.Layer):
             children = tf.pad(children, [[0, 0], [0, 0], [0, tf.maximum(missing, 0)]], constant_values=-1)
             children = children[:, :, :self.arity]
         offsets = ops.reshape(ops.arange(batch, dtype="int32") * size, (-1, 1, 1))
-        links = tf.where(children >= 0, children + offsets, -1)
+        # An index that is no node of the tree is no child (rnndsl's data checks refuse one before it gets here).
+        links = tf.where((children >= 0) & (children < size), children + offsets, -1)
         return ops.reshape(links, (batch * size, ops.shape(links)[2]))
 
     def _table(self, name, rows, weights):
