@@ -37,7 +37,7 @@ def _call_text(op) -> tuple:
             args.append(f"x{i}[t] > 0" if (op.name == "where" and i == 0) else f"x{i}[t]")
         else:
             args.append(repr(arg))
-    args += [f"{k}={v}" for k, v in attrs.items()]
+    args += [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in attrs.items()]
     call = f"{op.name}({', '.join(args)})"
     if op.name == "split":
         outputs = [f"y{i}" for i in range(dict(op.attrs)["parts"])]

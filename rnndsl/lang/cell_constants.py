@@ -122,7 +122,7 @@ class ConstantChecker(Reporter):
         return name, step
 
     def function_arg(self, func: str, kind: str, arg: A.Arg):
-        """A constant argument of a built-in function: a string (`einsum`), an axis, a positive int."""
+        """A constant argument of a built-in function: a string (`einsum`), an axis, a flag, a positive int."""
         value = arg.value
         given = literal(value)
         if kind == "str":
@@ -133,6 +133,10 @@ class ConstantChecker(Reporter):
             if not (isinstance(given, int) and not isinstance(given, bool)):
                 self.error(f"the axis of `{func}` must be an integer literal", value.span,
                            label="not an integer", code="E0209")
+        elif kind == "bool":
+            if not isinstance(given, bool):
+                self.error(f"`{func}` takes `true` or `false` here", value.span, label="expected true or false",
+                           code="E0209")
         elif kind == "int":
             hyper = self.hparams.get(value.id) if isinstance(value, A.Name) else None
             if hyper is not None and hyper.type == "int":

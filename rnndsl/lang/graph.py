@@ -19,7 +19,7 @@ from typing import NamedTuple, Optional
 
 from . import ast as A
 from . import ir
-from .builtins import FUNCTIONS, KEYWORD_ONLY
+from .builtins import CONSTANT_NAMES, FUNCTIONS, KEYWORD_ONLY
 from .operators import BINARY_OPERATORS
 from .bound import BoundCell, BoundNetwork, BoundProgram
 from .training import trains
@@ -191,7 +191,7 @@ def _constant(expr):
     if isinstance(expr, A.UnaryOp) and isinstance(expr.operand, A.Number):
         return -expr.operand.value
     if isinstance(expr, A.Name):
-        return expr.id
+        return CONSTANT_NAMES.get(expr.id, expr.id)  # `true`, or a hyperparameter's name
     return None
 
 

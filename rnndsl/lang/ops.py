@@ -248,6 +248,28 @@ register(Operation(
     reference=np.outer, form=("{0:product} {1:base}^{{\\top}}", "product"), example=((3,), (4,))))
 register(Operation(
     "cosine", _AB, rules.cosine, lower=_cosine, reference=_cosine_reference, example=((3, 4), (4,))))
+def _sharpen(call):
+    ops = call.ops
+    w, gamma = call.aligned()
+    # w ** gamma / sum(w ** gamma) in log space: with gamma large and w diffuse, w ** gamma underflows to 0/0
+    return ops.softmax(gamma * ops.log(ops.maximum(w, 1e-30)), axis=-1)
+
+
+def _sort_matrix(call):
+    import tensorflow as tf  # a permutation: no gradient flows through the order
+
+    u = tf.stop_gradient(call.args[0])
+    return tf.one_hot(tf.argsort(u, axis=-1, stable=True), depth=call.size(0, 0), dtype=u.dtype)
+
+
+register(Operation(
+    "sharpen", Signature((Param("w"), Param("gamma"))), rules.sharpen, lower=_sharpen,
+    reference=lambda w, gamma: w ** gamma / (w ** gamma).sum(-1, keepdims=True),
+    form=("\\frac{{{0:base}^{{{1:expr}}}}}{{\\sum {0:base}^{{{1:expr}}}}}", "atom"), example=((4,), ()),
+    positive=True))
+register(Operation(
+    "sort_matrix", _X, rules.sort_matrix, lower=_sort_matrix,
+    reference=lambda u: np.eye(u.shape[-1])[np.argsort(u, kind="stable")], example=((4,),)))
 register(Operation(
     "circular_conv", Signature((Param("w"), Param("s"))), rules.circular_conv,
     lower=_circular_conv, reference=_circular_conv_reference,
@@ -328,16 +350,41 @@ register(Operation(
 
 # ---------------------------------------------------------------- scans
 
+# `exclusive`: each position leaves itself out (the first is 0, or 1 for a product); `reverse`: from the
+# end (position i over i, i+1, ...): a neural stack's strength above a slot, the DNC's allocation.
+_SCAN = Signature((Param("x"), Param("axis", "axis", -1), Param("exclusive", "bool", False),
+                   Param("reverse", "bool", False)))
+
+
+def _scan_lowering(name: str) -> Callable:
+    def lower(call):
+        import tensorflow as tf  # tf.math's scans take `exclusive` and `reverse`; keras.ops's do not
+
+        scan = getattr(tf.math, name)
+        return scan(call.args[0], axis=call.axis(), exclusive=bool(call.attrs.get("exclusive")),
+                    reverse=bool(call.attrs.get("reverse")))
+
+    return lower
+
+
+def _scan_reference(name: str) -> Callable:
+    def reference(x, axis=-1, exclusive=False, reverse=False):
+        x = np.flip(x, axis) if reverse else x
+        out = getattr(np, name)(x, axis=axis)
+        if exclusive:  # shift by one along the axis, the identity first
+            first = np.take(np.ones_like(x) if name == "cumprod" else np.zeros_like(x), [0], axis=axis)
+            out = np.concatenate([first, np.delete(out, -1, axis=axis)], axis=axis)
+        return np.flip(out, axis) if reverse else out
+
+    return reference
+
+
 register(Operation(
-    "cumsum", _ALONG, rules.along_axis,
-    lower=lambda call: call.ops.cumsum(call.args[0], axis=call.axis()),
-    reference=lambda x, axis=-1: np.cumsum(x, axis=axis),
-    label="cumsum", example=((3, 4),), attrs=(("axis", 0),)))
+    "cumsum", _SCAN, rules.along_axis, lower=_scan_lowering("cumsum"), reference=_scan_reference("cumsum"),
+    label="cumsum", example=((3, 4),), attrs=(("axis", 0), ("exclusive", True), ("reverse", True))))
 register(Operation(
-    "cumprod", _ALONG, rules.along_axis,
-    lower=lambda call: call.ops.cumprod(call.args[0], axis=call.axis()),
-    reference=lambda x, axis=-1: np.cumprod(x, axis=axis),
-    label="cumprod", example=((3, 4),)))
+    "cumprod", _SCAN, rules.along_axis, lower=_scan_lowering("cumprod"), reference=_scan_reference("cumprod"),
+    label="cumprod", example=((3, 4),), attrs=(("exclusive", True),)))
 
 
 # `concat` takes its axis as a keyword after any number of tensors.

@@ -236,6 +236,25 @@ def cosine(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return m.shape[:-1]
 
 
+def sort_matrix(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`sort_matrix(u: [N])` -> `[N, N]`: the permutation that sorts u."""
+    u = cx.known(ops[0])
+    cx.vectors(ops, "sort_matrix")
+    return (u[0], u[0])
+
+
+def sharpen(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`sharpen(w: [..., N], gamma: [])` -> w's shape: each row of w raised to gamma and normalized."""
+    w, gamma = (cx.known(o) for o in ops)
+    if gamma != ():
+        cx.fail(f"the exponent of `sharpen` is a scalar, found {show_shape(gamma)}", ops[1].span,
+                label=show_shape(gamma), notes=["`sharpen(w[t], gamma[t])` with `gamma[t]` of shape []"],
+                code="E0302")
+    if not w:
+        cx.fail("`sharpen` takes a weighting, a vector: found a scalar", ops[0].span, label="[]", code="E0302")
+    return w
+
+
 def circular_conv(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     """`circular_conv(w: [N], s: [K])` -> `[N]`, K <= N: the weighting w shifted by the distribution s."""
     w, s = (cx.known(o) for o in ops)

@@ -1,0 +1,115 @@
+"""Memory-augmented cells (issue 16): numerically safe addressing, and the primitives memories need.
+
+The NTM of the standard library trains from adversarial starting values (a start weighting with
+negative entries, a sharpening exponent of about 50) without a NaN; the formula it replaced,
+`w ** gamma / sum(w ** gamma)`, gives NaN at the first step from the same start. The registry
+entries themselves (`sharpen`, `sort_matrix`, the exclusive and reverse scans) are checked against
+their NumPy references, values and gradients, by tests/test_ops.py; here they are used as a DNC's
+allocation uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnndsl
+from helpers import checked, diagnostics
+
+tf = pytest.importorskip("tensorflow")
+
+STD = Path(__file__).resolve().parent.parent / "specs" / "std"
+
+
+def _adversarial_ntm():
+    import keras
+
+    from rnndsl.keras.cell import cell_rnn
+
+    keras.utils.set_random_seed(0)
+    layer = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=4, controller=16, slots=8, width=4)
+    model = keras.Sequential([keras.Input((6, 4)), layer, keras.layers.Dense(4)])
+    weights = layer.cell.weights_by_name
+    w0 = np.full(8, 0.2, "float32")
+    w0[2:5] = -0.05  # what Adam once made of an unconstrained start
+    weights["w0"].assign(w0)
+    weights["b_gamma"].assign(50.0)  # gamma about 51: sharpening a diffuse weighting underflows
+    return model, layer
+
+
+def test_the_old_sharpening_is_nan_from_this_start():
+    w_s = np.full(8, 1 / 8, "float32")
+    w_s[2:5] = -0.05 / 8
+    gamma = np.float32(51.3)
+    with np.errstate(all="ignore"):
+        assert np.isnan(w_s ** gamma / np.sum(w_s ** gamma)).any()
+
+
+def test_the_ntm_trains_200_steps_from_adversarial_starts_without_nan():
+    import keras
+
+    model, layer = _adversarial_ntm()
+    optimizer = keras.optimizers.Adam(1e-2)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (16, 6, 4)).astype("float32")
+    y = x[:, ::-1]  # reverse the sequence: the head must address
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+    losses = []
+    for _ in range(200):
+        loss, finite = step()
+        assert bool(finite)
+        losses.append(float(loss))
+    assert np.isfinite(losses).all()
+    assert all(np.isfinite(w.numpy()).all() for w in model.weights)
+    assert (layer.cell.weights_by_name["w0"].numpy() >= 0).all()  # `constrain nonneg` after the first step
+    assert losses[-1] < losses[0]
+
+
+DNC_ALLOCATION = """cell Allocation(slots: int) {
+    input u: [slots]
+    P[t] = sort_matrix(u[t])
+    sorted[t] = P[t] @ u[t]
+    a[t] = transpose(P[t]) @ ((1 - sorted[t]) * cumprod(sorted[t], exclusive=true))
+    output a
+}
+"""
+
+
+def dnc_allocation(u: np.ndarray) -> np.ndarray:
+    """Graves et al. (2016), the allocation weighting: slots in order of usage, free ones first,
+    a[phi_j] = (1 - u[phi_j]) prod_{i<j} u[phi_i]."""
+    order = np.argsort(u, kind="stable")
+    a = np.zeros_like(u)
+    product = 1.0
+    for j in order:
+        a[j] = (1 - u[j]) * product
+        product *= u[j]
+    return a
+
+
+def test_a_dnc_allocation_written_with_the_primitives_is_the_paper_s():
+    program = checked(DNC_ALLOCATION)
+    model = program.build("Allocation", slots=5)
+    u = np.random.default_rng(0).uniform(0, 1, (3, 2, 5)).astype("float32")
+    got = np.asarray(model(u))
+    want = np.stack([np.stack([dnc_allocation(u[b, t].astype("float64")) for t in range(2)]) for b in range(3)])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_primitive_diagnostics():
+    cell = "cell C(n: int) {{\n    input x: [n]\n    y[t] = {call}\n    output y\n}}\n"
+    assert diagnostics(cell.format(call="cumsum(x[t], exclusive=1)")).startswith(
+        "error[E0209]: `cumsum` takes `true` or `false` here\n")
+    assert diagnostics(cell.format(call="sharpen(x[t], x[t])")).startswith(
+        "error[E0302]: the exponent of `sharpen` is a scalar, found [n]\n")
+    assert diagnostics(cell.format(call="sort_matrix(outer(x[t], x[t]))")).startswith("error[E0301]: ")
