@@ -113,3 +113,79 @@ def test_primitive_diagnostics():
     assert diagnostics(cell.format(call="sharpen(x[t], x[t])")).startswith(
         "error[E0302]: the exponent of `sharpen` is a scalar, found [n]\n")
     assert diagnostics(cell.format(call="sort_matrix(outer(x[t], x[t]))")).startswith("error[E0301]: ")
+
+
+# ---------------------------------------------------------------- whole-sequence metrics
+
+
+def test_wrong_bits_and_sequence_accuracy_of_binary_targets():
+    from rnndsl.keras.sequence_metrics import SequenceAccuracy, WrongBits
+
+    y_true = np.zeros((3, 4, 2), "float32")
+    y_pred = np.full((3, 4, 2), 0.2, "float32")
+    y_pred[1, 0, 0] = 0.9  # one wrong bit
+    y_pred[2, :, :] = 0.7  # eight wrong bits, two of them at steps that count
+    weight = np.array([[0, 0, 1, 1]] * 3, "float32")  # the answer's steps
+    for metric, want, want_weighted in ((WrongBits(), 9 / 3, 4 / 3), (SequenceAccuracy(), 1 / 3, 2 / 3)):
+        metric.update_state(y_true, y_pred)
+        assert float(metric.result()) == pytest.approx(want)
+        metric.reset_state()
+        metric.update_state(y_true, y_pred, weight)
+        assert float(metric.result()) == pytest.approx(want_weighted)
+
+
+def test_wrong_bits_of_class_ids_weighted_by_sequence():
+    from rnndsl.keras.sequence_metrics import WrongBits
+
+    y_true = np.array([[1, 2], [0, 0]], "int32")
+    y_pred = np.eye(3, dtype="float32")[[[1, 0], [2, 2]]]  # one wrong token, then two
+    metric = WrongBits()
+    metric.update_state(y_true, y_pred, np.array([1.0, 3.0], "float32"))
+    assert float(metric.result()) == pytest.approx((1 * 1 + 2 * 3) / 4)
+
+
+COPY = """import "std/lstm.rnn"
+network Copy(units: int = 16) {
+    input x: seq[10]
+    output Dense(10, activation=softmax)(LSTM(units)(x))
+    train {
+        data = copy(length=3, delay=2, symbols=8, train=64, test=32)
+        loss = cross_entropy
+        metrics = wrong_bits, sequence_accuracy
+        epochs = 1
+        batch = 16
+    }
+}
+"""
+
+
+def test_the_copy_task_reports_wrong_bits_per_sequence(tmp_path):
+    import json
+
+    from rnndsl.keras.sequence_metrics import wrong_per_sequence
+    from rnndsl.train import sources
+    from rnndsl.train.run import plan_of, run
+
+    program = checked(COPY)
+    result = run(program, "Copy", out=tmp_path / "run", verbose=0)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    test = sources.load("copy", dict(plan_of(program, "Copy", {}).data.args), base=tmp_path, seed=0).test
+    wrong, _ = wrong_per_sequence(test.targets, result.model.predict(test.inputs[0], verbose=0), test.sample_weight)
+    assert metrics["test"]["wrong_bits"] == pytest.approx(float(np.mean(wrong)), abs=1e-5)
+    assert metrics["test"]["sequence_accuracy"] == pytest.approx(float(np.mean(np.asarray(wrong) == 0)), abs=1e-5)
+
+
+def test_whole_sequence_metrics_do_not_read_ctc_outputs():
+    spec = COPY.replace("loss = cross_entropy", "loss = ctc")
+    assert "error[E0807]: the metric `wrong_bits` compares outputs and targets step by step: CTC's are not aligned" \
+        in diagnostics(spec)
+
+
+def test_ties_in_usage_keep_slot_order():
+    """A DNC's usage starts all 0: the first slot is allocated, as a stable sort of the paper's order gives."""
+    model = checked(DNC_ALLOCATION).build("Allocation", slots=4)
+    u = np.array([[[0, 0, 0, 0], [0.5, 0.2, 0.5, 0.2]]], "float32")
+    got = np.asarray(model(u))[0]
+    np.testing.assert_allclose(got[0], [1, 0, 0, 0])
+    np.testing.assert_allclose(got[1], dnc_allocation(u[0, 1].astype("float64")), rtol=1e-6)
+    np.testing.assert_allclose(got[1], [0.5 * 0.04, 0.8, 0.5 * 0.02, 0.8 * 0.2], rtol=1e-6)

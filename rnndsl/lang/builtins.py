@@ -62,6 +62,8 @@ LOSSES: dict[str, tuple] = {
 METRICS: dict[str, tuple] = {
     "accuracy": (), "binary_accuracy": (), "mse": (), "mae": (),
     "label_error_rate": (),      # with `loss = ctc`
+    "wrong_bits": (),            # wrong bits (or tokens) per sequence, at the steps that count
+    "sequence_accuracy": (),     # the fraction of sequences with none wrong
 }
 OPTIMIZERS: dict[str, tuple] = {
     "adam": (Param("learning_rate", "number", 1e-3), Param("beta_1", "number", 0.9),

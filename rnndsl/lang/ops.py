@@ -256,10 +256,16 @@ def _sharpen(call):
 
 
 def _sort_matrix(call):
-    import tensorflow as tf  # a permutation: no gradient flows through the order
-
-    u = tf.stop_gradient(call.args[0])
-    return tf.one_hot(tf.argsort(u, axis=-1, stable=True), depth=call.size(0, 0), dtype=u.dtype)
+    ops = call.ops
+    u = ops.stop_gradient(call.args[0])  # a permutation: no gradient flows through the order
+    n = call.size(0, 0)
+    # Each slot's rank: the slots below it, and the equal ones before it (so that ties keep slot order;
+    # a DNC's usage starts all equal). P[r, i] = 1 where slot i has rank r.
+    later, earlier = ops.expand_dims(u, -1), ops.expand_dims(u, -2)  # [..., i, j]: u[i] against u[j]
+    index = ops.arange(n)
+    ranked_below = (later > earlier) | ((later == earlier) & (ops.expand_dims(index, -1) > index))
+    rank = ops.sum(ops.cast(ranked_below, "int32"), axis=-1)
+    return ops.swapaxes(ops.one_hot(rank, n, dtype=u.dtype), -1, -2)
 
 
 register(Operation(
@@ -358,11 +364,17 @@ _SCAN = Signature((Param("x"), Param("axis", "axis", -1), Param("exclusive", "bo
 
 def _scan_lowering(name: str) -> Callable:
     def lower(call):
-        import tensorflow as tf  # tf.math's scans take `exclusive` and `reverse`; keras.ops's do not
-
-        scan = getattr(tf.math, name)
-        return scan(call.args[0], axis=call.axis(), exclusive=bool(call.attrs.get("exclusive")),
-                    reverse=bool(call.attrs.get("reverse")))
+        ops = call.ops
+        axis = call.axis()
+        x = ops.moveaxis(call.args[0], axis, -1)
+        reverse, exclusive = bool(call.attrs.get("reverse")), bool(call.attrs.get("exclusive"))
+        x = ops.flip(x, -1) if reverse else x
+        out = getattr(ops, name)(x, axis=-1)
+        if exclusive:  # shifted by one, the identity first (a product's is 1: no division by x)
+            first = ops.ones_like(x[..., :1]) if name == "cumprod" else ops.zeros_like(x[..., :1])
+            out = ops.concatenate([first, out[..., :-1]], axis=-1)
+        out = ops.flip(out, -1) if reverse else out
+        return ops.moveaxis(out, -1, axis)
 
     return lower
 

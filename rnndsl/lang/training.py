@@ -176,6 +176,11 @@ class _Planner:
                 values[key] = default
         if len(self.errors) > first or any(v is UNKNOWN for v in values.values()):
             return None
+        stepwise = [m for m in values["metrics"] if m.name in ("wrong_bits", "sequence_accuracy")]
+        if stepwise and values["loss"].name == "ctc":
+            self.error(f"the metric `{stepwise[0].name}` compares outputs and targets step by step: CTC's are not "
+                       "aligned", stepwise[0].span, notes=["use `label_error_rate` with `loss = ctc`"], code="E0807")
+            return None
         if "label_error_rate" in {m.name for m in values["metrics"]} and values["loss"].name != "ctc":
             self.error("the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`",
                        next(m.span for m in values["metrics"] if m.name == "label_error_rate"), code="E0807")

@@ -226,6 +226,10 @@ def _metric(name: str, loss: str):
         from ..keras.ctc import LabelErrorRate
 
         return LabelErrorRate(name="label_error_rate")
+    if name in ("wrong_bits", "sequence_accuracy"):
+        from ..keras.sequence_metrics import SequenceAccuracy, WrongBits
+
+        return WrongBits() if name == "wrong_bits" else SequenceAccuracy()
     if name == "accuracy":
         if loss == "cross_entropy":
             return keras.metrics.SparseCategoricalAccuracy(name="accuracy")
