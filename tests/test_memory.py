@@ -189,3 +189,46 @@ def test_ties_in_usage_keep_slot_order():
     np.testing.assert_allclose(got[0], [1, 0, 0, 0])
     np.testing.assert_allclose(got[1], dnc_allocation(u[0, 1].astype("float64")), rtol=1e-6)
     np.testing.assert_allclose(got[1], [0.5 * 0.04, 0.8, 0.5 * 0.02, 0.8 * 0.2], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- fresh examples every epoch
+
+
+def test_every_epoch_draws_a_new_training_split(tmp_path):
+    import json
+
+    from rnndsl.train.run import plan_of, run
+    from rnndsl.train.sources import load
+    from rnndsl.train.stream import epoch_seed, fresh_stream
+
+    spec = COPY.replace("epochs = 1", "epochs = 2\n        fresh = true")
+    program = checked(spec)
+    plan = plan_of(program, "Copy", {})
+    assert plan.fresh
+
+    def draw(seed):
+        return load("copy", dict(plan.data.args), base=tmp_path, seed=seed).train
+
+    batches = list(fresh_stream(draw, plan, 0))
+    assert len(batches) == 2 * 64 // 16
+    fixed = load("copy", dict(plan.data.args), base=tmp_path, seed=plan.seed).train
+    first_epoch, second_epoch = batches[0][0], batches[4][0]
+    assert not np.array_equal(first_epoch, fixed.inputs[0][:16])  # not the run's own draw
+    assert not np.array_equal(first_epoch, second_epoch)  # nor the last epoch's
+    np.testing.assert_array_equal(first_epoch, draw(epoch_seed(plan.seed, 0)).inputs[0][:16])
+    resumed = list(fresh_stream(draw, plan, 1))  # a run resumed at epoch 1 sees what this one does
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(resumed, batches[4:]))
+    result = run(program, "Copy", out=tmp_path / "run", verbose=0)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert result.epochs == metrics["epochs"] == 2 and np.isfinite(metrics["last_epoch"]["loss"])
+
+
+def test_fresh_needs_a_generator():
+    npz = COPY.replace("copy(length=3, delay=2, symbols=8, train=64, test=32)", 'npz("d.npz")').replace(
+        "epochs = 1", "epochs = 1\n        fresh = true")
+    assert "error[E0807]: `fresh` draws new examples every epoch from a generator; `npz` is not one" in \
+        diagnostics(npz)
+    truncated = COPY.replace("epochs = 1", "epochs = 1\n        fresh = true\n        bptt = truncated(2)")
+    assert "error[E0807]: `fresh` and `bptt = truncated(...)` do not go together yet" in diagnostics(truncated)
+    assert "error[E0806]: `fresh` must be true or false, not 1" in \
+        diagnostics(COPY.replace("epochs = 1", "epochs = 1\n        fresh = 1"))

@@ -24,8 +24,8 @@ from typing import Callable, Optional, Sequence
 from .errors import did_you_mean
 
 __all__ = [
-    "REQUIRED", "Param", "Signature", "SIGNATURES", "INT_MAX", "bind", "check_args", "complete", "value_problem",
-    "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
+    "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "INT_MAX", "bind", "check_args", "complete",
+    "value_problem", "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
 ]
 
 INT_MAX = 2 ** 31 - 1  # the largest batch, epoch count or seed, and a data source's largest count
@@ -257,7 +257,7 @@ SIGNATURES: dict = {s.name: s for s in (
                Param("max_words", "int", 12, "the most words of a sentence, its \"not\"s left out", minimum=1),
                Param("negation", "float", 0.2, "the chance that a phrase is negated", minimum=0, less_than=1),
                *_tree_form("nodes"), validate=_sentiment_args),
-    # file readers
+    # file readers (and, above, `digits` and `mackey_glass`, which give the same data whatever the seed)
     _signature("npz", Param("path", "str", REQUIRED, "the .npz file, relative to the spec", file="path"),
                Param("inputs", "str", "x", "the input arrays' names, comma-separated, one per network input"),
                Param("targets", "str", "y", "the targets' array name"),
@@ -297,6 +297,11 @@ SIGNATURES: dict = {s.name: s for s in (
                Param("validation", "str", None, "the validation trees, the same format", file="path"),
                validate=_tree_keys_args),
 )}
+
+
+# The generators that draw different examples for every seed: a train block may draw a new training
+# split from them every epoch (`fresh = true`).
+GENERATED = frozenset({"adding", "copy", "reber", "speech", "dates", "boolean_formulas", "sentiment_trees"})
 
 
 # ================================================================ checking a train block's arguments

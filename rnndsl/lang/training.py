@@ -33,7 +33,7 @@ from . import ast as A
 from .builtins import BPTT, CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, STRATEGIES, Param
 from .checks import check_call_args, with_article
 from .errors import RnnDslError, SpecErrors, did_you_mean
-from .sources import INT_MAX, SIGNATURES, check_args, finite
+from .sources import GENERATED, INT_MAX, SIGNATURES, check_args, finite
 from .sources import REQUIRED as SOURCE_REQUIRED
 
 
@@ -68,6 +68,7 @@ class TrainPlan:
     seed: int = 0
     strategy: Choice = Choice("default")
     bptt: Choice = Choice("full")
+    fresh: bool = False  # a new training split every epoch, drawn from the generator
 
 
 # setting -> (what it takes, default); REQUIRED settings have no default.
@@ -83,6 +84,7 @@ SETTINGS = {
     "seed": ("int", 0),
     "strategy": ("strategy", Choice("default")),
     "bptt": ("bptt", Choice("full")),
+    "fresh": ("bool", False),
 }
 CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
            "strategy": STRATEGIES, "bptt": BPTT}
@@ -187,6 +189,18 @@ class _Planner:
             return None
         if values["bptt"].name == "truncated" and not self._truncation_fits(values):
             return None
+        if values["fresh"] and values["bptt"].name == "truncated":
+            where = next(s for s in block.settings if s.name.id == "fresh")
+            self.error("`fresh` and `bptt = truncated(...)` do not go together yet", where.span,
+                       label="fresh = true", notes=["truncated BPTT carries states across the chunks of one split"],
+                       code="E0807")
+            return None
+        if values["fresh"] and values["data"].name not in GENERATED:
+            where = next(s for s in block.settings if s.name.id == "fresh")
+            self.error(f"`fresh` draws new examples every epoch from a generator; `{values['data'].name}` is not one",
+                       where.span, label="fresh = true",
+                       notes=[f"the generators: {', '.join(sorted(GENERATED))}"], code="E0807")
+            return None
         return TrainPlan(self.network, **values)
 
     def _truncation_fits(self, values: dict) -> bool:
@@ -234,6 +248,9 @@ class _Planner:
                 return self._bad(key, expr, "at least 1", value)
             if not 0 <= value <= INT_MAX:
                 return self._bad(key, expr, f"from {int(kind == 'positive int')} to {INT_MAX}", value)
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                return self._bad(key, expr, "true or false", value)
         elif kind == "fraction":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 return self._bad(key, expr, "a fraction in [0, 1)", value)

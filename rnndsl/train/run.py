@@ -49,7 +49,7 @@ from .folder import (History, checkpoint_folder, checkpoint_folders, complete_ch
 from .model_checks import check_model_fits
 from .placement import batches_per_epoch, placement
 from .sources import load
-from .stream import keras_arrays, training_stream, validation_data
+from .stream import fresh_stream, keras_arrays, training_stream, validation_data
 
 __all__ = ["TrainResult", "plan_of", "run"]
 
@@ -146,7 +146,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
         if split is not None:
             check_model_fits(judged, split, what, plan.loss.name)
     chunks = chunk_count(train_split, plan.bptt.args["k"]) if truncated else 1
-    steps = batches_per_epoch(train_split.size, plan, place) * chunks
+    # fresh: every epoch a whole new training split, of the generator's size (none of it held out)
+    steps = batches_per_epoch(splits.train.size if plan.fresh else train_split.size, plan, place) * chunks
     with place.scope():
         for compiled in ([] if start else [model]) + ([twin] if twin is not None else []):
             _compile(compiled, plan, steps_per_epoch=steps)
@@ -158,7 +159,13 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     started = time.perf_counter()
     history = History(folder / "history.csv", keep=start, out=out)
     if start < plan.epochs:
-        stream = training_stream(train_split, plan, start)
+        if plan.fresh:
+            def draw(seed):
+                return load(plan.data.name, plan.data.args, base=base, seed=seed).train
+
+            stream = fresh_stream(draw, plan, start)
+        else:
+            stream = training_stream(train_split, plan, start)
         watch = LossWatch()
         callbacks = [watch, EpochEnd(folder, history, watch), Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)

@@ -2,8 +2,9 @@
 
 `training_stream` is one tf.data stream of the batches of the epochs a run trains, each epoch
 in an order drawn from (seed, epoch) alone, so that a resumed run sees the batches an
-uninterrupted one would; `keras_arrays` gives (x, y, sample weights) for `evaluate` and
-`fit`'s validation data.
+uninterrupted one would; `fresh_stream` draws a new training split every epoch from a
+generator (`fresh = true`), also from (seed, epoch) alone; `keras_arrays` gives (x, y, sample
+weights) for `evaluate` and `fit`'s validation data.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Optional
 
 from ..lang import training
 
-__all__ = ["training_stream", "keras_arrays", "validation_data"]
+__all__ = ["training_stream", "fresh_stream", "epoch_seed", "keras_arrays", "validation_data"]
 
 
 def training_stream(split, plan: training.TrainPlan, start: int):
@@ -68,6 +69,27 @@ def _batches(split, batch: int, seed: int, start: int, epochs: int, *, whole: bo
     if chunk is not None:
         stream = stream.flat_map(chunks)
     return stream.map(keras_form).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The generator's seed of an epoch's fresh training split: not the run's own seed, whose draw gives the
+    validation and test splits, and the same for the same (seed, epoch), so that a resumed run sees the
+    examples an uninterrupted one would."""
+    return ((seed + 1) * 1_000_003 + epoch) % (2 ** 31 - 1)
+
+
+def fresh_stream(draw, plan: training.TrainPlan, start: int):
+    """Batches `(x, y[, w])` of epochs `start` to `plan.epochs - 1`, each epoch's from its own training split,
+    `draw(epoch_seed(seed, epoch))`, in the order the generator drew it; a generator of NumPy arrays, as
+    `fit` takes one. Under a strategy each epoch's last, partial batch is left out, as there."""
+    whole = plan.strategy.name != "default"
+    for epoch in range(start, plan.epochs):
+        split = draw(epoch_seed(plan.seed, epoch))
+        stop = split.size - split.size % plan.batch if whole else split.size
+        for first in range(0, stop, plan.batch):
+            rows = slice(first, min(first + plan.batch, stop))
+            x, y, w = keras_arrays(split.subset(rows))
+            yield (x, y) if w is None else (x, y, w)
 
 
 def keras_arrays(split, order=None):
