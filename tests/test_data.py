@@ -63,7 +63,7 @@ def test_every_source_is_documented_and_its_params_are_typed():
             assert p.type in ("int", "float", "str", "bool"), (name, p)
             assert p.default is REQUIRED or p.default is None or not value_problem(p, p.default), (name, p)
     generators = {"adding", "copy", "reber", "mackey_glass", "speech", "dates", "digits", "boolean_formulas",
-                  "sentiment_trees"}
+                  "sentiment_trees", "copy_bits", "repeat_copy"}
     readers = {"npz", "npy", "csv", "tsv", "pairs", "jsonl", "treebank", "trees"}
     assert generators | readers == set(sources.SOURCES)
 
@@ -73,7 +73,7 @@ def test_every_source_is_documented_and_its_params_are_typed():
 
 @pytest.mark.parametrize("source, args, message", [
     ("addin", {}, "unknown data source `addin` (did you mean `adding`?)"),
-    ("imagenet", {}, "unknown data source `imagenet`; the sources: adding, boolean_formulas, copy, csv,"),
+    ("imagenet", {}, "unknown data source `imagenet`; the sources: adding, boolean_formulas, copy, copy_bits, csv,"),
     ("adding", {"step": 10}, "`adding` has no argument `step` (did you mean `steps`?)"),
     ("adding", {"size": 10}, "`adding` has no argument `size`; its arguments: steps, train, test, validation"),
     ("npz", {}, "`npz` needs the argument `path` (str)"),

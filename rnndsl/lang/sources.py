@@ -155,6 +155,54 @@ def _npy_args(args: dict) -> list:
     return []
 
 
+MAX_TASK_STEPS = 100_000  # the longest sequence a copy task lays out
+MAX_TASK_CELLS = 2 ** 28  # the most numbers of one split of a copy task (examples x steps x channels)
+
+
+def _ranges_problems(args: dict, names: tuple) -> list:
+    """`min_X` above `max_X`, for X in `names`, and the same of the test's own range where given."""
+    messages = []
+    for what in names:
+        low, high = args[f"min_{what}"], args[f"max_{what}"]
+        if low > high:
+            messages.append(f"`min_{what}` ({low}) is above `max_{what}` ({high})")
+        given = (args[f"test_min_{what}"], args[f"test_max_{what}"])
+        test_low = given[0] if given[0] is not None else low
+        test_high = given[1] if given[1] is not None else high
+        if given != (None, None) and test_low > test_high:
+            messages.append(f"the test's {what}, {test_low} to {test_high}, is an empty range")
+    return messages
+
+
+def _copy_task_size(args: dict, steps_of) -> list:
+    """The longest layout of any split (`steps_of(length, repeats)` steps) within the limits."""
+    longest = max(args["max_length"], args["test_max_length"] or 0)
+    repeats = max(args.get("max_repeats", 1), args.get("test_max_repeats") or 0)
+    steps = steps_of(longest, repeats)
+    if steps > MAX_TASK_STEPS:
+        return [f"sequences of {steps} steps: at most {MAX_TASK_STEPS}"]
+    biggest = max(args["train"], args["test"], args["validation"]) * steps * (args["bits"] + 2)
+    if biggest > MAX_TASK_CELLS:
+        return [f"a split of {biggest} numbers: at most {MAX_TASK_CELLS} (fewer examples, or shorter ones)"]
+    return []
+
+
+def _copy_bits_args(args: dict) -> list:
+    return _ranges_problems(args, ("length",)) or _copy_task_size(args, lambda length, _: 2 * length + 1)
+
+
+def _repeat_copy_args(args: dict) -> list:
+    return _ranges_problems(args, ("length", "repeats")) or _copy_task_size(
+        args, lambda length, repeats: length + 2 + repeats * length)
+
+
+_COPY_PARAMS = (Param("bits", "int", 8, "bits of each vector", minimum=1),
+                Param("min_length", "int", 1, "the fewest vectors of a sequence", minimum=1),
+                Param("max_length", "int", 20, "the most vectors of a sequence", minimum=1),
+                Param("test_min_length", "int", None, "the test's fewest (default: min_length)", minimum=1),
+                Param("test_max_length", "int", None, "the test's most (default: max_length)", minimum=1))
+
+
 def _csv_args(args: dict) -> list:
     return [] if len(args["delimiter"]) == 1 else [f"`delimiter` must be one character, not {show(args['delimiter'])}"]
 
@@ -246,6 +294,16 @@ SIGNATURES: dict = {s.name: s for s in (
                Param("noise", "float", 0.5, "the standard deviation of the noise added to each feature", minimum=0),
                validate=_speech_args),
     _signature("dates", *_counts(10_000, 1_000)),
+    _signature("copy_bits", *_COPY_PARAMS, *_counts(10_000, 1_000), validate=_copy_bits_args),
+    _signature("repeat_copy", *_COPY_PARAMS[:1],
+               Param("min_length", "int", 1, "the fewest vectors of a sequence", minimum=1),
+               Param("max_length", "int", 10, "the most vectors of a sequence", minimum=1),
+               Param("min_repeats", "int", 1, "the fewest copies to write", minimum=1),
+               Param("max_repeats", "int", 10, "the most copies to write", minimum=1),
+               *_COPY_PARAMS[3:],
+               Param("test_min_repeats", "int", None, "the test's fewest copies (default: min_repeats)", minimum=1),
+               Param("test_max_repeats", "int", None, "the test's most copies (default: max_repeats)", minimum=1),
+               *_counts(10_000, 1_000), validate=_repeat_copy_args),
     _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
     _signature("boolean_formulas", *_tree_counts(4000, 1000, "formulas"),
                Param("max_leaves", "int", 8, "the most constants of a training or validation formula", minimum=1),
@@ -301,7 +359,8 @@ SIGNATURES: dict = {s.name: s for s in (
 
 # The generators that draw different examples for every seed: a train block may draw a new training
 # split from them every epoch (`fresh = true`).
-GENERATED = frozenset({"adding", "copy", "reber", "speech", "dates", "boolean_formulas", "sentiment_trees"})
+GENERATED = frozenset({"adding", "copy", "reber", "speech", "dates", "boolean_formulas", "sentiment_trees",
+                       "copy_bits", "repeat_copy"})
 
 
 # ================================================================ checking a train block's arguments

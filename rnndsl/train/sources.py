@@ -25,6 +25,7 @@ from ..lang.errors import DataError
 from ..lang.sources import SIGNATURES, Param, check_args, complete, one_line
 from .checks import check_split
 from .containers import Data
+from .algorithmic import ALGORITHMIC
 from .generators import GENERATORS
 from .readers import READERS
 from .token_readers import TOKEN_READERS
@@ -64,7 +65,7 @@ def _attach(functions: dict) -> dict:
             for name, s in SIGNATURES.items()}
 
 
-SOURCES: dict = _attach({**GENERATORS, **TRANSDUCTION, **TREE_TASKS, **READERS, **TOKEN_READERS, **TREE_READERS})
+SOURCES: dict = _attach({**GENERATORS, **ALGORITHMIC, **TRANSDUCTION, **TREE_TASKS, **READERS, **TOKEN_READERS, **TREE_READERS})
 
 
 def load(source: str, args: dict, *, base, seed: int) -> Data:
