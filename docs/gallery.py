@@ -122,6 +122,9 @@ PAPERS = {
                   "Recursive deep models for semantic compositionality over a sentiment treebank. In "
                   "*Proceedings of the 2013 Conference on Empirical Methods in Natural Language Processing "
                   "(EMNLP)*, 1631–1642.",
+    "grefenstette2015": "Grefenstette, E., Hermann, K. M., Suleyman, M., & Blunsom, P. (2015). Learning to "
+                        "transduce with unbounded memory. In *Advances in Neural Information Processing Systems "
+                        "28 (NIPS)*, 1828–1836.",
     "graves2014": "Graves, A., Wayne, G., & Danihelka, I. (2014). Neural Turing machines. "
                   + _arxiv("1410.5401"),
     "collier2018": "Collier, M., & Beel, J. (2018). Implementing neural Turing machines. In *Artificial "
@@ -345,6 +348,16 @@ SECTIONS = (
            "the memory by content (cosine similarity), interpolates with its previous weighting, shifts "
            "it circularly and sharpens it, then erases, adds and reads.",
            "graves2014", "collier2018"),
+    ), other=True),
+    Section("Neural stack and queue", (
+        _e("NeuralStack", "specs/std/stack.rnn",
+           "An LSTM controller that pushes a value with a strength and pops with another: the strengths of "
+           "the rows above a slot, `cumsum(s, exclusive=true, reverse=true)`, decide what a pop removes and "
+           "what a read sees; the memory is a matrix state of fixed size, written at the step's slot.",
+           "grefenstette2015"),
+        _e("NeuralQueue", "specs/std/stack.rnn",
+           "The same with the rows read and removed from the front: the running sums go the other way.",
+           "grefenstette2015"),
     ), other=True),
 )
 

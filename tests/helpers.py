@@ -39,3 +39,43 @@ def data_error(fn, *args, **kwargs) -> str:
     rendered = caught.value.render()
     assert "\n" not in rendered and rendered.startswith("error[E0701]: "), rendered
     return caught.value.message
+
+
+def central_differences(f, value, eps: float):
+    """Central differences of the scalar f() in the entries of `value` (float64, changed in place and restored)."""
+    import numpy as np
+
+    grad = np.zeros_like(value)
+    flat, gflat = value.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + eps
+        up = f()
+        flat[i] = keep - eps
+        down = f()
+        flat[i] = keep
+        gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def train_without_nan(model, x, y, loss, optimizer, steps: int = 200) -> list:
+    """`steps` training steps of `model` on (x, y); each step's gradients must be finite. The losses."""
+    import numpy as np
+    import tensorflow as tf
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        grads = tape.gradient(value, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return value, tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+    losses = []
+    for _ in range(steps):
+        value, finite = step()
+        assert bool(finite), f"a gradient is not finite at step {len(losses) + 1}"
+        losses.append(float(value))
+    assert np.isfinite(losses).all()
+    assert all(np.isfinite(v.numpy()).all() for v in model.weights)
+    return losses

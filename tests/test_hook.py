@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ("GeneratedCell", "GeneratedRNN", "GateStack", "Reservoir", "gelu", "CTCLoss", "EncoderDecoder", "TreeLayer")
+NAMES = ("GeneratedCell", "GeneratedRNN", "GateStack", "Reservoir", "gelu", "CTCLoss", "EncoderDecoder", "TreeLayer",
+         "WrongBits", "SequenceAccuracy")
 
 
 @pytest.mark.parametrize("first", ["import rnndsl.keras.initializers", "import rnndsl.keras.interpret",

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import rnndsl
-from helpers import checked, diagnostics
+from helpers import checked, diagnostics, train_without_nan
 
 tf = pytest.importorskip("tensorflow")
 
@@ -56,21 +56,7 @@ def test_the_ntm_trains_200_steps_from_adversarial_starts_without_nan():
     x = rng.integers(0, 2, (16, 6, 4)).astype("float32")
     y = x[:, ::-1]  # reverse the sequence: the head must address
 
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-
-    losses = []
-    for _ in range(200):
-        loss, finite = step()
-        assert bool(finite)
-        losses.append(float(loss))
-    assert np.isfinite(losses).all()
-    assert all(np.isfinite(w.numpy()).all() for w in model.weights)
+    losses = train_without_nan(model, x, y, keras.losses.MeanSquaredError(), optimizer)
     assert (layer.cell.weights_by_name["w0"].numpy() >= 0).all()  # `constrain nonneg` after the first step
     assert losses[-1] < losses[0]
 
@@ -232,3 +218,15 @@ def test_fresh_needs_a_generator():
     assert "error[E0807]: `fresh` and `bptt = truncated(...)` do not go together yet" in diagnostics(truncated)
     assert "error[E0806]: `fresh` must be true or false, not 1" in \
         diagnostics(COPY.replace("epochs = 1", "epochs = 1\n        fresh = 1"))
+
+
+def test_where_of_numbers_takes_the_cell_s_dtype():
+    """`where(c, 1, 0)` in a float64 cell: its numbers become a float64 tensor, not Keras's default float32."""
+    from rnndsl.keras.cell import GeneratedCell, GeneratedRNN
+
+    text = "cell C(n: int) {\n    input x: [n]\n    y[t] = x[t] * where(x[t] > 0, 1, 0)\n    output y\n}\n"
+    layer = GeneratedRNN(GeneratedCell(text, "C", 2, {"n": 2}, dtype="float64"), return_sequences=True,
+                         dtype="float64")
+    out = layer(np.array([[[1.5, -2.0]]]))
+    assert out.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(out), [[[1.5, 0.0]]])

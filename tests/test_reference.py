@@ -45,6 +45,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from helpers import central_differences
 import rnndsl
 
 STD = Path(__file__).resolve().parent.parent / "specs" / "std"
@@ -850,18 +851,7 @@ def test_forward_matches_reference(name, T, start):
 
 
 def _finite_difference(f, value: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar f() in the entries of `value` (float64, changed in place and restored)."""
-    grad = np.zeros_like(value)
-    flat, gflat = value.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + FD_EPS
-        up = f()
-        flat[i] = keep - FD_EPS
-        down = f()
-        flat[i] = keep
-        gflat[i] = (up - down) / (2 * FD_EPS)
-    return grad
+    return central_differences(f, value, FD_EPS)
 
 
 @pytest.mark.parametrize("name, T, start", PARAMS)

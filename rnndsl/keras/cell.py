@@ -69,7 +69,7 @@ class GeneratedCell(keras.layers.Layer):
         self.output_shapes = [self._shape(G.shape(n), env) for n in self.outputs]
         self.output_size = sum(flat_size(shape) for shape in self.output_shapes)
         self.input_shapes = [self._shape(s, env) for s in G.signature.inputs.values()]
-        self.plan = StepPlan(G, env, hoist, fuse, self.outputs)
+        self.plan = StepPlan(G, env, hoist, fuse, self.outputs, dtype=self.compute_dtype)
 
     # ---- shapes
 

@@ -48,8 +48,10 @@ class StepPlan:
     `cell` in the methods is the GeneratedCell that runs the plan: its weights by spec name, its
     states' and outputs' shapes, its input size and its compute dtype."""
 
-    def __init__(self, G: CellIR, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=()):
+    def __init__(self, G: CellIR, env: dict, hoist: str = "auto", fuse: str = "auto", outputs=(),
+                 dtype: str = "float32"):
         self.G = G = optimize.cse(G)
+        self.dtype = dtype  # the cell's compute dtype, which a value made of constants alone takes
         self.env = env
         known = int_bindings(env)
         split = optimize.loop_split(G, outputs)
@@ -213,7 +215,7 @@ class StepPlan:
                 continue
             args = Operands([read(u, use.delay) for u, use in self.operands[n]],
                             [self.batched[u] if use.delay == 0 else True for u, use in self.operands[n]],
-                            [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env)
+                            [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env, self.dtype)
             env[n] = apply_op(rec, args)
         return env
 
@@ -231,6 +233,7 @@ class Operands:
     shapes: list
     attrs: Mapping = field(default_factory=dict)
     env: dict = field(default_factory=dict)
+    dtype: str = "float32"  # the cell's compute dtype: what a tensor made of numbers alone is given
     ops = ops
 
     @property

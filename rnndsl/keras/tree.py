@@ -198,7 +198,8 @@ class TreeLayer(keras.layers.Layer):
                 env[n] = self._reduce(rec.op.removeprefix("children."), values[0], parent, m, G.shape(uses[0][0]))
                 continue
             batched = [self.batched.get(u, False) or use.child for u, use in uses]
-            env[n] = apply_op(rec, Operands(values, batched, [G.shape(u) for u, _ in uses], rec.attrs, self.env))
+            env[n] = apply_op(rec, Operands(values, batched, [G.shape(u) for u, _ in uses], rec.attrs, self.env,
+                                            self.compute_dtype))
         out = {}
         for name in self.kept:
             v = env[name]

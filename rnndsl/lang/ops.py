@@ -36,6 +36,7 @@ class LoweringCall(Protocol):
     batched: list
     ranks: list  # of each argument, batch axis not counted
     attrs: dict  # the constant arguments: {"axis": -1}, {"parts": 2}, {"subscripts": "ij,j->i"}
+    dtype: str  # the cell's compute dtype ("float32", "float64"): a tensor made of numbers alone takes it
 
     def axis(self, name: str = "axis", default: Optional[int] = -1, batched: Optional[bool] = None):
         """Attribute `name` as an axis of the first argument's tensor (past its batch axis when it has one,
@@ -197,9 +198,15 @@ register(Operation(
     lower=lambda call: call.ops.minimum(call.ops.maximum(*call.aligned()[:2]), call.aligned()[2]),
     reference=lambda x, low, high: np.minimum(np.maximum(x, low), high), marks=((1, "low"), (2, "high")),
     example=((4,), -0.5, 0.5)))
+def _where(call):
+    cond, a, b = call.aligned()
+    # `where(c, 1, 0)`: numbers alone would make a float32 tensor in a float64 cell
+    return call.ops.where(cond, *(call.ops.cast(v, call.dtype) if isinstance(v, (int, float)) else v for v in (a, b)))
+
+
 register(Operation(
     "where", Signature((Param("cond"), Param("a"), Param("b"))), rules.elementwise,
-    lower=lambda call: call.ops.where(*call.aligned()),
+    lower=_where,
     reference=lambda cond, a, b: np.where(cond, a, b), marks=((1, "then"), (2, "else")),
     example=((4,), (4,), (4,))))
 
