@@ -122,6 +122,11 @@ PAPERS = {
                   "Recursive deep models for semantic compositionality over a sentiment treebank. In "
                   "*Proceedings of the 2013 Conference on Empirical Methods in Natural Language Processing "
                   "(EMNLP)*, 1631–1642.",
+    "graves2016": "Graves, A., Wayne, G., Reynolds, M., Harley, T., Danihelka, I., Grabska-Barwińska, A., "
+                  "Colmenarejo, S. G., Grefenstette, E., Ramalho, T., Agapiou, J., Badia, A. P., Hermann, K. M., "
+                  "Zwols, Y., Ostrovski, G., Cain, A., King, H., Summerfield, C., Blunsom, P., Kavukcuoglu, K., & "
+                  "Hassabis, D. (2016). Hybrid computing using a neural network with dynamic external memory. "
+                  "*Nature*, 538(7626), 471–476.",
     "grefenstette2015": "Grefenstette, E., Hermann, K. M., Suleyman, M., & Blunsom, P. (2015). Learning to "
                         "transduce with unbounded memory. In *Advances in Neural Information Processing Systems "
                         "28 (NIPS)*, 1828–1836.",
@@ -348,6 +353,13 @@ SECTIONS = (
            "the memory by content (cosine similarity), interpolates with its previous weighting, shifts "
            "it circularly and sharpens it, then erases, adds and reads.",
            "graves2014", "collier2018"),
+    ), other=True),
+    Section("Differentiable neural computer (DNC)", (
+        _e("DNC", "specs/std/dnc.rnn",
+           "An LSTM controller with a memory it writes where usage is lowest (the allocation, by sorting the "
+           "usage) or by content, and reads by content or by following the order in which it wrote (the "
+           "temporal link matrix, forward and backward).",
+           "graves2016"),
     ), other=True),
     Section("Neural stack and queue", (
         _e("NeuralStack", "specs/std/stack.rnn",

@@ -34,7 +34,7 @@ def test_cells_rnn_imports_the_whole_library(library):
                                   "Jordan", "JordanSelf", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
                                   "SecondOrder", "MTRNN", "RMLP", "Memristive", "BinaryTreeLSTM",
-                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue"}
+                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC"}
 
 
 EXPECTED = {
