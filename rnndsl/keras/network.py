@@ -26,6 +26,7 @@ from .cell import GeneratedCell, GeneratedRNN, cell_source
 from .fused import LAYOUT, Fused, fused_path
 from .fused_layer import fused_layer
 from ..lang.hparams import bind, cell_env
+from . import optimize
 from .interpret import flat_size
 from .layers import keras_layer
 from .seq2seq import lower_encoder_decoder
@@ -290,6 +291,22 @@ def _weights_line(cell) -> str:
                         for n, w in cell.weights_by_name.items())
     total = sum(int(np.prod(w.shape)) for w in cell.weights_by_name.values())
     return f"{total} parameters: {weights}"
+
+
+def xla_pays(model: keras.Model) -> bool:
+    """Whether `model` trains faster compiled by XLA (optimize.xla_pays): every recurrent layer a generated
+    cell with a memory, and no layer XLA cannot compile (a tree layer's rounds have shapes known only at
+    run time; Keras's fused layers call cuDNN)."""
+    cells = []
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, TreeLayer) or isinstance(layer, (keras.layers.LSTM, keras.layers.GRU,
+                                                              keras.layers.SimpleRNN)):
+            return False
+        if isinstance(layer, GeneratedCell):
+            cells.append(layer.G)
+        elif isinstance(layer, keras.layers.RNN) and not isinstance(getattr(layer, "cell", None), GeneratedCell):
+            return False
+    return optimize.xla_pays(cells)
 
 
 def _untrained(param, weight) -> str:

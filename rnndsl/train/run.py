@@ -200,6 +200,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
 def _compile(model, plan: training.TrainPlan, steps_per_epoch: int) -> None:
     import keras
 
+    from ..keras.network import xla_pays
+
     args = dict(plan.optimizer.args)
     rate = args.pop("learning_rate", None)
     if rate is None:
@@ -211,7 +213,8 @@ def _compile(model, plan: training.TrainPlan, steps_per_epoch: int) -> None:
                  "adagrad": keras.optimizers.Adagrad}[plan.optimizer.name](learning_rate=rate, **args)
     # weighted: padded steps (sample weight 0) count in neither the loss nor the metrics
     model.compile(optimizer=optimizer, loss=_loss(plan.loss.name),
-                  weighted_metrics=[_metric(m.name, plan.loss.name) for m in plan.metrics])
+                  weighted_metrics=[_metric(m.name, plan.loss.name) for m in plan.metrics],
+                  jit_compile=xla_pays(model) and plan.strategy.name == "default")
 
 
 def _loss(name: str):
