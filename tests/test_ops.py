@@ -38,6 +38,8 @@ def _call_text(op) -> tuple:
         else:
             args.append(repr(arg))
     args += [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in attrs.items()]
+    if not any(_is_tensor(a) for a in op.example):  # `arange(n)`: the cell still reads an input, unused
+        decls.append("    input unused: [1]")
     call = f"{op.name}({', '.join(args)})"
     if op.name == "split":
         outputs = [f"y{i}" for i in range(dict(op.attrs)["parts"])]
@@ -50,7 +52,8 @@ def _call_text(op) -> tuple:
 
 def _inputs(op, rng, batch: int = 3) -> list:
     low, high = (0.5, 1.5) if op.positive else (-1.5, 1.5)
-    return [rng.uniform(low, high, size=(batch,) + a) for a in op.example if _is_tensor(a)]
+    found = [rng.uniform(low, high, size=(batch,) + a) for a in op.example if _is_tensor(a)]
+    return found or [rng.uniform(low, high, size=(batch, 1))]  # the unused input of `_call_text`
 
 
 def _reference(op, xs: list) -> np.ndarray:
@@ -58,7 +61,7 @@ def _reference(op, xs: list) -> np.ndarray:
     attrs = dict(op.attrs)
     rows = []
     for b in range(xs[0].shape[0]):
-        tensors = iter([x[b] for x in xs])
+        tensors = iter([x[b] for x in xs][:sum(map(_is_tensor, op.example))])
         args = []
         for i, a in enumerate(op.example):
             value = next(tensors) if _is_tensor(a) else a
@@ -76,7 +79,7 @@ def built():
     for name, op in OPERATIONS.items():
         text, outputs = _call_text(op)
         program = rnndsl.load(text)
-        size = sum(int(np.prod(a)) for a in op.example if _is_tensor(a))
+        size = sum(int(np.prod(a)) for a in op.example if _is_tensor(a)) or 1
         found[name] = (program, program.build("C", input_size=size), outputs)
     return found
 

@@ -281,6 +281,10 @@ register(Operation(
     form=("\\frac{{{0:base}^{{{1:expr}}}}}{{\\sum {0:base}^{{{1:expr}}}}}", "atom"), example=((4,), ()),
     positive=True))
 register(Operation(
+    "arange", Signature((Param("n", "int"),)), rules.arange,
+    lower=lambda call: call.ops.arange(call.int_attr("n"), dtype=call.dtype),
+    reference=lambda n: np.arange(n, dtype="float64"), example=(), attrs=(("n", 4),)))
+register(Operation(
     "sort_matrix", _X, rules.sort_matrix, lower=_sort_matrix,
     reference=lambda u: np.eye(u.shape[-1])[np.argsort(u, kind="stable")], example=((4,),)))
 register(Operation(

@@ -236,6 +236,12 @@ def cosine(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return m.shape[:-1]
 
 
+def arange(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`arange(n)` -> `[n]`: n an integer or an int hyperparameter."""
+    n = attrs["n"]
+    return (Dim.of(n) if isinstance(n, int) else Dim.sym(n),)
+
+
 def sort_matrix(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     """`sort_matrix(u: [N])` -> `[N, N]`: the permutation that sorts u."""
     u = cx.known(ops[0])
