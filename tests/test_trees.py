@@ -99,7 +99,7 @@ def test_explain_tells_how_a_tree_cell_lowers(capsys):
 
 
 def _tree_layer(spec: str, name: str, input_dim: int, **hparams):
-
+    """The tree layer of cell `name` of `spec`, for inputs of `input_dim` features."""
     from rnndsl.keras.cell import cell_source
     from rnndsl.keras.tree import TreeLayer
 

@@ -188,7 +188,7 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     hp = {k: lowering.argument(v) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
     if lowering.program.graphs[ref.cell].header.over == "tree":
-        return _apply_tree_cell(lowering, app, x, initial, layer_name)
+        return _apply_tree_cell(lowering, app, x, hp, initial, layer_name)
     sequences = ref.returns == "sequences"
     if app.kind == "cell":
         rnn, order = lowering.recurrent_layer(ref.cell, hp, input_dim=x.shape[-1], name=layer_name,
@@ -210,15 +210,15 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     raise AssertionError(f"no lowering for {app.kind}")
 
 
-def _apply_tree_cell(lowering: Lowering, app, x, initial, layer_name):
-    """A tree cell (or a stack of one) over the trees that `x` is a value over (rnndsl.keras.tree)."""
+def _apply_tree_cell(lowering: Lowering, app, x, hp: dict, initial, layer_name):
+    """A tree cell (or a stack of one), its hyperparameters `hp` bound, over the trees that `x` is a value
+    over (rnndsl.keras.tree)."""
     ref = app.cell
     if initial:
         raise SpecErrors([ShapeError(f"a tree cell's initial states are its spec's: `{ref.cell}` takes none by keyword",
                                      app.span, label=", ".join(f"{s}=" for s in initial),
                                      notes=["a missing child reads the initial state: `state h: [units] = h0` "
                                             "in the cell, `h0` a constant or a parameter"], code="E0602")])
-    hp = {k: lowering.argument(v) for k, v in ref.args.items()}
     returns = "nodes" if ref.returns == "sequences" else ref.returns
     spec = cell_source(lowering.program, ref.cell)
     depth = lowering.argument(app.args["depth"]) if app.kind == "Stack" else 1
