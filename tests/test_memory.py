@@ -83,6 +83,31 @@ def dnc_allocation(u: np.ndarray) -> np.ndarray:
     return a
 
 
+@pytest.mark.parametrize("jit", [False, True])
+def test_the_ntm_has_a_gradient_where_its_key_is_zero(jit):
+    """The controller starts at 0, so an input of zeros at the first step gives a key of zeros; the cosine
+    of a zero key is 0, and its gradient was inf * 0 = NaN (under XLA) through the key's norm."""
+    import keras
+
+    from rnndsl.keras.cell import cell_rnn
+
+    keras.utils.set_random_seed(0)
+    layer = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=4, controller=8, slots=8, width=4)
+    model = keras.Sequential([keras.Input((3, 4)), layer, keras.layers.Dense(4)])
+    x = np.ones((2, 3, 4), "float32")
+    x[:, 0] = 0.0
+
+    def gradients():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x) ** 2)
+        return tape.gradient(loss, model.trainable_variables)
+
+    found = tf.function(gradients, jit_compile=jit)()
+    named = dict(zip([v.name for v in model.trainable_variables], found))
+    assert all(np.isfinite(g.numpy()).all() for g in found)
+    assert np.abs(named["W_k"].numpy()).sum() > 0  # the key does get a gradient
+
+
 def test_a_dnc_allocation_written_with_the_primitives_is_the_paper_s():
     program = checked(DNC_ALLOCATION)
     model = program.build("Allocation", slots=5)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional, Protocol
 from . import shape_rules as rules
 from .signature import Param, Signature
 
-COSINE_EPS = 1e-8  # `cosine` divides by max(|a| |b|, this): no NaN for a zero vector
+COSINE_EPS = 1e-8  # `cosine` divides by max(|a| |b|, this): no NaN for a zero vector, nor in its gradient
 
 
 class LoweringCall(Protocol):
@@ -219,8 +219,11 @@ def _cosine(call):
     if call.ranks[0] == 2:
         b = ops.expand_dims(b, -2)
     num = ops.sum(a * b, axis=-1)
-    den = ops.sqrt(ops.sum(ops.square(a), axis=-1)) * ops.sqrt(ops.sum(ops.square(b), axis=-1))
-    return num / ops.maximum(den, COSINE_EPS)
+    # max(|a| |b|, eps) as sqrt(max(|a|^2 |b|^2, eps^2)): the same value, and a gradient where a or b is 0
+    # (a key of zeros, as a controller that starts at 0 gives on an input of zeros), which the square
+    # root of each norm would make inf * 0 = NaN
+    den = ops.sqrt(ops.maximum(ops.sum(ops.square(a), axis=-1) * ops.sum(ops.square(b), axis=-1), COSINE_EPS ** 2))
+    return num / den
 
 
 def _cosine_reference(a, b):
