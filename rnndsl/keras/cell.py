@@ -149,12 +149,13 @@ class GeneratedRNN(keras.layers.RNN):
         frontier = plan.precompute(self.cell, sequences)
         if initial_state is not None:
             initial_state = self.cell.flat_states(initial_state)
-        # The loop's stacked sibling matrices, stacked once here rather than at every step.
-        plan.loop_stacks = plan.stacks(self.cell, plan.step_groups)
+        # The weights, read once here rather than at every step, and the loop's stacked sibling matrices.
+        plan.loop_weights = plan.weights(self.cell)
+        plan.loop_stacks = plan.stacks(plan.loop_weights, plan.step_groups)
         try:
             result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
         finally:
-            plan.loop_stacks = None
+            plan.loop_weights = plan.loop_stacks = None
         if not self.return_state:
             return result
         output, *states = result

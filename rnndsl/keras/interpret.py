@@ -67,7 +67,10 @@ class StepPlan:
         self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
         self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
         self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
-        self.loop_stacks = None  # the step groups' stacked matrices while a GeneratedRNN runs the loop
+        # While a GeneratedRNN runs the loop: the weights read once before it (a read inside the loop is
+        # one per step, and the backward pass keeps each step's copy), and the step groups' stacked matrices.
+        self.loop_weights = None
+        self.loop_stacks = None
         self.operands = {n: G.operands(n) for n in G}
         self.states = G.header.states
         self.odes = [n for n in self.states if G.integrated(n)]
@@ -86,7 +89,7 @@ class StepPlan:
         batch, steps = ops.shape(sequences)[0], ops.shape(sequences)[1]
         flat = ops.reshape(sequences, (-1, cell.input_dim))
         vals = self._unpack(flat, list(self.G.signature.inputs), cell.input_shapes)
-        vals.update(self._weights(cell))
+        vals.update(self.weights(cell))
         env = self.evaluate(vals, {}, {}, self.before)
         parts = [ops.reshape(env[n], (batch, steps, flat_size(s))) for n, s in zip(self.frontier, self.frontier_shapes)]
         if not parts:  # the loop reads nothing of the inputs (what it computes is invariant)
@@ -101,9 +104,9 @@ class StepPlan:
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
 
-    def stacks(self, cell, groups) -> dict:
-        """Each group's parameter matrices stacked: rows for `P @ v`, columns for `v @ P`."""
-        weights = self._weights(cell)
+    @staticmethod
+    def stacks(weights: dict, groups) -> dict:
+        """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`."""
         return {g: ops.concatenate([weights[p] for p in g.params], axis=0 if g.left else 1) for g in groups}
 
     def _siblings(self, group, v, env) -> dict:
@@ -116,7 +119,8 @@ class StepPlan:
         return dict(zip(group.nodes, tf.split(y, sizes, axis=-1)))
 
     @staticmethod
-    def _weights(cell) -> dict:
+    def weights(cell) -> dict:
+        """The cell's weights by spec name, read, in its compute dtype."""
         return {name: w if w.dtype == cell.compute_dtype else ops.cast(w, cell.compute_dtype)
                 for name, w in cell.weights_by_name.items()}
 
@@ -126,7 +130,7 @@ class StepPlan:
         batch = ops.shape(inputs)[0]
         # the loop's input: the frontier's values (see optimize.loop_split)
         vals = self._unpack(inputs, self.frontier, self.frontier_shapes)
-        vals.update(self._weights(cell))
+        vals.update(self.loop_weights if self.loop_weights is not None else self.weights(cell))
         # delayed values: history[name][k-1] is the value k steps back
         history = {}
         for (name, (shape, depth)), s in zip(cell.state_shapes.items(), states):
