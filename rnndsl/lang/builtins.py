@@ -85,3 +85,6 @@ STRATEGIES: dict[str, tuple] = {"default": (), "mirrored": (), "multi_worker": (
 # How far back in time gradients reach: through whole sequences, or through chunks of k steps, the
 # states carried from chunk to chunk (truncated backpropagation through time).
 BPTT: dict[str, tuple] = {"full": (), "truncated": (Param("k", "int"),)}
+# How the lengths of a fresh training split grow over the run: not at all, or from `start` to the source's
+# own length, linearly over `epochs` epochs (rnndsl.train.stream.curriculum_args).
+CURRICULA: dict[str, tuple] = {"none": (), "linear": (Param("start", "int"), Param("epochs", "int"))}

@@ -24,7 +24,7 @@ from typing import Callable, Optional, Sequence
 from .errors import did_you_mean
 
 __all__ = [
-    "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "INT_MAX", "bind", "check_args", "complete",
+    "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "CURRICULUM", "INT_MAX", "bind", "check_args", "complete",
     "value_problem", "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
 ]
 
@@ -203,6 +203,14 @@ _COPY_PARAMS = (Param("bits", "int", 8, "bits of each vector", minimum=1),
                 Param("test_max_length", "int", None, "the test's most (default: max_length)", minimum=1))
 
 
+def _python_args(args: dict) -> list:
+    module, colon, function = args["function"].partition(":")
+    if colon and function.isidentifier() and all(part.isidentifier() for part in module.split(".")):
+        return []
+    return [f"`function` names a function of a Python file beside the spec as `module:function` (`tasks:reversal` "
+            f"is `reversal` of tasks.py), not {show(args['function'])}"]
+
+
 def _csv_args(args: dict) -> list:
     return [] if len(args["delimiter"]) == 1 else [f"`delimiter` must be one character, not {show(args['delimiter'])}"]
 
@@ -304,6 +312,10 @@ SIGNATURES: dict = {s.name: s for s in (
                Param("test_min_repeats", "int", None, "the test's fewest copies (default: min_repeats)", minimum=1),
                Param("test_max_repeats", "int", None, "the test's most copies (default: max_repeats)", minimum=1),
                *_counts(10_000, 1_000), validate=_repeat_copy_args),
+    _signature("python", Param("function", "str", REQUIRED,
+                               "`module:function`: `function(rng, n)` of module.py beside the spec (a dotted module "
+                               "is a file in a folder), which draws n examples with the NumPy generator rng"),
+               *_counts(10_000, 1_000), validate=_python_args),
     _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
     _signature("boolean_formulas", *_tree_counts(4000, 1000, "formulas"),
                Param("max_leaves", "int", 8, "the most constants of a training or validation formula", minimum=1),
@@ -360,7 +372,12 @@ SIGNATURES: dict = {s.name: s for s in (
 # The generators that draw different examples for every seed: a train block may draw a new training
 # split from them every epoch (`fresh = true`).
 GENERATED = frozenset({"adding", "copy", "reber", "speech", "dates", "boolean_formulas", "sentiment_trees",
-                       "copy_bits", "repeat_copy"})
+                       "copy_bits", "repeat_copy", "python"})
+
+
+# The argument of a generator that a length curriculum grows (`curriculum = linear(start, epochs)`):
+# the longest sequence it draws.
+CURRICULUM = {"adding": "steps", "copy": "length", "copy_bits": "max_length", "repeat_copy": "max_length"}
 
 
 # ================================================================ checking a train block's arguments

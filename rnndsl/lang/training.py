@@ -15,6 +15,9 @@ of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
     seed       = INT              0: weights, data and shuffling
     strategy   = NAME             builtins.STRATEGIES: where it trains (tf.distribute); default: one device
     bptt       = NAME(ARGS)       builtins.BPTT: full, or truncated(k): chunks of k steps, states carried
+    fresh      = BOOL             false: a new training split every epoch, drawn from a generator
+    curriculum = NAME(ARGS)       builtins.CURRICULA: the lengths of the fresh splits grow over the run
+    bucket     = INT              0: batches of like lengths, each cut to a multiple of this many steps
 
 A value is a constant expression over the network's hyperparameters (`batch =
 2 * units`, `data = adding(steps=T)`), a word (`loss = mse`), or a call of a
@@ -30,17 +33,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import ast as A
-from .builtins import BPTT, CONSTANT_NAMES, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES, STRATEGIES, Param
+from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES,
+                       STRATEGIES, Param)
 from .checks import check_call_args, with_article
-from .errors import RnnDslError, SpecErrors, did_you_mean
-from .sources import GENERATED, INT_MAX, SIGNATURES, check_args, finite
+from .errors import SpecErrors, did_you_mean
+from .train_rules import TrainError, conflict
+from .sources import INT_MAX, SIGNATURES, check_args, finite
 from .sources import REQUIRED as SOURCE_REQUIRED
-
-
-class TrainError(RnnDslError):
-    """A problem in a `train` block (E08xx)."""
-
-    code = "E0801"
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,8 @@ class TrainPlan:
     strategy: Choice = Choice("default")
     bptt: Choice = Choice("full")
     fresh: bool = False  # a new training split every epoch, drawn from the generator
+    curriculum: Choice = Choice("none")  # how the lengths of the fresh splits grow over the run
+    bucket: int = 0  # batches of sequences of like lengths, each cut to a multiple of `bucket` steps; 0: off
 
 
 # setting -> (what it takes, default); REQUIRED settings have no default.
@@ -85,9 +86,11 @@ SETTINGS = {
     "strategy": ("strategy", Choice("default")),
     "bptt": ("bptt", Choice("full")),
     "fresh": ("bool", False),
+    "curriculum": ("curriculum", Choice("none")),
+    "bucket": ("int", 0),
 }
 CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
-           "strategy": STRATEGIES, "bptt": BPTT}
+           "strategy": STRATEGIES, "bptt": BPTT, "curriculum": CURRICULA}
 
 
 class _Unknown:
@@ -178,47 +181,11 @@ class _Planner:
                 values[key] = default
         if len(self.errors) > first or any(v is UNKNOWN for v in values.values()):
             return None
-        stepwise = [m for m in values["metrics"] if m.name in ("wrong_bits", "sequence_accuracy")]
-        if stepwise and values["loss"].name == "ctc":
-            self.error(f"the metric `{stepwise[0].name}` compares outputs and targets step by step: CTC's are not "
-                       "aligned", stepwise[0].span, notes=["use `label_error_rate` with `loss = ctc`"], code="E0807")
-            return None
-        if "label_error_rate" in {m.name for m in values["metrics"]} and values["loss"].name != "ctc":
-            self.error("the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`",
-                       next(m.span for m in values["metrics"] if m.name == "label_error_rate"), code="E0807")
-            return None
-        if values["bptt"].name == "truncated" and not self._truncation_fits(values):
-            return None
-        if values["fresh"] and values["bptt"].name == "truncated":
-            where = next(s for s in block.settings if s.name.id == "fresh")
-            self.error("`fresh` and `bptt = truncated(...)` do not go together yet", where.span,
-                       label="fresh = true", notes=["truncated BPTT carries states across the chunks of one split"],
-                       code="E0807")
-            return None
-        if values["fresh"] and values["data"].name not in GENERATED:
-            where = next(s for s in block.settings if s.name.id == "fresh")
-            self.error(f"`fresh` draws new examples every epoch from a generator; `{values['data'].name}` is not one",
-                       where.span, label="fresh = true",
-                       notes=[f"the generators: {', '.join(sorted(GENERATED))}"], code="E0807")
+        found = conflict(values, block)
+        if found is not None:
+            self.errors.append(found)
             return None
         return TrainPlan(self.network, **values)
-
-    def _truncation_fits(self, values: dict) -> bool:
-        """Whether truncated BPTT goes with the loss and the strategy (an error where it does not)."""
-        bptt = values["bptt"]
-        if values["loss"].name == "ctc":
-            # CTC aligns a whole label sequence with a whole sequence of frames: a chunk has no targets of its own
-            self.error("truncated BPTT trains on chunks of the sequences, and `loss = ctc` has no targets per "
-                       "step to cut into chunks", bptt.span, label="truncated BPTT", code="E0807",
-                       notes=["use `bptt = full` with `loss = ctc`"])
-            return False
-        if values["strategy"].name != "default":
-            # the carried states are variables of the batch's size, which replicas cannot share
-            self.error(f"truncated BPTT carries the states of a batch on one device: it runs with "
-                       f"`strategy = default`, not `{values['strategy'].name}`", bptt.span, label="truncated BPTT",
-                       code="E0807")
-            return False
-        return True
 
     # ---- one setting
 
@@ -420,12 +387,12 @@ def _kind_noun(kind: str) -> str:
 
 def _noun(what: str) -> str:
     return {"loss": "loss", "metrics": "metric", "optimizer": "optimizer", "schedule": "schedule",
-            "strategy": "strategy", "bptt": "bptt mode"}.get(what, what)
+            "strategy": "strategy", "bptt": "bptt mode", "curriculum": "curriculum"}.get(what, what)
 
 
 def _plural(what: str) -> str:
     return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules",
-            "strategy": "strategies", "bptt": "bptt modes"}[what]
+            "strategy": "strategies", "bptt": "bptt modes", "curriculum": "curricula"}[what]
 
 
 def _needs(key: str) -> str:

@@ -49,7 +49,8 @@ from .folder import (History, checkpoint_folder, checkpoint_folders, complete_ch
 from .model_checks import check_model_fits
 from .placement import batches_per_epoch, placement
 from .sources import load
-from .stream import fresh_stream, keras_arrays, training_stream, validation_data
+from .buckets import check_bucketing, curriculum_args, generated_stream
+from .stream import epoch_seed, fresh_stream, keras_arrays, training_stream, validation_data
 
 __all__ = ["TrainResult", "plan_of", "run"]
 
@@ -159,13 +160,9 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     started = time.perf_counter()
     history = History(folder / "history.csv", keep=start, out=out)
     if start < plan.epochs:
-        if plan.fresh:
-            def draw(seed):
-                return load(plan.data.name, plan.data.args, base=base, seed=seed).train
-
-            stream = fresh_stream(draw, plan, start)
-        else:
-            stream = training_stream(train_split, plan, start)
+        if plan.bucket:
+            check_bucketing(judged, train_split)
+        stream = _training_batches(plan, train_split, start, base)
         watch = LossWatch()
         callbacks = [watch, EpochEnd(folder, history, watch), Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)
@@ -195,6 +192,19 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                                          "strategy": plan.strategy.name, "replicas": place.replicas,
                                          "workers": place.workers, "last_epoch": history.last, **final})
     return TrainResult(judged, final, plan.epochs, seconds, folder)
+
+
+def _training_batches(plan: training.TrainPlan, train_split, start: int, base):
+    """The stream `fit` trains on from epoch `start`: the training split's batches, or fresh splits' (`fresh`),
+    bucketed by length (`bucket`) or grown by a curriculum through rnndsl.train.buckets."""
+    def fresh(epoch):
+        return load(plan.data.name, curriculum_args(plan, epoch), base=base, seed=epoch_seed(plan.seed, epoch)).train
+
+    if plan.bucket or plan.curriculum.name != "none":
+        return generated_stream(fresh if plan.fresh else (lambda epoch: train_split), plan, start, train_split)
+    if plan.fresh:
+        return fresh_stream(lambda seed: load(plan.data.name, plan.data.args, base=base, seed=seed).train, plan, start)
+    return training_stream(train_split, plan, start)
 
 
 def _compile(model, plan: training.TrainPlan, steps_per_epoch: int) -> None:

@@ -32,6 +32,7 @@ from .token_readers import TOKEN_READERS
 from .transduction import TRANSDUCTION
 from .tree_readers import TREE_READERS
 from .tree_tasks import TREE_TASKS
+from .user_task import USER_TASKS
 
 __all__ = ["Source", "SOURCES", "load"]
 
@@ -65,7 +66,8 @@ def _attach(functions: dict) -> dict:
             for name, s in SIGNATURES.items()}
 
 
-SOURCES: dict = _attach({**GENERATORS, **ALGORITHMIC, **TRANSDUCTION, **TREE_TASKS, **READERS, **TOKEN_READERS, **TREE_READERS})
+SOURCES: dict = _attach({**GENERATORS, **ALGORITHMIC, **TRANSDUCTION, **TREE_TASKS, **USER_TASKS, **READERS,
+                         **TOKEN_READERS, **TREE_READERS})
 
 
 def load(source: str, args: dict, *, base, seed: int) -> Data:
