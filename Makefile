@@ -42,7 +42,7 @@ test: setup tex
 
 # The training reproductions of papers' results (tests marked `slow`, left out of
 # `make test`): each trains an example network and asserts the paper's threshold,
-# within 10 minutes on 2 cores (about 35 minutes in all). Each appends its figures
+# within 15 minutes on 2 cores (about 50 minutes in all). Each appends its figures
 # to out/repro.jsonl, printed at the end; docs/reproductions.md records them.
 repro: setup
 	mkdir -p $(OUT) && rm -f $(OUT)/repro.jsonl
