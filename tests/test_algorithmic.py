@@ -51,6 +51,28 @@ def test_repeat_copy_writes_the_copies_then_the_end_marker():
             for x in data.test.inputs[0]} == {6}
 
 
+def test_reversal_writes_the_symbols_back_in_reverse_order():
+    args = {"symbols": 5, "min_length": 2, "max_length": 6, "train": 60, "test": 10, "test_min_length": 9,
+            "test_max_length": 9}
+    data = load("reversal", args, base=".", seed=2)
+    assert data.train.inputs[0].shape == (60, 13, 6) and data.train.targets.shape == (60, 13)
+    assert data.test.inputs[0].shape == (10, 19, 6) and data.train.targets.dtype == np.int32
+    seen = set()
+    for split in (data.train, data.test):
+        for x, y, w in _examples(split):
+            length = int(np.argmax(x[:, 5]))  # the delimiter's step
+            seen.add(length)
+            symbols = x[:length, :5].argmax(axis=1)
+            assert (x[:length, :5].sum(axis=1) == 1).all() and x[:, 5].sum() == 1
+            np.testing.assert_array_equal(y[length + 1:2 * length + 1], symbols[::-1])
+            assert w.sum() == length and w[length + 1:2 * length + 1].all()
+            assert not x[length + 1:].any()
+    assert seen == {2, 3, 4, 5, 6, 9}
+    assert "reversal of 5 symbols, lengths 2-6 (test 9-9)" in data.description
+    assert data_error(load, "reversal", {"min_length": 9, "max_length": 3}, base=".", seed=0) == \
+        "`reversal`: `min_length` (9) is above `max_length` (3)"
+
+
 def test_copy_task_arguments_are_checked():
     assert data_error(load, "copy_bits", {"min_length": 5, "max_length": 3}, base=".", seed=0) == \
         "`copy_bits`: `min_length` (5) is above `max_length` (3)"

@@ -63,7 +63,7 @@ def test_every_source_is_documented_and_its_params_are_typed():
             assert p.type in ("int", "float", "str", "bool"), (name, p)
             assert p.default is REQUIRED or p.default is None or not value_problem(p, p.default), (name, p)
     generators = {"adding", "copy", "reber", "mackey_glass", "speech", "dates", "digits", "boolean_formulas",
-                  "sentiment_trees", "copy_bits", "repeat_copy", "python"}
+                  "sentiment_trees", "copy_bits", "repeat_copy", "reversal", "python"}
     readers = {"npz", "npy", "csv", "tsv", "pairs", "jsonl", "treebank", "trees"}
     assert generators | readers == set(sources.SOURCES)
 

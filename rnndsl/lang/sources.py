@@ -191,6 +191,11 @@ def _copy_bits_args(args: dict) -> list:
     return _ranges_problems(args, ("length",)) or _copy_task_size(args, lambda length, _: 2 * length + 1)
 
 
+def _reversal_args(args: dict) -> list:
+    return _ranges_problems(args, ("length",)) or _copy_task_size(dict(args, bits=args["symbols"] - 1),
+                                                                   lambda length, _: 2 * length + 1)
+
+
 def _repeat_copy_args(args: dict) -> list:
     return _ranges_problems(args, ("length", "repeats")) or _copy_task_size(
         args, lambda length, repeats: length + 2 + repeats * length)
@@ -316,6 +321,8 @@ SIGNATURES: dict = {s.name: s for s in (
                                "`module:function`: `function(rng, n)` of module.py beside the spec (a dotted module "
                                "is a file in a folder), which draws n examples with the NumPy generator rng"),
                *_counts(10_000, 1_000), validate=_python_args),
+    _signature("reversal", Param("symbols", "int", 8, "the alphabet's size", minimum=2),
+               *_COPY_PARAMS[1:3], *_COPY_PARAMS[3:], *_counts(10_000, 1_000), validate=_reversal_args),
     _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
     _signature("boolean_formulas", *_tree_counts(4000, 1000, "formulas"),
                Param("max_leaves", "int", 8, "the most constants of a training or validation formula", minimum=1),
@@ -372,12 +379,13 @@ SIGNATURES: dict = {s.name: s for s in (
 # The generators that draw different examples for every seed: a train block may draw a new training
 # split from them every epoch (`fresh = true`).
 GENERATED = frozenset({"adding", "copy", "reber", "speech", "dates", "boolean_formulas", "sentiment_trees",
-                       "copy_bits", "repeat_copy", "python"})
+                       "copy_bits", "repeat_copy", "reversal", "python"})
 
 
 # The argument of a generator that a length curriculum grows (`curriculum = linear(start, epochs)`):
 # the longest sequence it draws.
-CURRICULUM = {"adding": "steps", "copy": "length", "copy_bits": "max_length", "repeat_copy": "max_length"}
+CURRICULUM = {"adding": "steps", "copy": "length", "copy_bits": "max_length", "repeat_copy": "max_length",
+              "reversal": "max_length"}
 
 
 # ================================================================ checking a train block's arguments

@@ -3,7 +3,9 @@
 - `copy_bits`: a sequence of random bit vectors, then a delimiter; the network must write the
   sequence back while it reads nothing;
 - `repeat_copy`: the same, with the number of copies to write given at the delimiter, and an end
-  marker to emit after the last copy.
+  marker to emit after the last copy;
+- `reversal`: symbols, then a delimiter; the network writes them back in reverse order (the neural
+  stack's task, Grefenstette et al. 2015).
 
 Each split's sequences have lengths (and repeat counts) drawn uniformly from a range; they are
 padded to the longest the range allows, and the sample weights mark the steps where an answer is
@@ -22,7 +24,8 @@ import numpy as np
 from .containers import Split
 from .generators import draw_order, generated_data
 
-__all__ = ["copy_bits", "repeat_copy", "copy_bits_problem", "repeat_copy_problem", "ALGORITHMIC"]
+__all__ = ["copy_bits", "repeat_copy", "reversal", "copy_bits_problem", "repeat_copy_problem", "reversal_problem",
+           "ALGORITHMIC"]
 
 
 def copy_bits_problem(rng: np.random.Generator, n: int, bits: int, lengths: tuple) -> Split:
@@ -120,4 +123,39 @@ def repeat_copy(base: Path, seed: int, *, bits: int, min_length: int, max_length
     return generated_data(made, task, "sequences")
 
 
-ALGORITHMIC = {"copy_bits": copy_bits, "repeat_copy": repeat_copy}
+def reversal_problem(rng: np.random.Generator, n: int, symbols: int, lengths: tuple) -> Split:
+    """n reversal examples of lengths in `lengths` (low, high), padded to the layout of the longest, `most`.
+
+    inputs float32 `(n, 2 * most + 1, symbols + 1)`: the L symbols one-hot, then the delimiter on channel
+    `symbols`, then zeros; targets int32 `(n, 2 * most + 1)`: the symbols in reverse order at steps L + 1 to
+    2L, 0 elsewhere; sample weights `(n, 2 * most + 1)`: 1 at those steps."""
+    steps = 2 * lengths[1] + 1
+    x = np.zeros((n, steps, symbols + 1), "float32")
+    y = np.zeros((n, steps), "int32")
+    w = np.zeros((n, steps), "float32")
+    for i, length in enumerate(rng.integers(lengths[0], lengths[1] + 1, size=n)):
+        seq = rng.integers(0, symbols, size=length)
+        x[i, np.arange(length), seq] = 1.0
+        x[i, length, symbols] = 1.0
+        y[i, length + 1:2 * length + 1] = seq[::-1]
+        w[i, length + 1:2 * length + 1] = 1.0
+    return Split((x,), y, w)
+
+
+def reversal(base: Path, seed: int, *, symbols: int, min_length: int, max_length: int,
+             test_min_length: Optional[int], test_max_length: Optional[int], train: int, test: int, validation: int):
+    """Sequence reversal (Grefenstette et al. 2015, section 4): random symbols, `min_length` to `max_length` of
+    them, one-hot, then a delimiter on a channel of its own; the network writes the symbols back in reverse
+    order while it reads zeros. Class-id targets (`loss = cross_entropy`, a softmax over `symbols`;
+    `metrics = sequence_accuracy`, the paper's whole-sequence accuracy). The test split may draw longer
+    sequences (`test_min_length` to `test_max_length`; the paper trains on 8 to 64 and tests on 65 to 128)."""
+    rng = np.random.default_rng(seed)
+    ranges = _ranges(min_length, max_length, test_min_length, test_max_length)
+    made = {name: reversal_problem(rng, k, symbols, ranges[name]) for name, k in draw_order(train, test, validation)}
+    task = f"reversal of {symbols} symbols, lengths {min_length}-{max_length}"
+    if ranges["test"] != (min_length, max_length):
+        task += f" (test {ranges['test'][0]}-{ranges['test'][1]})"
+    return generated_data(made, task, "sequences")
+
+
+ALGORITHMIC = {"copy_bits": copy_bits, "repeat_copy": repeat_copy, "reversal": reversal}
