@@ -193,6 +193,35 @@ def test_sibling_matmuls_run_as_one():
         cell_rnn(rnndsl.load(STD / "lstm.rnn"), "LSTM", input_dim=3, fuse="yes", units=4)
 
 
+def test_a_memory_cell_runs_its_head_projections_as_one_matmul():
+    """The NTM plans for XLA (optimize.plans_for_xla): its controller's input projection is hoisted, and the
+    projections of its head's parameters, matrices and dot products with vectors, are one matmul a step,
+    with the values and gradients of the cell run op by op."""
+    program = rnndsl.load(STD / "ntm.rnn")
+    sizes = dict(controller=6, slots=5, width=3)
+    fused = cell_rnn(program, "NTM", input_dim=2, **sizes)
+    plain = cell_rnn(program, "NTM", input_dim=2, hoist="never", fuse="never", **sizes)
+    plan = fused.cell.plan
+    assert plan.frontier != ["x"]
+    assert [(sorted(g.params), g.operand, g.dots.count(True)) for g in plan.step_groups] == [
+        (["W_a", "W_e", "W_k", "W_s", "v_beta", "v_g", "v_gamma"], ("ctrl", 0), 3)]
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 4, 2)).astype("float32"))
+    results = []
+    for layer in (fused, plain):
+        layer(x[:, :1])
+        results.append(layer)
+    for w, v in zip(plain.trainable_weights, fused.trainable_weights):
+        w.assign(v)
+    found = []
+    for layer in results:
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(y ** 2)
+        found.append([y] + tape.gradient(loss, layer.trainable_weights))
+    for a, b in zip(*found):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_hoisting_on_a_cpu_only_when_the_loop_reads_no_more(monkeypatch):
     """`auto` hoists on an accelerator; on a CPU only where the frontier is no wider than the inputs."""
     import rnndsl.keras.interpret

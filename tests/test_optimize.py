@@ -99,6 +99,26 @@ def test_sibling_matmuls_share_one_operand_at_one_delay():
     assert optimize.sibling_matmuls(G, split.order, split.batched) == []
 
 
+def test_dot_products_with_parameter_vectors_join_a_sibling_group():
+    G = rnndsl.load("""
+        cell C(n: int) {
+            input x: [n]
+            param A: [n, n]
+            param v, u: [n]
+            a[t] = A @ h[t-1]
+            b[t] = dot(v, h[t-1]) + dot(h[t-1], u)
+            h[t] = tanh(x[t] + a[t] + b[t])
+            output h
+        }
+    """).graph("C")
+    split = optimize.loop_split(G)
+    (group,) = optimize.sibling_matmuls(G, split.order, split.batched)
+    assert sorted(zip(group.params, group.dots)) == [("A", False), ("u", True), ("v", True)] and group.left
+    assert group.operand == ("h", 1)
+    assert optimize.plans_for_xla(rnndsl.load(STD / "ntm.rnn").graph("NTM"))
+    assert not optimize.plans_for_xla(rnndsl.load(STD / "lstm.rnn").graph("LSTM"))
+
+
 def test_fusion_and_hoisting_policies():
     assert optimize.choose_fusion("auto", accelerator=True) and not optimize.choose_fusion("auto", accelerator=False)
     assert optimize.choose_fusion("always", accelerator=False) and not optimize.choose_fusion("never", accelerator=True)

@@ -57,13 +57,15 @@ class StepPlan:
         split = optimize.loop_split(G, outputs)
         sizes = {n: flat_size([d.subst(known).value for d in G.shape(n)])
                  for n in set(split.frontier) | set(G.signature.inputs)}
-        split = optimize.choose_split(G, split, sizes, hoist, accelerator=accelerator())
+        # a cell with a memory trains under XLA (optimize.plans_for_xla): planned as for an accelerator
+        fast_launches = accelerator() or optimize.plans_for_xla(G)
+        split = optimize.choose_split(G, split, sizes, hoist, accelerator=fast_launches)
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
         self.before = list(split.before)  # what precompute evaluates: the frontier and what it reads
         # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own
-        fused = optimize.choose_fusion(fuse, accelerator=accelerator())
+        fused = optimize.choose_fusion(fuse, accelerator=fast_launches)
         self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
         self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
         self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
@@ -106,17 +108,20 @@ class StepPlan:
 
     @staticmethod
     def stacks(weights: dict, groups) -> dict:
-        """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`."""
-        return {g: ops.concatenate([weights[p] for p in g.params], axis=0 if g.left else 1) for g in groups}
+        """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`;
+        a dot product's vector is one row (one column)."""
+        return {g: _stacked(g, weights) for g in groups}
 
     def _siblings(self, group, v, env) -> dict:
-        """The values of a group of sibling matmuls of `v`, by one matmul and a split."""
+        """The values of a group of sibling matmuls (and dot products) of `v`, by one matmul and a split."""
         stacked = (self.loop_stacks or {}).get(group)
         if stacked is None:
-            stacked = ops.concatenate([env[p] for p in group.params], axis=0 if group.left else 1)
+            stacked = _stacked(group, env)
         y = tf.linalg.matmul(v, stacked, transpose_b=group.left)
-        sizes = [int(self.sizes[p][0 if group.left else 1]) for p in group.params]
-        return dict(zip(group.nodes, tf.split(y, sizes, axis=-1)))
+        sizes = [1 if dot else int(self.sizes[p][0 if group.left else 1])
+                 for p, dot in zip(group.params, group.dots)]
+        parts = tf.split(y, sizes, axis=-1)
+        return {n: part[..., 0] if dot else part for n, part, dot in zip(group.nodes, parts, group.dots)}
 
     @staticmethod
     def weights(cell) -> dict:
@@ -222,6 +227,14 @@ class StepPlan:
                             [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env, self.dtype)
             env[n] = apply_op(rec, args)
         return env
+
+
+def _stacked(group, weights: dict):
+    """A group's parameters (of `weights`, by name) in one matrix: rows for `P @ v`, columns for `v @ P`; a dot
+    product's vector is one row (one column)."""
+    axis = 0 if group.left else 1
+    parts = [ops.expand_dims(weights[p], axis) if dot else weights[p] for p, dot in zip(group.params, group.dots)]
+    return ops.concatenate(parts, axis=axis)
 
 
 @dataclass

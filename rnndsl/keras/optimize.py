@@ -146,12 +146,14 @@ def choose_split(G: CellIR, split: LoopSplit, sizes: dict, hoist: str, *, accele
 @dataclass(frozen=True)
 class SiblingGroup:
     """Matmuls `P_k @ v` (or `v @ P_k`, `left=False`) of one operand `v`, read at one delay, by parameters
-    `P_k`: one matmul by the P_k stacked, then split, computes them all."""
+    `P_k`, and dot products `dot(p, v)` of it with parameter vectors (one row, or one column, each): one
+    matmul by the P_k stacked, then split, computes them all."""
 
-    nodes: tuple  # the matmul ops, in evaluation order
-    params: tuple  # their parameter matrices, in the same order
+    nodes: tuple  # the matmul and dot ops, in evaluation order
+    params: tuple  # their parameter matrices (and vectors), in the same order
     operand: tuple  # (node, delay) of the shared operand
     left: bool  # True for `P @ v` (stack the rows of P), False for `v @ P` (stack the columns)
+    dots: tuple = ()  # per member: whether it is a dot product (its parameter a vector, its value a scalar)
 
 
 FUSE_POLICIES = ("auto", "always", "never")
@@ -161,7 +163,7 @@ def choose_fusion(fuse: str, *, accelerator: bool) -> bool:
     """Whether sibling matmuls run as one. On a GPU or TPU one launch instead of several pays: `auto` fuses.
     On a CPU it does not (measured, a gradient step of an LSTM of 128 units on 32 inputs, batch 64, 100 steps:
     32 ms with four recurrent matmuls a step, 34 ms with one of four times the width and a split; 44 against
-    51 ms with the input work hoisted), so `auto` does not."""
+    51 ms with the input work hoisted), so `auto` does not; but under XLA it does (see `plans_for_xla`)."""
     if fuse not in FUSE_POLICIES:
         raise ValueError(f"fuse must be one of {', '.join(FUSE_POLICIES)}, not {fuse!r}")
     return fuse == "always" or (fuse == "auto" and accelerator)
@@ -170,6 +172,15 @@ def choose_fusion(fuse: str, *, accelerator: bool) -> bool:
 def has_memory(G: CellIR) -> bool:
     """Whether the cell carries a state of two or more axes: a memory matrix (an NTM's, a DNC's, a stack's)."""
     return any(len(G.shape(s)) >= 2 for s in G.header.states)
+
+
+def plans_for_xla(G: CellIR) -> bool:
+    """Whether a cell's step is planned as for an accelerator (hoisted, sibling matmuls fused): a cell with a
+    memory, which `rnndsl train` compiles with XLA (`xla_pays`). Under XLA each matmul is a kernel call of its
+    own while the elementwise work around it fuses, so fewer and larger matmuls pay even on a CPU (measured, a
+    training step of the NTM of bench/memory.py under XLA: 17.6 ms planned for the CPU, 15.8 ms hoisted and
+    fused)."""
+    return has_memory(G)
 
 
 def xla_pays(cells: list) -> bool:
@@ -188,16 +199,27 @@ def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
     groups: dict = {}
     for n in nodes:
         rec = G.node(n)
-        if rec.kind != "op" or rec.op != "matmul":
+        if rec.kind != "op" or rec.op not in ("matmul", "dot"):
             continue
         (a, use_a), (b, use_b) = G.operands(n)
         ranks = (len(G.shape(a)), len(G.shape(b)))
-        if ranks == (2, 1) and G.node(a).kind == "param" and batched[b] and not use_b.child:
-            key, param = (b, use_b.delay, True), a
+        if rec.op == "dot":  # dot(p, v) = p @ v: a row of the stacked matrix (a column of `v @ P`'s)
+            if ranks != (1, 1):
+                continue
+            if G.node(a).kind == "param" and batched[b] and not use_b.child:
+                groups.setdefault((b, use_b.delay), []).append((n, a, True))
+            elif G.node(b).kind == "param" and batched[a] and not use_a.child:
+                groups.setdefault((a, use_a.delay), []).append((n, b, True))
+        elif ranks == (2, 1) and G.node(a).kind == "param" and batched[b] and not use_b.child:
+            groups.setdefault((b, use_b.delay, True), []).append((n, a, False))
         elif ranks == (1, 2) and G.node(b).kind == "param" and batched[a] and not use_a.child:
-            key, param = (a, use_a.delay, False), b
-        else:
-            continue
-        groups.setdefault(key, []).append((n, param))
-    return [SiblingGroup(tuple(n for n, _ in members), tuple(p for _, p in members), key[:2], key[2])
+            groups.setdefault((a, use_a.delay, False), []).append((n, b, False))
+    # the dot products of an operand join its `P @ v` group (rows), else its `v @ P` group (columns), else
+    # make a group of their own (rows)
+    for key in [k for k in groups if len(k) == 2]:
+        dots = groups.pop(key)
+        home = key + (True,) if key + (True,) in groups else key + (False,) if key + (False,) in groups else key + (True,)
+        groups.setdefault(home, []).extend(dots)
+    return [SiblingGroup(tuple(n for n, _, _ in members), tuple(p for _, p, _ in members), key[:2], key[2],
+                         tuple(d for _, _, d in members))
             for key, members in groups.items() if len(members) > 1]
