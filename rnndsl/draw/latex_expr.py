@@ -154,6 +154,9 @@ class ExpressionWriter:
             return self._binop(e)
         if isinstance(e, A.Call):
             return self._call(e)
+        if isinstance(e, A.Vector):  # a column vector, written as a transposed row
+            entries = " & ".join(self.expr(item) for item in e.items)
+            return f"\\begin{{pmatrix}}{entries}\\end{{pmatrix}}^{{\\top}}", ATOM
         raise TypeError(f"latex: not an expression: {type(e).__name__}")
 
     def _binop(self, e: A.BinOp) -> tuple:

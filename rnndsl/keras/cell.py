@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Optional
 
 import keras
+import numpy as np
 from keras import ops
 
 from ..lang.dims import int_bindings
@@ -92,8 +93,8 @@ class GeneratedCell(keras.layers.Layer):
             rec = self.G.node(name)  # a value, or an input read at an earlier step (which starts at 0)
             init = initial_value(rec.init if rec.kind == "value" else 0, self.weights_by_name, self.env)
             n = flat_size(shape) * depth
-            if not isinstance(init, float):  # a learned initial state
-                flat = ops.reshape(init, (1, -1))
+            if not isinstance(init, float):  # a learned initial state, or a vector literal's rows
+                flat = ops.reshape(ops.broadcast_to(init, shape), (1, -1))
                 flat = ops.tile(flat, (1, depth)) if depth > 1 else flat
                 states.append(ops.tile(ops.cast(flat, self.compute_dtype), (batch_size, 1)))
             else:
@@ -184,10 +185,14 @@ def cell_weights(layer: keras.layers.Layer, G: CellIR, env: dict) -> dict:
 
 
 def initial_value(init, weights: dict, env: dict):
-    """A state's initial value: a learned one (the weight of the parameter `init` names), else a float."""
+    """A state's initial value: a learned one (the weight of the parameter `init` names), an array (a vector
+    literal, of the state's last axis), else a float."""
     if isinstance(init, str) and init in weights:
         return weights[init]
-    return float(constant(init, env)) if not isinstance(init, (int, float)) else float(init)
+    if isinstance(init, (int, float)):
+        return float(init)
+    value = constant(init, env)
+    return value if isinstance(value, np.ndarray) else float(value)
 
 
 @lru_cache(maxsize=COMPILED_CELLS)

@@ -22,7 +22,8 @@ from . import PACKAGE
 
 
 def constant(expr, env: dict) -> float:
-    """The value of a constant expression over hyperparameters (numbers, names, + - * / **, unary -), in float64
+    """The value of a constant expression over hyperparameters (numbers, names, + - * / **, unary -; a vector
+    literal, an array), in float64
     as the model computes: past float range an infinity, 0 / 0 a nan; never an exception, and never Python's
     exact arithmetic on integers, which `10 ** 10 ** 10` would keep busy for ever."""
     if isinstance(expr, (int, float)):
@@ -36,6 +37,8 @@ def constant(expr, env: dict) -> float:
     if isinstance(expr, A.UnaryOp):
         v = constant(expr.operand, env)
         return -v if expr.op == "-" else v
+    if isinstance(expr, A.Vector):
+        return np.array([constant(item, env) for item in expr.items])
     if isinstance(expr, A.BinOp):
         a, b = np.float64(constant(expr.left, env)), np.float64(constant(expr.right, env))
         with np.errstate(all="ignore"):
@@ -49,6 +52,14 @@ def real(value) -> float:
         return float(value)
     except OverflowError:
         return math.inf if value > 0 else -math.inf
+
+
+def constant_value(value, env: dict, dtype: str = "float32"):
+    """A graph constant's value: a number as a float, a vector literal (a tuple of numbers and hyperparameter
+    names) as an array of `dtype` (an array is not a weak type: of the compute dtype, it promotes nothing)."""
+    if isinstance(value, tuple):
+        return np.array([real(env[e]) if isinstance(e, str) else real(e) for e in value], dtype=dtype)
+    return real(value)
 
 
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}
@@ -146,7 +157,9 @@ def initializer(init, rank: int, env: dict) -> keras.initializers.Initializer:
     if init is None:
         return keras.initializers.GlorotUniform() if rank >= 2 else keras.initializers.Zeros()
     if isinstance(init, A.ConstInit):
-        return keras.initializers.Constant(float(constant(init.value, env)))
+        value = constant(init.value, env)
+        # a vector literal fills the last axis (Constant broadcasts it over the shape), as a list in its config
+        return keras.initializers.Constant(value.tolist() if isinstance(value, np.ndarray) else float(value))
     args = {p.name: p.default for p in INITIALIZERS[init.name.id]}
     names = [p.name for p in INITIALIZERS[init.name.id]]
     for i, arg in enumerate(init.args):

@@ -30,7 +30,7 @@ from ..lang.dims import int_bindings
 from ..lang.ir import CellIR, OpNode
 from ..lang.ops import OPERATIONS
 from . import optimize
-from .initializers import real
+from .initializers import constant_value, real
 
 def flat_size(shape) -> int:
     """The number of entries of a value of `shape` (a scalar, `()`, has one)."""
@@ -79,7 +79,7 @@ class StepPlan:
         self.solver = G.header.solver
         step = G.header.step
         self.dt = float(env[step]) if isinstance(step, str) else (float(step) if step is not None else None)
-        self.constants = {n: real(env[n]) if rec.kind == "hparam" else real(rec.value)
+        self.constants = {n: real(env[n]) if rec.kind == "hparam" else constant_value(rec.value, env, dtype)
                           for n, rec in G.records() if rec.kind in ("hparam", "const")}
         self.frontier_shapes = [tuple(d.subst(known).value for d in G.shape(n)) for n in self.frontier]
         self.sizes = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G.of_kind("param")}

@@ -28,7 +28,7 @@ from ..lang.dims import int_bindings
 from ..lang.hparams import cell_env
 from . import PACKAGE
 from .cell import cell_weights, compile_cell, initial_value
-from .initializers import real
+from .initializers import constant_value, real
 from .interpret import Operands, apply_op, flat_size
 
 RETURNS = ("nodes", "last", "states")
@@ -68,7 +68,8 @@ class TreeLayer(keras.layers.Layer):
         self.operands = {n: G.operands(n) for n in G}
         self.per_child = {n for n in G if G.node(n).kind == "op" and G.node(n).per_child}
         self.batched = _batched(G, self.order)
-        self.constants = {n: real(self.env[n]) if rec.kind == "hparam" else real(rec.value)
+        self.constants = {n: real(self.env[n]) if rec.kind == "hparam"
+                          else constant_value(rec.value, self.env, self.compute_dtype)
                           for n, rec in G.records() if rec.kind in ("hparam", "const")}
 
     def build(self, input_shape):

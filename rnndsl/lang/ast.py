@@ -118,7 +118,26 @@ class UnaryOp:
     span: Span = _span()
 
 
-Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp]
+@dataclass(frozen=True)
+class Vector:
+    """`[0, 1, 0]`: a vector literal; its entries are numbers or numeric hyperparameters."""
+
+    items: tuple
+    span: Span = _span()
+
+    def written(self) -> str:
+        """The literal as written (entries: numbers, negated numbers and names; anything else is `?`)."""
+        def entry(item) -> str:
+            if isinstance(item, UnaryOp) and isinstance(item.operand, Number):
+                return item.op + entry(item.operand)
+            if isinstance(item, Name):
+                return item.id
+            return (item.text or str(item.value)) if isinstance(item, Number) else "?"
+
+        return "[" + ", ".join(entry(item) for item in self.items) + "]"
+
+
+Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp, Vector]
 
 
 # ---------------------------------------------------------------- declarations

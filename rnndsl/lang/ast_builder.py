@@ -208,6 +208,9 @@ class ASTBuilder(Transformer):
         value = int(text) if text.isdigit() and len(text) <= 19 else float(text)
         return A.Number(value, text, self.origin.token_span(tok))
 
+    def vector(self, meta, children):
+        return A.Vector(tuple(children), self._s(meta))
+
     def name(self, meta, children):
         return self._name(children[0])
 

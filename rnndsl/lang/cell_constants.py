@@ -29,7 +29,8 @@ class ConstantChecker(Reporter):
             self._named_call(init.name, init.args, init.span, INITIALIZERS, "initializer",
                              "not an initializer", [], "E0208")
         elif isinstance(init, A.ConstInit):
-            self.number(init.value)
+            self.value(init.value)
+            self._fits(init.value, decl.shape, decl.names[0].id)
         if decl.fit is not None:
             fit = decl.fit
             self._named_call(fit.name, fit.args, fit.span, FITS, "fit", "not a closed-form fit",
@@ -70,11 +71,52 @@ class ConstantChecker(Reporter):
             return
         self.error("expected a numeric constant", expr.span, label="not a constant", code="E0209")
 
+    def value(self, expr):
+        """A constant value: a number (see `number`), or a vector literal (see `vector`)."""
+        if isinstance(expr, A.Vector):
+            self.vector(expr)
+        else:
+            self.number(expr)
+
+    def vector(self, expr: A.Vector):
+        """`[1, -0.5, k]`: each entry a number, a negated number, or a numeric hyperparameter (so that the
+        vector is a constant of the graph, its entries known when it is lowered)."""
+        for item in expr.items:
+            if isinstance(item, A.UnaryOp) and item.op == "-" and isinstance(item.operand, A.Number):
+                continue
+            if isinstance(item, A.Name) and item.id in self.hparams:
+                self.number(item)
+                continue
+            if not isinstance(item, A.Number):
+                self.error("a vector's entries are numbers or numeric hyperparameters", item.span,
+                           label="not a number", code="E0209")
+
     def state_init(self, stmt: A.StateDecl):
         init = stmt.init
         if isinstance(init, A.Name) and init.id in self.params:
             return  # a learned initial state
-        self.number(init)
+        self.value(init)
+        self._fits(init, stmt.shape, stmt.name.id)
+
+    def _fits(self, init, shape, name: str):
+        """A vector literal as an initial value fills the last axis, of a size written as a number, each row
+        alike."""
+        if not isinstance(init, A.Vector):
+            return
+        size = len(init.items)
+        if shape is None:  # `state h = [3]`: a shape written with `=` is an initial value
+            self.error(f"`{name}` has no shape, and a vector literal initialises it", init.span,
+                       label="an initial value", code="E0302",
+                       notes=[f"a shape is written with `:`: `{name}: {init.written()}`; a vector initial value "
+                              f"needs a shape too: `{name}: [{size}] = {init.written()}`"])
+            return
+        last = shape.dims[-1] if shape.dims else None
+        if not (isinstance(last, A.Number) and isinstance(last.value, int)):
+            self.error(f"a vector of {size} entries initialises `{name}`, whose last axis must then be written as "
+                       f"the number {size}", (last or init).span, label="not a number", code="E0302")
+        elif last.value != size:
+            self.error(f"a vector of {size} entries initialises `{name}`, whose last axis has {last.value}",
+                       init.span, label=f"{size} entries", code="E0302")
 
     def solver(self, cell: A.Cell) -> tuple:
         """(solver name, step size) of a cell with `d/dt` equations: the step a float, or the name of the
@@ -144,3 +186,4 @@ class ConstantChecker(Reporter):
             if not (isinstance(given, int) and not isinstance(given, bool) and given > 0):
                 self.error(f"`{func}` takes a positive integer here", value.span,
                            label="expected an integer literal or int hyperparameter", code="E0209")
+

@@ -61,6 +61,9 @@ class EquationResolver(Reporter):
         if isinstance(expr, A.Call):
             self._call(expr, generator)
             return
+        if isinstance(expr, A.Vector):
+            self.constants.vector(expr)
+            return
         self.error("not an expression", expr.span, code="E0201")
 
     def _bare_name(self, expr: A.Name, generator):

@@ -133,6 +133,8 @@ def format_expr(e, tight: bool = False) -> str:
         if tight and not _makes_ddt(left, e.op, right):
             return f"{left}{e.op}{right}"
         return f"{left} {e.op} {right}"
+    if isinstance(e, A.Vector):
+        return "[" + ", ".join(format_expr(item, tight) for item in e.items) + "]"
     raise TypeError(f"fmt: not an expression: {type(e).__name__}")
 
 

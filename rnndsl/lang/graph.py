@@ -112,6 +112,9 @@ class _CellGraph:
         if isinstance(expr, A.Number):
             return _Read(self._new("#", ir.ConstNode(value=expr.value, span=expr.span,
                                                      label=expr.text or str(expr.value))))
+        if isinstance(expr, A.Vector):  # entries checked by resolve: numbers, -numbers, hyperparameters
+            entries = tuple(_constant(item) for item in expr.items)
+            return _Read(self._new("#", ir.ConstNode(value=entries, span=expr.span, label=expr.written())))
         if isinstance(expr, A.Name):
             name = expr.id
             if name in ("true", "false") and name not in cell.params:

@@ -20,6 +20,7 @@ from typing import Optional
 from . import ast as A
 from . import limits
 from .checks import dim_of
+from .dims import Dim
 from .dtypes import check_dtypes
 from .errors import ShapeError
 from .ir import CellIR, CellSignature, frozen_map
@@ -54,7 +55,8 @@ class CellInference:
             if rec.kind in ("input", "param", "value"):
                 self.shapes[node] = declared(rec.declared)
             elif rec.kind in ("hparam", "const"):
-                self.shapes[node] = ()
+                vector = rec.kind == "const" and isinstance(rec.value, tuple)
+                self.shapes[node] = (Dim.const(len(rec.value)),) if vector else ()
             else:
                 self.shapes[node] = ShapeVar()
         ops = G.of_kind("op")

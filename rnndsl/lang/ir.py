@@ -89,7 +89,8 @@ class HparamNode(Node):
 
 @dataclass(frozen=True, kw_only=True)
 class ConstNode(Node):
-    """A literal: a number, `true` or `false`."""
+    """A literal: a number, `true` or `false`; or a vector literal, a tuple of numbers and names of numeric
+    hyperparameters."""
 
     kind: ClassVar[str] = "const"
     value: object = 0
