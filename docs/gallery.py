@@ -353,6 +353,11 @@ SECTIONS = (
            "the memory by content (cosine similarity), interpolates with its previous weighting, shifts "
            "it circularly and sharpens it, then erases, adds and reads.",
            "graves2014", "collier2018"),
+        _e("NTMLSTM", "specs/std/ntm.rnn",
+           "An LSTM controller with a write head and a read head, each addressing the memory with its own "
+           "weighting: content, interpolation, circular shift and sharpening; the write head erases and adds, "
+           "then the read head reads.",
+           "graves2014", "collier2018"),
     ), other=True),
     Section("Differentiable neural computer (DNC)", (
         _e("DNC", "specs/std/dnc.rnn",

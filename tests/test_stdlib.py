@@ -31,7 +31,7 @@ def test_every_file_checks():
 
 def test_cells_rnn_imports_the_whole_library(library):
     assert set(library.cells) == {"ChildSumTreeLSTM", "CTRNN", "CTRNNEuler", "ESN", "ESNReadout", "Hopfield", "ContinuousHopfield", "BAM", "Elman", "GRU", "IndRNN",
-                                  "Jordan", "JordanSelf", "LSTM", "NTM", "PeepholeLSTM", "CoupledLSTM",
+                                  "Jordan", "JordanSelf", "LSTM", "NTM", "NTMLSTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
                                   "SecondOrder", "MTRNN", "RMLP", "Memristive", "BinaryTreeLSTM",
                                   "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC"}
@@ -58,6 +58,8 @@ EXPECTED = {
     "Memristive": {"states": {"w": "[units]"}, "outputs": {"w": "[units]"}},
     "NTM": {"states": {"ctrl": "[controller]", "w": "[slots]", "M": "[slots, width]", "r": "[width]"},
             "outputs": {"y": "[controller + width]"}},
+    "NTMLSTM": {"states": {"c": "[controller]", "h": "[controller]", "w_w": "[slots]", "w_r": "[slots]",
+                           "M": "[slots, width]", "r": "[width]"}, "outputs": {"y": "[controller + width]"}},
 }
 
 
