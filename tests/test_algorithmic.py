@@ -51,6 +51,24 @@ def test_repeat_copy_writes_the_copies_then_the_end_marker():
             for x in data.test.inputs[0]} == {6}
 
 
+def test_repeat_copy_of_several_problems_puts_them_one_after_another():
+    data = load("repeat_copy", {"bits": 4, "max_length": 3, "max_repeats": 2, "episodes": 3, "train": 30,
+                                "test": 0}, base=".", seed=5)
+    assert data.train.inputs[0].shape == (30, 3 * (3 + 2 + 2 * 3), 6)
+    counts = np.arange(1, 3)
+    for x, y, w in _examples(data.train):
+        start, done = 0, 0
+        while done < 3:
+            length = int(np.argmax(x[start:, 4]))  # this problem's delimiter, counted from its start
+            times = int(round(x[start + length, 5] * counts.std() + counts.mean()))
+            first, end = start + length + 1, start + length + 1 + times * length
+            np.testing.assert_array_equal(y[first:end, :4], np.tile(x[start:start + length, :4], (times, 1)))
+            assert y[end, 4] == 1 and w[first:end + 1].all() and not w[start:first].any()
+            start, done = end + 1, done + 1
+        assert not x[start:].any() and not w[start:].any() and y[:, 4].sum() == 3
+    assert "3 problems a sequence" in data.description
+
+
 def test_reversal_writes_the_symbols_back_in_reverse_order():
     args = {"symbols": 5, "min_length": 2, "max_length": 6, "train": 60, "test": 10, "test_min_length": 9,
             "test_max_length": 9}

@@ -198,7 +198,7 @@ def _reversal_args(args: dict) -> list:
 
 def _repeat_copy_args(args: dict) -> list:
     return _ranges_problems(args, ("length", "repeats")) or _copy_task_size(
-        args, lambda length, repeats: length + 2 + repeats * length)
+        args, lambda length, repeats: args["episodes"] * (length + 2 + repeats * length))
 
 
 _COPY_PARAMS = (Param("bits", "int", 8, "bits of each vector", minimum=1),
@@ -316,6 +316,7 @@ SIGNATURES: dict = {s.name: s for s in (
                *_COPY_PARAMS[3:],
                Param("test_min_repeats", "int", None, "the test's fewest copies (default: min_repeats)", minimum=1),
                Param("test_max_repeats", "int", None, "the test's most copies (default: max_repeats)", minimum=1),
+               Param("episodes", "int", 1, "problems one after another in each sequence", minimum=1),
                *_counts(10_000, 1_000), validate=_repeat_copy_args),
     _signature("python", Param("function", "str", REQUIRED,
                                "`module:function`: `function(rng, n)` of module.py beside the spec (a dotted module "

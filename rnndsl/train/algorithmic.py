@@ -48,35 +48,38 @@ def copy_bits_problem(rng: np.random.Generator, n: int, bits: int, lengths: tupl
 
 
 def repeat_copy_problem(rng: np.random.Generator, n: int, bits: int, lengths: tuple, repeats: tuple,
-                        normal: Optional[tuple] = None) -> Split:
-    """n repeat-copy examples: lengths in `lengths`, repeat counts in `repeats` (each (low, high)), padded
-    to the layout of the longest length and the most repeats.
+                        normal: Optional[tuple] = None, episodes: int = 1) -> Split:
+    """n repeat-copy examples: lengths in `lengths`, repeat counts in `repeats` (each (low, high)), each example
+    `episodes` problems one after another, padded at the end to the layout of the longest.
 
-    inputs float32 `(n, T, bits + 2)`, T = L_most + 1 + R_most * L_most + 1: the L vectors, then at step L
-    the delimiter (channel `bits`) and the repeat count on channel `bits + 1`, normalised to mean 0 and
-    variance 1 over the uniform counts of `normal` (the training range; `repeats` by default), as Graves
-    et al. present it; targets float32
-    `(n, T, bits + 1)`: R copies of the sequence from step L + 1, then the end marker (channel `bits`)
-    at step L + 1 + R L; sample weights 1 at those R L + 1 steps."""
+    One problem: the L vectors, then at step L the delimiter (channel `bits`) and the repeat count on channel
+    `bits + 1`, normalised to mean 0 and variance 1 over the uniform counts of `normal` (the training range;
+    `repeats` by default), as Graves et al. present it; then R copies of the sequence from step L + 1, and the
+    end marker (channel `bits`) at step L + 1 + R L: L + 2 + R L steps, the next problem's first vector right
+    after the end marker. inputs float32 `(n, T, bits + 2)` and targets `(n, T, bits + 1)`, T = `episodes` (L_most
+    + 2 + R_most L_most); sample weights 1 at the answers' steps (the copies and the end markers)."""
     longest, most_repeats = lengths[1], repeats[1]
-    steps = longest + 1 + most_repeats * longest + 1
+    steps = episodes * (longest + 2 + most_repeats * longest)
     low, high = normal or repeats
     counts = np.arange(low, high + 1)
     mean, std = counts.mean(), counts.std() or 1.0
     x = np.zeros((n, steps, bits + 2), "float32")
     y = np.zeros((n, steps, bits + 1), "float32")
     w = np.zeros((n, steps), "float32")
-    lengths_drawn = rng.integers(lengths[0], lengths[1] + 1, size=n)
-    repeats_drawn = rng.integers(repeats[0], repeats[1] + 1, size=n)
-    for i, (length, times) in enumerate(zip(lengths_drawn, repeats_drawn)):
-        seq = rng.integers(0, 2, size=(length, bits)).astype("float32")
-        x[i, :length, :bits] = seq
-        x[i, length, bits] = 1.0
-        x[i, length, bits + 1] = (times - mean) / std
-        first, end = length + 1, length + 1 + times * length
-        y[i, first:end, :bits] = np.tile(seq, (times, 1))
-        y[i, end, bits] = 1.0
-        w[i, first:end + 1] = 1.0
+    lengths_drawn = rng.integers(lengths[0], lengths[1] + 1, size=(n, episodes))
+    repeats_drawn = rng.integers(repeats[0], repeats[1] + 1, size=(n, episodes))
+    for i in range(n):
+        start = 0
+        for length, times in zip(lengths_drawn[i], repeats_drawn[i]):
+            seq = rng.integers(0, 2, size=(length, bits)).astype("float32")
+            x[i, start:start + length, :bits] = seq
+            x[i, start + length, bits] = 1.0
+            x[i, start + length, bits + 1] = (times - mean) / std
+            first, end = start + length + 1, start + length + 1 + times * length
+            y[i, first:end, :bits] = np.tile(seq, (times, 1))
+            y[i, end, bits] = 1.0
+            w[i, first:end + 1] = 1.0
+            start = end + 1
     return Split((x,), y, w)
 
 
@@ -106,20 +109,24 @@ def copy_bits(base: Path, seed: int, *, bits: int, min_length: int, max_length: 
 
 def repeat_copy(base: Path, seed: int, *, bits: int, min_length: int, max_length: int, min_repeats: int,
                 max_repeats: int, test_min_length: Optional[int], test_max_length: Optional[int],
-                test_min_repeats: Optional[int], test_max_repeats: Optional[int], train: int, test: int,
-                validation: int):
+                test_min_repeats: Optional[int], test_max_repeats: Optional[int], episodes: int, train: int,
+                test: int, validation: int):
     """The repeat copy task (Graves et al. 2014, section 4.2): a sequence of `bits`-bit vectors and, at
     the delimiter, how many times to write it back (`min_repeats` to `max_repeats`, normalised); the
     network writes the copies one after another and then an end marker. Targets are bits
-    (`loss = binary_cross_entropy`); the test split may draw lengths and counts from ranges of its own
-    (see `repeat_copy_problem` for the layout)."""
+    (`loss = binary_cross_entropy`); the test split may draw lengths and counts from ranges of its own.
+    With `episodes` > 1 each sequence holds that many problems one after another: a memory smaller than all
+    that a sequence writes must free slots and use them again (see `repeat_copy_problem` for the layout)."""
     rng = np.random.default_rng(seed)
     lengths = _ranges(min_length, max_length, test_min_length, test_max_length)
     counts = _ranges(min_repeats, max_repeats, test_min_repeats, test_max_repeats)
     # the count is normalised by the training range in every split: an input means the same everywhere
-    made = {name: repeat_copy_problem(rng, k, bits, lengths[name], counts[name], normal=counts["train"])
+    made = {name: repeat_copy_problem(rng, k, bits, lengths[name], counts[name], normal=counts["train"],
+                                      episodes=episodes)
             for name, k in draw_order(train, test, validation)}
     task = f"repeat copy of {bits}-bit vectors, lengths {min_length}-{max_length}, {min_repeats}-{max_repeats} times"
+    if episodes > 1:
+        task += f", {episodes} problems a sequence"
     return generated_data(made, task, "sequences")
 
 
