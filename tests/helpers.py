@@ -79,3 +79,47 @@ def train_without_nan(model, x, y, loss, optimizer, steps: int = 200) -> list:
     assert np.isfinite(losses).all()
     assert all(np.isfinite(v.numpy()).all() for v in model.weights)
     return losses
+
+
+def float64_layer(path, cell: str, inputs: int, sizes: dict, seed: int, draw=None):
+    """The lowered cell `cell` of the spec file `path` as a GeneratedRNN in float64, its trainable weights drawn
+    from normal(0, 0.6) (or `draw(name, shape, rng)` where that gives an array); (layer, weights by name)."""
+    import numpy as np
+
+    import rnndsl
+    from rnndsl.keras.cell import GeneratedCell, GeneratedRNN, cell_source
+
+    program = rnndsl.load(path)
+    made = GeneratedCell(cell_source(program, cell), cell, inputs, sizes, dtype="float64")
+    layer = GeneratedRNN(made, return_sequences=True, dtype="float64")
+    layer.build((None, None, inputs))
+    rng = np.random.default_rng(seed)
+    for name, w in made.weights_by_name.items():
+        if w.trainable:
+            value = draw(name, w.shape, rng) if draw is not None else None
+            w.assign(value if value is not None else rng.normal(scale=0.6, size=w.shape))
+    return layer, made.weights_by_name
+
+
+def gradient_matches_reference(layer, weights: dict, xs, reference, seed: int, every_weight: bool = False):
+    """The gradient of sum(layer(xs) * R), R random, with respect to every trainable weight equals central
+    differences of the same loss over `reference(params, x)` (one sequence `(steps, in)` -> `(steps, out)`),
+    to rtol 1e-5; `every_weight`: each weight must also reach the loss."""
+    import numpy as np
+    import tensorflow as tf
+
+    trained = {n: w for n, w in weights.items() if w.trainable}
+    R = np.random.default_rng(seed).normal(size=tuple(layer(xs).shape))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(xs) * R)
+    got = dict(zip(trained, tape.gradient(loss, list(trained.values()))))
+    params = {n: np.array(w.numpy()) for n, w in weights.items()}  # 0-d arrays: changed in place
+
+    def loss_of():
+        return float(sum((reference(params, xs[b]) * R[b]).sum() for b in range(len(xs))))
+
+    for name in trained:
+        want = central_differences(loss_of, params[name], 1e-6)
+        if every_weight:
+            assert np.abs(want).max() > 1e-6, name
+        np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-8, err_msg=name)

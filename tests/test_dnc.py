@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import central_differences, train_without_nan
+from helpers import float64_layer, gradient_matches_reference, train_without_nan
 import rnndsl
 
 tf = pytest.importorskip("tensorflow")
@@ -87,17 +87,7 @@ def dnc(p, xs):
 
 def _layer(seed: int):
     """The lowered cell in float64 with random weights (the fixed ones kept), and its weights by name."""
-    from rnndsl.keras.cell import GeneratedCell, GeneratedRNN, cell_source
-
-    program = rnndsl.load(STD / "dnc.rnn")
-    cell = GeneratedCell(cell_source(program, "DNC"), "DNC", INPUTS, SIZES, dtype="float64")
-    layer = GeneratedRNN(cell, return_sequences=True, dtype="float64")
-    layer.build((None, None, INPUTS))
-    rng = np.random.default_rng(seed)
-    for name, w in cell.weights_by_name.items():
-        if w.trainable:
-            w.assign(rng.normal(scale=0.6, size=w.shape))
-    return layer, cell.weights_by_name
+    return float64_layer(STD / "dnc.rnn", "DNC", INPUTS, SIZES, seed)
 
 
 def _xs(seed: int) -> np.ndarray:
@@ -115,20 +105,7 @@ def test_the_memory_is_the_paper_s_at_every_step():
 
 def test_the_gradient_is_the_paper_s():
     layer, weights = _layer(2)
-    xs = _xs(3)
-    R = np.random.default_rng(4).normal(size=(BATCH, STEPS, SIZES["out"]))
-    trained = {n: w for n, w in weights.items() if w.trainable}
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(xs) * R)
-    got = dict(zip(trained, tape.gradient(loss, list(trained.values()))))
-    params = {n: np.array(w.numpy()) for n, w in weights.items()}  # 0-d arrays: changed in place
-
-    def loss_of():
-        return float(sum((dnc(params, xs[b]) * R[b]).sum() for b in range(BATCH)))
-
-    for name in trained:
-        want = central_differences(loss_of, params[name], 1e-6)
-        np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-8, err_msg=name)
+    gradient_matches_reference(layer, weights, _xs(3), dnc, seed=4)
 
 
 def test_trains_200_steps_from_adversarial_starts_without_nan():

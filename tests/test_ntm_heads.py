@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import central_differences, train_without_nan
+from helpers import float64_layer, gradient_matches_reference, train_without_nan
 import rnndsl
 
 tf = pytest.importorskip("tensorflow")
@@ -103,22 +103,16 @@ def ntm(p, xs):
     return np.stack(ys)
 
 
+def _start_weighting(name, shape, rng):
+    """A start weighting drawn positive (the paper's powers need w > 0); other weights as the helper draws them."""
+    return rng.uniform(0.05, 1.0, size=shape) if name.startswith("w0_") else None
+
+
 def _layer(seed: int):
     """The lowered cell in float64 with random weights (start weightings positive), and its weights by name."""
-    from rnndsl.keras.cell import GeneratedCell, GeneratedRNN, cell_source
-
-    program = rnndsl.load(STD / "ntm.rnn")
-    cell = GeneratedCell(cell_source(program, "NTMLSTM"), "NTMLSTM", INPUTS, SIZES, dtype="float64")
-    layer = GeneratedRNN(cell, return_sequences=True, dtype="float64")
-    layer.build((None, None, INPUTS))
-    rng = np.random.default_rng(seed)
-    for name, w in cell.weights_by_name.items():
-        assert w.trainable, name  # no fixed weights in this cell
-        if name.startswith("w0_"):
-            w.assign(rng.uniform(0.05, 1.0, size=w.shape))  # a weighting: the paper's powers need w > 0
-        else:
-            w.assign(rng.normal(scale=0.6, size=w.shape))
-    return layer, cell.weights_by_name
+    layer, weights = float64_layer(STD / "ntm.rnn", "NTMLSTM", INPUTS, SIZES, seed, draw=_start_weighting)
+    assert all(w.trainable for w in weights.values())  # no fixed weights in this cell
+    return layer, weights
 
 
 def _xs(seed: int) -> np.ndarray:
@@ -149,20 +143,7 @@ def test_the_memory_is_the_paper_s_at_every_step():
 
 def test_the_gradient_is_the_paper_s():
     layer, weights = _layer(2)
-    xs = _xs(3)
-    R = np.random.default_rng(4).normal(size=(BATCH, STEPS, SIZES["controller"] + SIZES["width"]))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(xs) * R)
-    got = dict(zip(weights, tape.gradient(loss, list(weights.values()))))
-    params = {n: np.array(w.numpy()) for n, w in weights.items()}  # 0-d arrays: changed in place
-
-    def loss_of():
-        return float(sum((ntm(params, xs[b]) * R[b]).sum() for b in range(BATCH)))
-
-    for name in weights:
-        want = central_differences(loss_of, params[name], 1e-6)
-        assert np.abs(want).max() > 1e-6, name  # every weight reaches the loss
-        np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-8, err_msg=name)
+    gradient_matches_reference(layer, weights, _xs(3), ntm, seed=4, every_weight=True)
 
 
 def test_trains_200_steps_from_adversarial_starts_without_nan():
