@@ -9,6 +9,9 @@ each trained by its train block as `rnndsl train` runs it (rnndsl.train.run.run)
   sequences.
 - Sequence reversal with the neural stack (Grefenstette et al. 2015): trained on 8 to 64 symbols, the
   whole-sequence accuracy on 65 to 128 must be at least 0.95; an LSTM trained the same way is reported.
+- The DNC (Graves et al. 2016) on repeat copy, four problems a sequence with a memory of 8 slots, fewer than
+  a sequence writes: under 1 wrong bit per sequence, and slots freed and then used again; a figure of the
+  usage over one test sequence is drawn (dnc-usage.png beside $RNNDSL_REPRO_RESULTS).
 
 docs/reproductions.md records the figures reached.
 """
@@ -76,3 +79,62 @@ def test_neural_stack_reverses_longer_sequences_than_it_saw(tmp_path):
             lstm_64=round(lstm.metrics["test"]["sequence_accuracy"], 4),
             lstm_64_symbols=round(lstm.metrics["test"]["accuracy"], 4), lstm_seconds=round(lstm.seconds, 1))
     assert accuracy >= 0.95
+
+
+def _usage(model, test, path) -> dict:
+    """Draw the DNC's write weighting and usage of each slot over the steps of the first test sequence (two
+    heat maps, slots down, steps across, the ends of problems dashed) to `path`; and count, over the test
+    sequences, those that write more vectors than there are slots, the slots written (a write weighting
+    above 0.3) in two problems or more of their sequence, and the steps at which a slot's usage falls by more
+    than 0.1 (the free gates at work)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnndsl.keras.cell import observer
+
+    layer = next(layer for layer in model.layers if type(layer).__name__ == "GeneratedRNN")
+    values = np.asarray(observer(layer, ["use", "w_w"])(test.inputs[0]))
+    slots = values.shape[-1] // 2
+    use, write = values[..., :slots], values[..., slots:]
+    ends = test.targets[..., -1]  # the end markers: a problem answered
+    steps = int(test.sample_weight[0].nonzero()[0].max()) + 1
+    fig, axes = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True)
+    for ax, data, title in ((axes[0], write[0, :steps].T, "write weighting w_w"), (axes[1], use[0, :steps].T, "usage")):
+        ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_ylabel("slot")
+        ax.set_title(title, fontsize=10)
+        for end in np.nonzero(ends[0, :steps])[0]:
+            ax.axvline(end + 0.5, color="white", linewidth=0.8, linestyle="--")
+    axes[1].set_xlabel("step (dashed: the end of a problem)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    reused = 0
+    for sequence_write, sequence_ends in zip(write, ends):
+        problem = np.concatenate([[0], np.cumsum(sequence_ends)[:-1]])  # the problem each step belongs to
+        reused += sum(len(set(problem[sequence_write[:, slot] > 0.3])) > 1 for slot in range(slots))
+    written = (test.inputs[0][..., :-2].any(axis=-1) & (test.inputs[0][..., -2] == 0)).sum(axis=1)
+    return {"sequences": len(use), "more_vectors_than_slots": int((written > slots).sum()),
+            "slots_written_in_two_problems": int(reused), "usage_drops": int((np.diff(use, axis=1) < -0.1).sum())}
+
+
+def test_dnc_frees_and_reuses_memory_in_repeat_copy(tmp_path):
+    import os
+
+    started = time.perf_counter()
+    dnc, plan = _train("RepeatDNC", tmp_path)
+    at = dnc.metrics["test"]["wrong_bits"]
+    from rnndsl.train import sources as data
+
+    test = data.load(plan.data.name, plan.data.args, base=EXAMPLES, seed=plan.seed).test
+    results = os.environ.get("RNNDSL_REPRO_RESULTS")
+    figure = (Path(results).parent if results else tmp_path) / "dnc-usage.png"
+    counts = _usage(dnc.model, test, figure)
+    _record("repeat copy, 4 problems a sequence, 8 slots: DNC(64)", "wrong bits per sequence", at, "< 1",
+            plan.seed, started, dnc_seconds=round(dnc.seconds, 1), figure=str(figure), **counts)
+    assert at < 1
+    # the memory is smaller than all some sequences write: slots are freed and written again
+    assert counts["more_vectors_than_slots"] > 0
+    assert counts["usage_drops"] > 0 and counts["slots_written_in_two_problems"] > 0
