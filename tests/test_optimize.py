@@ -119,6 +119,38 @@ def test_dot_products_with_parameter_vectors_join_a_sibling_group():
     assert not optimize.plans_for_xla(rnndsl.load(STD / "lstm.rnn").graph("LSTM"))
 
 
+def test_matmuls_of_one_sum_are_stacked():
+    """`W_x @ x[t] + W_r @ r[t-1] + W_h @ h[t-1]`: the input's matmul is hoisted; the two of loop values become
+    one matmul of the parameters side by side by the vectors one after the other."""
+    G = optimize.cse(rnndsl.load("""
+        cell C(n: int, m: int) {
+            input x: [n]
+            param W_x: [n, n]
+            param W_r: [n, m]
+            param W_h, U: [n, n]
+            param V: [m, n]
+            h[t] = tanh(W_x @ x[t] + W_r @ r[t-1] + W_h @ h[t-1])
+            r[t] = V @ h[t]
+            g[t] = U @ h[t-1]
+            y[t] = h[t] + 2 * g[t]
+            output y
+        }
+    """).graph("C"))
+    stacked = optimize.stacked_sums(G, optimize.loop_split(G))
+    matmuls = {n: [u for u, _ in stacked.operands(n)] for n in stacked.of_kind("op")
+               if stacked.node(n).op == "matmul"}
+    joined = [m for m, (p, v) in matmuls.items() if p.endswith(".params")]
+    (m,) = joined
+    params, vectors = matmuls[m]
+    pairs = list(zip([u for u, _ in stacked.operands(params)],
+                     [(u, use.delay) for u, use in stacked.operands(vectors)]))
+    assert sorted(pairs) == [("W_h", ("h", 1)), ("W_r", ("r", 1))]  # each parameter with its own vector
+    assert stacked.shape(params)[1] == stacked.shape("W_r")[1] + stacked.shape("W_h")[1]
+    assert sum(stacked.node(n).op == "matmul" for n in stacked.of_kind("op")) == \
+        sum(G.node(n).op == "matmul" for n in G.of_kind("op")) - 1  # U @ h[t-1] is in no sum with another
+    assert sorted(G) != sorted(stacked) and "W_r" in G  # `G` itself is left as it is
+
+
 def test_fusion_and_hoisting_policies():
     assert optimize.choose_fusion("auto", accelerator=True) and not optimize.choose_fusion("auto", accelerator=False)
     assert optimize.choose_fusion("always", accelerator=False) and not optimize.choose_fusion("never", accelerator=True)

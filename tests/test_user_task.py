@@ -126,4 +126,5 @@ def test_an_error_on_import_names_the_line(tmp_path):
                                       "tasks:", "tasks:a-b"])
 def test_the_name_is_module_colon_function(function):
     text = diagnostics(SPEC.replace("tasks:reversal", function))
-    assert "error[E0806]: `python`: `function` names a function of a Python file beside the spec as `module:function`" in text
+    assert ("error[E0806]: `python`: `function` names a function of a Python file beside the spec as "
+            "`module:function`") in text

@@ -150,8 +150,9 @@ class GeneratedRNN(keras.layers.RNN):
         frontier = plan.precompute(self.cell, sequences)
         if initial_state is not None:
             initial_state = self.cell.flat_states(initial_state)
-        # The weights, read once here rather than at every step, and the loop's stacked sibling matrices.
-        plan.loop_weights = plan.weights(self.cell)
+        # The weights, read once here rather than at every step (with what the loop computes from them
+        # alone), and the loop's stacked sibling matrices.
+        plan.loop_weights = plan.loop_values(self.cell)
         plan.loop_stacks = plan.stacks(plan.loop_weights, plan.step_groups)
         try:
             result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)

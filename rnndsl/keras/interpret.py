@@ -55,10 +55,13 @@ class StepPlan:
         self.env = env
         known = int_bindings(env)
         split = optimize.loop_split(G, outputs)
-        sizes = {n: flat_size([d.subst(known).value for d in G.shape(n)])
-                 for n in set(split.frontier) | set(G.signature.inputs)}
         # a cell with a memory trains under XLA (optimize.plans_for_xla): planned as for an accelerator
         fast_launches = accelerator() or optimize.plans_for_xla(G)
+        if fast_launches and optimize.choose_fusion(fuse, accelerator=True):
+            self.G = G = optimize.stacked_sums(G, split)  # fewer, larger matmuls in the loop
+            split = optimize.loop_split(G, outputs)
+        sizes = {n: flat_size([d.subst(known).value for d in G.shape(n)])
+                 for n in set(split.frontier) | set(G.signature.inputs)}
         split = optimize.choose_split(G, split, sizes, hoist, accelerator=fast_launches)
         self.order, self.step_order, self.frontier = list(split.order), list(split.step_order), list(split.frontier)
         self.batched = split.batched
@@ -69,8 +72,12 @@ class StepPlan:
         self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
         self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
         self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
+        # What the loop computes from weights and constants alone (`concat(W_r, W_h)` of a stacked sum)
+        self.invariants = [n for n in self.step_order if not self.batched.get(n, True)
+                           and G.node(n).kind in ("op", "value")]
         # While a GeneratedRNN runs the loop: the weights read once before it (a read inside the loop is
-        # one per step, and the backward pass keeps each step's copy), and the step groups' stacked matrices.
+        # one per step, and the backward pass keeps each step's copy) with the invariants computed from
+        # them, and the step groups' stacked matrices.
         self.loop_weights = None
         self.loop_stacks = None
         self.operands = {n: G.operands(n) for n in G}
@@ -122,6 +129,15 @@ class StepPlan:
                  for p, dot in zip(group.params, group.dots)]
         parts = tf.split(y, sizes, axis=-1)
         return {n: part[..., 0] if dot else part for n, part, dot in zip(group.nodes, parts, group.dots)}
+
+    def loop_values(self, cell) -> dict:
+        """What the loop reads that is the same at every step: the weights, read once, and the invariants
+        computed from them once."""
+        weights = self.weights(cell)
+        if not self.invariants:
+            return weights
+        found = self.evaluate(weights, {}, {}, self.invariants)
+        return {**weights, **{n: found[n] for n in self.invariants}}
 
     @staticmethod
     def weights(cell) -> dict:
@@ -206,6 +222,8 @@ class StepPlan:
             return env[u]
 
         for n in nodes:
+            if n in env:  # an invariant, computed before the loop
+                continue
             rec = G.node(n)
             if n in self.group_of:
                 if n not in env:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from ..lang.ir import CellIR
+from ..lang.ir import CellIR, OpNode, Use, frozen_map
 
 
 def instantaneous_order(G: CellIR) -> list:
@@ -116,6 +116,81 @@ def loop_split(G: CellIR, observed=()) -> LoopSplit:
             loop.add(n)
     return LoopSplit(batched, hoisted, tuple(frontier), tuple(order), tuple(n for n in order if n in loop),
                      tuple(n for n in order if n in before))
+
+
+def stacked_sums(G: CellIR, split: LoopSplit) -> CellIR:
+    """A copy of `G` in which the matmuls of one sum that multiply loop values by parameters, `W_r @ r[t-1] +
+    W_h @ h[t-1]`, are one matmul: `concat(W_r, W_h) @ concat(r[t-1], h[t-1])` (the parameters side by side,
+    their vectors one after the other). Each matmul must be an operand of the sum alone, its parameter a
+    matrix of as many rows as the others', its vector batched and not hoisted (`split`, of `G`); the sum is a
+    tree of `add`s. One of the matmuls takes the stacked operands; each other one goes with its `add`, whose
+    users read the add's other operand instead (where that is read at no delay)."""
+    G = G.copy()
+    for root in [n for n in instantaneous_order(G) if _is_sum_root(G, n)]:
+        if root not in G:  # an add that an earlier stacking made redundant
+            continue
+        members = []
+        for parent, leaf, other in _sum_leaves(G, root):
+            rec = G.node(leaf)
+            if rec.kind != "op" or rec.op != "matmul" or leaf in split.hoisted or G.out_degree(leaf) != 1:
+                continue
+            (p, use_p), (v, use_v) = G.operands(leaf)
+            if (G.node(p).kind == "param" and len(G.shape(p)) == 2 and use_p.delay == 0 and len(G.shape(v)) == 1
+                    and split.batched.get(v, True) and not use_v.child and (parent is None or other is not None)):
+                members.append((parent, leaf, other, p, v, use_v))
+        rows = {}
+        for m in members:
+            rows.setdefault(G.shape(m[3])[0], []).append(m)
+        for group in (g for g in rows.values() if len(g) > 1):
+            _stack(G, group)
+    return G
+
+
+def _is_sum_root(G: CellIR, n) -> bool:
+    """An `add` that is not itself the only user-facing operand of another `add`."""
+    rec = G.node(n)
+    if rec.kind != "op" or rec.op != "add":
+        return False
+    users = G.users(n)
+    return not (len(users) == 1 and G.node(users[0][0]).kind == "op" and G.node(users[0][0]).op == "add"
+                and users[0][1].delay == 0)
+
+
+def _sum_leaves(G: CellIR, root) -> list:
+    """[(its add, leaf, the add's other operand if that is read at no delay)] of the add tree under `root`."""
+    leaves, todo = [], [root]
+    while todo:
+        add = todo.pop()
+        operands = G.operands(add)
+        for i, (u, use) in enumerate(operands):
+            inner = G.node(u)
+            if use.delay == 0 and inner.kind == "op" and inner.op == "add" and G.out_degree(u) == 1:
+                todo.append(u)
+            elif use.delay == 0:
+                other, other_use = operands[1 - i] if len(operands) == 2 else (None, None)
+                leaves.append((add, u, other if other_use is not None and other_use.delay == 0 else None))
+    return leaves
+
+
+def _stack(G: CellIR, group: list) -> None:
+    """Make the first matmul of `group` the stacked one; drop the others with their adds."""
+    first = group[0][1]
+    span = G.node(first).span
+    stacked, joined = f"{first}.params", f"{first}.operands"
+    cols = sum((G.shape(m[3])[1] for m in group[1:]), G.shape(group[0][3])[1])
+    G.add(stacked, OpNode(op="concat", span=span, label="concat", attrs=frozen_map({"axis": -1}),
+                          shape=(G.shape(group[0][3])[0], cols), dtype="float"))
+    G.add(joined, OpNode(op="concat", span=span, label="concat", attrs=frozen_map({"axis": -1}),
+                         shape=(cols,), dtype="float"))
+    for i, (_, _, _, p, v, use_v) in enumerate(group):
+        G.connect(p, stacked, Use(arg=i, span=span))
+        G.connect(v, joined, Use(arg=i, span=span, delay=use_v.delay))
+    G.remove_edges_from([(u, first) for u, _ in G.operands(first)])
+    G.connect(stacked, first, Use(arg=0, span=span))
+    G.connect(joined, first, Use(arg=1, span=span))
+    for add, leaf, other, *_ in group[1:]:
+        _redirect(G, add, other)
+        G.remove_node(leaf)
 
 
 HOIST_POLICIES = ("auto", "always", "never")
@@ -218,7 +293,7 @@ def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
     # make a group of their own (rows)
     for key in [k for k in groups if len(k) == 2]:
         dots = groups.pop(key)
-        home = key + (True,) if key + (True,) in groups else key + (False,) if key + (False,) in groups else key + (True,)
+        home = key + (False,) if key + (False,) in groups and key + (True,) not in groups else key + (True,)
         groups.setdefault(home, []).extend(dots)
     return [SiblingGroup(tuple(n for n, _, _ in members), tuple(p for _, p, _ in members), key[:2], key[2],
                          tuple(d for _, _, d in members))

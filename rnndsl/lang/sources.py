@@ -24,7 +24,8 @@ from typing import Callable, Optional, Sequence
 from .errors import did_you_mean
 
 __all__ = [
-    "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "CURRICULUM", "INT_MAX", "bind", "check_args", "complete",
+    "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "CURRICULUM", "INT_MAX", "bind", "check_args",
+    "complete",
     "value_problem", "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
 ]
 
