@@ -11,7 +11,8 @@ and 20 target steps, 1,000 target tokens): the spec's EncoderDecoder against the
 hand-written with Keras layers (the encoder's states into the decoder, keras.layers.Attention).
 Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded), and the tree
 benchmark of bench/trees.py: the Child-Sum Tree-LSTM on 64 trees of 15 to 25 nodes, lowered, against
-eager TensorFlow node by node and a level-by-level implementation written by hand.
+eager TensorFlow node by node and a level-by-level implementation written by hand; and the memory
+benchmark of bench/memory.py: the NTM and the DNC, generated and written by hand, with and without XLA.
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
 """
@@ -34,6 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
+import memory  # noqa: E402 -- bench/memory.py, beside this file
 import trees  # noqa: E402 -- bench/trees.py, beside this file
 
 tf.get_logger().setLevel("ERROR")  # train_on_batch on several models in turn warns of retracing; it is expected
@@ -122,10 +124,10 @@ def _hand_seq2seq() -> keras.Model:
     """The same encoder-decoder as a Keras user writes it: LSTM states into the decoder, Luong's
     dot attention (keras.layers.Attention), tanh(W_c [context; output]), a softmax layer."""
     source, target = keras.Input((None, INPUTS)), keras.Input((None,), dtype="int32")
-    memory, h, c = keras.layers.LSTM(UNITS, return_sequences=True, return_state=True)(source)
+    encoded, h, c = keras.layers.LSTM(UNITS, return_sequences=True, return_state=True)(source)
     outputs = keras.layers.LSTM(UNITS, return_sequences=True)(keras.layers.Embedding(VOCAB, INPUTS)(target),
                                                                 initial_state=[h, c])
-    context = keras.layers.Attention()([outputs, memory])
+    context = keras.layers.Attention()([outputs, encoded])
     combined = keras.layers.Dense(UNITS, activation="tanh", use_bias=False)(
         keras.layers.Concatenate()([context, outputs]))
     model = keras.Model([source, target], keras.layers.Dense(VOCAB, activation="softmax")(combined))
@@ -190,6 +192,9 @@ def main() -> None:
     tree_loss = trees.same_loss()
     tree_times = trees.times(args.repeats)
     times.update(tree_times)
+    memory_checks = {kind: memory.differences(kind) for kind in ("ntm", "dnc")}
+    memory_times = {name: ms / 1000 for name, ms in memory.times(args.repeats).items()}
+    times.update(memory_times)
     ratios = {
         "fused spec LSTM / keras.layers.LSTM": times["spec LSTM, fused"] / times["keras.layers.LSTM"],
         "generated spec LSTM / hand-written cell": times["spec LSTM, generated"] / times["hand-written Keras LSTM cell"],
@@ -201,6 +206,7 @@ def main() -> None:
             times["spec ChildSumTreeLSTM, tree layer"] / times["hand-written TensorFlow, level by level"],
         "eager node by node / spec tree layer":
             times["eager TensorFlow, node by node"] / times["spec ChildSumTreeLSTM, tree layer"],
+        **memory.ratios({name: t * 1000 for name, t in memory_times.items()}),
     }
     lines = [f"# Benchmarks ({date.today().isoformat()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
@@ -212,7 +218,14 @@ def main() -> None:
              f"Trees: the Child-Sum Tree-LSTM, {trees.TREES} trees of {trees.LOW} to {trees.HIGH} nodes, "
              f"{trees.FEATURES} features a node, {trees.UNITS} units, the root through Dense(1), MSE, Adam "
              f"(bench/trees.py); the eager one node by node, median of 3 steps. The three ways' losses on one "
-             f"batch agree within {tree_loss:.1e}.", "",
+             f"batch agree within {tree_loss:.1e}.",
+             f"Memory (bench/memory.py): the NTM of examples/memory.rnn (controller {memory.NTM['controller']}, "
+             f"{memory.NTM['slots']} slots of {memory.NTM['width']}; batch {memory.BATCH}, {memory.NTM_STEPS} steps) "
+             f"and a DNC ({memory.DNC['units']} units, {memory.DNC['slots']} slots of {memory.DNC['width']}; "
+             f"{memory.DNC_STEPS} steps), generated and written by hand as Keras cells, each compiled without and "
+             f"with XLA; with the same weights on one batch their losses differ by "
+             f"{memory_checks['ntm'][0]:.1e} (NTM) and {memory_checks['dnc'][0]:.1e} (DNC), their gradients by at "
+             f"most {max(memory_checks['ntm'][2], memory_checks['dnc'][2]):.1e}.", "",
              "| model | median step (ms) |", "| --- | --- |"]
     lines += [f"| {name} | {t * 1000:.1f} |" for name, t in times.items()]
     lines += ["", "| ratio | value |", "| --- | --- |"]
