@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from helpers import data_error, diagnostics
 from rnndsl.train.sources import load

@@ -261,7 +261,7 @@ def _hopfield_recalled(patterns: int, schedule: str, seed: int, units: int = 200
 
 def test_hopfield_capacity():
     """200 units: 10 patterns (0.05 N) all recalled exactly from 10% flipped bits; 40 (0.2 N) mostly not."""
-    started, seed, units = time.perf_counter(), 0, 200
+    started, seed = time.perf_counter(), 0
     below = {s: _hopfield_recalled(10, s, seed) for s in ("async", "sync")}
     above = {s: _hopfield_recalled(40, s, seed) for s in ("async", "sync")}
     _record("Hopfield, N=200, 10% flipped bits", "patterns recalled exactly at 0.05 N (of 10)",

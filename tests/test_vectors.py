@@ -62,7 +62,12 @@ def test_what_a_vector_may_hold_and_fill(line, message):
     assert message in diagnostics(SPEC.replace("param c: [3] = [1, -2, k] fixed", line))
 
 
-def test_a_shape_written_with_equals_is_told_apart():
-    text = diagnostics(SPEC.replace("state h: [3] = [0.5, 0, 0]", "state h = [3]"))
-    assert "error[E0302]: `h` has no shape, and a vector literal initialises it" in text
-    assert "= note: a shape is written with `:`: `h: [3]`" in text
+@pytest.mark.parametrize("declared, written", [
+    ("state h: [3] = [0.5, 0, 0]", "state h = [3]"),
+    ("param c: [3] = [1, -2, k] fixed", "param c = [3]"),
+])
+def test_a_shape_written_with_equals_is_told_apart(declared, written):
+    name = written.split()[1]
+    text = diagnostics(SPEC.replace(declared, written))
+    assert f"error[E0302]: `{name}` has no shape, and a vector literal initialises it" in text
+    assert f"= note: a shape is written with `:`: `{name}: [3]`" in text

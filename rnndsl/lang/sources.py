@@ -15,18 +15,18 @@ Plain Python: nothing here reads a file or imports NumPy.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from .errors import did_you_mean
+from .wording import count, show, split_names
 
 __all__ = [
     "REQUIRED", "Param", "Signature", "SIGNATURES", "GENERATED", "CURRICULUM", "INT_MAX", "bind", "check_args",
     "complete",
-    "value_problem", "path_problem", "finite", "one_line", "cut", "count", "show", "split_names",
+    "value_problem", "path_problem", "finite",
 ]
 
 INT_MAX = 2 ** 31 - 1  # the largest batch, epoch count or seed, and a data source's largest count
@@ -38,30 +38,6 @@ def finite(v) -> bool:
         return math.isfinite(v)
     except OverflowError:
         return False
-
-
-# ================================================================ how messages quote values
-
-
-def one_line(message) -> str:
-    """`message` on one line: every run of white space one space."""
-    return " ".join(str(message).split())
-
-
-def cut(text, width: int = 20) -> str:
-    """A cell of a file as a message quotes it: one line, printable, at most `width` characters."""
-    text = "".join(c if c.isprintable() else "?" for c in one_line(text))
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def count(n: int, what: str) -> str:
-    """`n` things: "1 pair", "3 pairs"."""
-    return f"{n} {what}{'s' * (n != 1)}"
-
-
-def split_names(listed: str) -> list:
-    """The names of a comma-separated list (array names, file paths), each stripped."""
-    return [s.strip() for s in listed.split(",")]
 
 
 # ================================================================ arguments
@@ -485,15 +461,6 @@ def value_problem(p: Param, value) -> Optional[str]:
         paths = split_names(value) if p.file == "paths" else [value]
         return next((problem for problem in map(path_problem, paths) if problem), None)
     return None
-
-
-def show(value) -> str:
-    """A value as a spec writes it (a number of many digits cut short)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return cut(repr(value), 24)
 
 
 PATH_RULE = ("a data path is relative to the spec's folder and stays inside it: put the data in or under "

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import cut
+from ..lang.wording import cut
 from .containers import Split
 
 __all__ = ["check_split", "check_numbers", "check_weight", "numbers_only", "check_fits", "hold_out"]

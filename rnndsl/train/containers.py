@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import cut
+from ..lang.wording import cut
 from .files import read_text
 
 __all__ = ["Split", "Vocabulary", "Data", "SPECIALS", "PAD", "UNK", "START", "END", "teacher_forced", "padded"]

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import count, cut, one_line, path_problem
+from ..lang.sources import path_problem
+from ..lang.wording import count, cut, one_line
 
 __all__ = ["MAX_TEXT_BYTES", "MAX_ARRAY_BYTES", "FileError", "WrongFormat", "Archive", "data_file", "read_text",
            "text_lines", "json_lines",

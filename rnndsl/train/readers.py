@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import count, cut, one_line, split_names
+from ..lang.wording import count, cut, one_line, split_names
 from .checks import check_numbers, check_weight, numbers_only
 from .containers import Data, Split
 from .files import data_file, open_arrays, read_text

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..lang.errors import DataError
-from ..lang.sources import SIGNATURES, Param, check_args, complete, one_line
+from ..lang.sources import SIGNATURES, Param, check_args, complete
+from ..lang.wording import one_line
 from .checks import check_split
 from .containers import Data
 from .algorithmic import ALGORITHMIC

@@ -15,7 +15,8 @@ from typing import Optional
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import INT_MAX, count, cut
+from ..lang.sources import INT_MAX
+from ..lang.wording import count, cut
 from .containers import END, Data, Split, Vocabulary, padded, teacher_forced
 from .files import data_file, json_lines, text_lines
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..lang.errors import DataError
-from ..lang.sources import count, cut
+from ..lang.wording import count, cut
 from .containers import Data, Split, Vocabulary
 from .files import data_file, json_lines, text_lines
 from .trees import MAX_NODES, Tree, nodes, tree_arrays

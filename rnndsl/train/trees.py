@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import count
+from ..lang.wording import count
 from .containers import Vocabulary
 
 __all__ = ["Tree", "MAX_NODES", "MAX_CELLS", "WORD", "LABELS", "nodes", "size", "height", "tree_arrays",

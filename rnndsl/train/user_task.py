@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lang.errors import DataError
-from ..lang.sources import one_line
+from ..lang.wording import one_line
 from .containers import Split
 from .files import data_file
 from .generators import draw_order, generated_data
