@@ -11,8 +11,8 @@ Timed, in one process, the models taking turns, the median of a full training st
 Adam) after warm-up, each model compiled with and without XLA (`jit_compile`):
   NTM: the copy task of examples/memory.rnn (CopyNTM: controller 100, 64 slots of width 20, 9 inputs,
        Dense(8, sigmoid), binary cross-entropy), batch 16, 41 steps;
-  DNC: a repeat-copy shape, units 64, 16 slots of width 16 (the spec's defaults), 10 inputs, 8 outputs
-       (logits, binary cross-entropy), batch 16, 40 steps.
+  DNC: a repeat-copy shape, units 64, 16 slots of width 16 (the spec's defaults), 2 read heads, 10 inputs,
+       8 outputs (logits, binary cross-entropy), batch 16, 40 steps.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ tf.get_logger().setLevel("ERROR")
 BATCH = 16
 NTM = dict(controller=100, slots=64, width=20)
 NTM_STEPS, NTM_INPUTS, NTM_OUTPUTS = 41, 9, 8
-DNC = dict(units=64, slots=16, width=16)
+DNC = dict(units=64, slots=16, width=16, reads=2)
 DNC_STEPS, DNC_INPUTS, DNC_OUTPUTS = 40, 10, 8
 COSINE_EPS = 1e-8  # as rnndsl.lang.ops: `cosine` divides by max(|a| |b|, this)
 
@@ -50,7 +50,8 @@ width={NTM["width"]})(x))
 DNC_SPEC = f'''import "std/dnc.rnn"
 network RepeatCopyDNC {{
     input x: seq[{DNC_INPUTS}]
-    output DNC(units={DNC["units"]}, out={DNC_OUTPUTS}, slots={DNC["slots"]}, width={DNC["width"]})(x)
+    output DNC(units={DNC["units"]}, out={DNC_OUTPUTS}, slots={DNC["slots"]}, width={DNC["width"]}, \
+reads={DNC["reads"]})(x)
 }}
 '''
 
@@ -142,26 +143,30 @@ class HandNTMCell(_MemoryCell):
 
 
 class HandDNCCell(_MemoryCell):
-    """A differentiable neural computer with one write and one read head (specs/std/dnc.rnn) as a user
-    writes it: allocation by sorting the usage (argsort, exclusive cumprod, back to slot order).
+    """A differentiable neural computer with one write head and `reads` read heads (specs/std/dnc.rnn) as a
+    user writes it: each read head's parameters a leading axis of its weights, the heads computed together
+    by einsums; allocation by sorting the usage (argsort, exclusive cumprod, back to slot order).
 
     Input (batch, in); states [c, h (batch, units), use, w_w (batch, slots), M (batch, slots * width),
-    L (batch, slots * slots), p, w_r (batch, slots), r (batch, width)]; output y (batch, out)."""
+    L (batch, slots * slots), p (batch, slots), w_r (batch, reads * slots), r (batch, reads * width)];
+    output y (batch, out)."""
 
-    def __init__(self, units: int, out: int, slots: int = 16, width: int = 16, **kwargs):
+    def __init__(self, units: int, out: int, slots: int = 16, width: int = 16, reads: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self.units, self.out, self.slots, self.width = units, out, slots, width
+        self.units, self.out, self.slots, self.width, self.reads = units, out, slots, width, reads
         n = slots
-        self.state_size = [units, units, n, n, n * width, n * n, n, n, width]
+        self.state_size = [units, units, n, n, n * width, n * n, n, reads * n, reads * width]
         self.output_size = out
 
     def build(self, input_shape):
-        u, m, g = self.units, self.width, "glorot_uniform"
+        u, m, g, R = self.units, self.width, "glorot_uniform", self.reads
         self._add_weights({
-            "W_x": ((4 * u, input_shape[-1]), g), "W_r": ((4 * u, m), g), "W_h": ((4 * u, u), "orthogonal"),
-            "b_h": ((4 * u,), "zeros"), "W_kr,W_kw,W_e,W_v": ((m, u), g), "b_kr,b_kw,b_e,b_v": ((m,), "zeros"),
-            "v_br,v_bw,v_f,v_ga,v_gw": ((u,), g), "b_br,b_bw,b_f,b_ga,b_gw": ((), "zeros"),
-            "W_pi": ((3, u), g), "b_pi": ((3,), "zeros"), "W_y": ((self.out, u + m), g), "b_y": ((self.out,), "zeros")})
+            "W_x": ((4 * u, input_shape[-1]), g), "W_r": ((4 * u, R * m), g), "W_h": ((4 * u, u), "orthogonal"),
+            "b_h": ((4 * u,), "zeros"), "W_kr": ((R, m, u), g), "b_kr": ((R, m), "zeros"),
+            "W_kw,W_e,W_v": ((m, u), g), "b_kw,b_e,b_v": ((m,), "zeros"), "v_br,v_f": ((R, u), g),
+            "b_br,b_f": ((R,), "zeros"), "v_bw,v_ga,v_gw": ((u,), g), "b_bw,b_ga,b_gw": ((), "zeros"),
+            "W_pi": ((R, 3, u), g), "b_pi": ((R, 3), "zeros"), "W_y": ((self.out, u + R * m), g),
+            "b_y": ((self.out,), "zeros")})
 
     def get_initial_state(self, batch_size=None):
         states = [tf.zeros((batch_size, size)) for size in self.state_size]
@@ -170,23 +175,24 @@ class HandDNCCell(_MemoryCell):
 
     def call(self, x, states):
         c, h, use, w_w, M, L, p, w_r, r = states
-        n = self.slots
-        M, L = tf.reshape(M, (-1, n, self.width)), tf.reshape(L, (-1, n, n))
-        # the LSTM controller, its input and the last read vector
+        n, R = self.slots, self.reads
+        M, L, w_r = tf.reshape(M, (-1, n, self.width)), tf.reshape(L, (-1, n, n)), tf.reshape(w_r, (-1, R, n))
+        # the LSTM controller, its input and the last read vectors
         z = _linear(x, self.W_x) + _linear(r, self.W_r) + _linear(h, self.W_h) + self.b_h
         z_i, z_f, z_g, z_o = tf.split(z, 4, axis=-1)
         c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_g)
         h = tf.sigmoid(z_o) * tf.tanh(c)
-        # the interface
-        k_r, k_w = tf.tanh(_linear(h, self.W_kr, self.b_kr)), tf.tanh(_linear(h, self.W_kw, self.b_kw))
-        beta_r = 1 + tf.nn.softplus(_dot(h, self.v_br, self.b_br))
+        # the interface: the read heads' (batch, reads, ...) and the write head's
+        k_r = tf.tanh(tf.einsum("bu,rmu->brm", h, self.W_kr) + self.b_kr)
+        beta_r = 1 + tf.nn.softplus(tf.einsum("bu,ru->br", h, self.v_br) + self.b_br)
+        f = tf.sigmoid(tf.einsum("bu,ru->br", h, self.v_f) + self.b_f)
+        pi = tf.nn.softmax(tf.einsum("bu,rku->brk", h, self.W_pi) + self.b_pi)
+        k_w = tf.tanh(_linear(h, self.W_kw, self.b_kw))
         beta_w = 1 + tf.nn.softplus(_dot(h, self.v_bw, self.b_bw))
         e, v = tf.sigmoid(_linear(h, self.W_e, self.b_e)), _linear(h, self.W_v, self.b_v)
-        f, g_a, g_w = (tf.sigmoid(_dot(h, self.v_f, self.b_f)), tf.sigmoid(_dot(h, self.v_ga, self.b_ga)),
-                       tf.sigmoid(_dot(h, self.v_gw, self.b_gw)))
-        pi_b, pi_c, pi_f = tf.split(tf.nn.softmax(_linear(h, self.W_pi, self.b_pi)), 3, axis=-1)
+        g_a, g_w = tf.sigmoid(_dot(h, self.v_ga, self.b_ga)), tf.sigmoid(_dot(h, self.v_gw, self.b_gw))
         # usage, and the allocation: the least used slots first (a stable sort, ties in slot order)
-        use = (use + w_w - use * w_w) * (1 - f * w_r)
+        use = (use + w_w - use * w_w) * tf.reduce_prod(1 - f[:, :, None] * w_r, axis=1)
         order = tf.argsort(use, axis=-1, stable=True)
         ascending = tf.gather(use, order, batch_dims=1)
         allocation = tf.gather((1 - ascending) * tf.math.cumprod(ascending, axis=-1, exclusive=True),
@@ -196,12 +202,16 @@ class HandDNCCell(_MemoryCell):
         M = M * (1 - _outer(w_w, e)) + _outer(w_w, v)
         L = ((1 - w_w[:, :, None] - w_w[:, None, :]) * L + _outer(w_w, p)) * (1 - tf.eye(n))
         p = (1 - tf.reduce_sum(w_w, -1, keepdims=True)) * p + w_w
-        # read: backward, content and forward modes
-        fwd, bwd = tf.linalg.matvec(L, w_r), tf.linalg.matvec(L, w_r, transpose_a=True)
-        w_r = pi_b * bwd + pi_c * tf.nn.softmax(beta_r * _cosine(M, k_r)) + pi_f * fwd
-        r = tf.linalg.matvec(M, w_r, transpose_a=True)
+        # read, every head: backward, content and forward modes
+        fwd, bwd = tf.einsum("bij,brj->bri", L, w_r), tf.einsum("bji,brj->bri", L, w_r)
+        num = tf.einsum("bnw,brw->brn", M, k_r)
+        den = tf.norm(M, axis=-1)[:, None, :] * tf.norm(k_r, axis=-1)[:, :, None]
+        content = tf.nn.softmax(beta_r[:, :, None] * (num / tf.maximum(den, COSINE_EPS)))
+        w_r = pi[..., :1] * bwd + pi[..., 1:2] * content + pi[..., 2:] * fwd
+        r = tf.reshape(tf.einsum("brn,bnw->brw", w_r, M), (-1, R * self.width))
         y = _linear(tf.concat([h, r], -1), self.W_y, self.b_y)
-        return y, [c, h, use, w_w, tf.reshape(M, (-1, n * self.width)), tf.reshape(L, (-1, n * n)), p, w_r, r]
+        return y, [c, h, use, w_w, tf.reshape(M, (-1, n * self.width)), tf.reshape(L, (-1, n * n)), p,
+                   tf.reshape(w_r, (-1, R * n)), r]
 
 
 # ---------------------------------------------------------------- models, data, the check

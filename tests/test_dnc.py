@@ -1,6 +1,7 @@
 """The differentiable neural computer of specs/std/dnc.rnn against its paper's equations (Graves et al. 2016,
 Methods), written here in NumPy step by step with loops where the paper has sums and products: the
-allocation by sorting the usage, the temporal link matrix with its precedence, the three read modes. The
+allocation by sorting the usage, the temporal link matrix with its precedence, two read heads one after
+the other with their three read modes. The
 lowered cell, in float64, equals the reference at every step and in the gradient of a loss over every output
 with respect to every trainable weight (central differences); it trains 200 steps from adversarial starts
 without a NaN.
@@ -19,7 +20,7 @@ import rnndsl
 tf = pytest.importorskip("tensorflow")
 
 STD = Path(__file__).resolve().parent.parent / "specs" / "std"
-SIZES = {"units": 4, "out": 2, "slots": 5, "width": 3}
+SIZES = {"units": 4, "out": 2, "slots": 5, "width": 3, "reads": 2}
 INPUTS, BATCH, STEPS = 3, 2, 6
 
 
@@ -52,23 +53,24 @@ def allocation(u):
 
 
 def dnc(p, xs):
-    """y `(steps, out)` of one sequence `(steps, in)`."""
-    n, w, units = SIZES["slots"], SIZES["width"], SIZES["units"]
-    h, c, r = np.zeros(units), np.zeros(units), np.zeros(w)
+    """y `(steps, out)` of one sequence `(steps, in)`; read head i's parameters are `p[name][i]`."""
+    n, w, units, heads = SIZES["slots"], SIZES["width"], SIZES["units"], SIZES["reads"]
+    h, c, r = np.zeros(units), np.zeros(units), np.zeros((heads, w))
     M, L = np.full((n, w), 1e-6), np.zeros((n, n))
-    usage, w_w, w_r, prec = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    usage, w_w, w_r, prec = np.zeros(n), np.zeros(n), np.zeros((heads, n)), np.zeros(n)
     ys = []
     for x in xs:
-        z = p["W_x"] @ x + p["W_r"] @ r + p["W_h"] @ h + p["b_h"]
+        z = p["W_x"] @ x + p["W_r"] @ r.ravel() + p["W_h"] @ h + p["b_h"]
         zi, zf, zg, zo = np.split(z, 4)
         c = sigmoid(zf) * c + sigmoid(zi) * np.tanh(zg)
         h = sigmoid(zo) * np.tanh(c)
-        k_r, k_w = np.tanh(p["W_kr"] @ h + p["b_kr"]), np.tanh(p["W_kw"] @ h + p["b_kw"])
-        beta_r, beta_w = oneplus(p["v_br"] @ h + p["b_br"]), oneplus(p["v_bw"] @ h + p["b_bw"])
+        k_w, beta_w = np.tanh(p["W_kw"] @ h + p["b_kw"]), oneplus(p["v_bw"] @ h + p["b_bw"])
         erase, write = sigmoid(p["W_e"] @ h + p["b_e"]), p["W_v"] @ h + p["b_v"]
-        free, g_a, g_w = (sigmoid(p[f"v_{g}"] @ h + p[f"b_{g}"]) for g in ("f", "ga", "gw"))
-        pi_b, pi_c, pi_f = softmax(p["W_pi"] @ h + p["b_pi"])
-        usage = (usage + w_w - usage * w_w) * (1 - free * w_r)  # w_w, w_r: the last step's
+        g_a, g_w = (sigmoid(p[f"v_{g}"] @ h + p[f"b_{g}"]) for g in ("ga", "gw"))
+        retention = np.ones(n)
+        for i in range(heads):  # w_r: the last step's
+            retention *= 1 - sigmoid(p["v_f"][i] @ h + p["b_f"][i]) * w_r[i]
+        usage = (usage + w_w - usage * w_w) * retention  # w_w: the last step's
         w_w = g_w * (g_a * allocation(usage) + (1 - g_a) * content(M, k_w, beta_w))
         M = M * (1 - np.outer(w_w, erase)) + np.outer(w_w, write)
         new_L = np.zeros((n, n))
@@ -78,10 +80,15 @@ def dnc(p, xs):
                     new_L[i, j] = (1 - w_w[i] - w_w[j]) * L[i, j] + w_w[i] * prec[j]
         L = new_L
         prec = (1 - w_w.sum()) * prec + w_w
-        forward, backward = L @ w_r, L.T @ w_r
-        w_r = pi_b * backward + pi_c * content(M, k_r, beta_r) + pi_f * forward
-        r = M.T @ w_r
-        ys.append(p["W_y"] @ np.concatenate([h, r]) + p["b_y"])
+        new_w_r = np.zeros((heads, n))
+        for i in range(heads):
+            k_r, beta_r = np.tanh(p["W_kr"][i] @ h + p["b_kr"][i]), oneplus(p["v_br"][i] @ h + p["b_br"][i])
+            pi_b, pi_c, pi_f = softmax(p["W_pi"][i] @ h + p["b_pi"][i])
+            forward, backward = L @ w_r[i], L.T @ w_r[i]
+            new_w_r[i] = pi_b * backward + pi_c * content(M, k_r, beta_r) + pi_f * forward
+        w_r = new_w_r
+        r = w_r @ M  # row i: M^T w_r[i]
+        ys.append(p["W_y"] @ np.concatenate([h, r.ravel()]) + p["b_y"])
     return np.stack(ys)
 
 
@@ -114,13 +121,14 @@ def test_trains_200_steps_from_adversarial_starts_without_nan():
     from rnndsl.keras.cell import cell_rnn
 
     keras.utils.set_random_seed(0)
-    layer = cell_rnn(rnndsl.load(STD / "dnc.rnn"), "DNC", input_dim=4, units=16, out=4, slots=8, width=6)
+    layer = cell_rnn(rnndsl.load(STD / "dnc.rnn"), "DNC", input_dim=4, units=16, out=4, slots=8, width=6,
+                      reads=2)
     model = keras.Sequential([keras.Input((8, 4)), layer])
     weights = layer.cell.weights_by_name
-    for name in ("b_br", "b_bw"):
-        weights[name].assign(60.0)  # content weightings sharp as a one-hot: their gradients vanish or explode
+    for name in ("b_br", "b_bw"):  # content weightings sharp as a one-hot: their gradients vanish or explode
+        weights[name].assign(np.full(weights[name].shape, 60.0))
     for name in ("b_f", "b_ga", "b_gw"):
-        weights[name].assign(-30.0)  # gates shut
+        weights[name].assign(np.full(weights[name].shape, -30.0))  # gates shut
     x = np.random.default_rng(0).integers(0, 2, (16, 8, 4)).astype("float32")
     losses = train_without_nan(model, x, x[:, ::-1], keras.losses.MeanSquaredError(), keras.optimizers.Adam(0.05))
     assert losses[-1] < losses[0]

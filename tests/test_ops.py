@@ -15,6 +15,7 @@ import rnndsl
 from helpers import diagnostics
 from rnndsl.draw import notation
 from rnndsl.lang.builtins import FUNCTIONS
+from rnndsl.lang.heads import GATHER
 from rnndsl.lang.ops import OPERATIONS
 
 tf = pytest.importorskip("tensorflow")
@@ -72,11 +73,17 @@ def _reference(op, xs: list) -> np.ndarray:
     return np.stack(rows)
 
 
+# `stack_heads` reads the heads of a cell with heads (a call on an input is an error): tests/test_heads.py
+# runs it, per head against NumPy
+PER_EXAMPLE = [name for name in OPERATIONS if name != GATHER]
+
+
 @pytest.fixture(scope="module")
 def built():
     """{name: (program, model, outputs)} for every registry entry: each cell compiled and built once."""
     found = {}
-    for name, op in OPERATIONS.items():
+    for name in PER_EXAMPLE:
+        op = OPERATIONS[name]
         text, outputs = _call_text(op)
         program = rnndsl.load(text)
         size = sum(int(np.prod(a)) for a in op.example if _is_tensor(a)) or 1
@@ -89,7 +96,7 @@ def test_the_functions_of_the_language_are_the_registry():
     assert {"cumsum", "cumprod", "matmul"} & set(OPERATIONS) == {"cumsum", "cumprod"}  # operators are not
 
 
-@pytest.mark.parametrize("name", list(OPERATIONS))
+@pytest.mark.parametrize("name", PER_EXAMPLE)
 def test_every_operation_checks_lowers_and_matches_its_reference(name, built):
     op = OPERATIONS[name]
     program, model, outputs = built[name]
@@ -104,7 +111,7 @@ def test_every_operation_checks_lowers_and_matches_its_reference(name, built):
     np.testing.assert_allclose(got, expected[:, :sizes[0]], rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("name", list(OPERATIONS))
+@pytest.mark.parametrize("name", PER_EXAMPLE)
 def test_every_operation_has_the_gradient_of_its_reference(name, built):
     op = OPERATIONS[name]
     _, model, _ = built[name]

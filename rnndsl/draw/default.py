@@ -168,7 +168,10 @@ class Default:
     def node(self, f, g, node, rec, note: str) -> None:
         kind = rec.kind
         nid = f.id(node)
-        shape = _shape(rec.shape, f.subst)
+        if rec.heads:  # one value per head (docs/language.md, "Heads"): `×reads [width]`, one head's shape
+            shape = f"×{f.G.header.heads} {_shape(rec.shape[1:], f.subst)}"
+        else:
+            shape = _shape(rec.shape, f.subst)
         if kind == "input":
             g.node(nid, html_label(f"<b>{escape(node)}</b> {small(escape(shape), 9)}"), shape="ellipse",
                    style="filled", fillcolor=INPUT_FILL, color=INPUT_LINE, fontname=FONT,

@@ -18,6 +18,7 @@ from importlib.metadata import version
 from typing import Optional
 
 from ..lang import ast as A
+from ..lang.dims import Dim
 from .latex_expr import ATOM, PRODUCT, SUM, UNARY, ExpressionWriter, dims_latex, keyword, number
 from .notation import tex_escape
 from .notation import latex as name_latex
@@ -88,7 +89,7 @@ def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
     inputs = [member([n], s, index) for n, s in sig.inputs.items()]
     groups: dict = {}
     for n, s in sig.params.items():
-        groups.setdefault(tuple(s), []).append(n)
+        groups.setdefault(tuple(s[1:]) if w.has_heads(n) else tuple(s), []).append(n)
     params = [member(names, list(shape)) for shape, names in groups.items()]
     parts = []
     if inputs:
@@ -101,6 +102,8 @@ def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
     notes = []
     if fixed:
         notes.append(f"${', '.join(fixed)}$ {'is' if len(fixed) == 1 else 'are'} fixed")
+    if G.header.heads:
+        notes.append(f"$i = 1, \\dots, {w.dims([Dim.sym(G.header.heads)])}$ counts the heads")
     if fitted:
         notes.append(f"${', '.join(fitted)}$ {'is' if len(fitted) == 1 else 'are'} computed in closed form")
     text = "where " + "; ".join(parts) if parts else ""

@@ -72,6 +72,14 @@ def keyword(name: str, value: str) -> str:
     return f"\\mathrm{{{tex_escape(name)}}}{{=}}{value}"
 
 
+HEAD_INDEX = "^{(i)}"  # the superscript of a value with heads: head i's
+
+
+def _one_head(rec) -> Optional[tuple]:
+    """A node's shape, without its head axis where it has heads."""
+    return rec.shape[1:] if rec.heads and rec.shape else rec.shape
+
+
 class ExpressionWriter:
     """Writes one checked cell's expressions. `G` is its typed graph: shapes decide boldness and `\\odot`."""
 
@@ -81,14 +89,15 @@ class ExpressionWriter:
         self.index = G.header.index  # "t", or "n" over trees
         self.continuous = G.header.solver is not None
         # the shape of every operation, by the span of the expression it came from
-        self.op_shapes = {_span_key(rec.span): rec.shape for _, rec in G.records()
+        self.op_shapes = {_span_key(rec.span): _one_head(rec) for _, rec in G.records()
                           if rec.kind == "op" and rec.span is not None}
 
     # ---- names and shapes
 
     def shape_of_name(self, name: str) -> Optional[tuple]:
+        """One value's shape (one head's, where the value has heads)."""
         if name in self.G.nodes and self.G.node(name).kind in ("input", "param", "value"):
-            return self.G.node(name).shape
+            return _one_head(self.G.node(name))
         return ()  # a hyperparameter, a dimension or a generator's variable: a number
 
     def scalar(self, e) -> bool:
@@ -110,7 +119,12 @@ class ExpressionWriter:
 
     def name(self, name: str, index: Optional[str] = None) -> str:
         shape = self.shape_of_name(name)
-        return name_latex(name, bold=bool(shape), index=index, notation=self.notation)
+        text = name_latex(name, bold=bool(shape), index=index, notation=self.notation)
+        # a value with heads is written as head i's, as papers write a read head's key: k_t^{(i)}
+        return text + HEAD_INDEX if self.has_heads(name) else text
+
+    def has_heads(self, name: str) -> bool:
+        return name in self.G.nodes and self.G.node(name).heads
 
     def read(self, name: str, index: str) -> str:
         """A value read at `index`: a subscript, or `(t)` in continuous time."""

@@ -180,8 +180,8 @@ def cell_weights(layer: keras.layers.Layer, G: CellIR, env: dict) -> dict:
         param = G.node(name)
         shape = tuple(d.subst(known).value for d in dims)
         weights[name] = layer.add_weight(
-            name=name, shape=shape, initializer=initializer(param.init, len(shape), env),
-            constraint=constraint(param.constraints, env), trainable=not (param.fixed or param.fit))
+            name=name, shape=shape, initializer=initializer(param.init, len(shape), env, param.heads),
+            constraint=constraint(param.constraints, env, param.heads), trainable=not (param.fixed or param.fit))
     return weights
 
 

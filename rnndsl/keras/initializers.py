@@ -151,7 +151,32 @@ class GateStack(keras.initializers.Initializer):
         return {"parts": self.parts, "transpose": self.transpose}
 
 
-def initializer(init, rank: int, env: dict) -> keras.initializers.Initializer:
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PerHead(keras.initializers.Initializer):
+    """Initializes a parameter with heads, `[heads, ...]`, head by head: each head drawn on its own by the
+    initializer of config `part`, which sees one head's shape (its fans are one head's, as if each head's
+    parameter were written alone)."""
+
+    def __init__(self, part):
+        self.part = part
+
+    def __call__(self, shape, dtype=None):
+        # a fresh initializer per head: a Keras initializer with a seed gives the same draw at every call
+        return ops.stack([keras.initializers.deserialize(self.part)(tuple(shape[1:]), dtype=dtype or "float32")
+                          for _ in range(shape[0])])
+
+    def get_config(self):
+        return {"part": self.part}
+
+
+def initializer(init, rank: int, env: dict, heads: bool = False) -> keras.initializers.Initializer:
+    """The initializer of a parameter; of one with heads (`[heads, ...]`), each head's own (PerHead)."""
+    if heads:
+        return PerHead(keras.initializers.serialize(initializer(init, rank - 1, env)))
+    return _initializer(init, rank, env)
+
+
+def _initializer(init, rank: int, env: dict) -> keras.initializers.Initializer:
     """The Keras initializer of a parameter of `rank` axes from its `~ init` clause (None: Glorot uniform for a
     matrix, zeros for a vector or a scalar); arguments are constants over the hyperparameters `env`."""
     if init is None:
@@ -183,8 +208,9 @@ def initializer(init, rank: int, env: dict) -> keras.initializers.Initializer:
     raise AssertionError(f"resolve lets through initializer {name}")
 
 
-def constraint(constraints: tuple, env: dict) -> Optional[keras.constraints.Constraint]:
-    """The Keras constraint of a parameter from its constraint clauses (the last one binds), or None."""
+def constraint(constraints: tuple, env: dict, heads: bool = False) -> Optional[keras.constraints.Constraint]:
+    """The Keras constraint of a parameter from its constraint clauses (the last one binds), or None; the
+    norms of a parameter with heads are each head's (their axis is past the head axis)."""
     if not constraints:
         return None
     c = constraints[-1]  # resolve allows a list; the last one binds
@@ -195,9 +221,9 @@ def constraint(constraints: tuple, env: dict) -> Optional[keras.constraints.Cons
     if name == "nonneg":
         return keras.constraints.NonNeg()
     if name == "unit_norm":
-        return keras.constraints.UnitNorm(axis=0)
+        return keras.constraints.UnitNorm(axis=int(heads))
     if name == "max_norm":
-        return keras.constraints.MaxNorm(float(args[0]), axis=0)
+        return keras.constraints.MaxNorm(float(args[0]), axis=int(heads))
     if name == "max_abs":
         return Clip(-abs(float(args[0])), abs(float(args[0])))
     if name == "clip":

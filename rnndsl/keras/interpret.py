@@ -27,9 +27,11 @@ import tensorflow as tf
 from keras import ops
 
 from ..lang.dims import int_bindings
+from ..lang.heads import GATHER
 from ..lang.ir import CellIR, OpNode
 from ..lang.ops import OPERATIONS
 from . import optimize
+from .heads import matmul_subscripts, run_per_head
 from .initializers import constant_value, real
 
 def flat_size(shape) -> int:
@@ -125,10 +127,14 @@ class StepPlan:
         if stacked is None:
             stacked = _stacked(group, env)
         y = tf.linalg.matmul(v, stacked, transpose_b=group.left)
-        sizes = [1 if dot else int(self.sizes[p][0 if group.left else 1])
+        # a member's part: a dot product's one column, a matrix's rows (`v @ P`: its columns); a parameter with
+        # heads `[heads, rows, n]` gives heads * rows columns, one value per head
+        sizes = [1 if dot else flat_size(self.sizes[p][:-1]) if group.left else int(self.sizes[p][1])
                  for p, dot in zip(group.params, group.dots)]
         parts = tf.split(y, sizes, axis=-1)
-        return {n: part[..., 0] if dot else part for n, part, dot in zip(group.nodes, parts, group.dots)}
+        return {n: part[..., 0] if dot else ops.reshape(part, (-1,) + self.sizes[p][:-1])
+                if len(self.sizes[p]) == 3 else part
+                for n, p, part, dot in zip(group.nodes, group.params, parts, group.dots)}
 
     def loop_values(self, cell) -> dict:
         """What the loop reads that is the same at every step: the weights, read once, and the invariants
@@ -243,8 +249,20 @@ class StepPlan:
             args = Operands([read(u, use.delay) for u, use in self.operands[n]],
                             [self.batched[u] if use.delay == 0 else True for u, use in self.operands[n]],
                             [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env, self.dtype)
-            env[n] = apply_op(rec, args)
+            if rec.heads and rec.op != GATHER:
+                env[n] = self._per_head(rec, args, [G.node(u).heads for u, _ in self.operands[n]])
+            else:
+                env[n] = apply_op(rec, args)
         return env
+
+
+    def _per_head(self, rec: OpNode, args: "Operands", heads: list):
+        """An operation of operands with heads (heads.run_per_head); a matmul by one einsum."""
+        count = int(self.env[self.G.header.heads])
+        if rec.op == "matmul":
+            ranks = [len(s) - h for s, h in zip(args.shapes, heads)]
+            return ops.einsum(matmul_subscripts(ranks, args.batched, heads), *args.values)
+        return run_per_head(lambda x: apply_op(rec, x), args, heads, count)
 
 
 def _stacked(group, weights: dict):
@@ -252,6 +270,8 @@ def _stacked(group, weights: dict):
     product's vector is one row (one column)."""
     axis = 0 if group.left else 1
     parts = [ops.expand_dims(weights[p], axis) if dot else weights[p] for p, dot in zip(group.params, group.dots)]
+    # a parameter with heads, [heads, rows, n]: its heads' rows one after the other
+    parts = [ops.reshape(w, (-1, w.shape[-1])) if len(w.shape) == 3 else w for w in parts]
     return ops.concatenate(parts, axis=axis)
 
 

@@ -132,7 +132,8 @@ def stacked_sums(G: CellIR, split: LoopSplit) -> CellIR:
         members = []
         for parent, leaf, other in _sum_leaves(G, root):
             rec = G.node(leaf)
-            if rec.kind != "op" or rec.op != "matmul" or leaf in split.hoisted or G.out_degree(leaf) != 1:
+            if (rec.kind != "op" or rec.op != "matmul" or rec.heads or leaf in split.hoisted
+                    or G.out_degree(leaf) != 1):
                 continue
             (p, use_p), (v, use_v) = G.operands(leaf)
             if (G.node(p).kind == "param" and len(G.shape(p)) == 2 and use_p.delay == 0 and len(G.shape(v)) == 1
@@ -222,7 +223,10 @@ def choose_split(G: CellIR, split: LoopSplit, sizes: dict, hoist: str, *, accele
 class SiblingGroup:
     """Matmuls `P_k @ v` (or `v @ P_k`, `left=False`) of one operand `v`, read at one delay, by parameters
     `P_k`, and dot products `dot(p, v)` of it with parameter vectors (one row, or one column, each): one
-    matmul by the P_k stacked, then split, computes them all."""
+    matmul by the P_k stacked, then split, computes them all. In a cell with heads, a parameter with heads
+    `[heads, rows, ...]` times a `v` without heads is its heads' rows one after the other (`W_k @ h`, and
+    `dot(v_k, h)` of `v_k: [heads, n]`, whose rows are the heads): the part of the product is one value
+    per head."""
 
     nodes: tuple  # the matmul and dot ops, in evaluation order
     params: tuple  # their parameter matrices (and vectors), in the same order
@@ -278,6 +282,11 @@ def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
             continue
         (a, use_a), (b, use_b) = G.operands(n)
         ranks = (len(G.shape(a)), len(G.shape(b)))
+        if rec.heads:  # `P @ v` of a parameter with heads and a vector shared by the heads: rows of P
+            if (G.node(a).kind == "param" and G.node(a).heads and not G.node(b).heads and batched[b]
+                    and not use_b.child and ranks == ((3, 1) if rec.op == "matmul" else (2, 1))):
+                groups.setdefault((b, use_b.delay, True), []).append((n, a, False))
+            continue
         if rec.op == "dot":  # dot(p, v) = p @ v: a row of the stacked matrix (a column of `v @ P`'s)
             if ranks != (1, 1):
                 continue

@@ -263,6 +263,15 @@ class Notation:
     word: Optional[Name] = None  # the statement's first word (resolve wants `notation`)
 
 
+@dataclass(frozen=True)
+class Heads:
+    """`heads reads`: the int hyperparameter that counts the cell's heads (docs/language.md, "Heads")."""
+
+    name: Name
+    span: Span = _span()
+    word: Optional[Name] = None  # the statement's first word (resolve wants `heads`)
+
+
 class Domain(NamedCall):
     """`over tree` / `over tree(2)` in a cell header: what the cell recurs over, and a tree's arity."""
 

@@ -129,6 +129,10 @@ class ASTBuilder(Transformer):
         return A.Notation(self._name(name), A.String(_unquote(str(latex)), self.origin.token_span(latex)),
                           self._s(meta), self._name(word))
 
+    def heads_decl(self, meta, children):
+        word, name = children
+        return A.Heads(self._name(name), self._s(meta), self._name(word))
+
     # ---- network statements
 
     def net_input(self, meta, children):

@@ -80,6 +80,7 @@ class BoundCell(Bound):
     step: object = None  # float, or the name of the hyperparameter giving it
     delays: dict = field(default_factory=dict)  # name -> largest delay it is read at
     arity: Optional[int] = None  # `over tree(K)`: every node has K child slots; None: any number of children
+    heads: Optional[str] = None  # `heads reads`: the int hyperparameter that counts the heads
 
     @property
     def states(self) -> list:

@@ -240,6 +240,8 @@ def format_stmt(s) -> str:
         return f"d/dt {s.name.id} = {format_expr(s.value)}"
     if isinstance(s, A.Notation):
         return f"{s.word.id if s.word else 'notation'} {s.name.id} = {format_expr(s.latex)}"
+    if isinstance(s, A.Heads):
+        return f"{s.word.id if s.word else 'heads'} {s.name.id}"
     if isinstance(s, A.NetInput):
         return f"input {_names(s.names)}: {s.type.kind.id}[{_dims(s.type.items)}]"
     if isinstance(s, A.Bind):

@@ -57,7 +57,7 @@ class _CellGraph:
             file=cell.file, span=cell.span, solver=cell.solver, step=cell.step,
             outputs=tuple(o.id for o in cell.outputs), states=tuple(states), delays=ir.frozen_map(cell.delays),
             hparams=ir.frozen_map(cell.hparams), free_dims=tuple(cell.free_dims),
-            notation=ir.frozen_map(cell.notation), written=cell.ast))
+            notation=ir.frozen_map(cell.notation), written=cell.ast, heads=cell.heads))
         for name, decl in cell.inputs.items():
             G.add(name, ir.InputNode(span=_name_span(decl.names, name), label=name, declared=decl.shape))
         for name, p in cell.params.items():

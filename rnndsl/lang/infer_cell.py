@@ -23,6 +23,7 @@ from .checks import dim_of
 from .dims import Dim
 from .dtypes import check_dtypes
 from .errors import ShapeError
+from .heads import HeadTyping
 from .ir import CellIR, CellSignature, frozen_map
 from .ops import OPERATIONS
 from .shape_rules import Operand, RuleContext, operator_rule
@@ -59,6 +60,7 @@ class CellInference:
                 self.shapes[node] = (Dim.const(len(rec.value)),) if vector else ()
             else:
                 self.shapes[node] = ShapeVar()
+        self.heads = HeadTyping(G, header.heads, self.shapes) if header.heads else None
         ops = G.of_kind("op")
         self._define_values()
         pending = list(ops)
@@ -82,6 +84,8 @@ class CellInference:
             phase = 1 if progressed else phase + 1
             if phase > 2:
                 break
+        if self.heads is not None:  # first: a state's heads explain the shape errors they lead to
+            self.errors = self.heads.mismatches() + self.errors
         dtypes, errors = check_dtypes(self.G, self._inputs)
         self.errors += errors
         self._finish(pending, dtypes)
@@ -131,13 +135,25 @@ class CellInference:
         """The shape the op `node` gives, by its rule."""
         rec = self.G.node(node)
         rule = OPERATIONS[rec.op].shape if rec.op in OPERATIONS else operator_rule(rec.op)
-        return rule(RuleContext(self.u, self.G, node), self._operands(node, phase), rec.attrs)
+        cx, operands = RuleContext(self.u, self.G, node), self._operands(node, phase)
+        if self.heads is not None:
+            return self.heads.apply(cx, rule, operands, rec.attrs)
+        return rule(cx, operands, rec.attrs)
+
+    def _has_heads(self, node) -> bool:
+        if self.heads is None:
+            return False
+        try:
+            return self.heads.of(node)
+        except Defer:
+            return False
 
     def _finish(self, pending, dtypes: dict):
         G = self.G
         for node in G:
             shape = self.u.shape(self.shapes[node])
-            G.replace_node(node, shape=shape if isinstance(shape, tuple) else None, dtype=dtypes[node])
+            G.replace_node(node, shape=shape if isinstance(shape, tuple) else None, dtype=dtypes[node],
+                           heads=self._has_heads(node))
         if self.errors:
             return
         for name in G.of_kind("param"):

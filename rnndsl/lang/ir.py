@@ -16,7 +16,9 @@ comes only from `ir.node(n)`, what an edge is from `ir.operands(n)` / `ir.uses()
     ir.node("W").shape        # (units, in), after infer
     for src, use in ir.operands("%3"): use.arg, use.delay
 
-Shapes are tuples of `Dim`, None before inference (or where it failed).
+Shapes are tuples of `Dim`, None before inference (or where it failed). In a cell with heads
+(`heads reads`), a node whose `heads` is true holds one value per head: its shape begins with
+the head axis, and the operation computes per head (rnndsl.lang.heads).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Node:
     label: str
     shape: Optional[tuple] = None  # of Dim; None before inference
     dtype: Optional[str] = None  # "float", "bool" or "str"; None before inference
+    heads: bool = False  # after inference: one value per head, the heads the first axis of `shape`
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +183,7 @@ class CellHeader(Header):
     arity: Optional[int] = None  # `over tree(K)`: K child slots per node; None: any number of children
     states: tuple = ()  # in the spec's order
     delays: Mapping = _empty()  # name -> the largest delay it is read at
+    heads: Optional[str] = None  # `heads reads`: the int hyperparameter that counts the heads
     signature: Optional[CellSignature] = None  # after inference, None where it failed
 
 

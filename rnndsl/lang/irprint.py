@@ -29,9 +29,10 @@ def print_ir(G) -> str:
 
 
 def _shape(rec) -> str:
+    """` : [units, in]`; ` : heads [reads, width]` for a value with one value per head."""
     if rec.shape is None:
         return ""
-    return " : [" + ", ".join(str(dim) for dim in rec.shape) + "]"
+    return " : " + "heads " * rec.heads + "[" + ", ".join(str(dim) for dim in rec.shape) + "]"
 
 
 def _hparams(G) -> str:
@@ -67,6 +68,8 @@ def _cell(G) -> list:
     head = f"cell {h.name}({_hparams(G)}) over {h.over}" + (f"({h.arity})" if h.arity else "")
     if h.solver:
         head += f" solver {h.solver}" + (f"(step={h.step})" if h.step is not None else "")
+    if h.heads:
+        head += f" heads {h.heads}"
     lines = [head]
     for node, rec in G.records():
         kind = rec.kind

@@ -15,7 +15,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 from .builtins import FUNCTIONS
 
 # The grammar's keywords: those that open a declaration, and the rest.
-DECLARATIONS = ("cell", "network", "import", "input", "param", "state", "output", "train", "notation")
+DECLARATIONS = ("cell", "network", "import", "input", "param", "state", "output", "train", "notation", "heads")
 KEYWORDS = ("over", "solver", "fit", "constrain", "fixed", "for", "in")
 CONSTANTS = ("true", "false", "none", "t")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 from . import shape_rules as rules
+from .heads import GATHER, no_heads_rule
 from .signature import Param, Signature
 
 COSINE_EPS = 1e-8  # `cosine` divides by max(|a| |b|, this): no NaN for a zero vector, nor in its gradient
@@ -294,9 +295,24 @@ register(Operation(
     "circular_conv", Signature((Param("w"), Param("s"))), rules.circular_conv,
     lower=_circular_conv, reference=_circular_conv_reference,
     form=("{0:product} \\circledast {1:product}", "hadamard"), example=((5,), (3,))))
+# `stack_heads(x)`: the values of x's heads as one value `[heads, ...]` (rnndsl.lang.heads types it; in a
+# tensor a value with heads already has its head axis first, so the lowering has nothing to do).
+register(Operation(
+    GATHER, _X, no_heads_rule, lower=lambda call: call.args[0], reference=lambda x: x,
+    form=("\\left[{0:expr}\\right]_{{i}}", "atom"), label="stack heads"))
 register(Operation(
     "transpose", _X, rules.transpose, lower=lambda call: call.ops.swapaxes(call.args[0], -1, -2),
     reference=np.transpose, form=("{0:base}^{{\\top}}", "power"), example=((3, 4),)))
+
+
+def _flatten(call):
+    size = math.prod(call.size(0, axis) for axis in range(call.ranks[0]))
+    return call.ops.reshape(call.args[0], ((-1,) if call.batched[0] else ()) + (size,))
+
+
+register(Operation(
+    "flatten", _X, rules.flatten, lower=_flatten, reference=lambda x: np.ravel(x),
+    form=("\\operatorname{{vec}} {0:product}", "product"), example=((3, 4),)))
 
 
 def _concat(call):

@@ -64,6 +64,7 @@ class CellResolver(Reporter):
         self.free: set = set()
         self.delays: dict = {}
         self.constants = ConstantChecker(self.hparams, self.params, self.errors)
+        self.heads = self._heads()
         self._declare()
         self._check_shapes()
         solver, step = self.constants.solver(cell)
@@ -81,7 +82,7 @@ class CellResolver(Reporter):
             index=self.index, hparams=self.hparams, inputs=self.inputs, params=self.params,
             values=self.values, state_decls=self.state_decls, outputs=self.outputs,
             free_dims=sorted(self.free), solver=solver, step=step, arity=self.arity,
-            delays=self.delays, notation=notation,
+            delays=self.delays, notation=notation, heads=self.heads,
         ), []
 
     def _arity(self, over: A.Domain) -> Optional[int]:
@@ -95,6 +96,33 @@ class CellResolver(Reporter):
                    label=f"write `over tree(2)`: 1 to {limits.MAX_ARITY} children per node",
                    notes=["`over tree` alone takes any number of children, read in reductions"], code="E0205")
         return None
+
+    def _heads(self) -> Optional[str]:
+        """The int hyperparameter of the cell's `heads` statement (at most one), or None."""
+        found = None
+        for stmt in self.cell.body:
+            if not isinstance(stmt, A.Heads):
+                continue
+            name = stmt.name.id
+            if stmt.word.id != "heads":
+                self.error(f"unknown statement `{stmt.word.id} {name}`", stmt.word.span, label="not a statement",
+                           notes=did_you_mean(stmt.word.id, ["heads"])
+                           + ["a cell's heads are counted by `heads NAME`, NAME an int hyperparameter"], code="E0234")
+            elif self.over == "tree":
+                self.error("a cell over a tree has no heads", stmt.span, label="not in a tree cell",
+                           code="E0206")
+            elif found is not None:
+                self.error("a cell has one `heads` statement", stmt.span, label="a second one",
+                           notes=[f"the heads are counted by `{found}`: a value with heads has one per head"],
+                           code="E0204")
+            elif name not in self.hparams or self.hparams[name].type != "int":
+                hint = did_you_mean(name, [h for h, info in self.hparams.items() if info.type == "int"])
+                self.error(f"`heads {name}`: `{name}` is not an int hyperparameter of `{self.cell.name.id}`",
+                           stmt.name.span, label="counts the heads", code="E0206",
+                           notes=hint + [f"declare it: `cell {self.cell.name.id}(..., {name}: int = 2)`"])
+            else:
+                found = name
+        return found
 
     # ---- the scope, as the equations read it
 

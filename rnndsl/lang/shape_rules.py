@@ -280,6 +280,15 @@ def transpose(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return (x[1], x[0])
 
 
+def flatten(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`flatten([a, b, ...])` -> `[a * b * ...]`: the entries in row-major order (a scalar is one)."""
+    x = cx.known(ops[0])
+    size = Dim.const(1)
+    for d in x:
+        size = size * d
+    return (size,)
+
+
 def concat(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     """`concat([a], [b])` -> `[a + b]`: shapes that agree off the axis, joined along it."""
     shapes = [cx.known(o) for o in ops]

@@ -1,0 +1,57 @@
+"""heads: an operation of a cell with heads, run for every head at once (rnndsl.lang.heads types them).
+
+A value with heads is a tensor `(batch, heads) + shape` (`(heads,) + shape` where it has no batch
+axis, a parameter's), `shape` being one head's. An operation with an operand that has heads runs
+once for all heads: the head axis is folded into the batch axis, `(batch * heads) + shape`, the
+operands without heads repeated for each head (a parameter without heads, which has no batch
+axis, stays as it is and broadcasts), the operation's lowering applied as to any batched value,
+and the result unfolded. Where no operand has a batch axis (`W_k @ c` of parameters), the head
+axis is the batch axis. A matmul is one einsum with a head index instead, which repeats nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from keras import ops
+
+from ..lang.dims import int_bindings
+
+
+def run_per_head(apply, x, heads: list, count: int):
+    """The value of an operation whose operands `x` (interpret.Operands, shapes with the head axis where
+    `heads` says) include one with heads; `apply(operands)` lowers the operation for one head."""
+    known = int_bindings(x.env)
+    shapes = [tuple(s[1:]) if h else s for s, h in zip(x.shapes, heads)]
+    sizes = [tuple(int(d.subst(known).value) for d in s) for s in shapes]
+    if not any(x.batched):  # parameters and constants alone: the heads are the batch
+        return apply(replace(x, batched=[b or h for b, h in zip(x.batched, heads)], shapes=shapes))
+    batch = ops.shape(next(v for v, b in zip(x.values, x.batched) if b))[0]
+    values, batched = [], []
+    for v, b, h, size in zip(x.values, x.batched, heads, sizes):
+        if h and not b:  # a parameter with heads: the same for every example
+            v = ops.broadcast_to(ops.expand_dims(v, 0), (batch, count) + size)
+        elif b and not h:  # a value shared by the heads: the same for every head
+            v = ops.broadcast_to(ops.expand_dims(v, 1), (batch, count) + size)
+        values.append(ops.reshape(v, (-1,) + size) if (b or h) else v)
+        batched.append(b or h)
+    out = apply(replace(x, values=values, batched=batched, shapes=shapes))
+    if isinstance(out, (list, tuple)):
+        return [_unfold(o, count) for o in out]
+    return _unfold(out, count)
+
+
+def _unfold(value, count: int):
+    """(batch * heads,) + shape -> (batch, heads) + shape."""
+    return ops.reshape(value, (-1, count) + tuple(value.shape[1:]))
+
+
+def matmul_subscripts(ranks: list, batched: list, heads: list) -> str:
+    """The einsum of `a @ b` (each one head's rank) with a batch index `z` and a head index `r` on the
+    operands that have them: `rij,zj->zri` for `W_k @ h` of a parameter with heads."""
+    sa, sb, so = {(2, 1): ("ij", "j", "i"), (1, 2): ("j", "jk", "k"), (2, 2): ("ij", "jk", "ik")}.get(
+        tuple(ranks), ("j", "j", ""))
+    pa = ("z" if batched[0] else "") + ("r" if heads[0] else "") + sa
+    pb = ("z" if batched[1] else "") + ("r" if heads[1] else "") + sb
+    po = ("z" if any(batched) else "") + ("r" if any(heads) else "") + so
+    return f"{pa},{pb}->{po}"
