@@ -11,6 +11,7 @@ axis is the batch axis. A matmul is one einsum with a head index instead, which 
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from keras import ops
@@ -26,19 +27,29 @@ def run_per_head(apply, x, heads: list, count: int):
     sizes = [tuple(int(d.subst(known).value) for d in s) for s in shapes]
     if not any(x.batched):  # parameters and constants alone: the heads are the batch
         return apply(replace(x, batched=[b or h for b, h in zip(x.batched, heads)], shapes=shapes))
-    batch = ops.shape(next(v for v, b in zip(x.values, x.batched) if b))[0]
+    # Repeated by broadcasting against zeros, not by `broadcast_to` a shape made of the batch size: under XLA
+    # the gradient of `broadcast_to` needs its shape at compile time, and in the backward loop it is not.
+    i = x.batched.index(True)
+    examples = ops.zeros_like(ops.reshape(x.values[i], (-1, math.prod(sizes[i]) * (count if heads[i] else 1)))[:, :1])
     values, batched = [], []
     for v, b, h, size in zip(x.values, x.batched, heads, sizes):
         if h and not b:  # a parameter with heads: the same for every example
-            v = ops.broadcast_to(ops.expand_dims(v, 0), (batch, count) + size)
+            v = _repeated(ops.expand_dims(v, 0), ops.reshape(examples, (-1,) + (1,) * (1 + len(size))))
         elif b and not h:  # a value shared by the heads: the same for every head
-            v = ops.broadcast_to(ops.expand_dims(v, 1), (batch, count) + size)
+            v = _repeated(ops.expand_dims(v, 1), ops.zeros((1, count) + (1,) * len(size)))
         values.append(ops.reshape(v, (-1,) + size) if (b or h) else v)
         batched.append(b or h)
     out = apply(replace(x, values=values, batched=batched, shapes=shapes))
     if isinstance(out, (list, tuple)):
         return [_unfold(o, count) for o in out]
     return _unfold(out, count)
+
+
+def _repeated(value, zeros):
+    """`value` broadcast against `zeros` (a condition's `or`, a number's `+`)."""
+    if value.dtype == "bool":
+        return ops.logical_or(value, ops.cast(zeros, "bool"))
+    return value + ops.cast(zeros, value.dtype)
 
 
 def _unfold(value, count: int):

@@ -209,46 +209,52 @@ def _names(names) -> str:
 # ---------------------------------------------------------------- statements
 
 
+def _param(s: A.ParamDecl) -> str:
+    text = f"param {_names(s.names)}"
+    if s.shape is not None:
+        text += f": [{_dims(s.shape.dims)}]"
+    if isinstance(s.init, A.Init):
+        text += f" ~ {named_call(s.init)}"
+    elif isinstance(s.init, A.ConstInit):
+        text += f" = {format_expr(s.init.value)}"
+    if s.fixed:
+        text += " fixed"
+    if s.fit is not None:
+        text += f" fit {named_call(s.fit)}"
+    if s.constraints:
+        text += " constrain " + ", ".join(named_call(c) for c in s.constraints)
+    return text
+
+
+def _equation(s: A.Equation) -> str:
+    targets = ", ".join(f"{t.name.id}[{format_expr(t.index, tight=True)}]" for t in s.targets)
+    return f"{targets} = {format_expr(s.value)}"
+
+
+# Each statement's form, by its AST class; `notation` and `heads` keep the word written (resolve rejects
+# another word, and fmt never changes what a spec says).
+_STATEMENTS = {
+    A.InputDecl: lambda s: f"input {_names(s.names)}: [{_dims(s.shape.dims)}]",
+    A.ParamDecl: _param,
+    A.StateDecl: lambda s: _present(f"state {s.name.id}", s.shape and f": [{_dims(s.shape.dims)}]",
+                                    s.init is not None and f" = {format_expr(s.init)}"),
+    A.OutputDecl: lambda s: f"output {_names(s.names)}",
+    A.Equation: _equation,
+    A.ODE: lambda s: f"d/dt {s.name.id} = {format_expr(s.value)}",
+    A.Notation: lambda s: f"{s.word.id if s.word else 'notation'} {s.name.id} = {format_expr(s.latex)}",
+    A.Heads: lambda s: f"{s.word.id if s.word else 'heads'} {s.name.id}",
+    A.NetInput: lambda s: f"input {_names(s.names)}: {s.type.kind.id}[{_dims(s.type.items)}]",
+    A.Bind: lambda s: f"{_names(s.names)} = {format_expr(s.value)}",
+    A.NetOutput: lambda s: "output " + ", ".join(format_expr(v) for v in s.values),
+}
+
+
 def format_stmt(s) -> str:
     """One statement of a cell or network body, on one line, without indentation."""
-    if isinstance(s, A.InputDecl):
-        return f"input {_names(s.names)}: [{_dims(s.shape.dims)}]"
-    if isinstance(s, A.ParamDecl):
-        text = f"param {_names(s.names)}"
-        if s.shape is not None:
-            text += f": [{_dims(s.shape.dims)}]"
-        if isinstance(s.init, A.Init):
-            text += f" ~ {named_call(s.init)}"
-        elif isinstance(s.init, A.ConstInit):
-            text += f" = {format_expr(s.init.value)}"
-        if s.fixed:
-            text += " fixed"
-        if s.fit is not None:
-            text += f" fit {named_call(s.fit)}"
-        if s.constraints:
-            text += " constrain " + ", ".join(named_call(c) for c in s.constraints)
-        return text
-    if isinstance(s, A.StateDecl):
-        return _present(f"state {s.name.id}", s.shape and f": [{_dims(s.shape.dims)}]",
-                        s.init is not None and f" = {format_expr(s.init)}")
-    if isinstance(s, A.OutputDecl):
-        return f"output {_names(s.names)}"
-    if isinstance(s, A.Equation):
-        targets = ", ".join(f"{t.name.id}[{format_expr(t.index, tight=True)}]" for t in s.targets)
-        return f"{targets} = {format_expr(s.value)}"
-    if isinstance(s, A.ODE):
-        return f"d/dt {s.name.id} = {format_expr(s.value)}"
-    if isinstance(s, A.Notation):
-        return f"{s.word.id if s.word else 'notation'} {s.name.id} = {format_expr(s.latex)}"
-    if isinstance(s, A.Heads):
-        return f"{s.word.id if s.word else 'heads'} {s.name.id}"
-    if isinstance(s, A.NetInput):
-        return f"input {_names(s.names)}: {s.type.kind.id}[{_dims(s.type.items)}]"
-    if isinstance(s, A.Bind):
-        return f"{_names(s.names)} = {format_expr(s.value)}"
-    if isinstance(s, A.NetOutput):
-        return "output " + ", ".join(format_expr(v) for v in s.values)
-    raise TypeError(f"fmt: not a statement: {type(s).__name__}")
+    form = _STATEMENTS.get(type(s))
+    if form is None:
+        raise TypeError(f"fmt: not a statement: {type(s).__name__}")
+    return form(s)
 
 
 def _hparams(hparams) -> str:
