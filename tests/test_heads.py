@@ -164,6 +164,16 @@ def test_what_heads_may_be(body, message):
     assert message in diagnostics(CELL.format(body=body))
 
 
+@pytest.mark.parametrize("line, note", [
+    ("ouptut h", "= note: did you mean `output`?"),
+    ("head h", "= note: did you mean `heads`?"),
+    ("count h", "= note: a cell's heads are counted by `heads NAME`, NAME an int hyperparameter"),
+])
+def test_a_statement_of_two_words_is_heads_or_output(line, note):
+    text = diagnostics(f"cell C(n: int = 3) {{\n    input x: [n]\n    h[t] = tanh(x[t])\n    {line}\n    output h\n}}\n")
+    assert f"error[E0234]: unknown statement `{line}`" in text and note in text
+
+
 def test_a_tree_cell_has_no_heads():
     text = diagnostics("""cell T(n: int = 3, reads: int = 2) over tree {
     heads reads
@@ -210,3 +220,18 @@ def test_every_plan_of_a_cell_with_heads_computes_the_same(hoist, fuse):
         layer = cell_rnn(program, "ReadHeads", input_dim=4, hoist=plan[0], fuse=plan[1])
         found.append(np.asarray(layer(x)))
     np.testing.assert_allclose(found[1], found[0], rtol=1e-5, atol=1e-6)
+
+
+def test_norm_constraints_hold_per_head():
+    import keras
+
+    from rnndsl.keras.cell import cell_rnn
+
+    spec = SPEC.replace("param W_k: [reads, width, units]", "param W_k: [reads, width, units] constrain unit_norm")
+    layer = cell_rnn(checked(spec), "ReadHeads", input_dim=4)
+    model = keras.Sequential([keras.Input((5, 4)), layer])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    x = np.random.default_rng(0).normal(size=(4, 5, 4)).astype("float32")
+    model.train_on_batch(x, np.tanh(x))
+    W = layer.cell.weights_by_name["W_k"].numpy()
+    np.testing.assert_allclose(np.linalg.norm(W, axis=1), np.ones((2, 4)), rtol=1e-5)  # each head's columns

@@ -105,9 +105,10 @@ class CellResolver(Reporter):
                 continue
             name = stmt.name.id
             if stmt.word.id != "heads":
+                # `WORD NAME` is `heads NAME`, or a misspelt `output NAME`
                 self.error(f"unknown statement `{stmt.word.id} {name}`", stmt.word.span, label="not a statement",
-                           notes=did_you_mean(stmt.word.id, ["heads"])
-                           + ["a cell's heads are counted by `heads NAME`, NAME an int hyperparameter"], code="E0234")
+                           notes=did_you_mean(stmt.word.id, ["heads", "output"])
+                           or ["a cell's heads are counted by `heads NAME`, NAME an int hyperparameter"], code="E0234")
             elif self.over == "tree":
                 self.error("a cell over a tree has no heads", stmt.span, label="not in a tree cell",
                            code="E0206")
