@@ -221,7 +221,8 @@ def main() -> None:
              f"batch agree within {tree_loss:.1e}.",
              f"Memory (bench/memory.py): the NTM of examples/memory.rnn (controller {memory.NTM['controller']}, "
              f"{memory.NTM['slots']} slots of {memory.NTM['width']}; batch {memory.BATCH}, {memory.NTM_STEPS} steps) "
-             f"and a DNC ({memory.DNC['units']} units, {memory.DNC['slots']} slots of {memory.DNC['width']}; "
+             f"and a DNC ({memory.DNC['units']} units, {memory.DNC['slots']} slots of {memory.DNC['width']}, "
+             f"{memory.DNC['reads']} read heads; "
              f"{memory.DNC_STEPS} steps), generated and written by hand as Keras cells, each compiled without and "
              f"with XLA; with the same weights on one batch their losses differ by "
              f"{memory_checks['ntm'][0]:.1e} (NTM) and {memory_checks['dnc'][0]:.1e} (DNC), their gradients by at "
