@@ -170,7 +170,8 @@ def test_what_heads_may_be(body, message):
     ("count h", "= note: a cell's heads are counted by `heads NAME`, NAME an int hyperparameter"),
 ])
 def test_a_statement_of_two_words_is_heads_or_output(line, note):
-    text = diagnostics(f"cell C(n: int = 3) {{\n    input x: [n]\n    h[t] = tanh(x[t])\n    {line}\n    output h\n}}\n")
+    text = diagnostics(f"cell C(n: int = 3) {{\n    input x: [n]\n    h[t] = tanh(x[t])\n    {line}\n"
+                       "    output h\n}\n")
     assert f"error[E0234]: unknown statement `{line}`" in text and note in text
 
 
