@@ -7,6 +7,8 @@ each trained by its train block as `rnndsl train` runs it (rnndsl.train.run.run)
   (the paper's curves reach about 0 within its budget); its errors at lengths 30, 40 and 60, longer than
   any it saw, are reported, as is an LSTM of about its parameter count trained on the same number of
   sequences.
+- The NTM's repeat copy (same paper, section 4.2), in a smaller range than the paper's: lengths 1 to 5,
+  1 to 5 copies; at most 1 wrong bit per sequence.
 - Sequence reversal with the neural stack (Grefenstette et al. 2015): trained on 8 to 64 symbols, the
   whole-sequence accuracy on 65 to 128 must be at least 0.95; an LSTM trained the same way is reported.
 - The DNC (Graves et al. 2016) on repeat copy, eight problems a sequence with a memory of 8 slots, fewer than
@@ -67,6 +69,16 @@ def test_ntm_copy(tmp_path):
             ntm_seconds=round(ntm.seconds, 1), **{k: round(v[0], 3) for k, v in longer.items()},
             lstm_66_at_20=round(lstm.metrics["test"]["wrong_bits"], 3), lstm_seconds=round(lstm.seconds, 1))
     assert at20 < 1
+
+
+def test_ntm_repeat_copy(tmp_path):
+    started = time.perf_counter()
+    ntm, plan = _train("RepeatNTM", tmp_path)
+    at = ntm.metrics["test"]["wrong_bits"]
+    _record("NTM repeat copy, lengths 1-5, 1-5 copies: NTM(100, 64 slots)", "wrong bits per sequence", at, "<= 1",
+            plan.seed, started, sequences=plan.epochs * plan.data.args["train"], ntm_seconds=round(ntm.seconds, 1),
+            sequence_accuracy=round(ntm.metrics["test"]["sequence_accuracy"], 4))
+    assert at <= 1
 
 
 def test_neural_stack_reverses_longer_sequences_than_it_saw(tmp_path):
