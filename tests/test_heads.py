@@ -156,7 +156,7 @@ CELL = """cell C(n: int = 3, reads: int = 2, rate: float = 0.5) {{
     ("    heads reads\n    h[t] = tanh(sum(stack_heads(x[t]), axis=0))",
      "error[E0301]: `stack_heads` reads a value with heads, and this one is the same for every head"),
     ("    heads reads\n    h[t] = tanh(W @ x[t] + h[t-1])",
-     "error[E0302]: `h` is a state with heads, and a state with heads is declared"),
+     "error[E0302]: `h` is a state with heads: a state with heads must be declared"),
     ("    heads reads\n    state h: [reads, n]\n    h[t] = tanh(x[t]) + sum(stack_heads(h[t-1]), axis=0)",
      "error[E0302]: `h` is declared with heads ([reads, ...]), but its equation gives one value for all heads"),
 ])

@@ -88,8 +88,8 @@ def cell_where(G, w: Optional[ExpressionWriter] = None) -> str:
 
     inputs = [member([n], s, index) for n, s in sig.inputs.items()]
     groups: dict = {}
-    for n, s in sig.params.items():
-        groups.setdefault(tuple(s[1:]) if w.has_heads(n) else tuple(s), []).append(n)
+    for n in sig.params:
+        groups.setdefault(tuple(w.shape_of_name(n)), []).append(n)  # one head's shape, where it has heads
     params = [member(names, list(shape)) for shape, names in groups.items()]
     parts = []
     if inputs:

@@ -97,7 +97,7 @@ class HeadTyping:
                 continue
             if node in self.undeclared_states and computed:
                 errors.append(ShapeError(
-                    f"`{node}` is a state with heads, and a state with heads is declared", use.span,
+                    f"`{node}` is a state with heads: a state with heads must be declared", use.span,
                     label="one value per head",
                     notes=[f"declare it: `state {node}: [{self.count}, ...]`: its earlier steps are read "
                            f"before its equation says it has heads"], code="E0302"))
