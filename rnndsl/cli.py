@@ -1,4 +1,4 @@
-"""The `rnndsl` command: check, render, latex, fmt, build, fit, train, evaluate, predict.
+"""The `rnndsl` command: init, check, render, latex, fmt, build, fit, train, evaluate, predict, export.
 
 Exit codes: 0 clean, 1 errors in a spec (or `fmt --check` finding a file to
 reformat), 2 a usage error (bad option, missing or unreadable file), 3 an
@@ -7,7 +7,6 @@ internal error (a bug: set RNNDSL_DEBUG=1 to see its traceback).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -17,143 +16,22 @@ from typing import Optional, Sequence
 from .lang.errors import RnnDslError, SpecErrors, UsageError
 from .lang.hparams import from_command_line
 from .outputs import check_output, replace_text, save_model
+from .cli_parser import command_parser
+from .starter import write_starter
 from .streams import discard_stdout, native_logs_hidden
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + 13  # as a shell shows a process ended by SIGPIPE
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors as one-line usage errors."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
-
-
-class _Version(argparse.Action):
-    """`--version`: looks the version up only when asked for it (see `rnndsl.__getattr__`)."""
-
-    def __init__(self, option_strings, dest, **_):
-        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        import rnndsl
-
-        print(f"rnndsl {rnndsl.__version__}")
-        parser.exit()
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="rnndsl", description="A compiler for recurrent neural networks.")
-    p.add_argument("--version", action=_Version)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    c = sub.add_parser("check", help="report every error in spec files")
-    c.add_argument("files", nargs="+", metavar="FILE")
-    c.add_argument("--explain", action="store_true",
-                   help="print each cell's states and parameter shapes, and each network edge's type")
-
-    r = sub.add_parser("render", help="draw a cell or a network with Graphviz")
-    _add_item(r)
-    r.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="the file to write: .svg, .pdf, .png, .dot, or .tex (a TikZ picture)")
-    r.add_argument("--style", metavar="STYLE",
-                   help="`default`, or `paper`: a figure for a publication (the default for .tex)")
-    r.add_argument("--unroll", type=int, metavar="K", help="draw a cell unrolled over K steps")
-    r.add_argument("--expand", action="append", default=[], metavar="LAYER",
-                   help="draw a network's layer (by bound name or id) opened to its cell; repeatable")
-
-    x = sub.add_parser("latex", help="write a cell's equations, or a network's data flow, as LaTeX")
-    _add_item(x)
-    x.add_argument("-o", "--output", metavar="OUT.tex", help="the file to write (default: standard output)")
-    x.add_argument("--standalone", action="store_true",
-                   help="a whole document that pdflatex compiles, not a block to \\input into one")
-
-    b = sub.add_parser("build", help="lower a network, or a cell alone, to a Keras model and save it (.keras)")
-    _add_target(b)
-    b.add_argument("-o", "--output", required=True, metavar="OUT.keras")
-    b.add_argument("--no-fused", action="store_true",
-                   help="lower every cell to a generated cell, even those that are exactly Keras's LSTM/GRU/SimpleRNN")
-
-    t = sub.add_parser("fit", help="build a network, compute its `fit` parameters from data, and save it (.keras)")
-    _add_target(t)
-    t.add_argument("--data", required=True, metavar="DATA.npz",
-                   help="arrays by name: the network's inputs, `targets` for a ridge readout, "
-                        "patterns by state name for Hebbian storage")
-    t.add_argument("--washout", type=int, default=0, metavar="K",
-                   help="steps at the start of each sequence left out of a ridge fit (default 0)")
-    t.add_argument("-o", "--output", required=True, metavar="OUT.keras")
-
-    tr = sub.add_parser("train", help="train a network as its `train` block says")
-    tr.add_argument("file", metavar="FILE")
-    tr.add_argument("--network", metavar="NAME")
-    _add_set(tr)
-    tr.add_argument("--epochs", type=int, metavar="N", help="train for N epochs instead of the block's")
-    tr.add_argument("--out", metavar="DIR", help="the run's folder (default runs/NETWORK)")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-
-    ev = sub.add_parser("evaluate", help="a trained run's loss and metrics on a split of its data")
-    ev.add_argument("run", metavar="RUN_DIR")
-    ev.add_argument("--split", choices=("test", "validation", "train"), default="test")
-
-    pr = sub.add_parser("predict", help="a trained run's outputs for new inputs")
-    pr.add_argument("run", metavar="RUN_DIR")
-    pr.add_argument("--data", required=True, metavar="IN.npz", help="the inputs, by the network's input names")
-    pr.add_argument("-o", "--output", required=True, metavar="OUT.npz",
-                    help="`outputs`, and for a CTC model `labels` (padded with -1); for an encoder-decoder, "
-                         "its free decoding: `tokens`, `scores`, `alignments`, `text`")
-    pr.add_argument("--beam", type=int, default=1, metavar="K",
-                    help="decode by beam search keeping K hypotheses (CTC and encoder-decoder models; "
-                         "default 1: greedy)")
-    pr.add_argument("--attention", metavar="OUT.png",
-                    help="an encoder-decoder's attention over the source, for one input, as a heat map")
-    pr.add_argument("--example", type=int, default=0, metavar="I",
-                    help="which input's attention --attention draws (default 0, the first)")
-
-    for compiling in (c, r, x, b, t, tr):
-        compiling.add_argument("--path", action="append", default=[], metavar="DIR",
-                               help="a folder to search for imports after the standard library; repeatable "
-                                    "(then the folders of RNNDSL_PATH)")
-
-    f = sub.add_parser("fmt", help="format spec files in place")
-    f.add_argument("files", nargs="+", metavar="FILE")
-    f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
-    return p
-
-
-def _add_item(p) -> None:
-    """FILE [--cell NAME | --network NAME]: what `render` and `latex` draw or write."""
-    p.add_argument("file", metavar="FILE")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--cell", metavar="NAME")
-    which.add_argument("--network", metavar="NAME")
-
-
-def _add_target(p) -> None:
-    """FILE --network NAME | --cell NAME [--input-size N] [--set KEY=VALUE ...]: what `build` and `fit` lower."""
-    p.add_argument("file", metavar="FILE")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--network", metavar="NAME")
-    which.add_argument("--cell", metavar="NAME", help="a cell alone: a model from its inputs to its outputs")
-    p.add_argument("--input-size", type=int, metavar="N",
-                   help="a cell's inputs, side by side, have N features (where its hyperparameters leave it open)")
-    _add_set(p)
-
-
-def _add_set(p) -> None:
-    """--set KEY=VALUE, repeatable: the hyperparameters of what a command builds or trains."""
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="set a hyperparameter of the network; repeatable")
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = command_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("no command given: use check, render, latex, fmt, build, fit, train, evaluate or predict "
-                             "(see `rnndsl --help`)")
-        commands = {"check": _check, "render": _render, "latex": _latex, "fmt": _fmt, "build": _build, "fit": _fit,
-                    "train": _train, "evaluate": _evaluate, "predict": _predict}
+            raise UsageError("no command given: use init, check, render, latex, fmt, build, fit, train, evaluate, "
+                             "predict or export (see `rnndsl --help`)")
+        commands = {"init": _init, "check": _check, "render": _render, "latex": _latex, "fmt": _fmt, "build": _build,
+                    "fit": _fit, "train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export}
         with native_logs_hidden() if args.command in RUNS_TENSORFLOW else contextlib.nullcontext():
             return commands[args.command](args)
     except UsageError as e:
@@ -176,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 # The commands that load TensorFlow.
-RUNS_TENSORFLOW = frozenset({"build", "fit", "train", "evaluate", "predict"})
+RUNS_TENSORFLOW = frozenset({"build", "fit", "train", "evaluate", "predict", "export"})
 
 
 def _report(errors: list, file: str) -> None:
@@ -185,6 +63,12 @@ def _report(errors: list, file: str) -> None:
     n = len(group.errors)
     body = "\n\n".join(e.render() for e in group.errors)
     print(f"{body}\n\n{n} error{'s' if n != 1 else ''} in {file}", file=sys.stderr)
+
+
+def _init(args) -> int:
+    out = write_starter(args.name, Path(args.output or f"{args.name}.rnn"))
+    print(f"wrote {out}: check it with `rnndsl check {out}`, train it with `rnndsl train {out}`")
+    return EXIT_OK
 
 
 def _check(args) -> int:
@@ -204,8 +88,17 @@ def _check(args) -> int:
             continue
         cells = len(program.cells)
         nets = len(program.networks)
+        warned = len(program.warnings)
+        if warned:
+            body = "\n\n".join(w.render() for w in program.warnings)
+            denied = " (denied by --deny-warnings)" if args.deny_warnings else ""
+            print(f"{body}\n\n{warned} warning{'s' if warned != 1 else ''} in {path}{denied}", file=sys.stderr)
+            if args.deny_warnings:
+                status = max(status, EXIT_SPEC)
+                continue
         print(f"{path}: ok ({cells} cell{'s' if cells != 1 else ''}, "
-              f"{nets} network{'s' if nets != 1 else ''})")
+              f"{nets} network{'s' if nets != 1 else ''}"
+              + (f", {warned} warning{'s' if warned != 1 else ''})" if warned else ")"))
         if args.explain:
             print(program.explain())
     return status
@@ -367,10 +260,14 @@ def _train(args) -> int:
     name = _named(args.file, args.network or program.default_name(), "network", program.networks)
     values = from_command_line(args.set, program.networks[name].graph)
     out = Path(args.out) if args.out else Path("runs") / name
-    result = program.train(name, values=values, out=out, epochs=args.epochs, resume=args.resume)
+    result = program.train(name, values=values, out=out, epochs=args.epochs, resume=args.resume,
+                           mixed_precision=args.mixed_precision,
+                           jit_compile=None if args.jit_compile is None else args.jit_compile == "on")
     for split, metrics in result.metrics.items():
         print(f"{split}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
-    print(f"trained {name} for {result.epochs} epochs in {result.seconds:.1f} s; the run is in {out}/")
+    stopped = " (stopped early: the loss stopped falling; the model has its best epoch's weights)" \
+        if result.stopped else ""
+    print(f"trained {name} for {result.epochs} epochs in {result.seconds:.1f} s{stopped}; the run is in {out}/")
     return EXIT_OK
 
 
@@ -415,10 +312,28 @@ def _predict(args) -> int:
     return EXIT_OK
 
 
+def _export(args) -> int:
+    from .keras.export import export
+    from .keras.saved import load_model
+
+    given = Path(args.model)
+    path = given / "model.keras" if given.is_dir() else given
+    out = Path(args.output)
+    if out.exists():
+        raise UsageError(f"{out} exists: export writes a new {'folder' if args.format == 'saved_model' else 'file'}")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+    export(load_model(path), out, args.format, batch=args.batch, steps=args.steps)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def _fmt(args) -> int:
     from .lang.fmt import format_text
     from .lang.specfiles import read_spec
 
+    if args.diff and not args.check:
+        raise UsageError("--diff shows what --check would change; give both")
     status = EXIT_OK
     for path in args.files:
         try:
@@ -436,6 +351,12 @@ def _fmt(args) -> int:
             continue
         if args.check:
             print(f"{path}: would reformat")
+            if args.diff:
+                import difflib
+
+                sys.stdout.writelines(difflib.unified_diff(text.splitlines(keepends=True),
+                                                           formatted.splitlines(keepends=True),
+                                                           f"{path} (as it is)", f"{path} (formatted)"))
             status = max(status, EXIT_SPEC)
         else:
             try:

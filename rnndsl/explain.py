@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .lang.dims import shape_str
+from .lang.dims import int_bindings, shape_str
 from .keras.fused import fused_path
 
 
@@ -78,10 +78,17 @@ def explain_cell(G) -> str:
 
 
 def explain_network(G) -> str:
+    """Each edge's type, and where it has symbols the sizes the hyperparameters' defaults bind it to."""
     lines = [_header(G)]
+    defaults = int_bindings({h.name: h.default for h in G.header.hparams.values() if h.default is not None})
     for u, v, flow in G.uses():
         t = flow.type
-        lines.append(f"  {_node(G, u)} -> {_node(G, v)}: {t if t is not None else '?'}")
+        bound = ""
+        if t is not None and any(d.value is None for d in t.dims):
+            sized = t.with_dims([d.subst(defaults) for d in t.dims], t.dtype)
+            if all(d.value is not None for d in sized.dims):
+                bound = f" = {sized} by default"
+        lines.append(f"  {_node(G, u)} -> {_node(G, v)}: {t if t is not None else '?'}{bound}")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ def compile_text(text: str, file: str = "<string>", base_dir: Optional[Path] = N
     checked, errors = check_text(text, file, base_dir, search_path=search_path, finder=finder)
     if checked is None:
         return None, errors
-    return Program(checked.bound, checked.graphs, checked.module), errors
+    return Program(checked.bound, checked.graphs, checked.module, checked.warnings), errors
 
 
 def check_file(path: Union[str, os.PathLike], *, search_path: Sequence = ()):
@@ -136,8 +136,9 @@ class Program:
     `train` block says (`train`), its trained run evaluated and asked for predictions (`evaluate`,
     `predict`), and what `rnndsl check --explain` prints (`explain`)."""
 
-    def __init__(self, bound: BoundProgram, graphs: dict, module):
+    def __init__(self, bound: BoundProgram, graphs: dict, module, warnings: Sequence = ()):
         self.bound = bound
+        self.warnings = list(warnings)  # SpecWarnings about the text (rnndsl.lang.lint), in source order
         self.graphs = graphs
         self.module = module
         self.file = bound.file
@@ -221,8 +222,47 @@ class Program:
 
         return lower(self, name or self.default_name(), input_size=input_size, fused=fused, **hyperparameters).model
 
+    def layer(self, name: Optional[str] = None, *, input_size: Optional[int] = None, fused: bool = True,
+              return_sequences: bool = True, **hyperparameters):
+        """A Keras layer of cell or network `name` (the default one when None), its hyperparameters set by
+        keyword, to call on one's own tensors or put in one's own model (imports TensorFlow).
+
+        A cell's layer runs it over sequences, `(batch, T, input_size)` -> its first output at every step
+        `(batch, T, size)`, or at the last alone without `return_sequences`: Keras's own LSTM / GRU /
+        SimpleRNN where the cell is exactly one of them (unless `fused=False`), else a generated layer
+        (rnndsl.keras.cell.GeneratedRNN) whose weights carry the spec's names. `input_size` may be left out
+        where the hyperparameters fix it. A network's layer is its model (`build`): a `keras.Model` is a
+        layer, with the network's inputs and outputs.
+        """
+        name = name or self.default_name()
+        self.graph(name)
+        if name in self.networks:
+            if input_size is not None or not return_sequences:
+                raise UsageError(f"`{name}` is a network: its inputs and outputs are declared; input_size and "
+                                 "return_sequences are for a cell")
+            return self.build(name, fused=fused, **hyperparameters)
+        from .keras.network import cell_layer
+
+        return cell_layer(self, name, input_size=input_size, fused=fused, return_sequences=return_sequences,
+                          **hyperparameters)
+
+    def cell(self, name: Optional[str] = None, *, input_size: Optional[int] = None, **hyperparameters):
+        """A Keras RNN cell of cell `name` (the default one when None) to put in `keras.layers.RNN`, its
+        hyperparameters set by keyword (imports TensorFlow): one step, inputs `(batch, input_size)`, the
+        states flat `(batch, size)` each in the spec's order, the first output `(batch, size)`
+        (rnndsl.keras.cell.GeneratedCell). Its step reads the inputs as they are: the work that `layer`
+        moves before the loop stays in it."""
+        name = name or self.default_name()
+        self.graph(name)
+        if name not in self.cells:
+            raise UsageError(f"`{name}` is a network, not a cell: `layer` gives a network's layer")
+        from .keras.network import rnn_cell
+
+        return rnn_cell(self, name, input_size=input_size, **hyperparameters)
+
     def train(self, name: Optional[str] = None, *, values: Optional[dict] = None, out=None,
-              epochs: Optional[int] = None, resume: bool = False, verbose: Optional[int] = None):
+              epochs: Optional[int] = None, resume: bool = False, verbose: Optional[int] = None,
+              mixed_precision: bool = False, jit_compile: Optional[bool] = None):
         """Train network `name` (the default one when None) as its `train` block says, as `rnndsl train`
         does (imports TensorFlow): `rnndsl.train.run.run`. Returns its `TrainResult`: the trained model,
         the final metrics by split, the epochs and seconds it took, and the run's folder.
@@ -230,13 +270,15 @@ class Program:
         `values` sets hyperparameters by name (the block's defaults are the network's); `out` is the
         run's folder (default runs/NAME), which `rnndsl evaluate` and `rnndsl predict` read back
         (rnndsl.train.saved_run); `epochs` overrides the block's; `resume` continues the run in `out`
-        from its last checkpoint; `verbose` is Keras's (default: a progress bar on a terminal).
+        from its last checkpoint; `verbose` is Keras's (default: a progress bar on a terminal);
+        `mixed_precision` computes in float16 (Keras's `mixed_float16`), `jit_compile` compiles the training
+        step with XLA or not (None: as rnndsl judges it pays).
         """
         name = self._network(name)
         from .train.run import run
 
         return run(self, name, values=values, out=self._run_folder(name, out), epochs=epochs, resume=resume,
-                   verbose=verbose)
+                   verbose=verbose, mixed_precision=mixed_precision, jit_compile=jit_compile)
 
     def evaluate(self, name: Optional[str] = None, *, out=None, split: str = "test") -> dict:
         """The loss and metrics of network `name`'s trained run on a split ("train", "validation" or

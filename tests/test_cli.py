@@ -64,11 +64,12 @@ cell E(units: int)  at spec.rnn:1:6
     W: [units, in]
     U: [units, units]
   outputs: h: [units]
-  lowers:  generated: the equation of `h` is not the template's (spec.rnn:5:5)
+  lowers:  generated: the equation of `h` is not that of keras.layers.SimpleRNN's template, \
+`h[t] = tanh(W @ x[t] + U @ h[t-1] + b)` (spec.rnn:5:5)
 
 network N(units: int = 4)  at spec.rnn:9:9
   x -> E_1: seq[3]
-  E_1 -> output: seq[units]
+  E_1 -> output: seq[units] = seq[4] by default
 """
 
 
@@ -121,7 +122,8 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
         "option": (["check", "--frobnicate", "x.rnn"],
                    "error: unrecognized arguments: --frobnicate (see `rnndsl --help`)"),
         "command": (["compile", "x.rnn"], "error: argument COMMAND: invalid choice: 'compile' "),
-        "none": ([], "error: no command given: use check, render, latex, fmt, build, fit, train, evaluate or predict (see `rnndsl --help`)"),
+        "none": ([], "error: no command given: use init, check, render, latex, fmt, build, fit, train, evaluate, "
+                     "predict or export (see `rnndsl --help`)"),
     }
     for name, (args, expected) in cases.items():
         code, out, err = run(*args)

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -37,7 +38,8 @@ def test_standard_library_decisions():
     assert decisions["IndRNN"].startswith("generated: parameter `u` is constrained")
     assert decisions["ESN"].startswith("generated: parameter `W_in` is fixed")
     assert decisions["CTRNN"] == "generated: only discrete-time cells over sequences have a fused layer"
-    assert decisions["Jordan"].startswith("generated: the equation of `y` is not the template's")
+    assert decisions["Jordan"].startswith("generated: the equation of `y` is not that of keras.layers.SimpleRNN's "
+                                          "template, `h[t] = tanh(W @ x[t] + U @ h[t-1] + b)`")
 
 
 def test_equations_compare_up_to_renaming_and_commutativity():
@@ -73,7 +75,8 @@ def test_a_peephole_keeps_the_lstm_off_the_fused_path():
         }
     """)
     assert isinstance(decision, Generated)
-    assert decision.reason == "the equation of `c` is not the template's"
+    assert decision.reason == ("the equation of `c` is not that of keras.layers.LSTM's template, "
+                               "`c[t] = f[t] * c[t-1] + i[t] * g[t]`")
     assert (decision.span.line, decision.span.column) == (12, 13)
 
 
@@ -147,3 +150,40 @@ def test_fused_layers_start_from_the_spec_initializers():
     for g in range(4):
         block = recurrent[:, 4 * g:4 * g + 4]
         np.testing.assert_allclose(block.T @ block, np.eye(4), atol=1e-5)
+
+
+def test_a_fused_model_loads_where_rnndsl_was_never_imported(tmp_path):
+    """Every cell on the fused path: the saved model is plain Keras (its config names no rnndsl class), and a
+    process that never imports rnndsl loads it and gives the same outputs."""
+    import subprocess
+    import sys
+
+    model = rnndsl.load(NETWORK).build("N")
+    x = np.random.default_rng(4).normal(size=(2, 5, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", model.predict(x, verbose=0))
+    model.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        assert "rnndsl" not in archive.read("config.json").decode()
+    code = ("import sys, keras, numpy as np\n"
+            f"model = keras.saving.load_model({str(tmp_path / 'model.keras')!r})\n"
+            f"y = model.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0)\n"
+            "assert 'rnndsl' not in sys.modules\n"
+            f"print(float(np.abs(y - np.load({str(tmp_path / 'y.npy')!r})).max()))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.strip().splitlines()[-1]) == 0.0
+
+
+def test_the_initializers_a_fused_model_names():
+    """After drawing, a fused layer names the built-in initializer its gates share, else Keras's default for
+    that weight: the LSTM's biases (forget gate 1, the others 0) are drawn gate by gate, and named `zeros`."""
+    model = rnndsl.load(NETWORK).build("N")
+    lstm = model.get_layer("a").forward_layer.cell
+    kinds = [type(i).__name__ for i in (lstm.kernel_initializer, lstm.recurrent_initializer, lstm.bias_initializer)]
+    assert kinds == ["GlorotUniform", "Orthogonal", "Zeros"], kinds
+    units = lstm.units
+    np.testing.assert_array_equal(lstm.bias.numpy()[units:2 * units], 1.0)  # drawn as the spec says
+    gru = model.get_layer("b_1").cell
+    assert type(gru.bias_initializer).__name__ == "Constant" and gru.bias_initializer.value == 0.0

@@ -46,6 +46,10 @@ error[E0302]: shape mismatch in `@`: [units, units] @ [in]
    |
  4 |     h[t] = tanh(W @ x[t] + h[t-1])
    |                 ^ [units, units]
+  --> spec.rnn:3:14
+   |
+ 3 |     param W: [units, units]
+   |              ^^^^^^^^^^^^^^ `W` is declared [units, units] here
    = note: the left side's last dimension (units) must equal the right side's first (in)
 """,
     ),

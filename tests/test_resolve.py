@@ -442,6 +442,7 @@ error[E0226]: unknown layer `PeepholeLTSM`
    |
  3 |     h = PeepholeLTSM(4)(x)
    |         ^^^^^^^^^^^^ not a cell or a known layer
+   = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
 
 error[E0209]: argument `activation` of `Dense` must be an activation function
   --> spec.rnn:4:34
@@ -612,6 +613,7 @@ error[E0226]: unknown layer `Embeding`
  10 |     e = Embeding(100, 16)(w)
     |         ^^^^^^^^ not a cell or a known layer
     = note: did you mean `Embedding`?
+    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
 
 error[E0226]: unknown layer `RR`
    --> spec.rnn:11:14
@@ -619,6 +621,31 @@ error[E0226]: unknown layer `RR`
  11 |     f = w >> RR(units)
     |              ^^ not a cell or a known layer
     = note: did you mean `R`?
+    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
+""",
+    ),
+    "wrapper_of_a_wrapper": (
+        """
+cell R(units: int) {
+    input x: [in]
+    param W: [units, in]
+    h[t] = tanh(W @ x[t] + h[t-1])
+    output h
+}
+
+network N(units: int = 8) {
+    input x: seq[4]
+    output Stack(Bidirectional(R(units)), depth=2)(x)
+}
+""",
+        """\
+error[E0209]: `Stack` wraps a cell
+   --> spec.rnn:10:18
+    |
+ 10 |     output Stack(Bidirectional(R(units)), depth=2)(x)
+    |                  ^^^^^^^^^^^^^^^^^^^^^^^ expected a cell such as `LSTM(units)`
+    = note: a `Stack` of `Bidirectional` layers is written as a chain of them, one per layer: \
+`x >> Bidirectional(R(units)) >> Bidirectional(R(units))`
 """,
     ),
     "net_layer_not_applied": (

@@ -158,7 +158,10 @@ def test_every_cell_builds_alone(cell, library, tmp_path, capsys):
     if len(model.inputs) == 2:  # a tree cell: each node's inputs, and its children (here a chain of 5)
         x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, model.input_shape[0][-1])).astype("float32")
         y = np.asarray(model([x, np.array([[[1], [2], [3], [4], [-1]]] * 2, "int32")]))
-    else:
+    else:  # every output of the cell (the MTRNN has two)
         x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, model.input_shape[-1])).astype("float32")
-        y = np.asarray(model(x))
+        found = model(x)
+        found = found if isinstance(found, list) else [found]
+        assert len(found) == len(library.graph(cell).header.outputs)
+        y = np.concatenate([np.asarray(o).reshape(2, 5, -1) for o in found], axis=-1)
     assert y.shape[:2] == (2, 5) and np.isfinite(y).all()

@@ -67,7 +67,10 @@ def test_a_run_writes_its_folder(tmp_path, capsys):
     assert set(metrics["test"]) == {"loss", "mae"} and set(metrics["validation"]) == {"loss", "mae"}
     run = json.loads((out / "run.json").read_text())
     assert run["network"] == "Add" and run["plan"]["optimizer"]["args"] == {"learning_rate": 0.01, "clipnorm": 1.0}
-    # the trained model reloads, and gives the test metrics it was saved with
+    # the trained model reloads, and gives the test metrics it was saved with; its cell took the fused path,
+    # and Keras's own loss and metric: it is plain Keras (tests/test_fused.py loads one without rnndsl)
+    with zipfile.ZipFile(out / "model.keras") as archive:
+        assert "rnndsl" not in archive.read("config.json").decode()
     import keras
 
     model = keras.saving.load_model(out / "model.keras")
@@ -170,7 +173,12 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
     for a, b in zip(_weights(whole / "model.keras"), _weights(killed / "model.keras")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     with (killed / "history.csv").open() as f:
-        assert [r["epoch"] for r in csv.DictReader(f)] == ["1", "2", "3", "4"]
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"]
+    # each row's time counts the sessions before: it grows across the kill, and metrics.json's is the last row's
+    seconds = [float(r["seconds"]) for r in rows]
+    assert seconds[0] > 0 and all(a < b for a, b in zip(seconds, seconds[1:])), seconds
+    assert json.loads((killed / "metrics.json").read_text())["seconds"] >= seconds[-1]
 
 
 def test_resume_refuses_another_run(tmp_path, capsys):
@@ -619,3 +627,32 @@ def test_token_ids_past_the_vocabulary_are_a_data_error(tmp_path, capsys):
                  "-o", str(tmp_path / "p.npz")]) == 1
     assert capsys.readouterr().err == ("error[E0701]: the inputs: input `w` holds the token id 7, but "
                                        "`embedding_1` reads ids 0 to 4\n")
+
+
+def test_a_plateau_stops_the_run_and_lowers_the_rate(tmp_path, capsys):
+    """`stop = plateau(...)`: no fall of the validation loss by 100 in 2 epochs ends the run after epoch 3, with
+    epoch 1's weights; `schedule = plateau(...)` halves the rate after each epoch without such a fall."""
+    out = tmp_path / "run"
+    block = SMALL.replace("epochs = 2", "epochs = 30") + ("schedule = plateau(factor=0.5, patience=1, min_delta=100)\n"
+                                                         "stop = plateau(patience=2, min_delta=100)\n")
+    assert main(["train", str(spec(tmp_path, block)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert ("trained Add for 3 epochs in " in printed
+            and "(stopped early: the loss stopped falling; the model has its best epoch's weights)" in printed)
+    with (out / "history.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    # the rate each epoch trained at: halved after epoch 2, the first without a fall
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([0.01, 0.01, 0.005])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation"]["loss"] == pytest.approx(float(rows[0]["val_loss"]), rel=1e-4)  # epoch 1's
+
+
+def test_plateau_arguments_are_checked(tmp_path, capsys):
+    bad = SMALL + "stop = plateau(patience=2, factor=0.5)\n"
+    assert main(["check", str(spec(tmp_path, bad))]) == 1
+    assert "error[E0805]: stop `plateau` has no argument `factor`" in capsys.readouterr().err
+    bad = SMALL + "stop = early\n"
+    assert main(["check", str(spec(tmp_path, bad))]) == 1
+    err = capsys.readouterr().err
+    assert "error[E0804]: unknown stop `early`" in err and "= note: stops: none, plateau" in err

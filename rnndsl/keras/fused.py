@@ -126,17 +126,13 @@ def fused_path(G) -> Union[Fused, Generated]:
     best: Optional[Generated] = None
     for layer in TEMPLATES:
         template = _template(layer)
-        result = _match_system(template, cell)
+        result = _match_system(template, cell, layer)
         if isinstance(result, dict):
             return Fused(layer, {k[len("param:"):]: v for k, v in result.items() if k.startswith("param:")},
                          {k[len("state:"):]: v for k, v in result.items() if k.startswith("state:")})
-        if best is None or (result is not None and _closeness(result) > _closeness(best)):
+        if result is not None and (best is None or result[1] >= best[1]):  # a tie: the simpler template
             best = result
-    return best or Generated("its equations are not those of LSTM, GRU or SimpleRNN")
-
-
-def _closeness(g: Generated) -> int:
-    return 1 if g.span is not None else 0
+    return best[0] if best else Generated("its equations are not those of LSTM, GRU or SimpleRNN")
 
 
 # ---------------------------------------------------------------- terms
@@ -195,10 +191,13 @@ def _term(G: CellIR, node, delay: int = 0, depth: int = 0):
 # ---------------------------------------------------------------- matching
 
 
-def _match_system(template: _System, cell: _System):
-    """A binding of the template's names to the cell's, or a Generated saying what differs."""
+def _match_system(template: _System, cell: _System, layer: str):
+    """A binding of the template's names to the cell's; or (a Generated saying what differs from the template
+    of Keras's `layer`, quoting the template's equation, how close the template is), the closest template's
+    the one `fused_path` reports: an equation that differs (2 where its outermost operation is the same as
+    the template's, 1 else) over a difference of the whole cell (0); or None."""
     if len(cell.inputs) != 1:
-        return Generated(f"the cell has {len(cell.inputs)} inputs; the fused layers take one")
+        return Generated(f"the cell has {len(cell.inputs)} inputs; the fused layers take one"), 0
     if len(template.states) != len(cell.states):
         return None
     first_failure = None
@@ -211,12 +210,19 @@ def _match_system(template: _System, cell: _System):
             env = _match(template.states[t_state], cell.states[c_state], env)
             if env is None:
                 if first_failure is None:
-                    first_failure = Generated(f"the equation of `{c_state}` is not the template's",
-                                              cell.spans[c_state])
+                    same_head = template.states[t_state][0] == cell.states[c_state][0]
+                    first_failure = Generated(
+                        f"the equation of `{c_state}` is not that of keras.layers.{layer}'s template, "
+                        f"`{_line(template.spans[t_state])}`", cell.spans[c_state]), 2 if same_head else 1
                 break
         else:
             return env
     return first_failure
+
+
+def _line(span: Span) -> str:
+    """The line a span is on, as written, without its indent: a template's equation."""
+    return span.text.split("\n")[span.line - 1].strip()
 
 
 def _bind(env: dict, key: str, value) -> Optional[dict]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import keras
+from keras import ops
 import networkx as nx
 import numpy as np
 
@@ -24,7 +25,7 @@ from ..lang.dims import Dim, int_bindings
 from ..lang.errors import ShapeError, SpecErrors, UsageError
 from .cell import GeneratedCell, GeneratedRNN, cell_source
 from .fused import LAYOUT, Fused, fused_path
-from .fused_layer import fused_layer
+from .fused_layer import fused_layer, plain_initializers
 from ..lang.hparams import bind, cell_env
 from . import optimize
 from .interpret import flat_size
@@ -65,11 +66,15 @@ class Lowering:
         return self.env[v.id] if isinstance(v, A.Name) else v
 
     def recurrent_layer(self, cell_name: str, hparams: dict, *, input_dim: int, name: str,
-                        return_sequences: bool = True, return_state: bool = False, stateful: bool = False):
+                        return_sequences: bool = True, return_state: bool = False, stateful: bool = False,
+                        outputs: Optional[list] = None):
         """The recurrent layer of cell `cell_name` with hyperparameters `hparams` ({name: value}), for inputs
         `(batch, T, input_dim)`: Keras's own on the fused path, else a GeneratedRNN. It gives its outputs
         `(batch, T, size)`, or `(batch, size)` for the last step only without `return_sequences`; with
         `return_state`, a list: that and the final states, each `(batch,) + its shape`.
+
+        `outputs` names the values a generated cell gives at each step, side by side (its first output by
+        default; a cell on the fused path has one).
 
         Returns (the layer, the spec's states in the order it takes them as `initial_state` and returns them)."""
         program = self.program
@@ -79,7 +84,8 @@ class Lowering:
                                 return_state=return_state, name=name, stateful=stateful, **hparams)
             self.paths[name] = (cell_name, match)
             return layer, match.keras_states
-        cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, name=name)
+        cell = GeneratedCell(cell_source(program, cell_name), cell_name, input_dim, hparams, outputs=outputs,
+                             name=name)
         rnn = GeneratedRNN(cell, return_sequences=return_sequences, return_state=return_state, stateful=stateful,
                            name=name)
         return rnn, list(program.graphs[cell_name].header.states)
@@ -152,6 +158,7 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     outputs = [tensors[next(iter(G.predecessors(o)))] for o in G.header.outputs]
     model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
                         name=name)
+    plain_initializers(model)
     return Lowered(model, lowering.paths)
 
 
@@ -235,10 +242,55 @@ def _apply_tree_cell(lowering: Lowering, app, x, hp: dict, initial, layer_name):
 def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
                **hparams) -> Lowered:
     """A Keras model of cell `name` alone: its inputs, side by side, `(batch, T, input_size)` ->
-    its outputs at every step `(batch, T, size)`; `hparams` set its hyperparameters.
+    its outputs at every step, `(batch, T) + its shape` each (a list where it has several);
+    `hparams` set its hyperparameters.
 
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
+    G, lowering, input_size = _cell_lowering(program, name, input_size, fused, hparams)
+    if G.header.over == "tree":  # nodes' inputs and children (rnndsl.keras.tree) -> every node's output
+        layer = TreeLayer(cell_source(program, name), name, input_size, hparams, name=name.lower())
+        x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "nodes", {layer.name}))
+        children = keras.Input(shape=(None, None), dtype="int32", name=_fresh("children", {layer.name, x.name}))
+        return Lowered(keras.Model([x, children], layer([x, children]), name=name), lowering.paths)
+    outputs = list(G.header.outputs)
+    layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower(),
+                                        outputs=outputs if len(outputs) > 1 else None)
+    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "steps",
+                                                          {layer.name}))
+    y = layer(x)
+    if len(outputs) > 1:  # every output, each `(batch, T) + its shape`
+        y = _each_output(y, layer.cell.output_shapes)
+    model = keras.Model(x, y, name=name)
+    plain_initializers(model)
+    return Lowered(model, lowering.paths)
+
+
+def cell_layer(program, name: str, *, input_size: Optional[int] = None, fused: bool = True,
+               return_sequences: bool = True, **hparams) -> keras.layers.Layer:
+    """The recurrent layer of cell `name` (`Program.layer`): Keras's own LSTM / GRU / SimpleRNN on the fused
+    path (unless `fused` is False), else a GeneratedRNN; inputs `(batch, T, input_size)` -> the cell's first
+    output at every step, `(batch, T, size)`, or at the last alone without `return_sequences`."""
+    G, lowering, input_size = _cell_lowering(program, name, input_size, fused, hparams)
+    if G.header.over == "tree":
+        raise UsageError(f"`{name}` runs over trees, not sequences: build it (Program.build) for a tree layer")
+    layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower(),
+                                        return_sequences=return_sequences)
+    return layer
+
+
+def rnn_cell(program, name: str, *, input_size: Optional[int] = None, **hparams) -> GeneratedCell:
+    """A Keras RNN cell of cell `name` for `keras.layers.RNN` (`Program.cell`): the generated cell, its step
+    reading the inputs as they are (only a GeneratedRNN does work before the loop)."""
+    G, _, input_size = _cell_lowering(program, name, input_size, False, hparams)
+    if G.header.over == "tree":
+        raise UsageError(f"`{name}` runs over trees, not sequences: it has no cell for keras.layers.RNN")
+    return GeneratedCell(cell_source(program, name), name, input_size, hparams, hoist="never", name=name.lower())
+
+
+def _cell_lowering(program, name: str, input_size: Optional[int], fused: bool, hparams: dict) -> tuple:
+    """(cell `name`'s graph, a Lowering of it, its input size): the size given, or the one its
+    hyperparameters fix; a UsageError for a size out of bounds, limits exceeded, a size left open."""
     G = program.graphs[name]
     if input_size is not None and limits.dimension_rule(input_size):
         raise UsageError(f"cell `{name}` is given an input size of {input_size}: "
@@ -248,16 +300,7 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
     if input_size is None:  # the hyperparameters fix it
         input_size = sum(flat_size([d.subst(int_bindings(env)).value for d in dims])
                          for dims in G.signature.inputs.values())
-    lowering = Lowering(program, env, fused)
-    if G.header.over == "tree":  # nodes' inputs and children (rnndsl.keras.tree) -> every node's output
-        layer = TreeLayer(cell_source(program, name), name, input_size, hparams, name=name.lower())
-        x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "nodes", {layer.name}))
-        children = keras.Input(shape=(None, None), dtype="int32", name=_fresh("children", {layer.name, x.name}))
-        return Lowered(keras.Model([x, children], layer([x, children]), name=name), lowering.paths)
-    layer, _ = lowering.recurrent_layer(name, hparams, input_dim=input_size, name=name.lower())
-    x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "steps",
-                                                          {layer.name}))
-    return Lowered(keras.Model(x, layer(x), name=name), lowering.paths)
+    return G, Lowering(program, env, fused), input_size
 
 
 def describe(lowered: Lowered) -> str:
@@ -274,6 +317,10 @@ def describe(lowered: Lowered) -> str:
             total = sum(int(np.prod(w.shape)) for w in layer.weights)
             lines.append(f"{layer.path}: cell {name}, fused path (keras.layers.{match.layer}), {total} parameters: "
                          f"{parts}")
+            continue
+        if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)):  # a saved model's
+            total = sum(int(np.prod(w.shape)) for w in layer.weights)
+            lines.append(f"{layer.path}: fused path (keras.layers.{type(layer).__name__}), {total} parameters")
             continue
         if isinstance(layer, TreeLayer) and layer.built:
             lines.append(f"{layer.path}: cell {layer.cell_name}, tree path (level by level), "
@@ -318,3 +365,12 @@ def _untrained(param, weight) -> str:
 
 def _flat(roles):
     return [r for row in roles for r in (row if isinstance(row, list) else [row])]
+
+
+def _each_output(y, shapes: list) -> list:
+    """The outputs a generated cell gives side by side, `(batch, T, Σ sizes)`, one tensor each: `(batch, T) +
+    its shape`."""
+    sizes = [flat_size(shape) for shape in shapes]
+    parts = ops.split(y, [int(n) for n in np.cumsum(sizes)[:-1]], axis=-1)
+    return [part if len(shape) == 1 else keras.layers.Reshape((-1,) + tuple(shape))(part)
+            for part, shape in zip(parts, shapes)]

@@ -28,6 +28,16 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
+    def source(self) -> str:
+        """The text the span covers, its lines joined by single spaces ("…" for a span of no text)."""
+        lines = (self.text or "").split("\n")[self.line - 1:self.end_line]
+        if not lines or self.text is None:
+            return "…"
+        if len(lines) == 1:
+            return lines[0][self.column - 1:self.end_column - 1]
+        lines[0], lines[-1] = lines[0][self.column - 1:], lines[-1][:self.end_column - 1]
+        return " ".join(line.strip() for line in lines)
+
     def to(self, other: "Span") -> "Span":
         """The span from the start of `self` to the end of `other`."""
         return Span(self.file, self.line, self.column, other.end_line, other.end_column, self.text)

@@ -78,7 +78,13 @@ OPTIMIZERS: dict[str, tuple] = {
 SCHEDULES: dict[str, tuple] = {
     "constant": (),
     "cosine": (Param("alpha", "number", 0.0),),  # from the optimizer's rate down to alpha times it
+    # the rate times `factor` after `patience` epochs in which the monitored loss fell by less than min_delta
+    "plateau": (Param("factor", "number", 0.5), Param("patience", "int", 3), Param("min_delta", "number", 0.0),
+                Param("min_rate", "number", 0.0)),
 }
+# When a run stops before its epochs: never, or after `patience` epochs in which the monitored loss fell by
+# less than `min_delta`, keeping the weights of its best epoch (rnndsl.train.run).
+STOPS: dict[str, tuple] = {"none": (), "plateau": (Param("patience", "int", 5), Param("min_delta", "number", 0.0))}
 # Where the model trains (tf.distribute; docs/cluster.md): one device, the local devices, the workers of
 # TF_CONFIG's cluster, a TPU.
 STRATEGIES: dict[str, tuple] = {"default": (), "mirrored": (), "multi_worker": (), "tpu": ()}

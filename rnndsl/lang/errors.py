@@ -12,7 +12,8 @@ cycle, one step per line). `render()` prints it so:
        = note: `in` is bound to 32 by `Tagger` at examples/tagger.rnn:6:12
 
 Error codes by stage: E01xx syntax, E02xx names and declarations (resolve),
-E03xx shapes and types (infer), E04xx causality, E05xx imports, E09xx usage.
+E03xx shapes and types (infer), E04xx causality, E05xx imports, E09xx usage;
+warnings (lint) W01xx.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class RnnDslError(Exception):
     """A problem with a spec or a command line; `render()` gives the full diagnostic."""
 
     code = "E0000"
+    severity = "error"  # what `render` calls it: an error, or a warning (SpecWarning)
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class RnnDslError(Exception):
         return self.render()
 
     def render(self) -> str:
-        lines = [f"error[{self.code}]: {cut(self.message)}"]
+        lines = [f"{self.severity}[{self.code}]: {cut(self.message)}"]
         if self.span is not None:
             lines += _snippet(self.span, self.label)
         for span, label in self.trail:
@@ -78,6 +80,14 @@ class CausalityError(RnnDslError):
 
 class SpecImportError(RnnDslError):
     code = "E0501"
+
+
+class SpecWarning(RnnDslError):
+    """A spec that checks but may not say what its writer meant (rnndsl.lang.lint, codes W01xx): `rnndsl
+    check` prints it and exits 0, or 1 with `--deny-warnings`."""
+
+    code = "W0100"
+    severity = "warning"
 
 
 class UsageError(RnnDslError):

@@ -73,7 +73,7 @@ class CellInference:
                 except Defer:
                     continue
                 except Fail as f:
-                    self.errors.append(f.error)
+                    self.errors.append(_with_declarations(f.error, G, node, self.u, self.shapes))
                     result = None
                 pending.remove(node)
                 progressed = True
@@ -187,3 +187,19 @@ class CellInference:
         G.with_header(signature=CellSignature(
             inputs=shapes(G.of_kind("input")), params=shapes(G.of_kind("param")),
             states=shapes(G.header.states), outputs=shapes(G.header.outputs)))
+
+
+def _with_declarations(error: ShapeError, G: CellIR, node: str, u: Unifier, shapes: dict) -> ShapeError:
+    """`error`, a shape mismatch found typing op `node`, with a place added for each parameter operand whose
+    shape its declaration fixed (`param U_h: [units, in]`): the line that caused the error, which may be
+    far from the uses it is found at."""
+    if error.code != "E0302":
+        return error
+    for operand, _ in G.operands(node):
+        rec = G.node(operand)
+        if rec.kind != "param" or rec.declared is None:
+            continue
+        span = rec.declared.span
+        if all(span != place for place, _ in error.trail) and span != error.span:
+            error.trail.append((span, f"`{operand}` is declared {show_shape(u.shape(shapes[operand]))} here"))
+    return error

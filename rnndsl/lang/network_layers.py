@@ -74,8 +74,10 @@ class LayerApplier(Reporter):
 
     def unknown(self, name: A.Name):
         known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]
+        layers = ", ".join(sorted(list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]))
         self.error(f"unknown layer `{name.id}`", name.span, label="not a cell or a known layer",
-                   notes=did_you_mean(name.id, known), code="E0226")
+                   notes=did_you_mean(name.id, known) + [f"the layers: {layers}; and every cell this file "
+                                                          "defines or imports"], code="E0226")
 
     def apply(self, layer_expr, inputs: list, span: A.Span, initial: Optional[dict] = None) -> Optional[str]:
         """Apply a layer to values; `initial` ({A.Name: value id}, by keyword) are a cell's initial states."""
@@ -223,9 +225,13 @@ class LayerArguments(Reporter):
             if isinstance(expr, A.Call) and isinstance(expr.func, A.Name) and expr.func.id in self.cell_asts:
                 ref = self.cell_ref(expr)
                 return ref if ref is not None else NOT_LITERAL
+            inner = getattr(getattr(expr, "func", expr), "id", "")
+            notes = did_you_mean(inner, self.cell_asts)
+            if inner in WRAPPERS:  # `Stack(Bidirectional(LSTM(units)))`: layers of layers are chained
+                notes.append(f"a `{layer}` of `{inner}` layers is written as a chain of them, one per layer: "
+                             f"`x >> {expr.span.source()} >> {expr.span.source()}`")
             self.error(f"`{layer}` wraps a cell", expr.span, label="expected a cell such as `LSTM(units)`",
-                       notes=did_you_mean(getattr(getattr(expr, "func", expr), "id", ""), self.cell_asts),
-                       code="E0209")
+                       notes=notes, code="E0209")
             return NOT_LITERAL
         if kind in ("dim", "int"):
             if kind == "int":

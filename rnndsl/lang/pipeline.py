@@ -1,6 +1,7 @@
 """The front end's passes in order, from spec text to checked graphs.
 
     text --parse--> AST --resolve--> bound program --graph--> IR --infer--> typed IR --causality--> checked
+    AST --lint--> warnings (about the text itself)
 
 Each pass is one call below; a pass reads only what the pass before it made. The driver
 (`rnndsl.program`) wraps the result in the Python API's objects; the back ends call this
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import causality, graph, infer, specfiles
+from . import causality, graph, infer, lint, specfiles
 from .ast import Module
 from .bound import BoundProgram
 from .parse import parse_file
@@ -22,11 +23,13 @@ from .resolve import resolve
 
 @dataclass(frozen=True)
 class Checked:
-    """What the front end made of one text: the bound program, a graph per cell and network, the AST."""
+    """What the front end made of one text: the bound program, a graph per cell and network, the AST, and
+    the warnings about the text itself (rnndsl.lang.lint; not about the files it imports)."""
 
     bound: BoundProgram
     graphs: dict
     module: Module
+    warnings: tuple = ()
 
 
 def check_text(text: str, file: str = "<string>", base_dir: Optional[Path] = None, *,
@@ -48,4 +51,4 @@ def check_text(text: str, file: str = "<string>", base_dir: Optional[Path] = Non
     graphs, typing_errors = infer.infer(graph.build(bound))
     errors += typing_errors
     errors += causality.check(graphs)
-    return Checked(bound, graphs, parsed.module), errors
+    return Checked(bound, graphs, parsed.module, tuple(lint.lint(parsed.module))), errors

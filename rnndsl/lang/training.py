@@ -9,6 +9,7 @@ of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
     metrics    = NAME, ...        builtins.METRICS; none by default
     optimizer  = NAME(ARGS)       builtins.OPTIMIZERS; adam() by default
     schedule   = NAME(ARGS)       builtins.SCHEDULES: the learning rate over the run; constant by default
+    stop       = NAME(ARGS)       builtins.STOPS: stop early when the loss stops falling; never by default
     batch      = INT              32
     epochs     = INT              10
     validation = FLOAT            0: the fraction of the training split held out, when the source has none
@@ -34,7 +35,7 @@ from typing import Optional
 
 from . import ast as A
 from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES,
-                       STRATEGIES, Param)
+                       STOPS, STRATEGIES, Param)
 from .checks import check_call_args, with_article
 from .errors import SpecErrors, did_you_mean
 from .train_rules import TrainError, conflict
@@ -61,6 +62,7 @@ class TrainPlan:
     metrics: tuple = ()
     optimizer: Choice = Choice("adam")
     schedule: Choice = Choice("constant")
+    stop: Choice = Choice("none")  # early stopping on a plateau of the loss
     batch: int = 32
     epochs: int = 10
     validation: float = 0.0
@@ -79,6 +81,7 @@ SETTINGS = {
     "metrics": ("metrics", ()),
     "optimizer": ("optimizer", Choice("adam")),
     "schedule": ("schedule", Choice("constant")),
+    "stop": ("stop", Choice("none")),
     "batch": ("positive int", 32),
     "epochs": ("positive int", 10),
     "validation": ("fraction", 0.0),
@@ -89,7 +92,7 @@ SETTINGS = {
     "curriculum": ("curriculum", Choice("none")),
     "bucket": ("int", 0),
 }
-CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
+CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "stop": STOPS,
            "strategy": STRATEGIES, "bptt": BPTT, "curriculum": CURRICULA}
 
 
@@ -387,12 +390,12 @@ def _kind_noun(kind: str) -> str:
 
 def _noun(what: str) -> str:
     return {"loss": "loss", "metrics": "metric", "optimizer": "optimizer", "schedule": "schedule",
-            "strategy": "strategy", "bptt": "bptt mode", "curriculum": "curriculum"}.get(what, what)
+            "strategy": "strategy", "bptt": "bptt mode", "curriculum": "curriculum", "stop": "stop"}.get(what, what)
 
 
 def _plural(what: str) -> str:
     return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules",
-            "strategy": "strategies", "bptt": "bptt modes", "curriculum": "curricula"}[what]
+            "strategy": "strategies", "bptt": "bptt modes", "curriculum": "curricula", "stop": "stops"}[what]
 
 
 def _needs(key: str) -> str:

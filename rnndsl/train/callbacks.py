@@ -2,12 +2,14 @@
 
 `EpochEnd` writes history.csv's row and the epoch's checkpoint; `LossWatch` stops at the first
 NaN or infinite loss (then `Diverged` says where); `Board` writes TensorBoard's logs, a failed
-write one line. Each is made by a function, since Keras is imported only when a run starts.
+write one line; `plateau_callbacks` stop early and lower the learning rate when the loss stops falling.
+Each is made by a function, since Keras is imported only when a run starts.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,19 +17,20 @@ import numpy as np
 from ..lang.errors import DataError, UsageError
 from .folder import make_folder, save_checkpoint
 
-__all__ = ["EpochEnd", "Diverged", "LossWatch", "diverged_message", "Board"]
+__all__ = ["EpochEnd", "Diverged", "LossWatch", "diverged_message", "Board", "plateau_callbacks"]
 
 
-def EpochEnd(out: Path, history, watch):
-    """The callback that, after each epoch, adds its row to history.csv and writes its checkpoint; not after
-    an epoch whose loss diverged (`watch`): its weights are NaN, and the last checkpoint stays the last."""
+def EpochEnd(out: Path, history, watch, started: float):
+    """The callback that, after each epoch, adds its row to history.csv (with the time since `started`, a
+    `time.perf_counter()`) and writes its checkpoint; not after an epoch whose loss diverged (`watch`): its
+    weights are NaN, and the last checkpoint stays the last."""
     import keras
 
     class EpochEnd(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             if watch.diverged:
                 return
-            history.add(epoch + 1, logs or {})
+            history.add(epoch + 1, logs or {}, time.perf_counter() - started)
             save_checkpoint(self.model, out, epoch + 1)
 
     return EpochEnd()
@@ -90,3 +93,22 @@ def Board(folder: Path):
     Board = type("Board", (keras.callbacks.TensorBoard,),
                  {name: guarded(getattr(keras.callbacks.TensorBoard, name)) for name in hooks})
     return Board(log_dir=str(logs), write_graph=False)
+
+
+def plateau_callbacks(plan, monitor: str) -> list:
+    """Keras's callbacks for a plan's `stop = plateau(...)` (stop after `patience` epochs in which `monitor`, the
+    validation loss where there is a validation split, fell by less than `min_delta`, and keep the best epoch's
+    weights) and `schedule = plateau(...)` (the learning rate times `factor` after such epochs)."""
+    import keras
+
+    found = []
+    if plan.stop.name == "plateau":
+        args = plan.stop.args
+        found.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=args.get("patience", 5),
+                                                   min_delta=args.get("min_delta", 0.0), restore_best_weights=True))
+    if plan.schedule.name == "plateau":
+        args = plan.schedule.args
+        found.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, factor=args.get("factor", 0.5), patience=args.get("patience", 3),
+            min_delta=args.get("min_delta", 0.0), min_lr=args.get("min_rate", 0.0)))
+    return found

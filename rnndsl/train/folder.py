@@ -48,7 +48,10 @@ def make_folder(path: Path) -> None:
 
 
 class History:
-    """history.csv: one row per epoch, rewritten whole each epoch (a resumed run keeps its first rows)."""
+    """history.csv: one row per epoch, rewritten whole each epoch (a resumed run keeps its first rows). Each row
+    has the epoch's loss and metrics, and `seconds`: the training time of the run until the epoch's end, over
+    every session of a resumed run (`started`, the time of the sessions before this one, is the last kept
+    row's)."""
 
     def __init__(self, path: Path, keep: int, out: Path):
         self.path = path
@@ -61,13 +64,22 @@ class History:
                 raise UsageError(f"cannot resume from {out}: its history.csv is damaged (delete it to resume "
                                  "without the history of the epochs before)") from None
             self.rows = [r for r in self.rows if r["epoch"] <= keep]
+        self.started = float(self.rows[-1].get("seconds", 0.0)) if self.rows else 0.0
+
+    @property
+    def epochs(self) -> int:
+        """The number of the last epoch it has a row of (0 before the first)."""
+        return int(self.rows[-1]["epoch"]) if self.rows else 0
 
     @property
     def last(self) -> dict:
-        return {k: float(v) for k, v in self.rows[-1].items() if k != "epoch"} if self.rows else {}
+        """The last epoch's loss and metrics."""
+        return {k: float(v) for k, v in self.rows[-1].items() if k not in ("epoch", "seconds")} if self.rows else {}
 
-    def add(self, epoch: int, logs: dict) -> None:
-        self.rows.append({"epoch": epoch, **{k: f"{float(v):.6g}" for k, v in logs.items()}})
+    def add(self, epoch: int, logs: dict, seconds: float) -> None:
+        """The row of `epoch`, `seconds` (this session's time until its end) after the sessions before."""
+        self.rows.append({"epoch": epoch, **{k: f"{float(v):.6g}" for k, v in logs.items()},
+                          "seconds": f"{self.started + seconds:.1f}"})
         fields = ["epoch"] + sorted({k for r in self.rows for k in r} - {"epoch"})
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fields)

@@ -97,7 +97,9 @@ def copy_task(base: Path, seed: int, *, length: int, delay: int, symbols: int, t
     blanks (channel `symbols`) and a go marker (channel `symbols + 1`) at the last delay step,
     then blanks while the network answers. targets: int32 symbol ids `(n, T)`; sample_weight
     `(n, T)`: 1 at the `length` answer steps, 0 elsewhere (the targets there are 0, unused).
-    A network that remembers nothing scores log(symbols) per answer step."""
+    A network that remembers nothing scores log(symbols) per answer step; the loss `rnndsl train`
+    reports is Keras's weighted mean, which divides by all T steps, the unweighted too: that
+    network's is log(symbols) * length / T."""
     rng = np.random.default_rng(seed)
     made = {name: _one_input(*copy_problem(k, rng, length, delay, symbols))
             for name, k in draw_order(train, test, validation)}

@@ -5,11 +5,13 @@
 trains it epoch by epoch, writing into the run's folder (rnndsl.train.folder):
 
     run.json          what was run: the spec, the network, its hyperparameters, the plan
-    history.csv       one row per epoch: loss and metrics, on the training and validation splits
+    history.csv       one row per epoch: loss and metrics, on the training and validation splits, and the
+                      training time until its end (of every session of a resumed run)
     tensorboard/      TensorBoard logs (`tensorboard --logdir DIR/tensorboard`)
     checkpoints/      epoch-NNNN/: the model with its optimizer state after each complete epoch
     model.keras       the trained model
-    metrics.json      the final metrics on the test split (or the validation split), the time taken
+    metrics.json      the final metrics on the test split (or the validation split), the training time
+                      of every session
     *.vocabulary.json the vocabularies of token data, beside the model
 
 Checkpoints lose nothing: an epoch's checkpoint is written into a temporary
@@ -42,7 +44,7 @@ from typing import Optional
 from ..lang import training
 from ..lang.errors import UsageError
 from .bptt import Resets, TwinValidation, check_truncation, chunk_count
-from .callbacks import Board, Diverged, EpochEnd, LossWatch, diverged_message
+from .callbacks import Board, Diverged, EpochEnd, LossWatch, diverged_message, plateau_callbacks
 from .checks import hold_out
 from .folder import (History, checkpoint_folder, checkpoint_folders, complete_checkpoints, load_saved_model,
                      make_folder, plain, resume_point, with_changes, write_json, writing)
@@ -57,13 +59,15 @@ __all__ = ["TrainResult", "plan_of", "run"]
 
 @dataclass
 class TrainResult:
-    """What a run reached: the model, its final metrics by split, and the epochs it ran."""
+    """What a run reached: the model, its final metrics by split, the epochs it ran, and whether it stopped
+    before its plan's last epoch (`stop = plateau(...)`: then the model holds its best epoch's weights)."""
 
     model: object
     metrics: dict
     epochs: int
     seconds: float
     out: Path
+    stopped: bool = False
 
 
 def plan_of(program, network: str, values: dict) -> training.TrainPlan:
@@ -78,8 +82,13 @@ def plan_of(program, network: str, values: dict) -> training.TrainPlan:
 
 
 def run(program, network: str, *, values: Optional[dict] = None, out: Path, epochs: Optional[int] = None,
-        resume: bool = False, verbose: Optional[int] = None) -> TrainResult:
+        resume: bool = False, verbose: Optional[int] = None, mixed_precision: bool = False,
+        jit_compile: Optional[bool] = None) -> TrainResult:
     """Train `network` of `program` as its train block says; `values` set hyperparameters (as --set does).
+
+    `mixed_precision` computes in float16 with float32 weights (Keras's `mixed_float16` policy, for this run
+    alone; the loss scaled against underflow); `jit_compile` compiles the training step with XLA or not,
+    where None leaves it to rnndsl (`rnndsl.keras.network.xla_pays`).
 
     Under `strategy = multi_worker` every worker runs this: the chief writes the run's folder `out`,
     another worker the same files into a temporary folder of its own, deleted at the end (every worker
@@ -100,15 +109,21 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
         for stale in checkpoint_folders(out, complete=False):
             shutil.rmtree(stale, ignore_errors=True)
     folder = out if place.chief else Path(tempfile.mkdtemp(prefix="rnndsl-worker-"))
+    import keras
+
+    policy = keras.mixed_precision.dtype_policy()
     try:
-        return _run(program, network, values, plan, place, out, folder, start, verbose)
+        if mixed_precision:
+            keras.mixed_precision.set_dtype_policy("mixed_float16")
+        return _run(program, network, values, plan, place, out, folder, start, verbose, jit_compile)
     finally:
+        keras.mixed_precision.set_dtype_policy(policy)
         if not place.chief:
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run(program, network: str, values: dict, plan: training.TrainPlan, place, out: Path, folder: Path,
-         start: int, verbose: Optional[int]) -> TrainResult:
+         start: int, verbose: Optional[int], jit_compile: Optional[bool]) -> TrainResult:
     """The run, its checkpoints read from `out` and its files written into `folder`."""
     import keras
 
@@ -125,17 +140,17 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
 
     truncated = plan.bptt.name == "truncated"
     keras.utils.set_random_seed(plan.seed)
+    from ..keras.network import Lowered, describe, lower_network
+
     with place.scope():
+        paths: dict = {}  # the fused layers' cells, where the model is lowered here (not resumed)
         if start:
             model = load_saved_model(checkpoint_folder(out, start) / "model.keras",
                                      f"cannot resume from {out}: its checkpoint",
                                      "; delete that checkpoint's folder to resume from the one before")
-        elif truncated:
-            from ..keras.network import lower_network
-
-            model = lower_network(program, network, stateful_batch=plan.batch, **values).model
         else:
-            model = program.build(network, **values)
+            lowered = lower_network(program, network, stateful_batch=plan.batch if truncated else None, **values)
+            model, paths = lowered.model, lowered.fused_paths
         # Under truncated BPTT the model that trains is stateful, of a fixed batch; the one that is
         # evaluated and saved is its twin, the same network of any batch, given its weights.
         twin = None
@@ -143,6 +158,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             check_truncation(model, network)
             twin = program.build(network, **values)
     judged = twin or model
+    if verbose != 0:  # which path each recurrent layer took, as `rnndsl build` says
+        print(describe(Lowered(model, paths)))
     for split, what in ((train_split, "training"), (validation, "validation"), (splits.test, "test")):
         if split is not None:
             check_model_fits(judged, split, what, plan.loss.name)
@@ -151,7 +168,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     steps = batches_per_epoch(splits.train.size if plan.fresh else train_split.size, plan, place) * chunks
     with place.scope():
         for compiled in ([] if start else [model]) + ([twin] if twin is not None else []):
-            _compile(compiled, plan, steps_per_epoch=steps)
+            _compile(compiled, plan, steps_per_epoch=steps, jit=jit_compile)
     if not start:
         write_json(folder / "run.json", {"spec": str(Path(program.file).resolve()) if program.file else None,
                                          "network": network, "values": values, "plan": plain(asdict(plan))})
@@ -164,7 +181,9 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             check_bucketing(judged, train_split)
         stream = _training_batches(plan, train_split, start, base)
         watch = LossWatch()
-        callbacks = [watch, EpochEnd(folder, history, watch), Board(folder)]
+        # the plateau's callbacks before the history's, which then records the learning rate they set
+        callbacks = [watch, *plateau_callbacks(plan, "val_loss" if validation is not None else "loss"),
+                     EpochEnd(folder, history, watch, started), Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)
             callbacks = [Resets(chunks), TwinValidation(twin, validation, plan.batch)] + callbacks
         model.fit(stream, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
@@ -172,7 +191,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                   verbose=verbose, callbacks=callbacks)
         if watch.diverged:
             raise Diverged(diverged_message(watch.diverged, complete_checkpoints(folder)))
-    seconds = time.perf_counter() - started
+    seconds = history.started + time.perf_counter() - started  # every session's, of a resumed run
 
     if twin is not None:  # the twin is saved: with the trained weights, and the optimizer's state
         twin.set_weights(model.get_weights())
@@ -191,7 +210,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                                          "data": splits.description, "seconds": round(seconds, 1),
                                          "strategy": plan.strategy.name, "replicas": place.replicas,
                                          "workers": place.workers, "last_epoch": history.last, **final})
-    return TrainResult(judged, final, plan.epochs, seconds, folder)
+    # a run that stopped early (`stop = plateau(...)`) ran fewer epochs than its plan's
+    return TrainResult(judged, final, history.epochs, seconds, folder, stopped=history.epochs < plan.epochs)
 
 
 def _training_batches(plan: training.TrainPlan, train_split, start: int, base):
@@ -207,7 +227,7 @@ def _training_batches(plan: training.TrainPlan, train_split, start: int, base):
     return training_stream(train_split, plan, start)
 
 
-def _compile(model, plan: training.TrainPlan, steps_per_epoch: int) -> None:
+def _compile(model, plan: training.TrainPlan, steps_per_epoch: int, jit: Optional[bool] = None) -> None:
     import keras
 
     from ..keras.network import xla_pays
@@ -224,7 +244,7 @@ def _compile(model, plan: training.TrainPlan, steps_per_epoch: int) -> None:
     # weighted: padded steps (sample weight 0) count in neither the loss nor the metrics
     model.compile(optimizer=optimizer, loss=_loss(plan.loss.name),
                   weighted_metrics=[_metric(m.name, plan.loss.name) for m in plan.metrics],
-                  jit_compile=xla_pays(model) and plan.strategy.name == "default")
+                  jit_compile=(xla_pays(model) and plan.strategy.name == "default") if jit is None else jit)
 
 
 def _loss(name: str):
