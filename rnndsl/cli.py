@@ -328,6 +328,16 @@ def _export(args) -> int:
     return EXIT_OK
 
 
+def _warn_of_parentheses(text: str, path: str) -> None:
+    """What `fmt` makes explicit without a change of meaning: the W0101 warnings (to standard error)."""
+    from .lang.lint import lint
+    from .lang.parse import parse_file
+
+    for warning in lint(parse_file(text, path).module):
+        if warning.code == "W0101":
+            print(f"{warning.render()}\n   = note: fmt writes the parentheses as the text reads", file=sys.stderr)
+
+
 def _fmt(args) -> int:
     from .lang.fmt import format_text
     from .lang.specfiles import read_spec
@@ -347,6 +357,7 @@ def _fmt(args) -> int:
             _report(e.errors, path)
             status = max(status, EXIT_SPEC)
             continue
+        _warn_of_parentheses(text, path)
         if formatted == text:
             continue
         if args.check:

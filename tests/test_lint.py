@@ -65,7 +65,10 @@ def test_fmt_check_diff_shows_the_change(tmp_path, capsys):
     path = tmp_path / "spec.rnn"
     path.write_text(MGU.format(candidate="U_h @ f[t] * h[t-1]"), encoding="utf-8")
     assert main(["fmt", "--check", "--diff", str(path)]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # fmt says what its parentheses make explicit: the warning, and that it writes them as the text reads
+    assert err == (WARNING.replace("spec.rnn:6", f"{path}:6")
+                   + "\n   = note: fmt writes the parentheses as the text reads\n")
     assert out.startswith(f"{path}: would reformat\n--- {path} (as it is)\n+++ {path} (formatted)\n@@ ")
     assert "\n-    h[t] = (1 - f[t]) * h[t-1] + f[t] * tanh(W_h @ x[t] + U_h @ f[t] * h[t-1])\n" in out
     assert "\n+    h[t] = (1 - f[t]) * h[t-1] + f[t] * tanh(W_h @ x[t] + (U_h @ f[t]) * h[t-1])\n" in out
