@@ -11,9 +11,10 @@ front is its *batched* flag, and each operation lines its operands up by
 their flags (`Operands`). All of this runs while Keras traces the step
 function: the plan adds no op to it.
 
-The cells run on Keras's TensorFlow backend: the hot matmuls call
+The cells run on any Keras back end: on TensorFlow's the hot matmuls call
 `tf.linalg.matmul` directly for its transpose flags, and a flat value is cut
-by one `tf.split`.
+by one `tf.split`; on the others (JAX, PyTorch) the same by `keras.ops`
+(`matmul`, `split`), so that their autodiff sees every operation.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from ..lang.dims import int_bindings
@@ -40,8 +41,39 @@ def flat_size(shape) -> int:
 
 
 def accelerator() -> bool:
-    """Whether TensorFlow sees a GPU or a TPU (where hoisting work out of the loop pays; see optimize)."""
-    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    """Whether the Keras back end sees a GPU or a TPU (where hoisting work out of the loop pays; see optimize)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    if backend == "jax":
+        import jax
+
+        return any(d.platform != "cpu" for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def split_last(x, sizes: list) -> list:
+    """`x` cut along its last axis into parts of `sizes`: one op."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.split(x, sizes, axis=-1)
+    return ops.split(x, [int(n) for n in np.cumsum(sizes)[:-1]], axis=-1)
+
+
+def matmul(a, b, transpose_b: bool = False):
+    """`a @ b` (`a @ bᵀ` with `transpose_b`), the transpose a flag of the GEMM where the back end has one."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.linalg.matmul(a, b, transpose_b=transpose_b)
+    return ops.matmul(a, ops.transpose(b) if transpose_b else b)
 
 
 class StepPlan:
@@ -111,7 +143,7 @@ class StepPlan:
         """`flat` (batch, sum of sizes) cut into the named values; one split op (each op costs per step)."""
         if not names:  # a cell without inputs (a BAM recalling from its initial state) reads an empty step
             return {}
-        parts = [flat] if len(names) == 1 else tf.split(flat, [flat_size(s) for s in shapes], axis=-1)
+        parts = [flat] if len(names) == 1 else split_last(flat, [flat_size(s) for s in shapes])
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
 
@@ -126,12 +158,12 @@ class StepPlan:
         stacked = (self.loop_stacks or {}).get(group)
         if stacked is None:
             stacked = _stacked(group, env)
-        y = tf.linalg.matmul(v, stacked, transpose_b=group.left)
+        y = matmul(v, stacked, transpose_b=group.left)
         # a member's part: a dot product's one column, a matrix's rows (`v @ P`: its columns); a parameter with
         # heads `[heads, rows, n]` gives heads * rows columns, one value per head
         sizes = [1 if dot else flat_size(self.sizes[p][:-1]) if group.left else int(self.sizes[p][1])
                  for p, dot in zip(group.params, group.dots)]
-        parts = tf.split(y, sizes, axis=-1)
+        parts = split_last(y, sizes)
         return {n: part[..., 0] if dot else ops.reshape(part, (-1,) + self.sizes[p][:-1])
                 if len(self.sizes[p]) == 3 else part
                 for n, p, part, dot in zip(group.nodes, group.params, parts, group.dots)}
@@ -367,9 +399,9 @@ def _matmul(x: Operands):
     ranks, batched = x.ranks, x.batched
     # The common cases of a cell, W @ x[t] and x @ W, as one GEMM with no transpose materialized.
     if ranks == [2, 1] and batched == [False, True]:
-        return tf.linalg.matmul(b, a, transpose_b=True)
+        return matmul(b, a, transpose_b=True)
     if ranks == [1, 2] and batched == [True, False]:
-        return tf.linalg.matmul(a, b)
+        return matmul(a, b)
     if ranks == [2, 1]:
         sa, sb, so = "ij", "j", "i"
     elif ranks == [1, 2]:

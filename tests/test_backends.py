@@ -1,0 +1,77 @@
+"""The generated cells on Keras's PyTorch back end: a model saved under TensorFlow loads under PyTorch and gives
+the same outputs and the same gradients (one step of SGD), and saves and reloads there.
+
+Each back end is a process of its own (Keras chooses it once, at import): this test saves the models and
+their outputs, and a child process with KERAS_BACKEND=torch checks them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import rnndsl
+
+ROOT = Path(__file__).resolve().parents[1]
+STD = ROOT / "specs" / "std"
+
+# (spec file, cell, hyperparameters): a gated cell, a memory with content addressing, a memory with heads
+CELLS = [("lstm.rnn", "LSTM", dict(units=4)), ("ntm.rnn", "NTM", dict(controller=6, slots=5, width=3)),
+         ("dnc.rnn", "DNC", dict(units=6, out=3, slots=4, width=3, reads=2))]
+
+CHILD = r"""
+import json, sys
+import numpy as np, keras, rnndsl  # rnndsl: a generated cell's Keras classes
+folder = sys.argv[1]
+assert keras.backend.backend() == "torch"
+found = {}
+for name in json.loads(open(folder + "/names.json").read()):
+    model = keras.saving.load_model(f"{folder}/{name}.keras")
+    x = np.load(f"{folder}/{name}.x.npy")
+    y = np.asarray(model(x).detach().cpu())
+    before = [np.array(w.numpy()) for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    loss = float(model.train_on_batch(x, np.zeros_like(y)))
+    # one step of SGD at rate 1: each weight moved by minus its gradient
+    step = [before[i] - model.trainable_weights[i].numpy() for i in range(len(before))]
+    want = np.load(f"{folder}/{name}.grads.npz")
+    gradients = max(float(np.abs(g - want[f"g{i}"]).max()) for i, g in enumerate(step))
+    model.save(f"{folder}/{name}.torch.keras")
+    again = keras.saving.load_model(f"{folder}/{name}.torch.keras")
+    reloaded = float(np.abs(np.asarray(again(x).detach().cpu()) - np.asarray(model(x).detach().cpu())).max())
+    found[name] = {"outputs": float(np.abs(y - np.load(f"{folder}/{name}.y.npy")).max()), "loss": loss,
+                   "gradients": gradients, "reloaded": reloaded}
+print(json.dumps(found))
+"""
+
+
+def test_generated_cells_on_the_pytorch_back_end(tmp_path):
+    names = []
+    for file, cell, hparams in CELLS:
+        model = rnndsl.load(STD / file).build(cell, input_size=3, fused=False, **hparams)
+        x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype("float32")
+        np.save(tmp_path / f"{cell}.x.npy", x)
+        with tf.GradientTape() as tape:
+            y = model(x)
+            loss = keras.losses.MeanSquaredError()(tf.zeros_like(y), y)
+        gradients = tape.gradient(loss, model.trainable_weights)
+        np.save(tmp_path / f"{cell}.y.npy", np.asarray(y))
+        np.savez(tmp_path / f"{cell}.grads.npz", **{f"g{i}": np.asarray(g) for i, g in enumerate(gradients)})
+        model.save(tmp_path / f"{cell}.keras")
+        names.append(cell)
+    (tmp_path / "names.json").write_text(json.dumps(names))
+    done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in names:
+        result = found[name]
+        assert result["outputs"] < 1e-5, (name, result)  # the same function as under TensorFlow
+        assert np.isfinite(result["loss"]) and result["gradients"] < 1e-5, (name, result)  # TensorFlow's gradients
+        assert result["reloaded"] == 0.0, (name, result)
