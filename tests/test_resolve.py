@@ -626,26 +626,20 @@ error[E0226]: unknown layer `RR`
     ),
     "wrapper_of_a_wrapper": (
         """
-cell R(units: int) {
-    input x: [in]
-    param W: [units, in]
-    h[t] = tanh(W @ x[t] + h[t-1])
-    output h
-}
-
+import "std/elman.rnn"
 network N(units: int = 8) {
     input x: seq[4]
-    output Stack(Bidirectional(R(units)), depth=2)(x)
+    output Stack(Bidirectional(Elman(units)), depth=2)(x)
 }
 """,
         """\
 error[E0209]: `Stack` wraps a cell
-   --> spec.rnn:10:18
-    |
- 10 |     output Stack(Bidirectional(R(units)), depth=2)(x)
-    |                  ^^^^^^^^^^^^^^^^^^^^^^^ expected a cell such as `LSTM(units)`
-    = note: a `Stack` of `Bidirectional` layers is written as a chain of them, one per layer: \
-`x >> Bidirectional(R(units)) >> Bidirectional(R(units))`
+  --> spec.rnn:4:18
+   |
+ 4 |     output Stack(Bidirectional(Elman(units)), depth=2)(x)
+   |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^ expected a cell such as `LSTM(units)`
+   = note: a `Stack` of `Bidirectional` layers is written as a chain of them, one per layer: \
+`x >> Bidirectional(Elman(units)) >> Bidirectional(Elman(units))`
 """,
     ),
     "net_layer_not_applied": (
