@@ -64,8 +64,10 @@ from typing import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+# TensorFlow is imported in the functions that call it: rnndsl registers this module's Keras classes
+# on any Keras back end, and a model without them needs no TensorFlow.
 
 from . import PACKAGE
 
@@ -228,6 +230,8 @@ def ctc_nll(targets, y_pred, frames=None, from_logits: bool = False):
     probabilities (logits with `from_logits=True`), blank last, the last
     dimension known; frames: int `(batch,)` real frames, None for all T.
     """
+    import tensorflow as tf
+
     y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")  # float16 log-probabilities lose the tail
     classes_and_blank = y_pred.shape[-1]
     if classes_and_blank is None:
@@ -266,6 +270,8 @@ class CTCLoss(keras.losses.Loss):
         return ctc_nll(y_true, y_pred, None, self.from_logits)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        import tensorflow as tf
+
         # Keras's Loss.__call__ would treat a (batch, T) mask or sample weight as weights of
         # (batch,) losses; here they give the frame lengths, and only then does the batch reduce.
         with tf.name_scope(self.name):
@@ -295,6 +301,8 @@ def _frames_and_weights(y_pred, sample_weight):
 
 def _reduce(losses, weights, reduction):
     """Keras's reductions of per-example losses (keras.losses.Loss), with per-example weights."""
+    import tensorflow as tf
+
     if weights is not None:
         losses = ops.where(weights > 0, losses * weights, 0.0)  # a dropped example adds 0, never 0 * inf
     if reduction is None or reduction == "none":
@@ -331,6 +339,8 @@ class LabelErrorRate(keras.metrics.Metric):
         self.labels = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="labels")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        import tensorflow as tf
+
         frames, weights = _frames_and_weights(y_pred, sample_weight)
         y_pred = tf.convert_to_tensor(y_pred)
         if frames is None:
@@ -346,6 +356,8 @@ class LabelErrorRate(keras.metrics.Metric):
         self.labels.assign_add(tf.reduce_sum(labels))
 
     def result(self):
+        import tensorflow as tf
+
         return self.edits / tf.maximum(self.labels, 1.0)
 
     def reset_state(self):
@@ -363,6 +375,8 @@ class LabelErrorRate(keras.metrics.Metric):
 def _greedy_dense(y_pred, frames):
     """Best path decoding: `(batch, T, C)` scores, `(batch,)` frames -> (`(batch, T)` label ids left-aligned
     and padded with -1, `(batch,)` their counts)."""
+    import tensorflow as tf
+
     best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
     T = tf.shape(best)[1]
     blank = tf.shape(y_pred)[-1] - 1
@@ -386,6 +400,8 @@ def _edit_distances(h, h_len, z, z_len):
     over the batch and the L + 1 columns. At step d, `last[b, j]` holds
     D[d - 1 - j, j] and `before[b, j]` holds D[d - 2 - j, j].
     """
+    import tensorflow as tf
+
     H, L = tf.shape(h)[1], tf.shape(z)[1]
     batch = tf.shape(h)[0]
     far = tf.constant(1 << 30, tf.int32)  # D of a cell outside the table: never the minimum

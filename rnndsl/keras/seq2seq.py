@@ -43,8 +43,10 @@ from typing import Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+# TensorFlow is imported in the functions that call it: rnndsl.keras.network imports this module on
+# any Keras back end, and a model without this layer needs no TensorFlow.
 
 from ..lang.errors import UsageError
 from . import PACKAGE
@@ -194,6 +196,8 @@ class EncoderDecoder(keras.layers.Layer):
 
     def _loop(self, target, memory, memory_mask, states, previous, training: bool):
         """Teacher forcing (with scheduled sampling when training) one step at a time."""
+        import tensorflow as tf
+
         keys = self.attend_memory(memory) if self.attention == "bahdanau" else None
         steps = ops.shape(target)[1]
         batch = ops.shape(target)[0]
@@ -327,6 +331,8 @@ class Stepper:
     one hypothesis, its carry holding its own decoder states and its source's memory."""
 
     def __init__(self, layer: EncoderDecoder):
+        import tensorflow as tf
+
         self.layer = layer
         self._step = tf.function(self._step_graph, reduce_retracing=True)
 

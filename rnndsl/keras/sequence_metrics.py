@@ -16,13 +16,18 @@ task weighs only the steps of the answer; padding weighs 0), and a weight `(batc
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from . import PACKAGE
+
+# TensorFlow is imported in the functions that call it: rnndsl registers this module's Keras classes
+# on any Keras back end.
 
 
 def wrong_per_sequence(y_true, y_pred, sample_weight=None):
     """(wrong bits or tokens of each sequence at its steps that count `(batch,)`, each sequence's weight)."""
+    import tensorflow as tf
+
     y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)
     if y_true.shape.rank == y_pred.shape.rank:  # binary targets, one per output unit
         wrong = tf.cast(tf.not_equal(tf.cast(y_pred > 0.5, tf.float32), tf.cast(y_true, tf.float32)), tf.float32)
@@ -52,11 +57,15 @@ class _PerSequence(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        import tensorflow as tf
+
         wrong, weight = wrong_per_sequence(y_true, y_pred, sample_weight)
         self.total.assign_add(tf.reduce_sum(self.figure(wrong) * weight))
         self.count.assign_add(tf.reduce_sum(weight))
 
     def result(self):
+        import tensorflow as tf
+
         return self.total / tf.maximum(self.count, 1e-12)
 
     def reset_state(self):
@@ -84,4 +93,6 @@ class SequenceAccuracy(_PerSequence):
     def __init__(self, name: str = "sequence_accuracy", dtype=None):
         super().__init__(name=name, dtype=dtype)
 
-    figure = staticmethod(lambda wrong: tf.cast(tf.equal(wrong, 0.0), tf.float32))
+    @staticmethod
+    def figure(wrong):
+        return ops.cast(ops.equal(wrong, 0.0), "float32")

@@ -21,8 +21,10 @@ from typing import Optional
 
 import keras
 import networkx as nx
-import tensorflow as tf
 from keras import ops
+
+# TensorFlow is imported in the functions that call it: rnndsl.keras.network imports this module on
+# any Keras back end, and a model without this layer needs no TensorFlow.
 
 from ..lang.dims import int_bindings
 from ..lang.hparams import cell_env
@@ -84,6 +86,8 @@ class TreeLayer(keras.layers.Layer):
         return None  # padding nodes are 0; a data source weighs them 0
 
     def call(self, inputs, mask=None):
+        import tensorflow as tf
+
         values, children = inputs
         dtype = self.compute_dtype
         batch, size = ops.shape(values)[0], ops.shape(values)[1]
@@ -134,6 +138,8 @@ class TreeLayer(keras.layers.Layer):
     def _links(self, children, batch, size):
         """The children as rows of the tables, `(rows, K)`, -1 for none; in a tree of fixed arity K is the
         arity: fewer slots are padded with -1, slots past it cut (rnndsl's data checks refuse a child there)."""
+        import tensorflow as tf
+
         children = ops.cast(children, "int32")
         if self.arity is not None:
             missing = self.arity - ops.shape(children)[2]
@@ -157,6 +163,8 @@ class TreeLayer(keras.layers.Layer):
 
     def _step(self, nodes, x, links, tables, weights, rows) -> dict:
         """The kept values of `nodes` (M,), each `(M, its size)` flat."""
+        import tensorflow as tf
+
         G = self.G
         m = ops.shape(nodes)[0]
         links = tf.gather(links, nodes)  # (M, K)
@@ -211,6 +219,8 @@ class TreeLayer(keras.layers.Layer):
 
     def _inputs(self, x) -> dict:
         """The round's inputs `(M, input size)` cut into the cell's inputs, each `(M,) + its shape`."""
+        import tensorflow as tf
+
         sizes = [flat_size(self.shape_of[n]) for n in self.inputs_in_order]
         parts = tf.split(x, sizes, axis=-1) if len(sizes) > 1 else [x]
         return {n: ops.reshape(p, (-1,) + self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
@@ -223,6 +233,8 @@ class TreeLayer(keras.layers.Layer):
 
         In a tree of fixed arity the pairs are the M nodes' K slots in order; elsewhere the children
         present, and a reduction over no children gives 0 (a product, 1)."""
+        import tensorflow as tf
+
         if self.arity is not None:
             k = self.arity
             per_node = ops.reshape(values, (m, k) + tuple(ops.shape(values)[1:]))
@@ -238,7 +250,7 @@ class TreeLayer(keras.layers.Layer):
             return tf.math.unsorted_segment_sum(values, parent, m) / ops.maximum(count, 1)
         if how == "norm":
             return ops.sqrt(tf.math.unsorted_segment_sum(ops.square(values), parent, m))
-        reduced = _SEGMENT[how](values, parent, m)
+        reduced = getattr(tf.math, _SEGMENT[how])(values, parent, m)
         return tf.where(count > 0, reduced, 0.0) if how in ("max", "min") else reduced
 
     def get_config(self):
@@ -248,8 +260,9 @@ class TreeLayer(keras.layers.Layer):
         return config
 
 
-_SEGMENT = {"sum": tf.math.unsorted_segment_sum, "prod": tf.math.unsorted_segment_prod,
-            "max": tf.math.unsorted_segment_max, "min": tf.math.unsorted_segment_min}
+# a reduction over children by segments: the name of its function in tf.math
+_SEGMENT = {"sum": "unsorted_segment_sum", "prod": "unsorted_segment_prod", "max": "unsorted_segment_max",
+            "min": "unsorted_segment_min"}
 _FIXED = {"sum": lambda v: ops.sum(v, axis=1), "mean": lambda v: ops.mean(v, axis=1),
           "max": lambda v: ops.max(v, axis=1), "min": lambda v: ops.min(v, axis=1),
           "prod": lambda v: ops.prod(v, axis=1), "norm": lambda v: ops.sqrt(ops.sum(ops.square(v), axis=1))}
@@ -267,6 +280,8 @@ def _batched(G, order) -> dict:
 
 def _exists(links, rows, size):
     """`(rows,)` bool: whether each row is a node of a tree (a root, or someone's child) or padding."""
+    import tensorflow as tf
+
     found = tf.reshape(links, [-1])
     found = tf.boolean_mask(found, found >= 0)
     is_child = tf.scatter_nd(found[:, None], tf.ones_like(found), [rows]) > 0
