@@ -12,7 +12,8 @@ hand-written with Keras layers (the encoder's states into the decoder, keras.lay
 Also the time to lower a network of 24 stacked cells (TensorFlow's import excluded), and the tree
 benchmark of bench/trees.py: the Child-Sum Tree-LSTM on 64 trees of 15 to 25 nodes, lowered, against
 eager TensorFlow node by node and a level-by-level implementation written by hand; and the memory
-benchmark of bench/memory.py: the NTM and the DNC, generated and written by hand, with and without XLA.
+benchmark of bench/memory.py: the NTM and the DNC, generated and written by hand, with and without XLA;
+and the back-end benchmark of bench/backends.py: the spec LSTM on TensorFlow, PyTorch and JAX.
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
 """
@@ -35,6 +36,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
+import backends  # noqa: E402 -- bench/backends.py, beside this file
 import memory  # noqa: E402 -- bench/memory.py, beside this file
 import trees  # noqa: E402 -- bench/trees.py, beside this file
 
@@ -195,6 +197,8 @@ def main() -> None:
     memory_checks = {kind: memory.differences(kind) for kind in ("ntm", "dnc")}
     memory_times = {name: ms / 1000 for name, ms in memory.times(args.repeats).items()}
     times.update(memory_times)
+    # each back end in a process of its own (bench/backends.py): fewer repeats, PyTorch's eager loop is slow
+    times.update({name: ms / 1000 for name, ms in backends.times(max(3, args.repeats // 3)).items()})
     ratios = {
         "fused spec LSTM / keras.layers.LSTM": times["spec LSTM, fused"] / times["keras.layers.LSTM"],
         "generated spec LSTM / hand-written cell": times["spec LSTM, generated"] / times["hand-written Keras LSTM cell"],
@@ -226,7 +230,10 @@ def main() -> None:
              f"{memory.DNC_STEPS} steps), generated and written by hand as Keras cells, each compiled without and "
              f"with XLA; with the same weights on one batch their losses differ by "
              f"{memory_checks['ntm'][0]:.1e} (NTM) and {memory_checks['dnc'][0]:.1e} (DNC), their gradients by at "
-             f"most {max(memory_checks['ntm'][2], memory_checks['dnc'][2]):.1e}.", "",
+             f"most {max(memory_checks['ntm'][2], memory_checks['dnc'][2]):.1e}.",
+             f"Back ends (bench/backends.py): the spec LSTM above, generated and fused, on Keras's TensorFlow, "
+             f"PyTorch and JAX back ends, each in a process of its own, median of {max(3, args.repeats // 3)} "
+             "steps after 2 warm-up steps.", "",
              "| model | median step (ms) |", "| --- | --- |"]
     lines += [f"| {name} | {t * 1000:.1f} |" for name, t in times.items()]
     lines += ["", "| ratio | value |", "| --- | --- |"]

@@ -1,9 +1,9 @@
-"""The generated cells on Keras's PyTorch back end: a model saved under TensorFlow loads under PyTorch and gives
+"""The generated cells on Keras's PyTorch and JAX back ends: a model saved under TensorFlow loads there and gives
 the same outputs and the same gradients (one step of SGD), and saves and reloads there; the LSTM loads, runs
 and trains without importing TensorFlow.
 
-Each back end is a process of its own (Keras chooses it once, at import): this test saves the models and
-their outputs, and a child process with KERAS_BACKEND=torch checks them."""
+Each back end is a process of its own (Keras chooses it once, at import): this test saves the models, their
+outputs and gradients under TensorFlow, and a child process with KERAS_BACKEND set checks them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import rnndsl
@@ -29,13 +30,13 @@ CELLS = [("lstm.rnn", "LSTM", dict(units=4)), ("ntm.rnn", "NTM", dict(controller
 CHILD = r"""
 import json, sys
 import numpy as np, keras, rnndsl  # rnndsl: a generated cell's Keras classes
-folder = sys.argv[1]
-assert keras.backend.backend() == "torch"
+folder, backend = sys.argv[1:]
+assert keras.backend.backend() == backend
 found = {}
 for name in json.loads(open(folder + "/names.json").read()):
     model = keras.saving.load_model(f"{folder}/{name}.keras")
     x = np.load(f"{folder}/{name}.x.npy")
-    y = np.asarray(model(x).detach().cpu())
+    y = keras.ops.convert_to_numpy(model(x))
     before = [np.array(w.numpy()) for w in model.trainable_weights]
     model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
     loss = float(model.train_on_batch(x, np.zeros_like(y)))
@@ -44,39 +45,47 @@ for name in json.loads(open(folder + "/names.json").read()):
     want = np.load(f"{folder}/{name}.grads.npz")
     gradients = max(float(np.abs(g - want[f"g{i}"]).max()) for i, g in enumerate(step))
     found.setdefault("tensorflow imported", "tensorflow" in sys.modules)  # after the first model trained
-    model.save(f"{folder}/{name}.torch.keras")
-    again = keras.saving.load_model(f"{folder}/{name}.torch.keras")
-    reloaded = float(np.abs(np.asarray(again(x).detach().cpu()) - np.asarray(model(x).detach().cpu())).max())
+    model.save(f"{folder}/{name}.{backend}.keras")
+    again = keras.saving.load_model(f"{folder}/{name}.{backend}.keras")
+    reloaded = float(np.abs(keras.ops.convert_to_numpy(again(x)) - keras.ops.convert_to_numpy(model(x))).max())
     found[name] = {"outputs": float(np.abs(y - np.load(f"{folder}/{name}.y.npy")).max()), "loss": loss,
                    "gradients": gradients, "reloaded": reloaded}
 print(json.dumps(found))
 """
 
 
-def test_generated_cells_on_the_pytorch_back_end(tmp_path):
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """The folder of the cells' models saved under TensorFlow, with an input each, the outputs and the gradients
+    of a loss (the mean square of the outputs) with respect to the trained weights."""
+    folder = tmp_path_factory.mktemp("backends")
     names = []
     for file, cell, hparams in CELLS:
         model = rnndsl.load(STD / file).build(cell, input_size=3, fused=False, **hparams)
         x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype("float32")
-        np.save(tmp_path / f"{cell}.x.npy", x)
         with tf.GradientTape() as tape:
             y = model(x)
             loss = keras.losses.MeanSquaredError()(tf.zeros_like(y), y)
         gradients = tape.gradient(loss, model.trainable_weights)
-        np.save(tmp_path / f"{cell}.y.npy", np.asarray(y))
-        np.savez(tmp_path / f"{cell}.grads.npz", **{f"g{i}": np.asarray(g) for i, g in enumerate(gradients)})
-        model.save(tmp_path / f"{cell}.keras")
+        np.save(folder / f"{cell}.x.npy", x)
+        np.save(folder / f"{cell}.y.npy", np.asarray(y))
+        np.savez(folder / f"{cell}.grads.npz", **{f"g{i}": np.asarray(g) for i, g in enumerate(gradients)})
+        model.save(folder / f"{cell}.keras")
         names.append(cell)
-    (tmp_path / "names.json").write_text(json.dumps(names))
-    done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    (folder / "names.json").write_text(json.dumps(names))
+    return folder
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_generated_cells_on_another_back_end(saved, backend):
+    done = subprocess.run([sys.executable, "-c", CHILD, str(saved), backend], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     # the LSTM loaded, ran and trained without TensorFlow (Keras's own serialization of an initializer's config,
     # which saving and the DNC's per-head initializers call, imports it to see whether it is there)
     assert found.pop("tensorflow imported") is False
-    for name in names:
-        result = found[name]
+    for name, result in found.items():
         assert result["outputs"] < 1e-5, (name, result)  # the same function as under TensorFlow
         assert np.isfinite(result["loss"]) and result["gradients"] < 1e-5, (name, result)  # TensorFlow's gradients
         assert result["reloaded"] == 0.0, (name, result)
