@@ -89,3 +89,67 @@ def test_generated_cells_on_another_back_end(saved, backend):
         assert result["outputs"] < 1e-5, (name, result)  # the same function as under TensorFlow
         assert np.isfinite(result["loss"]) and result["gradients"] < 1e-5, (name, result)  # TensorFlow's gradients
         assert result["reloaded"] == 0.0, (name, result)
+
+
+RUN = """
+cell MGU(units: int) {
+    input x: [in]
+    param W_f, W_h: [units, in] ~ glorot_uniform
+    param U_f, U_h: [units, units] ~ orthogonal
+    param b_f, b_h: [units] = 0
+    f[t] = sigmoid(W_f @ x[t] + U_f @ h[t-1] + b_f)
+    h[t] = (1 - f[t]) * h[t-1] + f[t] * tanh(W_h @ x[t] + U_h @ (f[t] * h[t-1]) + b_h)
+    output h
+}
+
+network Add(units: int = 8) {
+    input x: seq[2]
+    output Dense(1)(MGU(units, returns=last)(x))
+    train {
+        data = adding(steps=10, train=512, test=64)
+        loss = mse
+        optimizer = adam(learning_rate=1e-2, clipnorm=1)
+        batch = 32
+        epochs = 3
+        validation = 0.25
+        seed = 3
+    }
+}
+"""
+
+
+CLI = r"""
+import contextlib, io, json, sys
+from rnndsl.cli import main
+printed = []
+for args in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(args)
+    printed.append([status, out.getvalue()])
+print(json.dumps(printed))
+"""
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_train_evaluate_and_predict_on_another_back_end(tmp_path, backend):
+    """`rnndsl train`, `evaluate` and `predict` of a network of a generated cell, in one process on the back end
+    KERAS_BACKEND names: the loss falls, and the saved run reloads there to the figures it was saved with."""
+    spec, out = tmp_path / "run.rnn", tmp_path / "run"
+    spec.write_text(RUN, encoding="utf-8")
+    np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).uniform(size=(5, 10, 2)).astype("float32"))
+    commands = [["train", str(spec), "--out", str(out)], ["evaluate", str(out)],
+                ["predict", str(out), "--data", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]]
+    done = subprocess.run([sys.executable, "-c", CLI, json.dumps(commands)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    (trained, trained_out), (evaluated, evaluated_out), (predicted, _) = printed
+    assert (trained, evaluated, predicted) == (0, 0, 0), done.stderr[-3000:]
+    assert "trained Add for 3 epochs" in trained_out
+    losses = [float(line.split(",")[1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
+    assert losses[-1] < losses[0], losses
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert evaluated_out == f"test: loss {metrics['test']['loss']:.4g}\n"
+    with np.load(tmp_path / "y.npz") as y:
+        assert y["outputs"].shape == (5, 1) and np.isfinite(y["outputs"]).all()
