@@ -321,8 +321,7 @@ def _export(args) -> int:
     out = Path(args.output)
     if out.exists():
         raise UsageError(f"{out} exists: export writes a new {'folder' if args.format == 'saved_model' else 'file'}")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+    check_output(out, str(path))
     export(load_model(path), out, args.format, batch=args.batch, steps=args.steps)
     print(f"wrote {out}")
     return EXIT_OK

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .lang.errors import UsageError
 from .lang.lexer import KEYWORDS
+from .outputs import check_output
 
 # The spec `init` writes; {name} is the network's name. It trains in about 12 s on two cores, to a test MSE near
 # 5e-4 (predicting the mean gives 0.17).
@@ -65,8 +66,7 @@ def write_starter(name: str, out: Path) -> Path:
                          "with a digit, and not a keyword or `MGU` (the starter's cell)")
     if out.exists() or out.is_symlink():
         raise UsageError(f"{out} exists: init writes a new file; give another name or -o")
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: there is no folder {out.parent}")
+    check_output(out)
     try:
         with out.open("x", encoding="utf-8") as f:
             f.write(STARTER.format(name=name, file=out.name))

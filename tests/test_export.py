@@ -72,3 +72,29 @@ def test_export_errors(saved, tmp_path, capsys):
         assert capsys.readouterr().err == message + "\n"
     assert main(["export", str(tmp_path / "none.keras"), "--format", "tflite", "-o", str(tmp_path / "b")]) == 2
     assert capsys.readouterr().err == f"error: cannot load the model {tmp_path / 'none.keras'}: no such file\n"
+
+
+def test_export_refuses_what_it_cannot_write(tmp_path):
+    """From Python: an unknown format, an input of more than three axes, and a model TFLite cannot convert (a
+    NumPy function inside it), each a one-line UsageError."""
+    import keras
+    import tensorflow as tf
+
+    from rnndsl.keras.export import export
+
+    image = keras.Input((2, 3, 4))
+    with pytest.raises(rnndsl.UsageError, match=r"^error: --format is one of saved_model, tflite, not 'onnx'$"):
+        export(keras.Model(image, image), tmp_path / "a", "onnx")
+    with pytest.raises(rnndsl.UsageError, match=r"^error: input `.*` has shape \(None, 2, 3, 4\): export takes "
+                                                r"sequences \(batch, steps, features\) and vectors \(batch, features\)$"):
+        export(keras.Model(image, image), tmp_path / "a.tflite", "tflite")
+
+    class Opaque(keras.layers.Layer):
+        def call(self, x):
+            y = tf.numpy_function(lambda a: a * 2, [x], tf.float32)
+            return tf.reshape(y, tf.shape(x))
+
+    x = keras.Input((3,))
+    with pytest.raises(rnndsl.UsageError, match=r"^error: TFLite cannot convert this model: \w+: .+"):
+        export(keras.Model(x, Opaque()(x)), tmp_path / "b.tflite", "tflite")
+    assert not (tmp_path / "b.tflite").exists()

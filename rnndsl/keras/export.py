@@ -3,9 +3,10 @@
 TFLite converts a recurrent layer's loop only where every shape in it is static: Keras's own LSTM
 fails too with a dynamic batch or time (`tf.TensorListReserve` needs a static element shape). So the
 model is traced for one input shape, `(batch, steps, features)`, the batch and the steps given (`--batch`,
-`--steps`), the features the model's own. Generated cells use a few TensorFlow ops that TFLite has no
-kernel of its own for; the converter keeps those as TensorFlow ops (`SELECT_TF_OPS`), which the
-TFLite interpreter of the TensorFlow package runs. A SavedModel keeps any shape unless given one.
+`--steps`), the features the model's own. An op that TFLite has no kernel of its own for is kept as a
+TensorFlow op (`SELECT_TF_OPS`): the DNC's `cumprod` is one, and its flat buffer then runs only in an
+interpreter with TensorFlow's ops linked (the Flex delegate), which the Python interpreter of the
+TensorFlow wheel here lacks. A SavedModel keeps any shape unless given one.
 """
 
 from __future__ import annotations
