@@ -1,6 +1,6 @@
 """The syntax tree of a `.rnn` file, as `rnndsl.lang.parse` builds it.
 
-Every node is a frozen dataclass with a `span`. Spans are left out of equality
+Every node is a frozen dataclass (`@node`) whose last field is its `span`. Spans are left out of equality
 (`compare=False`), so two trees that differ only in layout compare equal: this
 is what `fmt`'s round-trip test relies on.
 """
@@ -46,51 +46,49 @@ class Span:
 NO_SPAN = Span("<builtin>", 0, 0, 0, 0)
 
 
-def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False)
+def node(cls):
+    """A syntax-tree node: a frozen dataclass whose last field is its `span`, which equality ignores."""
+    cls.__annotations__ = {**cls.__dict__.get("__annotations__", {}), "span": "Span"}
+    cls.span = field(default=NO_SPAN, compare=False, repr=False)
+    return dataclass(frozen=True)(cls)
 
 
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@node
 class Number:
     value: Union[int, float]
     text: str = field(compare=False, default="")
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class String:
     value: str
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Name:
     id: str
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Indexed:
     """`h[t-1]`: a value read at a time step (or tree node)."""
 
     name: Name
     index: "Expr"
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Arg:
     """A call argument; `name` is set for keyword arguments (`axis=0`)."""
 
     value: "Expr"
     name: Optional[Name] = None
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Generator:
     """`h[k] for k in children(n)`: the single argument of a reduction over tree children."""
 
@@ -98,42 +96,37 @@ class Generator:
     var: Name
     source: Name  # the function iterated over: `children`
     node: Name  # its argument: `n`
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Call:
     """`f(args)`; `func` is a Name, or a Call for a layer applied to inputs: `Dense(10)(x)`."""
 
     func: "Expr"
     args: tuple = ()
     generator: Optional[Generator] = None
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class BinOp:
     """`left op right` with op one of + - * / @ ** >> and the comparisons."""
 
     op: str
     left: "Expr"
     right: "Expr"
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class UnaryOp:
     op: str  # "-" or "+"
     operand: "Expr"
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Vector:
     """`[0, 1, 0]`: a vector literal; its entries are numbers or numeric hyperparameters."""
 
     items: tuple
-    span: Span = _span()
 
     def written(self) -> str:
         """The literal as written (entries: numbers, negated numbers and names; anything else is `?`)."""
@@ -153,25 +146,23 @@ Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp, Vector]
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True)
+@node
 class HyperParam:
     """`units: int = 128` in a cell's or network's header."""
 
     name: Name
     type: Name
     default: Optional[Expr] = None
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Shape:
     """`[units, in]`: each dimension is an expression over integers and int names."""
 
     dims: tuple = ()
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class NamedCall:
     """`name` or `name(args...)`: an initializer, a fit, a constraint or a solver, chosen by name.
 
@@ -179,118 +170,102 @@ class NamedCall:
 
     name: Name
     args: tuple = ()
-    span: Span = _span()
 
 
 class Init(NamedCall):
     """`~ glorot_uniform` / `~ normal(std=0.1)`: an initializer by name."""
 
-
-@dataclass(frozen=True)
+@node
 class ConstInit:
     """`= 0`: a constant initial value."""
 
     value: Expr
-    span: Span = _span()
 
 
 class Fit(NamedCall):
     """`fit hebbian` / `fit ridge(1e-6)`: the parameter is computed from data in closed form."""
 
-
 class Constraint(NamedCall):
     """`constrain positive` / `constrain max_norm(3)`."""
 
-
-@dataclass(frozen=True)
+@node
 class InputDecl:
     names: tuple
     shape: Shape
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class ParamDecl:
     names: tuple
     shape: Optional[Shape] = None
     init: Union[Init, ConstInit, None] = None
     fixed: bool = False
     constraints: tuple = ()
-    span: Span = _span()
     fit: Optional[Fit] = None
 
 
-@dataclass(frozen=True)
+@node
 class StateDecl:
     """`state c: [units] = 0`: a state's shape and initial value, both optional."""
 
     name: Name
     shape: Optional[Shape] = None
     init: Optional[Expr] = None
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class OutputDecl:
     names: tuple
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Target:
     """The left side of an equation: `h[t]`."""
 
     name: Name
     index: Expr
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Equation:
     """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets."""
 
     targets: tuple
     value: Expr
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class ODE:
     """`d/dt y = expr`: a continuous-time state, stepped by the cell's solver."""
 
     name: Name
     value: Expr
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Notation:
     """`notation beta = "\\beta"`: the LaTeX a name is written as in equations and paper figures."""
 
     name: Name
     latex: String
-    span: Span = _span()
     word: Optional[Name] = None  # the statement's first word (resolve wants `notation`)
 
 
-@dataclass(frozen=True)
+@node
 class Heads:
     """`heads reads`: the int hyperparameter that counts the cell's heads (docs/language.md, "Heads")."""
 
     name: Name
-    span: Span = _span()
     word: Optional[Name] = None  # the statement's first word (resolve wants `heads`)
 
 
 class Domain(NamedCall):
     """`over tree` / `over tree(2)` in a cell header: what the cell recurs over, and a tree's arity."""
 
-
 class Solver(NamedCall):
     """`solver rk4` / `solver euler(step=0.05)` in a cell header."""
 
-
-@dataclass(frozen=True)
+@node
 class Cell:
     """One step of a recurrence: declarations and equations."""
 
@@ -300,59 +275,59 @@ class Cell:
     solver: Optional[Solver] = None
     doc: Optional[str] = None
     body: tuple = ()
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class TypeExpr:
     """`seq[int]`, `vec[32]`, `grid[H, W, 3]`: a network value's type."""
 
     kind: Name
     items: tuple = ()
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class NetInput:
     names: tuple
     type: TypeExpr
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Bind:
     """`ctx = Bidirectional(LSTM(units))(emb)`."""
 
     names: tuple
     value: Expr
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class NetOutput:
     values: tuple
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class TrainSetting:
     """`optimizer = adam(learning_rate=1e-3)`, `metrics = accuracy, mae`: one setting, one or more values."""
 
     name: Name
     values: tuple
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
+@node
 class Train:
     """`train { ... }`: how a network learns. `word` is the block's first word (resolve wants `train`)."""
 
     settings: tuple = ()
-    span: Span = _span()
     word: Optional[Name] = None
 
 
-@dataclass(frozen=True)
+@node
+class Import:
+    """`import "lib.rnn"`: a file whose cells and networks this one uses."""
+
+    path: String
+
+
+@node
 class Network:
     """Data flow that wires layers and cells."""
 
@@ -360,22 +335,14 @@ class Network:
     hparams: tuple = ()
     doc: Optional[str] = None
     body: tuple = ()
-    span: Span = _span()
 
 
-@dataclass(frozen=True)
-class Import:
-    path: String
-    span: Span = _span()
-
-
-@dataclass(frozen=True)
+@node
 class Module:
     """A whole file: its docstring, imports, cells and networks in source order."""
 
     items: tuple = ()
     doc: Optional[str] = None
-    span: Span = _span()
 
     @property
     def imports(self) -> tuple:

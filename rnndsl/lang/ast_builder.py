@@ -88,7 +88,7 @@ class ASTBuilder(Transformer):
 
     def param_decl(self, meta, children):
         names, shape, init, fixed, fit, constraints = children
-        return A.ParamDecl(names, shape, init, fixed is not None, constraints or (), self._s(meta), fit)
+        return A.ParamDecl(names, shape, init, fixed is not None, constraints or (), fit, self._s(meta))
 
     def fit(self, meta, children):
         return self._named_call(A.Fit, meta, children)
@@ -127,11 +127,11 @@ class ASTBuilder(Transformer):
     def notation_decl(self, meta, children):
         word, name, latex = children
         return A.Notation(self._name(name), A.String(_unquote(str(latex)), self.origin.token_span(latex)),
-                          self._s(meta), self._name(word))
+                          self._name(word), self._s(meta))
 
     def heads_decl(self, meta, children):
         word, name = children
-        return A.Heads(self._name(name), self._s(meta), self._name(word))
+        return A.Heads(self._name(name), self._name(word), self._s(meta))
 
     # ---- network statements
 
@@ -152,7 +152,7 @@ class ASTBuilder(Transformer):
 
     def train_block(self, meta, children):
         word, *settings = children
-        return A.Train(tuple(settings), self._s(meta), self._name(word))
+        return A.Train(tuple(settings), self._name(word), self._s(meta))
 
     def train_setting(self, meta, children):
         name, *values = children
