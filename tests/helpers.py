@@ -123,3 +123,38 @@ def gradient_matches_reference(layer, weights: dict, xs, reference, seed: int, e
         if every_weight:
             assert np.abs(want).max() > 1e-6, name
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+def backend_env(backend: str, folder) -> dict:
+    """The environment of a child process on Keras's `backend` in which TensorFlow cannot be imported, as where
+    it is not installed: a package `tensorflow` in `folder`, first on the path, raises ImportError. (Keras 3.15
+    imports TensorFlow wherever it is installed when it saves a model or seeds its random generators, under
+    every back end; this is how the tests see rnndsl running without it.)"""
+    import os
+    from pathlib import Path
+
+    blocked = Path(folder) / "no-tensorflow" / "tensorflow"
+    blocked.mkdir(parents=True, exist_ok=True)
+    (blocked / "__init__.py").write_text('raise ImportError("tensorflow is not installed (blocked by the test)")\n')
+    path = os.pathsep.join(p for p in (str(blocked.parent), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
+
+
+def board_scalars(folder) -> dict:
+    """The scalars of the TensorBoard event files in `folder`: {tag: [value, ...] in the order of their steps},
+    read record by record (length, its check, the Event proto, its check) with TensorBoard's protos."""
+    import struct
+    from pathlib import Path
+
+    from tensorboard.compat.proto import event_pb2
+
+    found: dict = {}
+    for file in sorted(Path(folder).glob("events.out.tfevents.*")):
+        data, at = file.read_bytes(), 0
+        while at < len(data):
+            (length,) = struct.unpack("<Q", data[at:at + 8])
+            event = event_pb2.Event.FromString(data[at + 12:at + 12 + length])
+            at += 12 + length + 4
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return {tag: [v for _, v in sorted(pairs)] for tag, pairs in found.items()}

@@ -1,6 +1,7 @@
 """The generated cells on Keras's PyTorch and JAX back ends: a model saved under TensorFlow loads there and gives
-the same outputs and the same gradients (one step of SGD), and saves and reloads there; the LSTM loads, runs
-and trains without importing TensorFlow.
+the same outputs and the same gradients (one step of SGD), and saves and reloads there; and `rnndsl train`,
+`evaluate` and `predict` run there. The child processes cannot import TensorFlow (tests.helpers.backend_env),
+as where it is not installed.
 
 Each back end is a process of its own (Keras chooses it once, at import): this test saves the models, their
 outputs and gradients under TensorFlow, and a child process with KERAS_BACKEND set checks them."""
@@ -19,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 import rnndsl
+from helpers import backend_env, board_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 STD = ROOT / "specs" / "std"
@@ -44,12 +46,12 @@ for name in json.loads(open(folder + "/names.json").read()):
     step = [before[i] - model.trainable_weights[i].numpy() for i in range(len(before))]
     want = np.load(f"{folder}/{name}.grads.npz")
     gradients = max(float(np.abs(g - want[f"g{i}"]).max()) for i, g in enumerate(step))
-    found.setdefault("tensorflow imported", "tensorflow" in sys.modules)  # after the first model trained
     model.save(f"{folder}/{name}.{backend}.keras")
     again = keras.saving.load_model(f"{folder}/{name}.{backend}.keras")
     reloaded = float(np.abs(keras.ops.convert_to_numpy(again(x)) - keras.ops.convert_to_numpy(model(x))).max())
     found[name] = {"outputs": float(np.abs(y - np.load(f"{folder}/{name}.y.npy")).max()), "loss": loss,
                    "gradients": gradients, "reloaded": reloaded}
+found["tensorflow imported"] = "tensorflow" in sys.modules
 print(json.dumps(found))
 """
 
@@ -77,13 +79,11 @@ def saved(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_generated_cells_on_another_back_end(saved, backend):
+def test_generated_cells_on_another_back_end(saved, backend, tmp_path):
     done = subprocess.run([sys.executable, "-c", CHILD, str(saved), backend], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          timeout=600, env=backend_env(backend, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    # the LSTM loaded, ran and trained without TensorFlow (Keras's own serialization of an initializer's config,
-    # which saving and the DNC's per-head initializers call, imports it to see whether it is there)
     assert found.pop("tensorflow imported") is False
     for name, result in found.items():
         assert result["outputs"] < 1e-5, (name, result)  # the same function as under TensorFlow
@@ -127,6 +127,7 @@ for args in json.loads(sys.argv[1]):
     with contextlib.redirect_stdout(out):
         status = main(args)
     printed.append([status, out.getvalue()])
+printed.append("tensorflow" in sys.modules)
 print(json.dumps(printed))
 """
 
@@ -141,14 +142,17 @@ def test_train_evaluate_and_predict_on_another_back_end(tmp_path, backend):
     commands = [["train", str(spec), "--out", str(out)], ["evaluate", str(out)],
                 ["predict", str(out), "--data", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]]
     done = subprocess.run([sys.executable, "-c", CLI, json.dumps(commands)], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                          timeout=600, env=backend_env(backend, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
-    printed = json.loads(done.stdout.strip().splitlines()[-1])
+    *printed, tensorflow_imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert tensorflow_imported is False
     (trained, trained_out), (evaluated, evaluated_out), (predicted, _) = printed
     assert (trained, evaluated, predicted) == (0, 0, 0), done.stderr[-3000:]
     assert "trained Add for 3 epochs" in trained_out
     losses = [float(line.split(",")[1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
     assert losses[-1] < losses[0], losses
+    assert board_scalars(out / "tensorboard" / "train")["epoch_loss"] == pytest.approx(losses, rel=1e-5)  # history.csv: 6 digits
+    assert set(board_scalars(out / "tensorboard" / "validation")) == {"epoch_loss"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert evaluated_out == f"test: loss {metrics['test']['loss']:.4g}\n"
     with np.load(tmp_path / "y.npz") as y:

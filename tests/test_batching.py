@@ -150,3 +150,34 @@ def test_bucketing_needs_a_weight_per_step(tmp_path):
 ])
 def test_settings_that_do_not_go_together(change, message):
     assert message in diagnostics(SPEC.replace(*change))
+
+
+@pytest.mark.parametrize("whole, chunk", [(False, None), (True, None), (True, 4)])
+def test_the_numpy_stream_is_the_tf_data_streams_form(whole, chunk):
+    """Under JAX and PyTorch the training split's batches come from a generator of NumPy arrays: the same
+    batches in form as the tf.data stream's on TensorFlow (each epoch every example once, a partial batch left
+    out when whole, the chunks of k steps in order, a weight per sequence with every chunk), in an order drawn
+    from (seed, epoch) alone, so that a stream started at a later epoch goes on as the first one does."""
+    import tensorflow as tf
+
+    from rnndsl.train.containers import Split
+    from rnndsl.train.stream import _batches, _numpy_batches
+
+    rows = np.arange(10, dtype="float32")
+    x = np.repeat(rows[:, None, None], 10, axis=1) + np.arange(10, dtype="float32")[None, :, None] / 100
+    split = Split((x, np.arange(10, dtype="int32")), np.repeat(rows[:, None], 10, axis=1), rows + 1)
+    numpy_stream = list(_numpy_batches(split, 4, 7, 0, 3, whole=whole, chunk=chunk))
+    tf_stream = [tf.nest.map_structure(np.asarray, b) for b in _batches(split, 4, 7, 0, 3, whole=whole, chunk=chunk)]
+    assert len(numpy_stream) == len(tf_stream)
+    for mine, theirs in zip(numpy_stream, tf_stream):
+        assert tf.nest.map_structure(np.shape, mine) == tf.nest.map_structure(np.shape, theirs)
+        (features, ids), targets, weights = mine
+        assert (ids == np.floor(features[:, 0, 0])).all() and (weights == ids + 1).all()  # rows kept together
+        assert (targets == np.floor(features[..., 0])).all()
+    firsts = [b[0][1] for b, n in zip(numpy_stream, range(len(numpy_stream))) if chunk is None or n % 3 == 0]
+    per_epoch = np.split(np.concatenate(firsts), 3)
+    for epoch in per_epoch:
+        assert len(set(epoch)) == len(epoch) == (8 if whole else 10)
+    assert not all((per_epoch[0] == e).all() for e in per_epoch[1:])  # each epoch in its own order
+    later = list(_numpy_batches(split, 4, 7, 2, 3, whole=whole, chunk=chunk))
+    assert all((a[0][1] == b[0][1]).all() for a, b in zip(later, numpy_stream[-len(later):]))

@@ -18,6 +18,7 @@ import numpy as np
 from ..lang.errors import DataError
 from ..lang.sources import CURRICULUM
 from .containers import Split
+from .backend import is_tensorflow
 from .stream import epoch_seed, keras_arrays
 
 __all__ = ["used_steps", "bucket_batches", "curriculum_args", "generated_stream", "check_bucketing"]
@@ -58,11 +59,9 @@ def curriculum_args(plan, epoch: int) -> dict:
 
 
 def generated_stream(draw: Callable, plan, start: int, layout: Split):
-    """A tf.data stream of the batches of epochs `start` to `plan.epochs - 1`, each epoch's from `draw(epoch)`
-    (a Split): bucketed when `plan.bucket`, else in the order drawn, whole. `layout` gives the arrays' ranks and
-    dtypes; their batch and time axes are left open."""
-    import tensorflow as tf
-
+    """A stream of the batches of epochs `start` to `plan.epochs - 1`, each epoch's from `draw(epoch)` (a Split):
+    bucketed when `plan.bucket`, else in the order drawn, whole. On TensorFlow a tf.data stream, `layout` giving
+    the arrays' ranks and dtypes (their batch and time axes left open); elsewhere the generator itself."""
     def batches() -> Iterator:
         whole = plan.strategy.name != "default"
         for epoch in range(start, plan.epochs):
@@ -75,6 +74,10 @@ def generated_stream(draw: Callable, plan, start: int, layout: Split):
                 cuts = [(np.arange(i, min(i + plan.batch, stop)), None) for i in range(0, stop, plan.batch)]
             for rows, steps in cuts:
                 yield _keras_batch(split.subset(rows), steps)
+
+    if not is_tensorflow():
+        return batches()
+    import tensorflow as tf
 
     signature = tuple(_open_spec(a, tf) for a in _keras_batch(layout.subset(np.arange(1)), None))
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)

@@ -1,23 +1,22 @@
 """callbacks: what a run does between epochs and steps, as Keras callbacks.
 
 `EpochEnd` writes history.csv's row and the epoch's checkpoint; `LossWatch` stops at the first
-NaN or infinite loss (then `Diverged` says where); `Board` writes TensorBoard's logs, a failed
-write one line; `plateau_callbacks` stop early and lower the learning rate when the loss stops falling.
+NaN or infinite loss (then `Diverged` says where); `plateau_callbacks` stop early and lower the
+learning rate when the loss stops falling (TensorBoard's logs: rnndsl.train.board).
 Each is made by a function, since Keras is imported only when a run starts.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..lang.errors import DataError, UsageError
-from .folder import make_folder, save_checkpoint
+from ..lang.errors import DataError
+from .folder import save_checkpoint
 
-__all__ = ["EpochEnd", "Diverged", "LossWatch", "diverged_message", "Board", "plateau_callbacks"]
+__all__ = ["EpochEnd", "Diverged", "LossWatch", "diverged_message", "plateau_callbacks"]
 
 
 def EpochEnd(out: Path, history, watch, started: float):
@@ -69,30 +68,6 @@ def diverged_message(where: tuple, kept: list) -> str:
     return (f"the loss became {loss} at step {step} of epoch {epoch}: training stopped, and {checkpoint}; "
             "lower the learning rate, clip the gradients (`optimizer = adam(clipnorm=1)`), or look for huge "
             "values in the data")
-
-
-def Board(folder: Path):
-    """TensorBoard's callback, writing into folder/tensorboard/: what fails to write there (a full disk) one
-    line, as for the run's other files. (TensorFlow's summary ops raise its own errors, not OSError.)"""
-    import keras
-    import tensorflow as tf
-
-    logs = folder / "tensorboard"
-    make_folder(logs)
-
-    def guarded(hook):
-        def run(self, *args, **kwargs):
-            try:
-                return hook(self, *args, **kwargs)
-            except tf.errors.OpError as e:
-                first = re.sub(r"^\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "", str(e.message).split("\n")[0])
-                raise UsageError(f"cannot write {logs}: {first[:200]}") from None
-        return run
-
-    hooks = ("on_train_begin", "on_train_end", "on_epoch_end", "on_test_begin", "on_test_end", "on_train_batch_end")
-    Board = type("Board", (keras.callbacks.TensorBoard,),
-                 {name: guarded(getattr(keras.callbacks.TensorBoard, name)) for name in hooks})
-    return Board(log_dir=str(logs), write_graph=False)
 
 
 def plateau_callbacks(plan, monitor: str) -> list:

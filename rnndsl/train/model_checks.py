@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..lang.errors import DataError
+from .backend import is_tensorflow
 from .checks import check_fits
 
 __all__ = ["check_model_fits", "check_token_ids", "check_trees"]
@@ -118,18 +119,29 @@ def _vocabularies(model) -> dict:
 
 def _output_shape(model, split, what: str) -> Optional[tuple]:
     """The shape of the model's output for one example of the split's shapes (batch None): the model traced
-    as a TensorFlow graph, nothing computed. A DataError where the trace fails on sequence inputs of
-    different lengths; None where it fails otherwise (training reports what it finds)."""
-    import tensorflow as tf
-
-    specs = [tf.TensorSpec((1,) + a.shape[1:], t.dtype) for a, t in zip(split.inputs, model.inputs)]
-    call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    (a TensorFlow graph on TensorFlow, Keras's symbolic call elsewhere), nothing computed. A DataError where
+    the trace fails on sequence inputs of different lengths; None where it fails otherwise (training reports
+    what it finds)."""
     try:
-        output = call.get_concrete_function(*specs).structured_outputs
+        output = _traced_output(model, [((1,) + a.shape[1:], t.dtype) for a, t in zip(split.inputs, model.inputs)])
     except Exception:  # noqa: BLE001 -- Keras wraps what a layer raises in a ValueError, TensorFlow in its own
         steps = sorted({a.shape[1] for a in split.inputs if a.ndim == 3 or a.dtype.kind in "iu"})
         if len(steps) > 1:
             raise DataError(f"the {what} data: the model cannot take its inputs of {' and '.join(map(str, steps))} "
                             "steps together: give every input the same number of steps") from None
         return None
-    return (None,) + tuple(tf.nest.flatten(output)[0].shape[1:])
+    return (None,) + tuple(output.shape[1:])
+
+
+def _traced_output(model, shapes: list):
+    """The model's first output (a symbolic tensor) for inputs of these (shape, dtype)."""
+    import keras
+
+    if is_tensorflow():
+        import tensorflow as tf
+
+        specs = [tf.TensorSpec(shape, dtype) for shape, dtype in shapes]
+        call = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+        return tf.nest.flatten(call.get_concrete_function(*specs).structured_outputs)[0]
+    inputs = [keras.KerasTensor(shape, dtype) for shape, dtype in shapes]
+    return keras.tree.flatten(model.compute_output_spec(inputs if len(inputs) > 1 else inputs[0], training=False))[0]

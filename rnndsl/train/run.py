@@ -43,8 +43,10 @@ from typing import Optional
 
 from ..lang import training
 from ..lang.errors import UsageError
+from .backend import set_seed
 from .bptt import Resets, TwinValidation, check_truncation, chunk_count
-from .callbacks import Board, Diverged, EpochEnd, LossWatch, diverged_message, plateau_callbacks
+from .board import Board
+from .callbacks import Diverged, EpochEnd, LossWatch, diverged_message, plateau_callbacks
 from .checks import hold_out
 from .folder import (History, checkpoint_folder, checkpoint_folders, complete_checkpoints, load_saved_model,
                      make_folder, plain, resume_point, with_changes, write_json, writing)
@@ -125,8 +127,6 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
 def _run(program, network: str, values: dict, plan: training.TrainPlan, place, out: Path, folder: Path,
          start: int, verbose: Optional[int], jit_compile: Optional[bool]) -> TrainResult:
     """The run, its checkpoints read from `out` and its files written into `folder`."""
-    import keras
-
     base = Path(program.file).resolve().parent if program.file and Path(program.file).exists() else Path.cwd()
     splits = load(plan.data.name, plan.data.args, base=base, seed=plan.seed)
     train_split, validation = splits.train, splits.validation
@@ -139,7 +139,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                 vocabulary.save(path)
 
     truncated = plan.bptt.name == "truncated"
-    keras.utils.set_random_seed(plan.seed)
+    set_seed(plan.seed)
     from ..keras.network import Lowered, describe, lower_network
 
     with place.scope():

@@ -1,6 +1,6 @@
 """stream: a split's arrays as Keras takes them: the training stream of batches, and whole arrays.
 
-`training_stream` is one tf.data stream of the batches of the epochs a run trains, each epoch
+`training_stream` is one stream (tf.data on TensorFlow) of the batches of the epochs a run trains, each epoch
 in an order drawn from (seed, epoch) alone, so that a resumed run sees the batches an
 uninterrupted one would; `fresh_stream` draws a new training split every epoch from a
 generator (`fresh = true`), also from (seed, epoch) alone; `keras_arrays` gives (x, y, sample
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from ..lang import training
+from .backend import is_tensorflow
 
 __all__ = ["training_stream", "fresh_stream", "epoch_seed", "keras_arrays", "validation_data"]
 
@@ -30,13 +33,16 @@ def training_stream(split, plan: training.TrainPlan, start: int):
 
 def _batches(split, batch: int, seed: int, start: int, epochs: int, *, whole: bool = False,
              chunk: Optional[int] = None):
-    """The training split as one tf.data stream of the batches of epochs `start` to `epochs - 1`, each
-    epoch in its own order, drawn from (seed, epoch) alone: a resumed run sees the batches an
-    uninterrupted one would. (A Python PyDataset did the same at twice the time a step.)
+    """The training split as one stream of the batches of epochs `start` to `epochs - 1`, each epoch in
+    its own order, drawn from (seed, epoch) alone: a resumed run sees the batches an uninterrupted one
+    would. On TensorFlow a tf.data stream (a Python PyDataset did the same at twice the time a step);
+    on the other back ends a generator of NumPy batches, in NumPy's orders, not TensorFlow's.
 
     `whole`: each epoch's last, partial batch is left out. `chunk` k: each batch `(B, T, ...)` comes as
     its chunks of k steps, `(B, k, ...)` in order along the time axis (the last one shorter when k does
     not divide T); per-sequence weights `(B,)` go with every chunk."""
+    if not is_tensorflow():
+        return _numpy_batches(split, batch, seed, start, epochs, whole=whole, chunk=chunk)
     import tensorflow as tf
 
     arrays = [tf.constant(a) for a in split.inputs] + [tf.constant(split.targets)]
@@ -69,6 +75,22 @@ def _batches(split, batch: int, seed: int, start: int, epochs: int, *, whole: bo
     if chunk is not None:
         stream = stream.flat_map(chunks)
     return stream.map(keras_form).prefetch(tf.data.AUTOTUNE)
+
+
+def _numpy_batches(split, batch: int, seed: int, start: int, epochs: int, *, whole: bool, chunk: Optional[int]):
+    """`_batches` as a generator of NumPy batches `(x, y[, w])`, each epoch's order NumPy's of (seed, epoch)."""
+    arrays = [*split.inputs, split.targets] + ([] if split.sample_weight is None else [split.sample_weight])
+    inputs = len(split.inputs)
+    for epoch in range(start, epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(split.size)
+        stop = split.size - split.size % batch if whole else split.size
+        for first in range(0, stop, batch):
+            picked = [a[order[first:first + batch]] for a in arrays]
+            steps = picked[0].shape[1] if chunk is not None else None
+            for cut in ([slice(None)] if chunk is None else
+                        [slice(i, i + chunk) for i in range(0, steps, chunk)]):
+                part = [a if a.ndim == 1 else a[:, cut] for a in picked]  # a weight per sequence kept whole
+                yield (part[0] if inputs == 1 else tuple(part[:inputs]),) + tuple(part[inputs:])
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
