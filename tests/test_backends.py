@@ -9,7 +9,6 @@ outputs and gradients under TensorFlow, and a child process with KERAS_BACKEND s
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +150,8 @@ def test_train_evaluate_and_predict_on_another_back_end(tmp_path, backend):
     assert "trained Add for 3 epochs" in trained_out
     losses = [float(line.split(",")[1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
     assert losses[-1] < losses[0], losses
-    assert board_scalars(out / "tensorboard" / "train")["epoch_loss"] == pytest.approx(losses, rel=1e-5)  # history.csv: 6 digits
+    # TensorBoard's figures are history.csv's (which has six digits)
+    assert board_scalars(out / "tensorboard" / "train")["epoch_loss"] == pytest.approx(losses, rel=1e-5)
     assert set(board_scalars(out / "tensorboard" / "validation")) == {"epoch_loss"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert evaluated_out == f"test: loss {metrics['test']['loss']:.4g}\n"

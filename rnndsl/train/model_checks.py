@@ -64,9 +64,9 @@ def check_trees(model, inputs, what: str) -> None:
                 continue
             children = np.asarray(inputs[children_at])
             problem = _tree_problem(children, layer.arity)
-            if problem is None and values_at is not None and np.asarray(inputs[values_at]).shape[1] != children.shape[1]:
-                problem = (f"{children.shape[1]} nodes a tree, but input `{model.inputs[values_at].name}` has "
-                           f"{np.asarray(inputs[values_at]).shape[1]}")
+            nodes = None if values_at is None else np.asarray(inputs[values_at]).shape[1]
+            if problem is None and nodes is not None and nodes != children.shape[1]:
+                problem = f"{children.shape[1]} nodes a tree, but input `{model.inputs[values_at].name}` has {nodes}"
             if problem:
                 raise DataError(f"{what}: input `{model.inputs[children_at].name}`: {problem}")
 
