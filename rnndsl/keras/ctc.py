@@ -39,19 +39,28 @@ Conventions (every function here keeps them):
   reads right to left would see the padding first.
 - The loss of one example is -ln p(z | x). When z cannot fit in the
   frames (|z| plus the number of repeated neighbours in z exceeds the
-  frame count) p is 0, and TensorFlow's op gives a large finite loss
-  (about 708) rather than infinity.
+  frame count) p is 0, and what the loss gives is the back end's op's:
+  * TensorFlow: a large finite loss (about 708, a little more for longer
+    sequences) rather than infinity, with finite gradients;
+  * JAX: a larger finite loss, about 1e5 (Keras's op scores a step no path
+    may take ln p = -1e5 rather than -inf), with finite gradients;
+  * PyTorch: `IMPOSSIBLE_LOSS` (1e5, as on JAX), with no gradient (the op
+    itself gives infinity there, and NaN gradients to the whole batch).
+  The other examples' losses and gradients are the same on all three.
 - Label error rate (Graves et al. 2006, section 5.1): the total edit
   distance (substitutions, insertions, deletions) between the decodings and
   the targets over the total number of target labels; with no target labels
   at all, the total edit distance itself.
 
-Keras: the loss is `keras.ops.ctc_loss` (TensorFlow's batched forward
-algorithm and its gradient). The metric decodes greedily and counts edits
-with dense, fixed-shape TensorFlow ops (no ragged or sparse tensors, no
-`py_function`), because Keras XLA-compiles the training step on a GPU by
-default (`jit_compile="auto"`); the loss and the metric both compile with
-`jit_compile=True`.
+Keras: the loss and the metric are written with `keras.ops` alone, so they
+run on Keras's TensorFlow, JAX and PyTorch back ends (TensorFlow is imported
+only where it is the back end, to scale a mean under `tf.distribute`). The
+loss is `keras.ops.ctc_loss`: the back end's batched forward algorithm and
+its gradient (TensorFlow's op, PyTorch's, and on JAX a scan of Keras's own).
+The metric decodes greedily and counts edits with dense, fixed-shape ops (no
+ragged or sparse tensors, no `py_function`), because Keras XLA-compiles the
+training step on a GPU by default (`jit_compile="auto"`) and always on JAX;
+the loss and the metric both compile with `jit_compile=True`.
 
 The decoders and the edit distance are NumPy: they run on arrays, with no
 model built.
@@ -66,13 +75,15 @@ import keras
 import numpy as np
 from keras import ops
 
-# TensorFlow is imported in the functions that call it: rnndsl registers this module's Keras classes
-# on any Keras back end, and a model without them needs no TensorFlow.
+# Keras keeps a tensor's mask as its attribute, or, for a tensor that takes none (a JAX array), in a table by
+# the tensor's id; this function reads either. Keras exports no public name for it.
+from keras.src.backend import get_keras_mask
 
 from . import PACKAGE
 
 NEG_INF = -math.inf
 EPSILON = 1e-7  # probabilities are clipped to this before the log, as Keras's cross-entropies do
+IMPOSSIBLE_LOSS = 1e5  # PyTorch: the loss of a target that cannot fit in its frames (JAX gives about this)
 
 
 # ---------------------------------------------------------------- NumPy: lengths, collapse, decoders
@@ -230,8 +241,6 @@ def ctc_nll(targets, y_pred, frames=None, from_logits: bool = False):
     probabilities (logits with `from_logits=True`), blank last, the last
     dimension known; frames: int `(batch,)` real frames, None for all T.
     """
-    import tensorflow as tf
-
     y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")  # float16 log-probabilities lose the tail
     classes_and_blank = y_pred.shape[-1]
     if classes_and_blank is None:
@@ -245,10 +254,16 @@ def ctc_nll(targets, y_pred, frames=None, from_logits: bool = False):
     real = targets >= 0
     target_lengths = ops.sum(ops.cast(real, "int32"), axis=1)
     targets = ops.where(real, targets, 0)  # the op reads only the first target_length entries; -1 is no class
-    if frames is None:
-        frames = tf.fill(tf.shape(y_pred)[:1], tf.shape(y_pred)[1])
-    return ops.ctc_loss(targets, log_probs, target_lengths, ops.cast(frames, "int32"),
-                        mask_index=classes_and_blank - 1)
+    frames = _all_frames(y_pred) if frames is None else ops.cast(frames, "int32")
+    if keras.backend.backend() != "torch":
+        return ops.ctc_loss(targets, log_probs, target_lengths, frames, mask_index=classes_and_blank - 1)
+    # PyTorch's op gives an example that cannot fit infinity, and NaN gradients to the whole batch: such an
+    # example is scored with an empty target (finite) and its loss replaced by a constant, with no gradient.
+    repeats = ops.sum(ops.cast((targets[:, 1:] == targets[:, :-1]) & real[:, 1:], "int32"), axis=1)
+    fits = target_lengths + repeats <= frames
+    losses = ops.ctc_loss(targets, log_probs, ops.where(fits, target_lengths, 0), frames,
+                          mask_index=classes_and_blank - 1)
+    return ops.where(fits, losses, IMPOSSIBLE_LOSS)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -270,11 +285,9 @@ class CTCLoss(keras.losses.Loss):
         return ctc_nll(y_true, y_pred, None, self.from_logits)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        import tensorflow as tf
-
         # Keras's Loss.__call__ would treat a (batch, T) mask or sample weight as weights of
         # (batch,) losses; here they give the frame lengths, and only then does the batch reduce.
-        with tf.name_scope(self.name):
+        with keras.name_scope(self.name):
             frames, weights = _frames_and_weights(y_pred, sample_weight)
             losses = ctc_nll(y_true, y_pred, frames, self.from_logits)
             return ops.cast(_reduce(losses, weights, self.reduction), self.dtype)
@@ -284,8 +297,12 @@ class CTCLoss(keras.losses.Loss):
 
 
 def _frames_and_weights(y_pred, sample_weight):
-    """(frames `(batch,)` int32 or None, example weights `(batch,)` float32 or None)."""
-    mask = getattr(y_pred, "_keras_mask", None)  # set by Keras on a masked layer's output
+    """(frames `(batch,)` int32 or None, example weights `(batch,)` float32 or None).
+
+    y_pred: `(batch, T, C)`, maybe with a Keras mask `(batch, T)`; sample_weight: None, `(batch,)`,
+    `(batch, 1)` or `(batch, T)`.
+    """
+    mask = get_keras_mask(y_pred)  # set by Keras on a masked layer's output
     weights = None
     if sample_weight is not None:
         sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
@@ -299,10 +316,15 @@ def _frames_and_weights(y_pred, sample_weight):
     return frames, weights
 
 
-def _reduce(losses, weights, reduction):
-    """Keras's reductions of per-example losses (keras.losses.Loss), with per-example weights."""
-    import tensorflow as tf
+def _all_frames(y_pred):
+    """`(batch,)` int32, each T: from the tensor rather than its shape, which TensorFlow may know only when it
+    runs."""
+    return ops.sum(ops.ones_like(y_pred[:, :, 0], dtype="int32"), axis=1)
 
+
+def _reduce(losses, weights, reduction):
+    """Keras's reductions of per-example losses `(batch,)` (keras.losses.Loss), with per-example weights
+    `(batch,)` or None: a scalar, or `(batch,)` for `reduction=None` or "none"."""
     if weights is not None:
         losses = ops.where(weights > 0, losses * weights, 0.0)  # a dropped example adds 0, never 0 * inf
     if reduction is None or reduction == "none":
@@ -314,9 +336,14 @@ def _reduce(losses, weights, reduction):
         divisor = ops.sum(weights)
     else:
         divisor = ops.cast(ops.shape(losses)[0], "float32")
-    # Under tf.distribute each replica's mean is summed across replicas, so it is divided by their number.
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return ops.divide_no_nan(total, divisor) / replicas
+    mean = ops.divide_no_nan(total, divisor)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # the back end: already imported
+
+        # Under tf.distribute each replica's mean is summed across replicas, so it is divided by their number,
+        # as Keras's own losses are; JAX and PyTorch reduce over the whole batch.
+        mean = mean / tf.distribute.get_strategy().num_replicas_in_sync
+    return mean
 
 
 # ---------------------------------------------------------------- Keras: the metric
@@ -339,26 +366,22 @@ class LabelErrorRate(keras.metrics.Metric):
         self.labels = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="labels")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        import tensorflow as tf
-
-        frames, weights = _frames_and_weights(y_pred, sample_weight)
-        y_pred = tf.convert_to_tensor(y_pred)
+        frames, weights = _frames_and_weights(y_pred, sample_weight)  # before a conversion drops the mask
+        y_pred = ops.convert_to_tensor(y_pred)
         if frames is None:
-            frames = tf.fill(tf.shape(y_pred)[:1], tf.shape(y_pred)[1])
+            frames = _all_frames(y_pred)
         decoded, decoded_lengths = _greedy_dense(y_pred, frames)
-        targets = tf.cast(y_true, tf.int32)
-        target_lengths = tf.reduce_sum(tf.cast(targets >= 0, tf.int32), axis=1)
-        edits = tf.cast(_edit_distances(decoded, decoded_lengths, targets, target_lengths), tf.float32)
-        labels = tf.cast(target_lengths, tf.float32)
+        targets = ops.cast(ops.convert_to_tensor(y_true), "int32")
+        target_lengths = ops.sum(ops.cast(targets >= 0, "int32"), axis=1)
+        edits = ops.cast(_edit_distances(decoded, decoded_lengths, targets, target_lengths), "float32")
+        labels = ops.cast(target_lengths, "float32")
         if weights is not None:
             edits, labels = edits * weights, labels * weights
-        self.edits.assign_add(tf.reduce_sum(edits))
-        self.labels.assign_add(tf.reduce_sum(labels))
+        self.edits.assign_add(ops.sum(edits))
+        self.labels.assign_add(ops.sum(labels))
 
     def result(self):
-        import tensorflow as tf
-
-        return self.edits / tf.maximum(self.labels, 1.0)
+        return self.edits / ops.maximum(self.labels, 1.0)
 
     def reset_state(self):
         self.edits.assign(0.0)
@@ -368,31 +391,31 @@ class LabelErrorRate(keras.metrics.Metric):
         return {"name": self.name, "dtype": self.dtype}
 
 
-# The metric runs inside the training step, which Keras XLA-compiles on a GPU by default: so it is
-# written with dense, fixed-shape TensorFlow ops only.
+# The metric runs inside the training step, which Keras XLA-compiles on a GPU by default (and JAX always
+# compiles): so it is written with dense, fixed-shape ops only, no ragged or sparse tensors, and no
+# `keras.ops.ctc_decode` (sparse on TensorFlow).
 
 
 def _greedy_dense(y_pred, frames):
-    """Best path decoding: `(batch, T, C)` scores, `(batch,)` frames -> (`(batch, T)` label ids left-aligned
-    and padded with -1, `(batch,)` their counts)."""
-    import tensorflow as tf
-
-    best = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
-    T = tf.shape(best)[1]
-    blank = tf.shape(y_pred)[-1] - 1
-    previous = tf.pad(best[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
+    """Best path decoding: `(batch, T, C)` scores, `(batch,)` frames -> (`(batch, T)` int32 label ids
+    left-aligned and padded with -1, `(batch,)` int32 their counts)."""
+    best = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+    blank = ops.shape(y_pred)[-1] - 1
+    T = ops.shape(best)[1]
+    t = ops.cast(ops.arange(T), "int32")[None, :]
+    previous = ops.pad(best[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
     # A frame emits its symbol when it starts a new run (B merges the run) and is not a blank.
-    keep = (best != previous) & (best != blank) & tf.sequence_mask(frames, T)
-    t = tf.range(T)[None, :]
-    order = tf.argsort(tf.where(keep, t, t + T), axis=1)  # the kept frames first, in time order
-    count = tf.reduce_sum(tf.cast(keep, tf.int32), axis=1)
-    labels = tf.gather(best, order, batch_dims=1)
-    return tf.where(tf.sequence_mask(count, T), labels, -1), count
+    keep = ops.logical_and(ops.logical_and(ops.not_equal(best, previous), ops.not_equal(best, blank)),
+                           t < ops.cast(frames, "int32")[:, None])
+    order = ops.argsort(ops.where(keep, t, t + T), axis=1)  # the kept frames first, in time order (keys unique)
+    count = ops.sum(ops.cast(keep, "int32"), axis=1)
+    labels = ops.take_along_axis(best, order, axis=1)
+    return ops.where(t < count[:, None], labels, -1), count
 
 
 def _edit_distances(h, h_len, z, z_len):
     """Levenshtein distances `(batch,)` int32 between the first h_len[b] ids of h[b] `(batch, H)` and the
-    first z_len[b] of z[b] `(batch, L)`.
+    first z_len[b] of z[b] `(batch, L)` (int32 all).
 
     The table D[i, j] (distance between the first i of h and the first j of
     z) is filled one anti-diagonal d = i + j at a time: a cell needs only
@@ -400,32 +423,33 @@ def _edit_distances(h, h_len, z, z_len):
     over the batch and the L + 1 columns. At step d, `last[b, j]` holds
     D[d - 1 - j, j] and `before[b, j]` holds D[d - 2 - j, j].
     """
-    import tensorflow as tf
-
-    H, L = tf.shape(h)[1], tf.shape(z)[1]
-    batch = tf.shape(h)[0]
-    far = tf.constant(1 << 30, tf.int32)  # D of a cell outside the table: never the minimum
-    j = tf.range(L + 1)[None, :]
-    z_at_j = tf.pad(z, [[0, 0], [1, 0]], constant_values=-2)  # z[j - 1]; column 0 reads no label
+    H, L = ops.shape(h)[1], ops.shape(z)[1]
+    far = 1 << 30  # D of a cell outside the table: never the minimum
+    j = ops.cast(ops.arange(L + 1), "int32")[None, :]
+    zeros = ops.zeros_like(h_len)[:, None] + ops.zeros_like(j)  # (batch, L + 1); shapes from tensors, not ints
+    z_at_j = ops.pad(z, [[0, 0], [1, 0]], constant_values=-2)  # z[j - 1]; column 0 reads no label
+    top = ops.maximum(H - 1, 0)
 
     def shift(diagonal):  # entry j <- entry j - 1
-        return tf.pad(diagonal[:, :-1], [[0, 0], [1, 0]], constant_values=far)
+        return ops.pad(diagonal[:, :-1], [[0, 0], [1, 0]], constant_values=far)
 
-    def step(d, before, last, found):
+    def step(d, state):
+        before, last, found = state
         i = d - j
-        rows = tf.broadcast_to(tf.clip_by_value(i - 1, 0, tf.maximum(H - 1, 0)), [batch, L + 1])
-        h_at_i = tf.gather(h, rows, batch_dims=1)  # h[i - 1]; a row outside the table reads any id
-        substitute = tf.cast(h_at_i != z_at_j, tf.int32)
-        cell = tf.minimum(tf.minimum(last + 1,  # D[i-1, j] + 1: delete h[i-1]
-                                     shift(last) + 1),  # D[i, j-1] + 1: insert z[j-1]
-                          shift(before) + substitute)  # D[i-1, j-1]: match, or substitute
-        cell = tf.where(i >= 0, cell, far)
-        found = tf.where(d == h_len + z_len, tf.gather(cell, z_len, batch_dims=1), found)
-        return d + 1, last, cell, found
+        # h[i - 1] for each j: the same rows in every example, so one gather along the time axis.
+        # A row outside the table reads any id (clipped): its cells never reach D[h_len, z_len].
+        h_at_i = ops.take(h, ops.clip(i[0] - 1, 0, top), axis=1)
+        substitute = ops.cast(ops.not_equal(h_at_i, z_at_j), "int32")
+        cell = ops.minimum(ops.minimum(last + 1,  # D[i-1, j] + 1: delete h[i-1]
+                                       shift(last) + 1),  # D[i, j-1] + 1: insert z[j-1]
+                           shift(before) + substitute)  # D[i-1, j-1]: match, or substitute
+        cell = ops.where(i >= 0, cell, far)
+        at_end = ops.sum(ops.where(j == z_len[:, None], cell, 0), axis=1)  # D[d - z_len, z_len]
+        found = ops.where(d == h_len + z_len, at_end, found)
+        return last, cell, found  # the diagonal d - 1 becomes the one before
 
-    start = tf.where(j == 0, 0, far) + tf.zeros([batch, 1], tf.int32)  # d = 0: D[0, 0] = 0
-    _, _, _, found = tf.while_loop(lambda d, *_: d <= H + L, step,
-                                   (tf.constant(1), tf.fill([batch, L + 1], far), start, tf.zeros([batch], tf.int32)))
+    start = ops.where(j == 0, zeros, zeros + far)  # d = 0: D[0, 0] = 0
+    _, _, found = ops.fori_loop(1, H + L + 1, step, (zeros + far, start, ops.zeros_like(h_len)))
     return found
 
 

@@ -20,30 +20,34 @@ from keras import ops
 
 from . import PACKAGE
 
-# TensorFlow is imported in the functions that call it: rnndsl registers this module's Keras classes
-# on any Keras back end.
+# Written with keras.ops alone: the metrics run on any Keras back end, and inside a compiled training step.
 
 
 def wrong_per_sequence(y_true, y_pred, sample_weight=None):
-    """(wrong bits or tokens of each sequence at its steps that count `(batch,)`, each sequence's weight)."""
-    import tensorflow as tf
+    """(wrong bits or tokens of each sequence at its steps that count `(batch,)`, each sequence's weight
+    `(batch,)`), both float32.
 
-    y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)
-    if y_true.shape.rank == y_pred.shape.rank:  # binary targets, one per output unit
-        wrong = tf.cast(tf.not_equal(tf.cast(y_pred > 0.5, tf.float32), tf.cast(y_true, tf.float32)), tf.float32)
-        wrong = tf.reduce_sum(wrong, axis=-1)  # (batch, T)
+    y_true: binary `(batch, T, bits)` or class ids `(batch, T)`; y_pred: `(batch, T, bits)` sigmoid outputs or
+    `(batch, T, classes)` scores; sample_weight: None, `(batch, T)` (0 leaves a step out) or `(batch,)`.
+    """
+    y_true, y_pred = ops.convert_to_tensor(y_true), ops.convert_to_tensor(y_pred)
+    if len(y_true.shape) == len(y_pred.shape):  # binary targets, one per output unit
+        wrong = ops.cast(ops.not_equal(ops.cast(y_pred > 0.5, "float32"), ops.cast(y_true, "float32")), "float32")
+        wrong = ops.sum(wrong, axis=-1)  # (batch, T)
     else:  # class ids
-        wrong = tf.cast(tf.not_equal(tf.argmax(y_pred, axis=-1, output_type=tf.int32), tf.cast(y_true, tf.int32)),
-                        tf.float32)
-    weight = tf.ones(tf.shape(wrong)[:1], tf.float32)
+        wrong = ops.cast(ops.not_equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(y_true, "int32")),
+                         "float32")
+    weight = None
     if sample_weight is not None:
-        sample_weight = tf.cast(tf.convert_to_tensor(sample_weight), tf.float32)
-        if sample_weight.shape.rank == 2:  # steps that count
-            wrong = wrong * tf.cast(sample_weight > 0, tf.float32)
+        sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), "float32")
+        if len(sample_weight.shape) == 2:  # steps that count
+            wrong = wrong * ops.cast(sample_weight > 0, "float32")
         else:
-            weight = tf.reshape(sample_weight, [-1])
-    if wrong.shape.rank == 2:
-        wrong = tf.reduce_sum(wrong, axis=1)
+            weight = ops.reshape(sample_weight, (-1,))
+    if len(wrong.shape) == 2:
+        wrong = ops.sum(wrong, axis=1)
+    if weight is None:
+        weight = ops.ones_like(wrong)  # its shape from the tensor: TensorFlow may know the batch only when it runs
     return wrong, weight
 
 
@@ -57,16 +61,12 @@ class _PerSequence(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        import tensorflow as tf
-
         wrong, weight = wrong_per_sequence(y_true, y_pred, sample_weight)
-        self.total.assign_add(tf.reduce_sum(self.figure(wrong) * weight))
-        self.count.assign_add(tf.reduce_sum(weight))
+        self.total.assign_add(ops.sum(self.figure(wrong) * weight))
+        self.count.assign_add(ops.sum(weight))
 
     def result(self):
-        import tensorflow as tf
-
-        return self.total / tf.maximum(self.count, 1e-12)
+        return self.total / ops.maximum(self.count, 1e-12)
 
     def reset_state(self):
         self.total.assign(0.0)
