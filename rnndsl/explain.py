@@ -71,7 +71,7 @@ def explain_cell(G) -> str:
     lines.append("  outputs: " + ", ".join(f"{n}: {shape_str(s)}" for n, s in sig.outputs.items()))
     if header.over == "tree":  # rnndsl.keras.tree
         lines.append("  lowers:  tree layer: the nodes whose children are done, every tree of a batch at once, "
-                     "one level a round")
+                     "one level a round (on TensorFlow; on JAX and PyTorch every node each round)")
     else:
         lines.append(f"  lowers:  {fused_path(G)}")
     return "\n".join(lines)

@@ -218,3 +218,19 @@ def test_a_scan_along_an_axis_the_value_lacks_is_an_error():
         "   |\n"
         " 3 |     y[t] = cumsum(x[t], axis=1)\n"
         "   |            ^^^^^^^^^^^^^^^^^^^^ rank 1")
+
+
+def test_the_norm_of_a_zero_vector_has_the_gradient_zero():
+    """`norm` is sqrt(sum(x ** 2)): at x = 0 the square root's gradient is infinite and the chain rule gives
+    0 * inf, NaN; the lowering gives 0 there instead, and the usual gradient x / |x| elsewhere."""
+    import keras
+    import tensorflow as tf
+
+    from rnndsl.lang.ops import root_of_squares
+
+    x = tf.constant([[0.0, 0.0], [3.0, 4.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        norms = root_of_squares(keras.ops, keras.ops.sum(keras.ops.square(x), axis=-1))
+    np.testing.assert_allclose(norms.numpy(), [0.0, 5.0])
+    np.testing.assert_allclose(tape.gradient(norms, x).numpy(), [[0.0, 0.0], [0.6, 0.8]])

@@ -94,7 +94,7 @@ def test_explain_tells_how_a_tree_cell_lowers(capsys):
     out = capsys.readouterr().out
     assert "  runs over tree nodes, 2 child slots each\n" in out
     assert "  lowers:  tree layer: the nodes whose children are done, every tree of a batch at once, " \
-           "one level a round\n" in out
+           "one level a round (on TensorFlow; on JAX and PyTorch every node each round)\n" in out
     assert "generated" not in out
 
 

@@ -323,7 +323,7 @@ def describe(lowered: Lowered) -> str:
             lines.append(f"{layer.path}: fused path (keras.layers.{type(layer).__name__}), {total} parameters")
             continue
         if isinstance(layer, TreeLayer) and layer.built:
-            lines.append(f"{layer.path}: cell {layer.cell_name}, tree path (level by level), "
+            lines.append(f"{layer.path}: cell {layer.cell_name}, tree path ({'level by level' if layer.rounds == 'ready' else 'every node each round'}), "
                          + _weights_line(layer))
             continue
         cell = getattr(layer, "cell", None)
@@ -342,8 +342,8 @@ def _weights_line(cell) -> str:
 
 def xla_pays(model: keras.Model) -> bool:
     """Whether `model` trains faster compiled by XLA (optimize.xla_pays): every recurrent layer a generated
-    cell with a memory, and no layer XLA cannot compile (a tree layer's rounds have shapes known only at
-    run time; Keras's fused layers call cuDNN)."""
+    cell with a memory, and no layer XLA cannot compile (a tree layer's rounds on TensorFlow have shapes known
+    only at run time; Keras's fused layers call cuDNN)."""
     cells = []
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, TreeLayer) or isinstance(layer, (keras.layers.LSTM, keras.layers.GRU,

@@ -13,6 +13,12 @@ the cell's step on them as one batch: node-level operations on `(M, ...)` tensor
 nodes, the body of a reduction over children on `(E, ...)` tensors of their E (node, child) pairs,
 reduced per node by segment operations. A batch of trees of height h takes h + 1 rounds, whatever
 its size; gradients reach every node through the tables.
+
+That loop (`rounds="ready"`) has shapes known only at run time: TensorFlow's alone runs it. On every other
+Keras back end (`rounds="every"`, rnndsl.keras.tree_rounds) each round recomputes every node, in keras.ops
+alone, for as many rounds as a tree has node slots (PyTorch: as the batch's height + 1): shapes known when
+the step is traced (as JAX's jit needs) and a loop of a fixed trip count (which JAX differentiates), to the
+same tables and the same gradients.
 """
 
 from __future__ import annotations
@@ -23,15 +29,18 @@ import keras
 import networkx as nx
 from keras import ops
 
-# TensorFlow is imported in the functions that call it: rnndsl.keras.network imports this module on
-# any Keras back end, and a model without this layer needs no TensorFlow.
+# TensorFlow is imported in the functions that call it, which run on its back end alone: rnndsl.keras.network
+# imports this module on any Keras back end, and neither a model without this layer nor one on another back
+# end needs TensorFlow.
 
 from ..lang.dims import int_bindings
 from ..lang.hparams import cell_env
+from ..lang.ops import root_of_squares
 from . import PACKAGE
 from .cell import cell_weights, compile_cell, initial_value
 from .initializers import constant_value, real
-from .interpret import Operands, apply_op, flat_size
+from .interpret import Operands, apply_op, flat_size, split_last
+from .tree_rounds import every_node_rounds, slots_reduce
 
 RETURNS = ("nodes", "last", "states")
 
@@ -73,6 +82,9 @@ class TreeLayer(keras.layers.Layer):
         self.constants = {n: real(self.env[n]) if rec.kind == "hparam"
                           else constant_value(rec.value, self.env, self.compute_dtype)
                           for n, rec in G.records() if rec.kind in ("hparam", "const")}
+        # How the rounds run (see the module): "ready" where the back end has shapes known at run time,
+        # "every" elsewhere. It is no part of the config: a model saved on one back end loads on another.
+        self.rounds = "ready" if keras.backend.backend() == "tensorflow" else "every"
 
     def build(self, input_shape):
         values_shape = input_shape[0]
@@ -86,8 +98,6 @@ class TreeLayer(keras.layers.Layer):
         return None  # padding nodes are 0; a data source weighs them 0
 
     def call(self, inputs, mask=None):
-        import tensorflow as tf
-
         values, children = inputs
         dtype = self.compute_dtype
         batch, size = ops.shape(values)[0], ops.shape(values)[1]
@@ -100,22 +110,10 @@ class TreeLayer(keras.layers.Layer):
         exists = _exists(links, rows, size)
         weights = {n: ops.cast(w, dtype) for n, w in self.weights_by_name.items()}
         tables = [self._table(n, rows, weights) for n in self.kept]
-
-        def unfinished(done, *_):
-            return ops.logical_not(ops.all(done))
-
-        def round_(done, *tables):
-            child_done = tf.where(links >= 0, tf.gather(done, tf.maximum(links, 0)), True)
-            ready = tf.logical_and(tf.logical_not(done), tf.reduce_all(child_done, axis=1))
-            nodes = tf.cast(tf.where(ready)[:, 0], "int32")
-            new = self._step(nodes, x, links, dict(zip(self.kept, tables)), weights, rows)
-            tables = [tf.tensor_scatter_nd_update(t, nodes[:, None], new[n]) for n, t in zip(self.kept, tables)]
-            return [tf.logical_or(done, ready), *tables]
-
-        # A node is done when computed; padding counts as done from the start. A tree of N nodes is at
-        # most N high: the bound ends the loop on children that are not a tree, too.
-        done = tf.logical_not(exists)
-        _, *tables = tf.while_loop(unfinished, round_, [done, *tables], maximum_iterations=size + 1)
+        if self.rounds == "ready":
+            tables = self._ready_rounds(x, links, exists, tables, weights, rows, size)
+        else:
+            tables = every_node_rounds(self, x, links, tables, weights, rows, size)
         found = dict(zip(self.kept, tables))
         if self.returns == "nodes":
             out = found[self.output_name][:rows]
@@ -138,16 +136,12 @@ class TreeLayer(keras.layers.Layer):
     def _links(self, children, batch, size):
         """The children as rows of the tables, `(rows, K)`, -1 for none; in a tree of fixed arity K is the
         arity: fewer slots are padded with -1, slots past it cut (rnndsl's data checks refuse a child there)."""
-        import tensorflow as tf
-
         children = ops.cast(children, "int32")
-        if self.arity is not None:
-            missing = self.arity - ops.shape(children)[2]
-            children = tf.pad(children, [[0, 0], [0, 0], [0, tf.maximum(missing, 0)]], constant_values=-1)
-            children = children[:, :, :self.arity]
+        if self.arity is not None:  # `arity` slots of -1 after the data's, then the first `arity` of them
+            children = ops.pad(children, [[0, 0], [0, 0], [0, self.arity]], constant_values=-1)[:, :, :self.arity]
         offsets = ops.reshape(ops.arange(batch, dtype="int32") * size, (-1, 1, 1))
         # An index that is no node of the tree is no child (rnndsl's data checks refuse one before it gets here).
-        links = tf.where((children >= 0) & (children < size), children + offsets, -1)
+        links = ops.where((children >= 0) & (children < size), children + offsets, -1)
         return ops.reshape(links, (batch * size, ops.shape(links)[2]))
 
     def _table(self, name, rows, weights):
@@ -159,35 +153,77 @@ class TreeLayer(keras.layers.Layer):
         first = ops.reshape(ops.cast(init, self.compute_dtype) * ops.ones(shape, self.compute_dtype), (1, n))
         return ops.concatenate([ops.zeros((rows, n), self.compute_dtype), first], axis=0)
 
-    # ---- one round
+    # ---- TensorFlow: the nodes whose children are done, a round each
 
-    def _step(self, nodes, x, links, tables, weights, rows) -> dict:
-        """The kept values of `nodes` (M,), each `(M, its size)` flat."""
+    def _ready_rounds(self, x, links, exists, tables, weights, rows, size) -> list:
+        """The tables once every node is computed, a round for each height (`tf.while_loop`)."""
         import tensorflow as tf
 
-        G = self.G
+        def unfinished(done, *_):
+            return ops.logical_not(ops.all(done))
+
+        def round_(done, *tables):
+            child_done = tf.where(links >= 0, tf.gather(done, tf.maximum(links, 0)), True)
+            ready = tf.logical_and(tf.logical_not(done), tf.reduce_all(child_done, axis=1))
+            nodes = tf.cast(tf.where(ready)[:, 0], "int32")
+            new = self._ready_step(nodes, x, links, dict(zip(self.kept, tables)), weights, rows)
+            tables = [tf.tensor_scatter_nd_update(t, nodes[:, None], new[n]) for n, t in zip(self.kept, tables)]
+            return [tf.logical_or(done, ready), *tables]
+
+        # A node is done when computed; padding counts as done from the start. A tree of N nodes is at
+        # most N high: the bound ends the loop on children that are not a tree, too.
+        done = tf.logical_not(exists)
+        _, *tables = tf.while_loop(unfinished, round_, [done, *tables], maximum_iterations=size + 1)
+        return tables
+
+    def _ready_step(self, nodes, x, links, tables, weights, rows) -> dict:
+        """The kept values of `nodes` (M,), each `(M, its size)` flat: their (node, child) pairs, E of them, are
+        the children present (any arity) or every slot (a fixed arity, a missing child reading the initial row)."""
+        import tensorflow as tf
+
         m = ops.shape(nodes)[0]
         links = tf.gather(links, nodes)  # (M, K)
-        if self.arity is None:  # the (node, child) pairs of the children present
+        if self.arity is None:
             pairs = tf.where(links >= 0)
             parent = tf.cast(pairs[:, 0], "int32")
             child = tf.gather_nd(links, pairs)
-        else:  # every slot, a missing child reading the initial row
+        else:
             parent = tf.repeat(tf.range(m), self.arity)
             child = tf.reshape(tf.where(links >= 0, links, rows), [-1])
+
+        def reduce(how, values, dims):
+            if self.arity is not None:
+                return slots_reduce(how, ops.reshape(values, (m, self.arity) + tuple(ops.shape(values)[1:])), dims)
+            return _segment_reduce(how, values, parent, m)
+
+        return self._step(tf.gather(x, nodes), links, child, tables, weights, rows,
+                          spread=lambda v: tf.gather(v, parent), reduce=reduce, take=tf.gather)
+
+    # ---- one round, either way
+
+    def _step(self, x, links, child, tables, weights, rows, spread, reduce, take) -> dict:
+        """The kept values of a round's M nodes, each `(M, its size)` flat.
+
+        x `(M, input size)`: their inputs; links `(M, K)`: their children's rows, -1 for none; child `(E,)`: the
+        row each of their E (node, child) pairs reads (the initial row where a pair has no child); tables: each
+        kept value's `(rows + 1, its size)`. How the round pairs its nodes and their children, the way's own:
+        `spread(v)` `(M,) + shape -> (E,) + shape`, a node's value once for each of its pairs; `reduce(how, v,
+        dims)` `(E,) + shape -> (M,) + shape`, a reduction over children; `take(table, rows)` reads rows."""
+        G = self.G
+        m = ops.shape(x)[0]
         env = dict(weights)
         env.update(self.constants)
-        env.update(self._inputs(tf.gather(x, nodes)))
+        env.update(self._inputs(x))
 
         def read(u, use, at_child_level: bool):
             if use.slot is not None:  # `h[child(n, i)]`
                 slot = links[:, use.slot]
-                return self._value(u, tf.gather(tables[u], tf.where(slot >= 0, slot, rows)))
+                return self._value(u, take(tables[u], ops.where(slot >= 0, slot, rows)))
             if use.child:  # `h[k]` in a reduction
-                return self._value(u, tf.gather(tables[u], child))
+                return self._value(u, take(tables[u], child))
             value = env[u]
             if at_child_level and self.batched.get(u, False) and u not in self.per_child:
-                return tf.gather(value, parent)  # a node's own value, once for each of its children
+                return spread(value)  # a node's own value, once for each of its children
             return value
 
         for n in self.order:
@@ -199,12 +235,12 @@ class TreeLayer(keras.layers.Layer):
                 env[n] = v[use.index] if use.index is not None else v
                 continue
             if rec.op == "tree.leaf":
-                env[n] = tf.reduce_all(links < 0, axis=1)
+                env[n] = ops.all(links < 0, axis=1)
                 continue
             uses = self.operands[n]
             values = [read(u, use, at_child_level) for u, use in uses]
             if rec.op.startswith("children."):
-                env[n] = self._reduce(rec.op.removeprefix("children."), values[0], parent, m, G.shape(uses[0][0]))
+                env[n] = reduce(rec.op.removeprefix("children."), values[0], G.shape(uses[0][0]))
                 continue
             batched = [self.batched.get(u, False) or use.child for u, use in uses]
             env[n] = apply_op(rec, Operands(values, batched, [G.shape(u) for u, _ in uses], rec.attrs, self.env,
@@ -219,39 +255,12 @@ class TreeLayer(keras.layers.Layer):
 
     def _inputs(self, x) -> dict:
         """The round's inputs `(M, input size)` cut into the cell's inputs, each `(M,) + its shape`."""
-        import tensorflow as tf
-
         sizes = [flat_size(self.shape_of[n]) for n in self.inputs_in_order]
-        parts = tf.split(x, sizes, axis=-1) if len(sizes) > 1 else [x]
+        parts = split_last(x, sizes) if len(sizes) > 1 else [x]
         return {n: ops.reshape(p, (-1,) + self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
 
     def _value(self, name, flat):
         return ops.reshape(flat, (-1,) + self.shape_of[name])
-
-    def _reduce(self, how: str, values, parent, m, dims):
-        """A reduction over children of `values` `(E,) + shape`, pair by pair, into `(M,) + shape`.
-
-        In a tree of fixed arity the pairs are the M nodes' K slots in order; elsewhere the children
-        present, and a reduction over no children gives 0 (a product, 1)."""
-        import tensorflow as tf
-
-        if self.arity is not None:
-            k = self.arity
-            per_node = ops.reshape(values, (m, k) + tuple(ops.shape(values)[1:]))
-            if how == "concat":  # the children side by side along the last axis
-                if len(dims) == 0:
-                    return per_node
-                moved = ops.moveaxis(per_node, 1, -2)
-                return ops.reshape(moved, (m,) + tuple(ops.shape(moved)[1:-2]) + (-1,))
-            return _FIXED[how](per_node)
-        count = tf.math.unsorted_segment_sum(tf.ones_like(parent, values.dtype), parent, m)
-        count = ops.reshape(count, (-1,) + (1,) * (len(values.shape) - 1))
-        if how == "mean":
-            return tf.math.unsorted_segment_sum(values, parent, m) / ops.maximum(count, 1)
-        if how == "norm":
-            return ops.sqrt(tf.math.unsorted_segment_sum(ops.square(values), parent, m))
-        reduced = getattr(tf.math, _SEGMENT[how])(values, parent, m)
-        return tf.where(count > 0, reduced, 0.0) if how in ("max", "min") else reduced
 
     def get_config(self):
         config = super().get_config()
@@ -263,9 +272,21 @@ class TreeLayer(keras.layers.Layer):
 # a reduction over children by segments: the name of its function in tf.math
 _SEGMENT = {"sum": "unsorted_segment_sum", "prod": "unsorted_segment_prod", "max": "unsorted_segment_max",
             "min": "unsorted_segment_min"}
-_FIXED = {"sum": lambda v: ops.sum(v, axis=1), "mean": lambda v: ops.mean(v, axis=1),
-          "max": lambda v: ops.max(v, axis=1), "min": lambda v: ops.min(v, axis=1),
-          "prod": lambda v: ops.prod(v, axis=1), "norm": lambda v: ops.sqrt(ops.sum(ops.square(v), axis=1))}
+
+
+def _segment_reduce(how: str, values, parent, m):
+    """A reduction over the children present (TensorFlow): `values` `(E,) + shape`, pair e a child of node
+    `parent[e]` of M, into `(M,) + shape`; over no children it gives 0 (a product, 1)."""
+    import tensorflow as tf
+
+    count = tf.math.unsorted_segment_sum(tf.ones_like(parent, values.dtype), parent, m)
+    count = ops.reshape(count, (-1,) + (1,) * (len(values.shape) - 1))
+    if how == "mean":
+        return tf.math.unsorted_segment_sum(values, parent, m) / ops.maximum(count, 1)
+    if how == "norm":
+        return root_of_squares(ops, tf.math.unsorted_segment_sum(ops.square(values), parent, m))
+    reduced = getattr(tf.math, _SEGMENT[how])(values, parent, m)
+    return tf.where(count > 0, reduced, 0.0) if how in ("max", "min") else reduced
 
 
 def _batched(G, order) -> dict:
@@ -280,9 +301,7 @@ def _batched(G, order) -> dict:
 
 def _exists(links, rows, size):
     """`(rows,)` bool: whether each row is a node of a tree (a root, or someone's child) or padding."""
-    import tensorflow as tf
-
-    found = tf.reshape(links, [-1])
-    found = tf.boolean_mask(found, found >= 0)
-    is_child = tf.scatter_nd(found[:, None], tf.ones_like(found), [rows]) > 0
-    return tf.logical_or(is_child, tf.range(rows) % size == 0)
+    found = ops.reshape(links, (-1,))
+    # how many times each row is a child; a missing child (-1) counts in an extra row, dropped
+    times = ops.segment_sum(ops.ones_like(found), ops.where(found >= 0, found, rows), num_segments=rows + 1)
+    return ops.logical_or(times[:rows] > 0, ops.arange(rows) % size == 0)

@@ -378,9 +378,16 @@ for _name, (_lowering, _reference, _latex, _label, _big) in _REDUCTIONS.items():
     register(Operation(
         _name, _REDUCE, rules.reduce_axis, lower=_keras_reduction(_lowering), reference=_numpy_reduction(_reference),
         latex=_latex, label=_label, big=_big, example=((3, 4),), attrs=(("axis", 1),)))
+def root_of_squares(o, squares):
+    """sqrt of a sum of squares (`o`: keras.ops), with the gradient 0 where the sum is 0 (the norm of a zero
+    vector, a node without children), where sqrt's own would be infinite and the chain rule's 0 * inf NaN."""
+    positive = squares > 0
+    return o.where(positive, o.sqrt(o.where(positive, squares, 1.0)), 0.0)
+
+
 register(Operation(
     "norm", _REDUCE, rules.reduce_axis,
-    lower=lambda call: call.ops.sqrt(call.ops.sum(call.ops.square(call.args[0]), axis=call.axes())),
+    lower=lambda call: root_of_squares(call.ops, call.ops.sum(call.ops.square(call.args[0]), axis=call.axes())),
     reference=lambda x, axis=None: np.sqrt(np.square(x).sum(axis=axis)),
     form=("\\left\\lVert {0:expr} \\right\\rVert", "atom"), example=((3, 4),)))
 
