@@ -122,10 +122,10 @@ import contextlib, io, json, sys
 from rnndsl.cli import main
 printed = []
 for args in json.loads(sys.argv[1]):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(args)
-    printed.append([status, out.getvalue()])
+    printed.append([status, out.getvalue(), err.getvalue()])
 printed.append("tensorflow" in sys.modules)
 print(json.dumps(printed))
 """
@@ -137,16 +137,26 @@ def test_train_evaluate_and_predict_on_another_back_end(tmp_path, backend):
     KERAS_BACKEND names: the loss falls, and the saved run reloads there to the figures it was saved with."""
     spec, out = tmp_path / "run.rnn", tmp_path / "run"
     spec.write_text(RUN, encoding="utf-8")
+    distributed = tmp_path / "mirrored.rnn"
+    distributed.write_text(RUN.replace("seed = 3", "seed = 3\n        strategy = mirrored"), encoding="utf-8")
     np.savez(tmp_path / "x.npz", x=np.random.default_rng(0).uniform(size=(5, 10, 2)).astype("float32"))
     commands = [["train", str(spec), "--out", str(out)], ["evaluate", str(out)],
-                ["predict", str(out), "--data", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]]
+                ["predict", str(out), "--data", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")],
+                ["export", str(out), "--format", "tflite", "--steps", "10", "-o", str(tmp_path / "m.tflite")],
+                ["train", str(distributed), "--out", str(tmp_path / "mirrored")]]
     done = subprocess.run([sys.executable, "-c", CLI, json.dumps(commands)], capture_output=True, text=True,
                           timeout=600, env=backend_env(backend, tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
     *printed, tensorflow_imported = json.loads(done.stdout.strip().splitlines()[-1])
     assert tensorflow_imported is False
-    (trained, trained_out), (evaluated, evaluated_out), (predicted, _) = printed
+    (trained, trained_out, _), (evaluated, evaluated_out, _), (predicted, _, _), *refused = printed
     assert (trained, evaluated, predicted) == (0, 0, 0), done.stderr[-3000:]
+    # what needs TensorFlow says so
+    assert refused == [[2, "", f"error: export writes TensorFlow's formats and runs on Keras's TensorFlow back end, "
+                                f"not on {backend}: run it with KERAS_BACKEND=tensorflow\n"],
+                       [2, "", f"error: `strategy = mirrored` is a tf.distribute strategy: it trains on Keras's "
+                               f"TensorFlow back end, not on {backend} (run with KERAS_BACKEND=tensorflow, or train "
+                               "on one device with `strategy = default`)\n"]]
     assert "trained Add for 3 epochs" in trained_out
     losses = [float(line.split(",")[1]) for line in (out / "history.csv").read_text().splitlines()[1:]]
     assert losses[-1] < losses[0], losses

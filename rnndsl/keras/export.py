@@ -51,7 +51,13 @@ def _function(model, signature: list):
 
 def export(model, out: Path, fmt: str, batch: Optional[int] = None, steps: Optional[int] = None) -> Path:
     """Write `model` to `out` in format `fmt` ("saved_model": a folder; "tflite": a file), its inputs of the
-    given batch and steps (a TFLite model needs both)."""
+    given batch and steps (a TFLite model needs both). Both formats are TensorFlow's: the model is traced by
+    TensorFlow, so export runs on Keras's TensorFlow back end alone."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UsageError(f"export writes TensorFlow's formats and runs on Keras's TensorFlow back end, not on "
+                         f"{keras.backend.backend()}: run it with KERAS_BACKEND=tensorflow")
     import tensorflow as tf
 
     if fmt not in FORMATS:

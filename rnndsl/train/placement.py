@@ -38,6 +38,12 @@ def placement(name: str) -> Placement:
     """The strategy `strategy = NAME` names, made (a UsageError where it cannot be: no TF_CONFIG, no TPU)."""
     if name == "default":
         return Placement()
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise UsageError(f"`strategy = {name}` is a tf.distribute strategy: it trains on Keras's TensorFlow back "
+                         f"end, not on {keras.backend.backend()} (run with KERAS_BACKEND=tensorflow, or train on "
+                         "one device with `strategy = default`)")
     import tensorflow as tf
 
     if name == "mirrored":
