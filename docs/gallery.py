@@ -115,6 +115,12 @@ PAPERS = {
                "tree-structured long short-term memory networks. In *Proceedings of the 53rd Annual Meeting "
                "of the Association for Computational Linguistics (ACL)*, 1556–1566. "
                + _doi("10.3115/v1/P15-1150"),
+    "graves2007": "Graves, A., Fernández, S., & Schmidhuber, J. (2007). Multi-dimensional recurrent neural "
+                  "networks. In *Artificial Neural Networks – ICANN 2007*, LNCS 4668, 549–558. "
+                  + _arxiv("0705.2011"),
+    "vandenoord2016": "van den Oord, A., Kalchbrenner, N., & Kavukcuoglu, K. (2016). Pixel recurrent neural "
+                      "networks. In *Proceedings of the 33rd International Conference on Machine Learning "
+                      "(ICML)*, PMLR 48, 1747–1756. " + _arxiv("1601.06759"),
     "socher2011": "Socher, R., Lin, C. C.-Y., Ng, A. Y., & Manning, C. D. (2011). Parsing natural scenes and "
                   "natural language with recursive neural networks. In *Proceedings of the 28th International "
                   "Conference on Machine Learning (ICML)*, 129–136.",
@@ -337,6 +343,23 @@ SECTIONS = (
            "tai2015"),
     ), intro="Two ways for a node to read its children: summed, for any number; by position, for two.",
         other=True),
+    Section("Grid LSTMs", (
+        _e("MDLSTM", "specs/std/grid.rnn",
+           "An LSTM over the positions of an image (`over grid`): a position's gates see its input and the "
+           "hidden states above and to the left, `h[i-1, j]` and `h[i, j-1]`, and each of those two "
+           "neighbours' memory cells has a forget gate of its own.",
+           "graves2007"),
+        _e("RowLSTM", "specs/std/grid.rnn",
+           "A row at a time from the row above: the state-to-state part a convolution of width 3 over the "
+           "previous row (`h[i-1, j-1]`, `h[i-1, j]`, `h[i-1, j+1]`), the input-to-state part one along the "
+           "row masked to the pixel and its left neighbour.",
+           "vandenoord2016"),
+        _e("DiagonalLSTM", "specs/std/grid.rnn",
+           "One direction of the Diagonal BiLSTM, unskewed: the neighbours above and to the left reach the "
+           "gates, the left one's memory cell is carried; computed a diagonal at a time.",
+           "vandenoord2016"),
+    ), intro="Cells over the positions of a grid, scanned row by row; reads at earlier positions are labelled "
+             "with the position.", other=True),
     Section("Recursive neural networks", (
         _e("RecursiveNN", "specs/std/recursive.rnn",
            "A leaf is its word's vector; an inner node applies one layer to its two children's vectors side "

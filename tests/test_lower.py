@@ -413,12 +413,9 @@ def test_a_cell_without_state_lowers():
     np.testing.assert_allclose(layer(np.ones((1, 3, 2), "float32")).numpy(), np.full((1, 3, 2), 3.0))
 
 
-def test_what_does_not_lower_yet_is_a_diagnostic():
+def test_a_network_is_not_a_cell():
     program = rnndsl.load('network G {\n    input x: grid[4, 4, 3]\n    output Dense(2)(x)\n}\n')
-    with pytest.raises(rnndsl.SpecErrors) as info:
-        program.build("G")
-    assert info.value.errors[0].code == "E0602"
-    assert info.value.errors[0].message == "`grid` inputs do not lower to Keras yet"
+    assert program.build("G")(np.ones((1, 4, 4, 3), "float32")).shape == (1, 4, 4, 2)  # a grid input lowers
     with pytest.raises(rnndsl.SpecErrors) as info:
         cell_rnn(program, "G", input_dim=3)
     assert info.value.errors[0].message == "`G` is a network, not a cell"

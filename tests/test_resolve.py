@@ -467,8 +467,8 @@ error[E0205]: unknown recurrence domain `graph`
   --> spec.rnn:1:25
    |
  1 | cell A(units: int) over graph {
-   |                         ^^^^^ expected `tree`
-   = note: a cell runs over time unless it says `over tree`
+   |                         ^^^^^ expected `tree` or `grid`
+   = note: a cell runs over time unless it says `over tree` or `over grid`
 """,
     ),
     "unknown_initializer": (

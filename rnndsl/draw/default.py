@@ -24,6 +24,7 @@ from typing import Optional
 import graphviz
 
 from ..lang.dims import Dim
+from ..lang.grid_reads import position_text
 from .labels import escape, html_label, param_note, small, spec_text
 from .notation import BIG_OPERATORS, OPERATION_SYMBOLS
 
@@ -245,9 +246,9 @@ class Default:
         if use.child:
             attrs.update(style="dashed", color=CHILD, fontcolor=CHILD,
                          label="children" if use.slot is None else f"child {use.slot}", fontsize="9", fontname=FONT)
-        elif delay >= 1:
-            attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=delay_label(delay),
-                         fontsize="10", fontname=FONT)
+        elif delay >= 1:  # a grid cell's read at another position is labelled with the position
+            label = delay_label(delay) if use.offset is None else f"[{position_text(use.offset)}]"
+            attrs.update(style="dashed", color=DELAY, fontcolor=DELAY, label=label, fontsize="10", fontname=FONT)
         if use.defines:
             attrs["penwidth"] = "1.3"
             if G.integrated(v):

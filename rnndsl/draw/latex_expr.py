@@ -260,6 +260,8 @@ def index_text(e) -> str:
         return f"{index_text(e.left)}{e.op}{index_text(e.right)}"
     if isinstance(e, A.BinOp) and e.op == "*":
         return f"{index_text(e.left)}{index_text(e.right)}"
+    if isinstance(e, A.Position):  # `i-1, j`
+        return ", ".join(index_text(item) for item in e.items)
     if isinstance(e, A.Call) and len(e.args) == 2:  # `child(n, 0)`: C_0(n), the first of the children C(n)
         return f"C_{{{index_text(e.args[1].value)}}}({index_text(e.args[0].value)})"
     return "?"

@@ -37,6 +37,7 @@ import graphviz
 
 from ..lang import ast as A
 from ..lang.dims import Dim
+from ..lang.grid_reads import position_text
 from . import notation
 from .labels import escape, html_label, small
 from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, tex_escape
@@ -351,7 +352,7 @@ class Paper:
         if use.child:
             attrs.update(style="dotted", label=html_label("<I>k</I>"), texlbl="$k$")
         elif delay >= 1:
-            index = f"{f.index}-{delay}"
+            index = f"{f.index}-{delay}" if use.offset is None else position_text(use.offset)
             attrs.update(style="dashed", label=html_label(notation.index_html(index)), texlbl=_math(index))
         if use.defines:
             attrs["penwidth"] = "1.2"

@@ -31,6 +31,7 @@ from . import optimize
 from .interpret import flat_size
 from .layers import keras_layer
 from .seq2seq import lower_encoder_decoder
+from .grid import GridLayer
 from .tree import TreeLayer
 
 
@@ -125,8 +126,6 @@ def lower_network(program, name: str, *, fused: bool = True, stateful_batch: Opt
     names: set = set()  # the model's layer names: Keras needs them unique
     for node in G.of_kind("input"):
         info = G.node(node).info
-        if info.kind not in ("seq", "vec", "tree"):
-            raise SpecErrors([ShapeError(f"`{info.kind}` inputs do not lower to Keras yet", info.span, code="E0602")])
         shape = ((None,) if info.kind in ("seq", "tree") else ()) + tuple(lowering.argument(d) for d in info.dims)
         t = keras.Input(shape=shape, dtype="int32" if info.dtype == "int" else "float32",
                         name=_fresh(node, names), batch_size=stateful_batch)
@@ -194,7 +193,8 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     ref = app.cell
     hp = {k: lowering.argument(v) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
-    if lowering.program.graphs[ref.cell].header.over == "tree":
+    over = lowering.program.graphs[ref.cell].header.over
+    if over in ("tree", "grid"):
         return _apply_tree_cell(lowering, app, x, hp, initial, layer_name)
     sequences = ref.returns == "sequences"
     if app.kind == "cell":
@@ -218,20 +218,27 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
 
 
 def _apply_tree_cell(lowering: Lowering, app, x, hp: dict, initial, layer_name):
-    """A tree cell (or a stack of one), its hyperparameters `hp` bound, over the trees that `x` is a value
-    over (rnndsl.keras.tree)."""
+    """A tree or grid cell (or a stack of one), its hyperparameters `hp` bound, over the trees that `x` is a
+    value over (rnndsl.keras.tree), or over the grid `x` (rnndsl.keras.grid)."""
     ref = app.cell
+    grid = lowering.program.graphs[ref.cell].header.over == "grid"
     if initial:
-        raise SpecErrors([ShapeError(f"a tree cell's initial states are its spec's: `{ref.cell}` takes none by keyword",
+        missing = "a read outside the grid" if grid else "a missing child"
+        raise SpecErrors([ShapeError(f"a {'grid' if grid else 'tree'} cell's initial states are its spec's: "
+                                     f"`{ref.cell}` takes none by keyword",
                                      app.span, label=", ".join(f"{s}=" for s in initial),
-                                     notes=["a missing child reads the initial state: `state h: [units] = h0` "
+                                     notes=[f"{missing} reads the initial state: `state h: [units] = h0` "
                                             "in the cell, `h0` a constant or a parameter"], code="E0602")])
-    returns = "nodes" if ref.returns == "sequences" else ref.returns
+    every = "grid" if grid else "nodes"
+    returns = every if ref.returns == "sequences" else ref.returns
     spec = cell_source(lowering.program, ref.cell)
     depth = lowering.argument(app.args["depth"]) if app.kind == "Stack" else 1
     for i in range(depth):
         last = i == depth - 1
         name = f"{layer_name}_{i + 1}" if app.kind == "Stack" else layer_name
+        if grid:
+            x = GridLayer(spec, ref.cell, int(x.shape[-1]), hp, returns if last else every, name=name)(x)
+            continue
         layer = TreeLayer(spec, ref.cell, int(x.shape[-1]), hp, returns if last else "nodes", name=name)
         x = layer([x, lowering.shape])
     if returns == "states":
@@ -248,6 +255,11 @@ def lower_cell(program, name: str, *, input_size: Optional[int] = None, fused: b
     `input_size` may be left out when the hyperparameters fix the size of every input (a Hopfield
     network's `[units]`); a cell that reads `[in]` needs it."""
     G, lowering, input_size = _cell_lowering(program, name, input_size, fused, hparams)
+    if G.header.over == "grid":  # grids (rnndsl.keras.grid) -> the output at every position
+        layer = GridLayer(cell_source(program, name), name, input_size, hparams, name=name.lower())
+        x = keras.Input(shape=(None, None, input_size), name=_fresh("_".join(G.signature.inputs) or "grid",
+                                                                    {layer.name}))
+        return Lowered(keras.Model(x, layer(x), name=name), lowering.paths)
     if G.header.over == "tree":  # nodes' inputs and children (rnndsl.keras.tree) -> every node's output
         layer = TreeLayer(cell_source(program, name), name, input_size, hparams, name=name.lower())
         x = keras.Input(shape=(None, input_size), name=_fresh("_".join(G.signature.inputs) or "nodes", {layer.name}))
@@ -323,8 +335,8 @@ def describe(lowered: Lowered) -> str:
             lines.append(f"{layer.path}: fused path (keras.layers.{type(layer).__name__}), {total} parameters")
             continue
         if isinstance(layer, TreeLayer) and layer.built:
-            lines.append(f"{layer.path}: cell {layer.cell_name}, tree path ({'level by level' if layer.rounds == 'ready' else 'every node each round'}), "
-                         + _weights_line(layer))
+            rounds = "level by level" if layer.rounds == "ready" else "every node each round"
+            lines.append(f"{layer.path}: cell {layer.cell_name}, tree path ({rounds}), " + _weights_line(layer))
             continue
         cell = getattr(layer, "cell", None)
         if isinstance(cell, GeneratedCell) and cell.built:

@@ -23,7 +23,6 @@ same tables and the same gradients.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import keras
 import networkx as nx
@@ -33,66 +32,40 @@ from keras import ops
 # imports this module on any Keras back end, and neither a model without this layer nor one on another back
 # end needs TensorFlow.
 
-from ..lang.dims import int_bindings
-from ..lang.hparams import cell_env
 from ..lang.ops import root_of_squares
 from . import PACKAGE
-from .cell import cell_weights, compile_cell, initial_value
-from .initializers import constant_value, real
-from .interpret import Operands, apply_op, flat_size, split_last
+from .domain_layer import DomainLayer
+from .interpret import flat_size
 from .tree_rounds import every_node_rounds, slots_reduce
 
 RETURNS = ("nodes", "last", "states")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TreeLayer(keras.layers.Layer):
+class TreeLayer(DomainLayer):
     """A tree cell applied to a batch of trees: `[values, children]` (see the module) ->
 
     - `returns="nodes"`: `(batch, N, output size)`, the cell's first output at every node (0 at padding);
     - `returns="last"`: `(batch, output size)`, the root's;
-    - `returns="states"`: the root's value of each state, `(batch,) + its shape`, in the cell's order.
+    - `returns="states"`: the root's value of each state, `(batch,) + its shape`, in the cell's order."""
 
-    It rebuilds from its config (the cell's spec text, its hyperparameters and input size), as a
-    GeneratedCell does; its weights are named as the spec names its parameters."""
+    RETURNS, DOMAIN = RETURNS, "tree"
 
-    def __init__(self, spec: str, cell: str, input_dim: int, hparams: Optional[dict] = None,
-                 returns: str = "nodes", **kwargs):
-        super().__init__(**kwargs)
-        if returns not in RETURNS:
-            raise ValueError(f"a tree layer returns one of {', '.join(RETURNS)}, not {returns!r}")
-        self.spec, self.cell_name, self.input_dim, self.returns = spec, cell, int(input_dim), returns
-        self.hparams = dict(hparams or {})
-        self.G = G = compile_cell(spec, cell)
-        self.env = cell_env(G, self.hparams, self.input_dim)
-        known = int_bindings(self.env)
-        self.shape_of = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G if G.shape(n) is not None}
+    def _setup(self):
+        G = self.G
         self.arity = G.header.arity
-        self.states = list(G.header.states)
-        self.output_name = G.header.outputs[0]
-        self.kept = list(dict.fromkeys(self.states + [self.output_name]))  # what the tables hold
-        self.inputs_in_order = list(G.signature.inputs)
         # Children's values are read from the tables, so the step is acyclic without the child edges.
         step = nx.DiGraph((u, v) for u, v, use in G.uses() if not use.child)
         step.add_nodes_from(G)
         self.order = [n for n in nx.topological_sort(step) if G.node(n).kind in ("op", "value")]
-        self.operands = {n: G.operands(n) for n in G}
         self.per_child = {n for n in G if G.node(n).kind == "op" and G.node(n).per_child}
         self.batched = _batched(G, self.order)
-        self.constants = {n: real(self.env[n]) if rec.kind == "hparam"
-                          else constant_value(rec.value, self.env, self.compute_dtype)
-                          for n, rec in G.records() if rec.kind in ("hparam", "const")}
         # How the rounds run (see the module): "ready" where the back end has shapes known at run time,
         # "every" elsewhere. It is no part of the config: a model saved on one back end loads on another.
         self.rounds = "ready" if keras.backend.backend() == "tensorflow" else "every"
 
-    def build(self, input_shape):
-        values_shape = input_shape[0]
-        if int(values_shape[-1]) != self.input_dim:
-            raise ValueError(f"cell `{self.cell_name}` was made for inputs of size {self.input_dim}, "
-                             f"given {values_shape[-1]}")
-        self.weights_by_name = cell_weights(self, self.G, self.env)
-        super().build(input_shape)
+    def _features(self, input_shape) -> int:
+        return input_shape[0][-1]  # [values, children]
 
     def compute_mask(self, inputs, mask=None):
         return None  # padding nodes are 0; a data source weighs them 0
@@ -146,12 +119,8 @@ class TreeLayer(keras.layers.Layer):
 
     def _table(self, name, rows, weights):
         """The table of value `name`: a row of zeros for each node, then the initial state's row."""
-        n = flat_size(self.shape_of[name])
-        rec = self.G.node(name)
-        init = initial_value(rec.init if rec.kind == "value" else 0, weights, self.env)
-        shape = self.shape_of[name]
-        first = ops.reshape(ops.cast(init, self.compute_dtype) * ops.ones(shape, self.compute_dtype), (1, n))
-        return ops.concatenate([ops.zeros((rows, n), self.compute_dtype), first], axis=0)
+        first = self._initial_row(name, weights)
+        return ops.concatenate([ops.zeros((rows, flat_size(self.shape_of[name])), self.compute_dtype), first], axis=0)
 
     # ---- TensorFlow: the nodes whose children are done, a round each
 
@@ -242,31 +211,8 @@ class TreeLayer(keras.layers.Layer):
             if rec.op.startswith("children."):
                 env[n] = reduce(rec.op.removeprefix("children."), values[0], G.shape(uses[0][0]))
                 continue
-            batched = [self.batched.get(u, False) or use.child for u, use in uses]
-            env[n] = apply_op(rec, Operands(values, batched, [G.shape(u) for u, _ in uses], rec.attrs, self.env,
-                                            self.compute_dtype))
-        out = {}
-        for name in self.kept:
-            v = env[name]
-            if not self.batched.get(name, False):
-                v = ops.broadcast_to(v, (m,) + self.shape_of[name])
-            out[name] = ops.reshape(v, (m, flat_size(self.shape_of[name])))
-        return out
-
-    def _inputs(self, x) -> dict:
-        """The round's inputs `(M, input size)` cut into the cell's inputs, each `(M,) + its shape`."""
-        sizes = [flat_size(self.shape_of[n]) for n in self.inputs_in_order]
-        parts = split_last(x, sizes) if len(sizes) > 1 else [x]
-        return {n: ops.reshape(p, (-1,) + self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
-
-    def _value(self, name, flat):
-        return ops.reshape(flat, (-1,) + self.shape_of[name])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
-                       "hparams": self.hparams, "returns": self.returns})
-        return config
+            env[n] = self._apply(rec, uses, values, [self.batched.get(u, False) or use.child for u, use in uses])
+        return self._kept_rows(env, m)
 
 
 # a reduction over children by segments: the name of its function in tf.math

@@ -74,10 +74,17 @@ class Name:
 
 @node
 class Indexed:
-    """`h[t-1]`: a value read at a time step (or tree node)."""
+    """`h[t-1]`: a value read at a time step (or tree node); `h[i-1, j]`: at a grid position (a Position)."""
 
     name: Name
     index: "Expr"
+
+
+@node
+class Position:
+    """`i-1, j` inside `h[i-1, j]`: a grid position, one index expression for each dimension."""
+
+    items: tuple
 
 
 @node
@@ -140,7 +147,7 @@ class Vector:
         return "[" + ", ".join(entry(item) for item in self.items) + "]"
 
 
-Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp, Vector]
+Expr = Union[Number, String, Name, Indexed, Call, BinOp, UnaryOp, Vector, Position]
 
 
 # ---------------------------------------------------------------- declarations

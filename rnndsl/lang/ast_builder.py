@@ -116,6 +116,10 @@ class ASTBuilder(Transformer):
         *targets, value = children
         return A.Equation(tuple(targets), value, self._s(meta))
 
+    def index(self, meta, children):
+        """One index expression, or a grid Position of several."""
+        return children[0] if len(children) == 1 else A.Position(tuple(children), self._s(meta))
+
     def target(self, meta, children):
         name, index = children
         return A.Target(self._name(name), index, self._s(meta))

@@ -12,6 +12,9 @@ from typing import Optional, Union
 
 from . import ast as A
 
+# a cell's domain (`over`) -> its index, as its equations write it: `h[t]`, `h[n]`, `h[i, j]`
+INDEX = {"time": "t", "tree": "n", "grid": "i, j"}
+
 
 @dataclass
 class Hyper:
@@ -68,7 +71,7 @@ class Bound:
 
 @dataclass(kw_only=True)
 class BoundCell(Bound):
-    over: str  # "time" or "tree"
+    over: str  # "time", "tree" or "grid"
     index: str  # "t" or "n"
     inputs: dict  # name -> A.InputDecl
     params: dict  # name -> ParamInfo

@@ -69,9 +69,11 @@ def _report(G, cycle) -> CausalityError:
     return CausalityError(
         f"`{names[0]}` depends on itself within one step: {path}", first_span, label=first_label,
         trail=trail[1:],
-        notes=["every cycle needs a delay: read one of these values at an earlier step, "
-               f"such as `{names[-1]}[{index}-1]`" if index == "t" else
-               "every cycle needs a delay: read one of these values from a child"],
+        notes=[{"t": "every cycle needs a delay: read one of these values at an earlier step, "
+                     f"such as `{names[-1]}[{index}-1]`",
+                "n": "every cycle needs a delay: read one of these values from a child",
+                "i, j": "every cycle needs a delay: read one of these values at an earlier position, "
+                        f"such as `{names[-1]}[i-1, j]` or `{names[-1]}[i, j-1]`"}[index]],
         code="E0401")
 
 

@@ -17,6 +17,7 @@ from .bound import ParamInfo
 from .builtins import CONSTANT_NAMES, FUNCTIONS, KEYWORD_ONLY
 from .checks import Reporter, check_call_args
 from .errors import did_you_mean
+from .grid_reads import grid_delay
 from .tree_reads import check_leaf, child_slot
 
 
@@ -72,9 +73,10 @@ class EquationResolver(Reporter):
             self.error(f"`{name}` stands for a child: read a child's value as `h[{name}]`", expr.span,
                        code="E0219")
             return
-        if name == self.index or (self.index == "t" and name == "t"):
+        if name in self.index.split(", ") or (self.index == "t" and name == "t"):
             self.error(f"`{name}` is the cell's index, not a value", expr.span,
-                       label=f"index a value with it: `h[{name}]`", code="E0219")
+                       label=f"index a value with it: `h[{self.index if self.over == 'grid' else name}]`",
+                       code="E0219")
             return
         if name in CONSTANT_NAMES or name in self.hparams or name in self.params:
             return
@@ -115,6 +117,8 @@ class EquationResolver(Reporter):
         """The delay of a read: 0 for `h[t]`, k for `h[t-k]`, 1 for a child `h[k]`."""
         idx = expr.index
         name = expr.name.id
+        if self.over == "grid":
+            return grid_delay(self, name, idx)
         if self.over == "tree":
             if isinstance(idx, A.Name) and idx.id == "n":
                 return 0

@@ -111,6 +111,8 @@ def format_expr(e, tight: bool = False) -> str:
         return e.id
     if isinstance(e, A.Indexed):
         return f"{e.name.id}[{format_expr(e.index, tight=True)}]"
+    if isinstance(e, A.Position):
+        return ", ".join(format_expr(item, tight) for item in e.items)
     if isinstance(e, A.Call):
         func = _operand(e.func, _POSTFIX, tight)
         if e.generator is not None:

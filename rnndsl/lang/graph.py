@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional
 from . import ast as A
 from . import ir
 from .builtins import CONSTANT_NAMES, FUNCTIONS, KEYWORD_ONLY
+from .grid_reads import offset_of
 from .operators import BINARY_OPERATORS
 from .bound import BoundCell, BoundNetwork, BoundProgram
 from .training import trains
@@ -88,7 +89,7 @@ class _CellGraph:
         name = stmt.targets[0].name.id if isinstance(stmt, A.Equation) else stmt.name.id
         read = self._expr(stmt.value, None)
         self.G.connect(read.node, name, ir.Use(arg=0, delay=read.delay, child=read.child, slot=read.slot,
-                                               span=stmt.value.span, role="def"))
+                                               offset=read.offset, span=stmt.value.span, role="def"))
 
     def _new(self, prefix: str, record) -> str:
         node = f"{prefix}{next(self._ids)}"
@@ -100,7 +101,7 @@ class _CellGraph:
                                         per_child=gen is not None))
         for i, (read, use_span) in enumerate(operands):
             self.G.connect(read.node, node, ir.Use(arg=i, delay=read.delay, child=read.child, slot=read.slot,
-                                                   span=use_span))
+                                                   offset=read.offset, span=use_span))
         return node
 
     def _operand(self, expr, gen) -> tuple:
@@ -132,6 +133,9 @@ class _CellGraph:
                 return _Read(name, 1, True, idx.args[1].value.value)
             if isinstance(idx, A.BinOp):
                 return _Read(name, idx.right.value)
+            if isinstance(idx, A.Position):  # `h[i-1, j]`: a position before this one (resolve checked it)
+                offset = offset_of(idx)
+                return _Read(name, int(offset != (0, 0)), offset=offset if offset != (0, 0) else None)
             return _Read(name)
         if isinstance(expr, A.UnaryOp):
             if expr.op == "+":
@@ -185,6 +189,7 @@ class _Read(NamedTuple):
     delay: int = 0
     child: bool = False
     slot: Optional[int] = None
+    offset: Optional[tuple] = None  # a grid position before this one, `h[i-1, j]`: (-1, 0) (`delay` is 1)
 
 
 def _constant(expr):

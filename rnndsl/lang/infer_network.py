@@ -229,27 +229,26 @@ class NetworkInference:
         free = {f: fresh_dim(f + ".") for f in header.free_dims}
         sub.update(free)
         self.bindings[app.id] = sub
-        kind = "tree" if header.over == "tree" else "seq"
-        if ref.returns == "nodes" and kind != "tree":
-            raise Fail(ShapeError(f"cell `{ref.cell}` runs over time: it has no nodes to return", app.span,
-                                  label="returns=nodes",
-                                  notes=["`returns=nodes` is for tree cells; a time cell returns `sequences`, "
-                                         "`last` or `states`"], code="E0305"))
+        kind = _domain_kind(header.over, ref, app)
+        spatial = ()  # a grid's height and width, which a grid cell keeps
         bound_notes = []
         for (iname, ishape), t, i in zip(signature.inputs.items(), inputs, itertools.count()):
             where = self._describe(app, i)
             if t.kind != kind:
-                runs = "over trees" if kind == "tree" else "over time"
                 raise Fail(ShapeError(
-                    f"cell `{ref.cell}` runs {runs}: it takes a {kind}, found {t}", app.span,
+                    f"cell `{ref.cell}` runs {RUNS[kind]}: it takes a {kind}, found {t}", app.span,
                     label=f"{where} is {t}", code="E0305"))
             if t.dtype != "float":
                 raise Fail(ShapeError(
                     f"cell `{ref.cell}` takes float features, found {t}", app.span, label=f"{where} is {t}",
                     notes=["embed tokens first: `Embedding(vocab, 128)(words)`"], code="E0305"))
             expected = tuple(d.subst(sub) for d in ishape)
-            if len(expected) != len(t.dims) or not all(self.u.unify_dim(a, b) for a, b in zip(expected, t.dims)):
-                shown = "[" + ", ".join(str(d).replace("?", "").split(".")[0] if d.variables() else str(d)
+            features = t.dims
+            if kind == "grid":  # `grid[H, W, d...]`: the cell reads d... at each position
+                spatial, features = t.dims[:2], t.dims[2:]
+            if len(expected) != len(features) or not all(self.u.unify_dim(a, b) for a, b in zip(expected, features)):
+                shown = "[" + ("H, W, " if kind == "grid" else "") + ", ".join(
+                    str(d).replace("?", "").split(".")[0] if d.variables() else str(d)
                                         for d in ishape) + "]"
                 raise Fail(ShapeError(
                     f"cell `{ref.cell}` input `{iname}` takes {kind}{shown}, found {t}", app.span,
@@ -266,4 +265,25 @@ class NetworkInference:
             raise Fail(ShapeError(f"cannot infer the output of `{ref.cell}`: {show_shape(dims)}", app.span,
                                    code="E0303"))
         self.instances.setdefault(app.id, []).append((ref.cell, sub))
-        return NetType(kind if ref.returns in ("sequences", "nodes") else "vec", dims, "float")
+        if ref.returns in ("sequences", "nodes"):
+            return NetType(kind, spatial + dims, "float")
+        return NetType("vec", dims, "float")
+
+
+# what a cell's values are a sequence of, by its domain (`over`), and how the messages say it
+KIND = {"time": "seq", "tree": "tree", "grid": "grid"}
+RUNS = {"seq": "over time", "tree": "over trees", "grid": "over a grid"}
+
+
+def _domain_kind(over: str, ref, app) -> str:
+    """The kind of network value (`seq`, `tree`, `grid`) a cell over `over` reads; E0305 where it is asked for
+    nodes (`returns=nodes`) and is no tree cell."""
+    kind = KIND[over]
+    if ref.returns == "nodes" and kind != "tree":
+        runs, which = ("over a grid", "grid") if kind == "grid" else ("over time", "time")
+        raise Fail(ShapeError(f"cell `{ref.cell}` runs {runs}: it has no nodes to return", app.span,
+                              label="returns=nodes",
+                              notes=[f"`returns=nodes` is for tree cells; a {which} cell returns "
+                                     + ("its output at every position (the default)" if kind == "grid"
+                                        else "`sequences`") + ", `last` or `states`"], code="E0305"))
+    return kind

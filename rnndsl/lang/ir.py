@@ -137,6 +137,7 @@ class Use:
     role: Optional[str] = None
     index: Optional[int] = None
     slot: Optional[int] = None  # a child read by position, `h[child(n, 1)]`: 1 (`child` is True)
+    offset: Optional[tuple] = None  # a grid cell's read at an earlier position, `h[i-1, j]`: (-1, 0); delay 1
 
     @property
     def defines(self) -> bool:

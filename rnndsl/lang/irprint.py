@@ -20,6 +20,7 @@ from __future__ import annotations
 from . import ast as A
 from .fmt import format_expr, named_call
 from .bound import CellRef
+from .grid_reads import position_text
 
 
 def print_ir(G) -> str:
@@ -52,11 +53,13 @@ def _init(init) -> str:
 
 def _use(u, use) -> str:
     """How an operation reads operand `u`: `h@t-1` for an earlier step, `h@child` for a child's value (in a
-    reduction over children), `h@child0` for the first child's."""
+    reduction over children), `h@child0` for the first child's, `h@[i-1, j]` for a grid position's."""
     text = u
     if use.child:
         return text + "@child" + (str(use.slot) if use.slot is not None else "")
-    if use.delay:
+    if use.offset is not None:
+        text += f"@[{position_text(use.offset)}]"
+    elif use.delay:
         text += f"@t-{use.delay}"
     if use.index is not None:
         text += f".{use.index}"

@@ -17,7 +17,7 @@ from typing import Optional
 
 from . import ast as A
 from . import limits
-from .bound import BoundCell, ParamInfo, ValueInfo
+from .bound import INDEX, BoundCell, ParamInfo, ValueInfo
 from .cell_constants import ConstantChecker
 from .cell_equations import EquationResolver
 from .checks import Reporter, dim_of, resolve_hparams, with_article
@@ -45,17 +45,21 @@ class CellResolver(Reporter):
         self.hparams = resolve_hparams(cell.hparams, self.errors)
         self.over, self.arity = "time", None
         if cell.over is not None:
-            if cell.over.name.id != "tree":
+            if cell.over.name.id not in ("tree", "grid"):
                 self.error(f"unknown recurrence domain `{cell.over.name.id}`", cell.over.name.span,
-                           label="expected `tree`", notes=did_you_mean(cell.over.name.id, ["tree"])
-                           + ["a cell runs over time unless it says `over tree`"], code="E0205")
+                           label="expected `tree` or `grid`", notes=did_you_mean(cell.over.name.id, ["tree", "grid"])
+                           + ["a cell runs over time unless it says `over tree` or `over grid`"], code="E0205")
                 return None, self.errors
-            self.over = "tree"
+            self.over = cell.over.name.id
+            if self.over == "grid" and cell.over.args:
+                self.error("`over grid` takes no arguments", cell.over.span, label="write `over grid`",
+                           notes=["a grid's height and width are its input's: `grid[H, W, d]`"], code="E0205")
+                return None, self.errors
             if cell.over.args:
                 self.arity = self._arity(cell.over)
                 if self.arity is None:
                     return None, self.errors
-        self.index = "n" if self.over == "tree" else "t"
+        self.index = INDEX[self.over]
         self.inputs: dict = {}
         self.params: dict = {}
         self.values: dict = {}
@@ -151,7 +155,7 @@ class CellResolver(Reporter):
             self.error(f"`{name.id}` is declared twice", name.span, label=f"already {with_article(kind)}",
                        notes=[f"the {kind} `{name.id}` is declared at {span}"], code="E0204")
             return False
-        if name.id == self.index:
+        if name.id in self.index.split(", "):
             self.error(f"`{name.id}` is the cell's index and cannot be a {what}", name.span,
                        code="E0204")
             return False
@@ -202,11 +206,14 @@ class CellResolver(Reporter):
         idx = target.index
         if isinstance(idx, A.Name) and idx.id == self.index:
             return
+        if isinstance(idx, A.Position) and self.over == "grid" \
+                and [getattr(item, "id", None) for item in idx.items] == ["i", "j"]:
+            return
+        earlier = {"time": f"read earlier values on the right: `{target.name.id}[t-1]`",
+                   "tree": "read children on the right, in a reduction",
+                   "grid": f"read earlier positions on the right: `{target.name.id}[i-1, j]`"}
         self.error(f"an equation defines `{target.name.id}` at `{self.index}`", idx.span,
-                   label=f"write `{target.name.id}[{self.index}]`",
-                   notes=[f"read earlier values on the right: `{target.name.id}[t-1]`"
-                          if self.index == "t" else "read children on the right, in a reduction"],
-                   code="E0212")
+                   label=f"write `{target.name.id}[{self.index}]`", notes=[earlier[self.over]], code="E0212")
 
     def _check_shapes(self):
         known = dict(self.hparams)

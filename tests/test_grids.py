@@ -1,0 +1,161 @@
+"""Grids end to end: the language of grid cells (`over grid`, positions `h[i-1, j]`, the scan order) and its
+diagnostics; grid networks that check, build, train, save and reload, and draw. The cells' numbers against
+their papers' equations are tests/test_grid_cells.py's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rnndsl
+from helpers import diagnostics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------- diagnostics
+
+DIAGNOSTICS = {
+    'reads_a_later_row': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i+1, j])\n    output h\n}\n',
+        'error[E0220]: `h[i+1, j]` reads a position after `i, j`\n  --> spec.rnn:3:32\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[i+1, j])\n   |                                ^^^^^^ not computed yet: the grid is scanned row by row, left to right\n   = note: read a row above (`i-1`, any `j`), or the same row to the left (`j-1`)'),
+    'reads_to_the_right': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i, j+1])\n    output h\n}\n',
+        'error[E0220]: `h[i, j+1]` reads a position after `i, j`\n  --> spec.rnn:3:32\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[i, j+1])\n   |                                ^^^^^^ not computed yet: the grid is scanned row by row, left to right\n   = note: read a row above (`i-1`, any `j`), or the same row to the left (`j-1`)'),
+    'index_not_a_position': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[t-1])\n    output h\n}\n',
+        'error[E0105]: a grid index is a position `i, j`\n  --> spec.rnn:3:32\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[t-1])\n   |                                ^^^ write `h[i, j]` or `h[i-1, j]`\n   = note: each of i and j may add or take a whole number: `h[i-1, j+1]` is the position a row above and a column to the right'),
+    'index_of_other_names': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[j, i-1])\n    output h\n}\n',
+        'error[E0105]: a grid index is a position `i, j`\n  --> spec.rnn:3:32\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[j, i-1])\n   |                                ^^^^^^ write `h[i, j]` or `h[i-1, j]`\n   = note: each of i and j may add or take a whole number: `h[i-1, j+1]` is the position a row above and a column to the right'),
+    'reads_too_far': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-17, j])\n    output h\n}\n',
+        'error[E0105]: `h[i-17, j]` reads too far\n  --> spec.rnn:3:32\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[i-17, j])\n   |                                ^^^^^^^ a grid cell reads at most 16 rows or columns away'),
+    'defined_elsewhere': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i-1, j] = tanh(x[i, j])\n    output h\n}\n',
+        'error[E0212]: an equation defines `h` at `i, j`\n  --> spec.rnn:3:7\n   |\n 3 |     h[i-1, j] = tanh(x[i, j])\n   |       ^^^^^^ write `h[i, j]`\n   = note: read earlier positions on the right: `h[i-1, j]`'),
+    'grid_with_arguments': (
+        'cell G(units: int) over grid(2) {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j])\n    output h\n}\n',
+        "error[E0205]: `over grid` takes no arguments\n  --> spec.rnn:1:20\n   |\n 1 | cell G(units: int) over grid(2) {\n   |                    ^^^^^^^^^^^^ write `over grid`\n   = note: a grid's height and width are its input's: `grid[H, W, d]`"),
+    'index_as_a_value': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j] * i)\n    output h\n}\n',
+        "error[E0219]: `i` is the cell's index, not a value\n  --> spec.rnn:3:42\n   |\n 3 |     h[i, j] = tanh(x[i, j] + h[i-1, j] * i)\n   |                                          ^ index a value with it: `h[i, j]`"),
+    'cycle_at_a_position': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    a[i, j] = tanh(x[i, j] + h[i, j])\n    h[i, j] = a[i, j] + h[i-1, j]\n    output h\n}\n',
+        'error[E0401]: `a` depends on itself within one step: a[i, j] -> h[i, j] -> a[i, j]\n  --> spec.rnn:4:15\n   |\n 4 |     h[i, j] = a[i, j] + h[i-1, j]\n   |               ^^^^^^^ `a[i, j]` is read by `h`\n  --> spec.rnn:3:30\n   |\n 3 |     a[i, j] = tanh(x[i, j] + h[i, j])\n   |                              ^^^^^^^ `h[i, j]` is read by `a`\n   = note: every cycle needs a delay: read one of these values at an earlier position, such as `h[i-1, j]` or `h[i, j-1]`'),
+    'grid_cell_on_a_sequence': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j])\n    output h\n}\n\nnetwork N {\n    input s: seq[4]\n    output G(4)(s)\n}\n',
+        'error[E0305]: cell `G` runs over a grid: it takes a grid, found seq[4]\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4)(s)\n   |            ^^^^^^^ `s` is seq[4]'),
+    'time_cell_on_a_grid': (
+        'cell E(units: int) {\n    input x: [units]\n    h[t] = tanh(x[t] + h[t-1])\n    output h\n}\n\nnetwork N {\n    input g: grid[8, 8, 4]\n    output E(4)(g)\n}\n',
+        'error[E0305]: cell `E` runs over time: it takes a seq, found grid[8, 8, 4]\n  --> spec.rnn:9:12\n   |\n 9 |     output E(4)(g)\n   |            ^^^^^^^ `g` is grid[8, 8, 4]'),
+    'grid_cell_returns_nodes': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j])\n    output h\n}\n\nnetwork N {\n    input g: grid[8, 8, 4]\n    output G(4, returns=nodes)(g)\n}\n',
+        'error[E0305]: cell `G` runs over a grid: it has no nodes to return\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4, returns=nodes)(g)\n   |            ^^^^^^^^^^^^^^^^^^^^^^ returns=nodes\n   = note: `returns=nodes` is for tree cells; a grid cell returns its output at every position (the default), `last` or `states`'),
+    'grid_cell_input_size': (
+        'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j])\n    output h\n}\n\nnetwork N {\n    input g: grid[8, 8, 3]\n    output G(4)(g)\n}\n',
+        'error[E0305]: cell `G` input `x` takes grid[H, W, units], found grid[8, 8, 3]\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4)(g)\n   |            ^^^^^^^ `g` is grid[8, 8, 3]\n   = note: `x: [units]` is declared at spec.rnn:2:11'),}
+
+
+@pytest.mark.parametrize("name", sorted(DIAGNOSTICS))
+def test_grid_diagnostics(name):
+    spec, want = DIAGNOSTICS[name]
+    assert diagnostics(spec) == want.rstrip("\n")
+
+
+# ---------------------------------------------------------------- networks
+
+NETWORK = """import "std/grid.rnn"
+
+network Stacked {
+    input image: grid[6, 5, 1]
+    h = MDLSTM(6)(image)
+    rows = RowLSTM(5)(h)
+    last = DiagonalLSTM(4, returns=last)(rows)
+    output Dense(3, activation=softmax)(last)
+}
+
+network Small {
+    input image: grid[4, 3, 1]
+    output Dense(3, activation=softmax)(MDLSTM(4, returns=last)(image))
+}
+"""
+
+
+def test_a_grid_network_builds_trains_saves_and_reloads(tmp_path):
+    import keras
+
+    program = rnndsl.load(NETWORK)
+    stacked = program.build("Stacked")
+    assert [tuple(layer.output.shape) for layer in stacked.layers[1:]] == [
+        (None, 6, 5, 6), (None, 6, 5, 5), (None, 4), (None, 3)]
+    model = program.build("Small")  # trained: a small one, since the traced step unrolls the grid's steps
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 4, 3, 1)).astype("float32")
+    y = (x[:, :2].sum(axis=(1, 2, 3)) > 0).astype("int32") + (x[:, 2:].sum(axis=(1, 2, 3)) > 0)
+    keras.utils.set_random_seed(0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    losses = model.fit(x, y, epochs=5, batch_size=8, verbose=0).history["loss"]
+    assert stacked(rng.normal(size=(2, 6, 5, 1)).astype("float32")).shape == (2, 3)  # it runs eagerly
+    assert losses[-1] < losses[0], losses
+    model.save(tmp_path / "digits.keras")
+    again = keras.saving.load_model(tmp_path / "digits.keras")
+    np.testing.assert_array_equal(again(x).numpy(), model(x).numpy())
+
+
+def test_a_grid_cell_returns_its_last_position_and_its_states():
+    program = rnndsl.load('import "std/grid.rnn"\n')
+    every = program.build("MDLSTM", input_size=2, units=3)
+    x = np.random.default_rng(1).normal(size=(2, 4, 3, 2)).astype("float32")
+    grid = every(x).numpy()
+    assert grid.shape == (2, 4, 3, 3)
+    from rnndsl.keras.cell import cell_source
+    from rnndsl.keras.grid import GridLayer
+
+    source = cell_source(program, "MDLSTM")
+    for returns in ("last", "states"):
+        layer = GridLayer(source, "MDLSTM", 2, {"units": 3}, returns=returns)
+        layer.build(x.shape)
+        layer.set_weights(every.layers[1].get_weights())
+        got = layer(x)
+        if returns == "last":
+            np.testing.assert_allclose(got.numpy(), grid[:, -1, -1], atol=1e-6)
+        else:
+            c, h = (g.numpy() for g in got)  # the cell's states in its order
+            np.testing.assert_allclose(h, grid[:, -1, -1], atol=1e-6)
+            assert c.shape == (2, 3) and not np.allclose(c, h)
+
+
+def test_a_grid_cell_needs_the_grid_s_size_when_traced():
+    import tensorflow as tf
+
+    program = rnndsl.load('import "std/grid.rnn"\n')
+    model = program.build("MDLSTM", input_size=1, units=2)
+    traced = tf.function(model, input_signature=[tf.TensorSpec((None, None, None, 1))])
+    with pytest.raises(ValueError, match=r"cell `MDLSTM` runs over a grid whose height and width are known when "
+                                         r"the model is traced, not \(None, None\): give them in the network's "
+                                         r"input type, `grid\[H, W, d\]`"):
+        traced.get_concrete_function()
+
+
+def test_grid_cells_draw_and_typeset_their_positions(tmp_path):
+    from rnndsl.cli import main
+
+    spec = ROOT / "specs" / "std" / "grid.rnn"
+    assert main(["render", str(spec), "--cell", "MDLSTM", "-o", str(tmp_path / "m.dot")]) == 0
+    dot = (tmp_path / "m.dot").read_text()
+    assert 'label="[i-1, j]"' in dot and 'label="[i, j-1]"' in dot
+    assert main(["latex", str(spec), "--cell", "RowLSTM", "-o", str(tmp_path / "r.tex")]) == 0
+    tex = (tmp_path / "r.tex").read_text()
+    assert r"\mathbf{h}_{i-1, j+1}" in tex and r"\mathbf{x}_{i, j-1}" in tex and r"\mathbf{c}_{i, j} &=" in tex
+    assert main(["render", str(spec), "--cell", "DiagonalLSTM", "-o", str(tmp_path / "d.tex")]) == 0  # paper style
+
+
+def test_a_grid_layer_says_what_it_returns():
+    from rnndsl.keras.cell import cell_source
+    from rnndsl.keras.grid import GridLayer
+
+    source = cell_source(rnndsl.load('import "std/grid.rnn"\n'), "MDLSTM")
+    with pytest.raises(ValueError, match=r"^a grid layer returns one of grid, last, states, not 'nodes'$"):
+        GridLayer(source, "MDLSTM", 2, {"units": 3}, returns="nodes")
