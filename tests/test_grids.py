@@ -55,7 +55,17 @@ DIAGNOSTICS = {
         'error[E0305]: cell `G` runs over a grid: it has no nodes to return\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4, returns=nodes)(g)\n   |            ^^^^^^^^^^^^^^^^^^^^^^ returns=nodes\n   = note: `returns=nodes` is for tree cells; a grid cell returns its output at every position (the default), `last` or `states`'),
     'grid_cell_input_size': (
         'cell G(units: int) over grid {\n    input x: [units]\n    h[i, j] = tanh(x[i, j] + h[i-1, j])\n    output h\n}\n\nnetwork N {\n    input g: grid[8, 8, 3]\n    output G(4)(g)\n}\n',
-        'error[E0305]: cell `G` input `x` takes grid[H, W, units], found grid[8, 8, 3]\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4)(g)\n   |            ^^^^^^^ `g` is grid[8, 8, 3]\n   = note: `x: [units]` is declared at spec.rnn:2:11'),}
+        'error[E0305]: cell `G` input `x` takes grid[H, W, units], found grid[8, 8, 3]\n  --> spec.rnn:9:12\n   |\n 9 |     output G(4)(g)\n   |            ^^^^^^^ `g` is grid[8, 8, 3]\n   = note: `x: [units]` is declared at spec.rnn:2:11'),
+    "masked_conv_on_a_sequence": (
+        'network N {\n    input s: seq[4]\n    output MaskedConv2D(2)(s)\n}\n',
+        'error[E0305]: `MaskedConv2D` takes a grid of feature vectors, grid[H, W, d], found seq[4]\n  --> spec.rnn:3:12\n   |\n 3 |     output MaskedConv2D(2)(s)\n   |            ^^^^^^^^^^^^^^^^^^ applied to seq[4]'),
+    "masked_conv_even_kernel": (
+        'network N {\n    input g: grid[4, 4, 1]\n    output MaskedConv2D(2, kernel=4)(g)\n}\n',
+        'error[E0209]: the kernel of `MaskedConv2D` is an odd number of pixels from 1 to 31, not 4\n  --> spec.rnn:3:12\n   |\n 3 |     output MaskedConv2D(2, kernel=4)(g)\n   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^'),
+    "masked_conv_unknown_mask": (
+        'network N {\n    input g: grid[4, 4, 1]\n    output MaskedConv2D(2, mask=C)(g)\n}\n',
+        'error[E0209]: argument `mask` of `MaskedConv2D` must be one of A, B\n  --> spec.rnn:3:33\n   |\n 3 |     output MaskedConv2D(2, mask=C)(g)\n   |                                 ^ not one of those'),
+}
 
 
 @pytest.mark.parametrize("name", sorted(DIAGNOSTICS))
@@ -159,3 +169,56 @@ def test_a_grid_layer_says_what_it_returns():
     source = cell_source(rnndsl.load('import "std/grid.rnn"\n'), "MDLSTM")
     with pytest.raises(ValueError, match=r"^a grid layer returns one of grid, last, states, not 'nodes'$"):
         GridLayer(source, "MDLSTM", 2, {"units": 3}, returns="nodes")
+
+
+# ---------------------------------------------------------------- masked convolutions
+
+def test_the_masks_see_the_pixels_before_the_centre():
+    from rnndsl.keras.masked_conv import raster_mask
+
+    np.testing.assert_array_equal(raster_mask(3, "A"), [[1, 1, 1], [1, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(raster_mask(3, "B"), [[1, 1, 1], [1, 1, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(raster_mask(1, "B"), [[1]])
+
+
+PIXELS = """import "std/grid.rnn"
+
+network Pixels {
+    input image: grid[5, 6, 1]
+    h = MaskedConv2D(4, kernel=5, mask=A, activation=relu)(image)
+    rows = RowLSTM(4)(h)
+    diagonals = DiagonalLSTM(4)(Add()(rows, MaskedConv2D(4, kernel=1)(h)))
+    both = MDLSTM(4)(diagonals)
+    output Dense(1, activation=sigmoid)(MaskedConv2D(4, kernel=3, mask=B)(both))
+}
+"""
+
+
+def test_a_pixel_network_reads_only_the_pixels_before_each_one(tmp_path):
+    """A PixelRNN-style network (a mask A convolution first, then grid cells, residual connections and mask B
+    convolutions): the output at a pixel changes with a pixel before it, never with the pixel itself or one
+    after it, which is what lets it model an image pixel by pixel."""
+    import keras
+
+    model = rnndsl.load(PIXELS).build("Pixels")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 5, 6, 1)).astype("float32")
+    y = model(x).numpy()[0, :, :, 0]
+    for p in (0, 7, 14, 29):
+        changed = x.copy()
+        changed[0, p // 6, p % 6, 0] += 3.0
+        moved = np.abs(model(changed).numpy()[0, :, :, 0] - y).reshape(-1) > 1e-6
+        assert not moved[:p + 1].any(), p  # the pixel itself and every one before it: unchanged
+        if p < 29:
+            assert moved[p + 1], p  # the next pixel reads it
+    model.save(tmp_path / "pixels.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "pixels.keras")(x).numpy(), model(x).numpy())
+
+
+def test_a_masked_convolution_from_python_says_what_it_takes():
+    from rnndsl.keras.masked_conv import MaskedConv2D
+
+    with pytest.raises(ValueError, match=r"^a masked convolution's mask is A or B, not 'C'$"):
+        MaskedConv2D(2, 3, mask="C")
+    with pytest.raises(ValueError, match=r"^a masked convolution's kernel is an odd number of pixels, not 2$"):
+        MaskedConv2D(2, 2)

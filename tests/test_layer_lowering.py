@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 
 import rnndsl  # noqa: E402
 from rnndsl.keras.layers import BUILDERS, keras_layer  # noqa: E402
+from rnndsl.keras.masked_conv import MaskedConv2D  # noqa: E402
 from rnndsl.lang.layers import KERAS_LAYERS  # noqa: E402
 
 # A network that applies each layer, and the Keras class it lowers to.
@@ -26,6 +27,7 @@ EXAMPLES = {
     "Activation": ("input x: vec[3]", "Activation(relu)(x)", keras.layers.Activation),
     "Concatenate": ("input x: vec[3]", "Concatenate()(x, x)", keras.layers.Concatenate),
     "Add": ("input x: vec[3]", "Add()(x, x)", keras.layers.Add),
+    "MaskedConv2D": ("input x: grid[4, 4, 2]", "MaskedConv2D(3, kernel=3, mask=A)(x)", MaskedConv2D),
 }
 
 
@@ -40,8 +42,9 @@ def test_each_layer_lowers_to_its_keras_layer(layer):
     model = rnndsl.load(f"network N {{\n    {declared}\n    output {applied}\n}}\n").build("N")
     (lowered,) = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
     assert type(lowered) is cls
-    x = np.ones((2, 5) if "int" in declared else (2, 4, 3) if "seq" in declared else (2, 3),
-                "int32" if "int" in declared else "float32")
+    shape = (2, 5) if "int" in declared else (2, 4, 3) if "seq" in declared else (2, 4, 4, 2) if "grid" in declared \
+        else (2, 3)
+    x = np.ones(shape, "int32" if "int" in declared else "float32")
     assert model(x).shape[0] == 2
 
 

@@ -442,7 +442,7 @@ error[E0226]: unknown layer `PeepholeLTSM`
    |
  3 |     h = PeepholeLTSM(4)(x)
    |         ^^^^^^^^^^^^ not a cell or a known layer
-   = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
+   = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
 
 error[E0209]: argument `activation` of `Dense` must be an activation function
   --> spec.rnn:4:34
@@ -613,7 +613,7 @@ error[E0226]: unknown layer `Embeding`
  10 |     e = Embeding(100, 16)(w)
     |         ^^^^^^^^ not a cell or a known layer
     = note: did you mean `Embedding`?
-    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
+    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
 
 error[E0226]: unknown layer `RR`
    --> spec.rnn:11:14
@@ -621,7 +621,7 @@ error[E0226]: unknown layer `RR`
  11 |     f = w >> RR(units)
     |              ^^ not a cell or a known layer
     = note: did you mean `R`?
-    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, Masking, Stack; and every cell this file defines or imports
+    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
 """,
     ),
     "wrapper_of_a_wrapper": (

@@ -20,6 +20,7 @@ from ..lang.errors import ShapeError, SpecErrors
 from ..lang.layers import KERAS_LAYERS
 from . import PACKAGE
 from .interpret import activation as registry_function
+from .masked_conv import MaskedConv2D
 
 # ---------------------------------------------------------------- activations
 
@@ -97,6 +98,8 @@ BUILDERS = {
     "Activation": lambda a: keras.layers.Activation(keras_activation(a.args["activation"]), name=a.name),
     "Concatenate": _concatenate,
     "Add": lambda a: keras.layers.Add(name=a.name),
+    "MaskedConv2D": lambda a: MaskedConv2D(a.size("filters"), int(a.value("kernel")), mask=a.args["mask"],
+                                           activation=keras_activation(a.args["activation"]), name=a.name),
 }
 
 

@@ -128,6 +128,21 @@ def _concatenate(args, inputs):
     return first.with_dims(dims)
 
 
+def _masked_conv(args, inputs):
+    (t,) = inputs
+    _float_input("MaskedConv2D", t)
+    if t.kind != "grid" or len(t.dims) != 3:
+        raise LayerTypeError(f"`MaskedConv2D` takes a grid of feature vectors, grid[H, W, d], found {t}")
+    return t.with_dims(t.dims[:2] + (args["filters"],))
+
+
+def _odd_kernel(values):
+    k = values["kernel"]
+    if k is not None and (k < 1 or k % 2 == 0 or k > 31):
+        return f"the kernel of `MaskedConv2D` is an odd number of pixels from 1 to 31, not {k}"
+    return None
+
+
 def _add(args, inputs):
     first = inputs[0]
     for t in inputs[1:]:
@@ -154,6 +169,13 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
         LayerSpec("Activation", (Param("activation", "activation"),), _same_float("Activation")),
         LayerSpec("Concatenate", (Param("axis", "int", -1),), _concatenate, arity=None),
         LayerSpec("Add", (), _add, arity=None),
+        LayerSpec("MaskedConv2D", (Param("filters", "dim"), Param("kernel", "int", 3), Param("mask", "enum:A|B", "B"),
+                                   Param("activation", "activation", "linear")), _masked_conv,
+                  doc="grid[H, W, d] -> grid[H, W, filters]: a kernel x kernel convolution that reads only the pixels "
+                      "before each one in raster order (mask A: not the pixel itself; B: it too)",
+                  weights=lambda args, inputs: {"kernel": (Dim.of(args["kernel"]), Dim.of(args["kernel"]),
+                                                           inputs[0].dims[-1], Dim.of(args["filters"]))},
+                  valid=_odd_kernel),
     )
 }
 
