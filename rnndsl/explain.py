@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .lang.dims import int_bindings, shape_str
+from .lang.grid_reads import position_text
 from .keras.fused import fused_path
 
 
@@ -39,6 +40,10 @@ def explain_cell(G) -> str:
     if header.over == "tree":
         over = "tree nodes" + (f", {header.arity} child slot{'s' * (header.arity != 1)} each" if header.arity
                                else ", any number of children")
+    if header.over == "grid":
+        offsets = sorted({use.offset for _, _, use in G.uses() if use.offset is not None})
+        over = "grid positions, row by row, left to right" + (
+            "; reads at " + ", ".join(f"[{position_text(o)}]" for o in offsets) if offsets else "")
     if header.solver:
         over += f", continuous: {header.solver} with step {header.step}"
     lines.append(f"  runs over {over}")
@@ -72,6 +77,9 @@ def explain_cell(G) -> str:
     if header.over == "tree":  # rnndsl.keras.tree
         lines.append("  lowers:  tree layer: the nodes whose children are done, every tree of a batch at once, "
                      "one level a round (on TensorFlow; on JAX and PyTorch every node each round)")
+    elif header.over == "grid":  # rnndsl.keras.grid
+        lines.append("  lowers:  grid layer: the positions of one wavefront of the scan schedule at once, every grid "
+                     "of a batch (the schedule of fewest steps, chosen for the grid's size)")
     else:
         lines.append(f"  lowers:  {fused_path(G)}")
     return "\n".join(lines)

@@ -222,3 +222,20 @@ def test_a_masked_convolution_from_python_says_what_it_takes():
         MaskedConv2D(2, 3, mask="C")
     with pytest.raises(ValueError, match=r"^a masked convolution's kernel is an odd number of pixels, not 2$"):
         MaskedConv2D(2, 2)
+
+
+def test_explain_and_build_say_how_a_grid_cell_runs(tmp_path, capsys):
+    from rnndsl.cli import main
+
+    spec = tmp_path / "g.rnn"
+    row = (ROOT / "specs" / "std" / "grid.rnn").read_text().split("cell RowLSTM")[1].split("\ncell ")[0]
+    spec.write_text(NETWORK.replace('import "std/grid.rnn"', 'import "std/grid.rnn"\n\ncell Rows' + row), "utf-8")
+    assert main(["check", str(spec), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "cell Rows(units: int)" in out
+    assert "  runs over grid positions, row by row, left to right; reads at [i-1, j-1], [i-1, j], [i-1, j+1], " \
+           "[i, j-1]\n" in out  # the input's read at [i, j-1] too
+    assert "  lowers:  grid layer: the positions of one wavefront of the scan schedule at once, every grid of a " \
+           "batch (the schedule of fewest steps, chosen for the grid's size)\n" in out
+    assert main(["build", str(spec), "--network", "Small", "-o", str(tmp_path / "small.keras")]) == 0
+    assert ": cell MDLSTM, grid path (wavefronts), " in capsys.readouterr().out

@@ -334,6 +334,9 @@ def describe(lowered: Lowered) -> str:
             total = sum(int(np.prod(w.shape)) for w in layer.weights)
             lines.append(f"{layer.path}: fused path (keras.layers.{type(layer).__name__}), {total} parameters")
             continue
+        if isinstance(layer, GridLayer) and layer.built:
+            lines.append(f"{layer.path}: cell {layer.cell_name}, grid path (wavefronts), " + _weights_line(layer))
+            continue
         if isinstance(layer, TreeLayer) and layer.built:
             rounds = "level by level" if layer.rounds == "ready" else "every node each round"
             lines.append(f"{layer.path}: cell {layer.cell_name}, tree path ({rounds}), " + _weights_line(layer))
