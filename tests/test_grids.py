@@ -239,3 +239,47 @@ def test_explain_and_build_say_how_a_grid_cell_runs(tmp_path, capsys):
            "batch (the schedule of fewest steps, chosen for the grid's size)\n" in out
     assert main(["build", str(spec), "--network", "Small", "-o", str(tmp_path / "small.keras")]) == 0
     assert ": cell MDLSTM, grid path (wavefronts), " in capsys.readouterr().out
+
+
+BIDIRECTIONAL = """import "std/grid.rnn"
+
+network Both {
+    input image: grid[5, 4, 1]
+    h = MaskedConv2D(3, kernel=3, mask=A)(image)
+    both = Bidirectional(DiagonalLSTM(3), merge=sum)(h)
+    output Dense(1)(both)
+}
+"""
+
+
+def test_a_bidirectional_grid_cell_is_the_diagonal_bilstm(tmp_path):
+    """Bidirectional over a grid cell: the cell left to right, plus the cell right to left (over the mirrored
+    grid, mirrored back) shifted down one row, as the Diagonal BiLSTM adds them; the network's output at a pixel
+    still reads only the pixels before it."""
+    import keras
+
+    model = rnndsl.load(BIDIRECTIONAL).build("Both")
+    layers = {layer.name: layer for layer in model.layers}
+    x = np.random.default_rng(2).normal(size=(2, 5, 4, 1)).astype("float32")
+    h = layers["h"](x)
+    forward = layers["both_forward"](h).numpy()
+    cell = layers["both_backward"].layer
+    mirrored = cell(h.numpy()[:, :, ::-1]).numpy()[:, :, ::-1]
+    backward = np.concatenate([np.zeros_like(mirrored[:, :1]), mirrored[:, :-1]], axis=1)
+    np.testing.assert_allclose(layers["both"]([forward, layers["both_backward"](h)]).numpy(), forward + backward,
+                               atol=1e-6)
+    y = model(x).numpy()[0, :, :, 0]
+    for p in (0, 5, 10, 19):
+        changed = x.copy()
+        changed[0, p // 4, p % 4, 0] += 3.0
+        moved = np.abs(model(changed).numpy()[0, :, :, 0] - y).reshape(-1) > 1e-6
+        assert not moved[:p + 1].any(), p
+    model.save(tmp_path / "both.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "both.keras")(x).numpy(), model(x).numpy())
+    bad = BIDIRECTIONAL.replace("DiagonalLSTM(3)", "DiagonalLSTM(3, returns=last)")
+    assert diagnostics(bad) == (
+        "error[E0305]: a bidirectional grid cell gives its output at every position, not `returns=last`\n"
+        "  --> spec.rnn:6:12\n   |\n 6 |     both = Bidirectional(DiagonalLSTM(3, returns=last), merge=sum)(h)\n"
+        "   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ Bidirectional\n"
+        "   = note: its second direction runs right to left and is shifted down a row: it has no last position of "
+        "its own")

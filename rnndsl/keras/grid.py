@@ -180,3 +180,33 @@ def _batched(G, order) -> dict:
     for n in order:
         batched[n] = any(batched[u] or use.offset is not None for u, use in G.operands(n))
     return batched
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MirroredGrid(keras.layers.Layer):
+    """The right-to-left direction of a bidirectional grid layer (the Diagonal BiLSTM's second direction, van
+    den Oord et al. 2016): `layer` (a GridLayer returning every position) runs over the grid mirrored left to
+    right, its output is mirrored back and shifted down one row (the top row 0), so that the output at (i, j)
+    has read rows up to i - 1 alone, all of them before (i, j) in the scan order. `(batch, H, W, d)` ->
+    `(batch, H, W, units)`."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer if isinstance(layer, keras.layers.Layer) else keras.saving.deserialize_keras_object(layer)
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        super().build(input_shape)
+
+    def call(self, values):
+        mirrored = ops.flip(self.layer(ops.flip(values, axis=2)), axis=2)
+        return ops.concatenate([ops.zeros_like(mirrored[:, :1]), mirrored[:, :-1]], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config["layer"] = keras.saving.serialize_keras_object(self.layer)
+        return config

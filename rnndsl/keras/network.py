@@ -31,7 +31,7 @@ from . import optimize
 from .interpret import flat_size
 from .layers import keras_layer
 from .seq2seq import lower_encoder_decoder
-from .grid import GridLayer
+from .grid import GridLayer, MirroredGrid
 from .tree import TreeLayer
 
 
@@ -178,6 +178,8 @@ def _layer_names(app, n_inputs: int, lowering: Lowering):
         out = [n, f"{n}_inputs"] if app.kind in ("cell", "Stack", "Bidirectional") and n_inputs > 1 else [n]
         if app.kind == "Stack":
             out += [f"{n}_{i + 1}" for i in range(lowering.argument(app.args["depth"]))]
+        if app.kind == "Bidirectional":  # a grid cell's two directions are layers of their own
+            out += [f"{n}_forward", f"{n}_backward", f"{n}_backward_cell"]
         return out
 
     return named
@@ -194,6 +196,8 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
     hp = {k: lowering.argument(v) for k, v in ref.args.items()}
     x = srcs[0] if len(srcs) == 1 else keras.layers.Concatenate(name=f"{layer_name}_inputs")(srcs)
     over = lowering.program.graphs[ref.cell].header.over
+    if over == "grid" and app.kind == "Bidirectional":
+        return _bidirectional_grid(lowering, app, x, hp, layer_name)
     if over in ("tree", "grid"):
         return _apply_tree_cell(lowering, app, x, hp, initial, layer_name)
     sequences = ref.returns == "sequences"
@@ -215,6 +219,19 @@ def _apply_layer(lowering: Lowering, app, srcs, initial, layer_name, *, stateful
                                           return_sequences=sequences, stateful=stateful)
         return keras.layers.Bidirectional(rnn, merge_mode=app.args["merge"], name=layer_name)(x)
     raise AssertionError(f"no lowering for {app.kind}")
+
+
+def _bidirectional_grid(lowering: Lowering, app, x, hp: dict, layer_name):
+    """A grid cell in both directions (the Diagonal BiLSTM): left to right, and right to left shifted down a row
+    (rnndsl.keras.grid.MirroredGrid), merged as `merge` says."""
+    ref = app.cell
+    spec = cell_source(lowering.program, ref.cell)
+    forward = GridLayer(spec, ref.cell, int(x.shape[-1]), hp, name=f"{layer_name}_forward")(x)
+    inner = GridLayer(spec, ref.cell, int(x.shape[-1]), hp, name=f"{layer_name}_backward_cell")
+    backward = MirroredGrid(inner, name=f"{layer_name}_backward")(x)
+    merge = {"concat": keras.layers.Concatenate, "sum": keras.layers.Add, "mul": keras.layers.Multiply,
+             "ave": keras.layers.Average}[app.args["merge"]]
+    return merge(name=layer_name)([forward, backward])
 
 
 def _apply_tree_cell(lowering: Lowering, app, x, hp: dict, initial, layer_name):

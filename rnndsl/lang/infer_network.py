@@ -142,6 +142,11 @@ class NetworkInference:
                 raise Fail(ShapeError(f"cell `{app.cell.cell}` runs over trees, which have no backward direction",
                                       app.span, label="Bidirectional",
                                       notes=["a tree cell reads a node's children: apply it alone"], code="E0305"))
+            if cell is not None and cell.header.over == "grid" and app.cell.returns not in ("sequences", "nodes"):
+                raise Fail(ShapeError(f"a bidirectional grid cell gives its output at every position, not "
+                                      f"`returns={app.cell.returns}`", app.span, label="Bidirectional",
+                                      notes=["its second direction runs right to left and is shifted down a row: "
+                                             "it has no last position of its own"], code="E0305"))
             t = self._cell(app, app.cell, inputs)
             cell_type = NetType(t.kind, merged_dims(app.args["merge"], t.dims), t.dtype)
         elif app.kind == ENCODER_DECODER:
