@@ -122,8 +122,8 @@ def test_bind_names_positional_arguments_in_order():
     assert bind("npz", ["a.npz", "x"], {"targets": "t"}) == ({"path": "a.npz", "inputs": "x", "targets": "t"}, [])
     _, messages = bind("npz", ["a.npz"], {"path": "b.npz"})
     assert messages == ["`npz` got the argument `path` twice, by position and by name"]
-    _, messages = bind("digits", [0.1, 2])
-    assert messages == ["`digits` takes at most 1 positional argument (test), not 2"]
+    _, messages = bind("digits", [0.1, "grid", False, "class", 2])
+    assert messages == ["`digits` takes at most 4 positional arguments (test, form, binarize, target), not 5"]
     assert bind("nope", [1])[1] == ["unknown data source `nope`; the sources: " + ", ".join(sorted(sources.SOURCES))]
 
 

@@ -283,3 +283,46 @@ def test_a_bidirectional_grid_cell_is_the_diagonal_bilstm(tmp_path):
         "   |            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ Bidirectional\n"
         "   = note: its second direction runs right to left and is shifted down a row: it has no last position of "
         "its own")
+
+
+# ---------------------------------------------------------------- grid data
+
+DIGITS = """network Pixels {
+    input image: grid[8, 8, 1]
+    h = MaskedConv2D(4, kernel=3, mask=A, activation=relu)(image)
+    output Dense(1, activation=sigmoid)(MaskedConv2D(4, kernel=1, mask=B, activation=relu)(h))
+    train {
+        data = digits(form="grid", binarize=true, target="pixels", test=0.25)
+        loss = binary_cross_entropy
+        optimizer = adam(learning_rate=1e-2)
+        batch = 64
+        epochs = 2
+    }
+}
+"""
+
+
+def test_binarized_digits_as_grids_train_evaluate_and_predict(tmp_path, capsys):
+    """`digits(form="grid", binarize=true, target="pixels")`: the 8 x 8 digits as grids of 0 and 1, each its
+    own target (a model of the images, pixel by pixel); `rnndsl train`, `evaluate` and `predict` take them."""
+    from rnndsl.cli import main
+    from rnndsl.train.sources import load
+
+    data = load("digits", {"form": "grid", "binarize": True, "target": "pixels", "test": 0.25}, base=tmp_path, seed=0)
+    x, y = data.train.inputs[0], data.train.targets
+    assert x.shape == (1348, 8, 8, 1) and set(np.unique(x)) == {0.0, 1.0} and (y == x).all()
+    assert data.test.size == 449
+    spec = tmp_path / "digits.rnn"
+    spec.write_text(DIGITS, encoding="utf-8")
+    assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 0
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    np.savez(tmp_path / "x.npz", image=x[:3])
+    predicted = tmp_path / "y.npz"
+    assert main(["predict", str(tmp_path / "run"), "--data", str(tmp_path / "x.npz"), "-o", str(predicted)]) == 0
+    with np.load(predicted) as found:
+        assert found["outputs"].shape == (3, 8, 8, 1)
+    bad = DIGITS.replace('form="grid", ', "")
+    assert diagnostics(bad) == (
+        'error[E0806]: `digits`: `target="pixels"` models the images pixel by pixel, as grids: give `form="grid"` '
+        'too\n  --> spec.rnn:6:16\n   |\n 6 |         data = digits(binarize=true, target="pixels", test=0.25)\n'
+        "   |                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^")

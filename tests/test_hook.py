@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("GeneratedCell", "GeneratedRNN", "GateStack", "Reservoir", "gelu", "CTCLoss", "EncoderDecoder", "TreeLayer",
+         "GridLayer", "MirroredGrid", "MaskedConv2D",
          "WrongBits", "SequenceAccuracy")
 
 

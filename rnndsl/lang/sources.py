@@ -254,6 +254,12 @@ _TREE_FILE_PARAMS = (
           file="path"))
 
 
+def _digits_args(args: dict) -> list:
+    if args["target"] == "pixels" and args["form"] != "grid":
+        return ['`target="pixels"` models the images pixel by pixel, as grids: give `form="grid"` too']
+    return []
+
+
 def _signature(name: str, *params: Param, validate: Optional[Callable] = None) -> Signature:
     return Signature(name, params, validate)
 
@@ -301,7 +307,13 @@ SIGNATURES: dict = {s.name: s for s in (
                *_counts(10_000, 1_000), validate=_python_args),
     _signature("reversal", Param("symbols", "int", 8, "the alphabet's size", minimum=2),
                *_COPY_PARAMS[1:3], *_COPY_PARAMS[3:], *_counts(10_000, 1_000), validate=_reversal_args),
-    _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1)),
+    _signature("digits", Param("test", "float", 0.25, "the fraction held out for the test", minimum=0, less_than=1),
+               Param("form", "str", "sequence", "each image a sequence of its rows, or a grid[8, 8, 1]",
+                     choices=("sequence", "grid")),
+               Param("binarize", "bool", False, "each pixel 1 where its intensity is at least 0.5, else 0"),
+               Param("target", "str", "class", "the digit's class, or the image itself (its pixels, for a model "
+                     "of the images: a grid's)", choices=("class", "pixels")),
+               validate=_digits_args),
     _signature("boolean_formulas", *_tree_counts(4000, 1000, "formulas"),
                Param("max_leaves", "int", 8, "the most constants of a training or validation formula", minimum=1),
                Param("test_min_leaves", "int", 12, "the fewest constants of a test formula", minimum=1),

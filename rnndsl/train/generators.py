@@ -230,27 +230,36 @@ def mackey_glass(base: Path, seed: int, *, steps: int, test: int, tau: float, wa
                 description=f"Mackey-Glass series, tau={tau:g}: {trained} train, {test} test steps")
 
 
-def digits(base: Path, seed: int, *, test: float) -> Data:
+def digits(base: Path, seed: int, *, test: float, form: str = "sequence", binarize: bool = False,
+           target: str = "class") -> Data:
     """scikit-learn's 8 x 8 handwritten digits (the UCI optical recognition of handwritten digits
     test set, 1797 images), each image read as a sequence of its 8 rows of 8 pixels (as in the
-    row-by-row MNIST of Le, Jaitly & Hinton 2015, at 8 x 8).
+    row-by-row MNIST of Le, Jaitly & Hinton 2015, at 8 x 8), or as a grid.
 
-    inputs: float32 `(n, 8, 8)`, intensities in [0, 1]; targets: int32 class ids `(n,)`, 0-9. A
-    random `test` fraction (by the seed) is held out for the test. Needs scikit-learn."""
+    inputs: float32 `(n, 8, 8)` (`form="sequence"`) or `(n, 8, 8, 1)` (`"grid"`), intensities in
+    [0, 1], or 0 and 1 with `binarize` (1 where at least 0.5); targets: int32 class ids `(n,)`,
+    0-9, or the images themselves (`target="pixels"`, a grid's: what a model of the images
+    predicts pixel by pixel). A random `test` fraction (by the seed) is held out for the test.
+    Needs scikit-learn."""
     try:
         from sklearn import datasets
     except ImportError:
         raise DataError("`digits` needs scikit-learn, which is not installed (pip install scikit-learn)") from None
     found = datasets.load_digits()
     x = (found.images / 16.0).astype("float32")
-    y = found.target.astype("int32")
+    if binarize:
+        x = (x >= 0.5).astype("float32")
+    if form == "grid":
+        x = x[..., None]
+    y = x if target == "pixels" else found.target.astype("int32")
     order = np.random.default_rng(seed).permutation(len(x))
     held = int(len(x) * test)
     test_rows, train_rows = order[:held], order[held:]
     made = {"train": _one_input(x[train_rows], y[train_rows])}
     if held:
         made["test"] = _one_input(x[test_rows], y[test_rows])
-    return generated_data(made, "scikit-learn digits, 8 rows of 8 pixels", "images")
+    shown = "8 rows of 8 pixels" if form == "sequence" else "8 x 8 grids"
+    return generated_data(made, f"scikit-learn digits, {shown}" + (", binarized" if binarize else ""), "images")
 
 
 
