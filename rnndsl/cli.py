@@ -279,6 +279,20 @@ def _evaluate(args) -> int:
     return EXIT_OK
 
 
+def _sample(args) -> int:
+    from .train.sampling import sample_images, write_sheet
+    from .train.saved_run import open_run
+
+    if not args.output.endswith(".png"):
+        raise UsageError(f"--sample writes a .png image; `{args.output}` does not end in .png")
+    if args.data is not None:
+        raise UsageError("--sample draws images from the model alone: give no --data")
+    images = sample_images(open_run(args.run).model, args.sample, args.seed)
+    write_sheet(images, args.output)
+    print(f"wrote {args.output}: {len(images)} images drawn pixel by pixel")
+    return EXIT_OK
+
+
 def _predict(args) -> int:
     import numpy as np
 
@@ -286,6 +300,10 @@ def _predict(args) -> int:
     from .train.decode import draw_attention
     from .train.saved_run import open_run, predictions, read_arrays
 
+    if args.sample is not None:
+        return _sample(args)
+    if args.data is None:
+        raise UsageError("predict reads its inputs from --data IN.npz (or draws images with --sample N)")
     if not args.output.endswith(".npz"):
         raise UsageError(f"predictions are saved as a .npz file; `{args.output}` does not end in .npz")
     if args.beam < 1:

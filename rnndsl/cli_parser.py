@@ -94,10 +94,15 @@ def command_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="a trained run's outputs for new inputs")
     pr.add_argument("run", metavar="RUN_DIR")
-    pr.add_argument("--data", required=True, metavar="IN.npz", help="the inputs, by the network's input names")
+    pr.add_argument("--data", metavar="IN.npz", help="the inputs, by the network's input names (needed unless "
+                                                     "--sample)")
     pr.add_argument("-o", "--output", required=True, metavar="OUT.npz",
                     help="`outputs`, and for a CTC model `labels` (padded with -1); for an encoder-decoder, "
-                         "its free decoding: `tokens`, `scores`, `alignments`, `text`")
+                         "its free decoding: `tokens`, `scores`, `alignments`, `text`; with --sample, a .png")
+    pr.add_argument("--sample", type=int, metavar="N",
+                    help="draw N images pixel by pixel from a model of images (a grid[H, W, 1] input, its "
+                         "distribution at every pixel) and write them side by side to OUT.png")
+    pr.add_argument("--seed", type=int, default=0, help="the seed of --sample's draws (default 0)")
     pr.add_argument("--beam", type=int, default=1, metavar="K",
                     help="decode by beam search keeping K hypotheses (CTC and encoder-decoder models; "
                          "default 1: greedy)")

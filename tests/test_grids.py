@@ -321,8 +321,43 @@ def test_binarized_digits_as_grids_train_evaluate_and_predict(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "run"), "--data", str(tmp_path / "x.npz"), "-o", str(predicted)]) == 0
     with np.load(predicted) as found:
         assert found["outputs"].shape == (3, 8, 8, 1)
+    capsys.readouterr()
+    sheet = tmp_path / "samples.png"
+    assert main(["predict", str(tmp_path / "run"), "--sample", "4", "-o", str(sheet)]) == 0
+    assert capsys.readouterr().out == f"wrote {sheet}: 4 images drawn pixel by pixel\n"
+    import matplotlib.pyplot as plt
+
+    drawn = plt.imread(sheet)  # 2 x 2 images of 8 x 8 pixels and a pixel of gap, each pixel 4 x 4
+    assert drawn.shape[:2] == (4 * (2 * 9 + 1), 4 * (2 * 9 + 1))
+    for args, message in (
+            (["--sample", "4", "-o", str(tmp_path / "s.npz")], f"--sample writes a .png image; `{tmp_path / 's.npz'}` "
+                                                                "does not end in .png"),
+            (["--sample", "4", "--data", str(tmp_path / "x.npz"), "-o", str(sheet)],
+             "--sample draws images from the model alone: give no --data"),
+            (["--sample", "0", "-o", str(sheet)], "--sample draws 1 to 1024 images, not 0"),
+            (["-o", str(predicted)], "predict reads its inputs from --data IN.npz (or draws images with --sample N)")):
+        assert main(["predict", str(tmp_path / "run"), *args]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
     bad = DIGITS.replace('form="grid", ', "")
     assert diagnostics(bad) == (
         'error[E0806]: `digits`: `target="pixels"` models the images pixel by pixel, as grids: give `form="grid"` '
         'too\n  --> spec.rnn:6:16\n   |\n 6 |         data = digits(binarize=true, target="pixels", test=0.25)\n'
         "   |                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^")
+
+
+def test_sampling_needs_a_model_of_images():
+    import keras
+
+    from rnndsl.lang.errors import UsageError
+    from rnndsl.train.sampling import sample_images
+
+    x = keras.Input((3,))
+    vector = keras.Model(x, keras.layers.Dense(2)(x))
+    with pytest.raises(UsageError, match=r"^error: --sample draws images from a model of one grid input of one "
+                                         r"channel, grid\[H, W, 1\]; this model's inputs are \(3,\)$"):
+        sample_images(vector, 2)
+    image = keras.Input((4, 4, 1))
+    pooled = keras.Model(image, keras.layers.Dense(2)(keras.layers.Flatten()(image)))
+    with pytest.raises(UsageError, match=r"^error: --sample needs the model's output at every pixel, \(4, 4, K\); this "
+                                         r"model gives \(2,\)$"):
+        sample_images(pooled, 2)
