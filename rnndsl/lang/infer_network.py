@@ -137,16 +137,7 @@ class NetworkInference:
                     break
             cell_type = t if app.cell.returns in ("sequences", "nodes") else NetType("vec", t.dims, t.dtype)
         elif app.kind == "Bidirectional":
-            cell = self.graphs.get(app.cell.cell)
-            if cell is not None and cell.header.over == "tree":
-                raise Fail(ShapeError(f"cell `{app.cell.cell}` runs over trees, which have no backward direction",
-                                      app.span, label="Bidirectional",
-                                      notes=["a tree cell reads a node's children: apply it alone"], code="E0305"))
-            if cell is not None and cell.header.over == "grid" and app.cell.returns not in ("sequences", "nodes"):
-                raise Fail(ShapeError(f"a bidirectional grid cell gives its output at every position, not "
-                                      f"`returns={app.cell.returns}`", app.span, label="Bidirectional",
-                                      notes=["its second direction runs right to left and is shifted down a row: "
-                                             "it has no last position of its own"], code="E0305"))
+            _check_bidirectional(self.graphs.get(app.cell.cell), app)
             t = self._cell(app, app.cell, inputs)
             cell_type = NetType(t.kind, merged_dims(app.args["merge"], t.dims), t.dtype)
         elif app.kind == ENCODER_DECODER:
@@ -292,3 +283,17 @@ def _domain_kind(over: str, ref, app) -> str:
                                      + ("its output at every position (the default)" if kind == "grid"
                                         else "`sequences`") + ", `last` or `states`"], code="E0305"))
     return kind
+
+
+def _check_bidirectional(cell, app) -> None:
+    """E0305 for `Bidirectional` of a cell that has no second direction: a tree cell; a grid cell asked for its
+    last position or states."""
+    if cell is not None and cell.header.over == "tree":
+        raise Fail(ShapeError(f"cell `{app.cell.cell}` runs over trees, which have no backward direction",
+                              app.span, label="Bidirectional",
+                              notes=["a tree cell reads a node's children: apply it alone"], code="E0305"))
+    if cell is not None and cell.header.over == "grid" and app.cell.returns not in ("sequences", "nodes"):
+        raise Fail(ShapeError(f"a bidirectional grid cell gives its output at every position, not "
+                              f"`returns={app.cell.returns}`", app.span, label="Bidirectional",
+                              notes=["its second direction runs right to left and is shifted down a row: "
+                                     "it has no last position of its own"], code="E0305"))
