@@ -136,7 +136,8 @@ def backend_env(backend: str, folder) -> dict:
     blocked = Path(folder) / "no-tensorflow" / "tensorflow"
     blocked.mkdir(parents=True, exist_ok=True)
     (blocked / "__init__.py").write_text('raise ImportError("tensorflow is not installed (blocked by the test)")\n')
-    path = os.pathsep.join(p for p in (str(blocked.parent), os.environ.get("PYTHONPATH")) if p)
+    here = str(Path(__file__).resolve().parent)  # the children import tests/backend_checks.py
+    path = os.pathsep.join(p for p in (str(blocked.parent), here, os.environ.get("PYTHONPATH")) if p)
     return {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}
 
 

@@ -31,25 +31,10 @@ CELLS = [("lstm.rnn", "LSTM", dict(units=4)), ("ntm.rnn", "NTM", dict(controller
 CHILD = r"""
 import json, sys
 import numpy as np, keras, rnndsl  # rnndsl: a generated cell's Keras classes
+from backend_checks import every_model
 folder, backend = sys.argv[1:]
 assert keras.backend.backend() == backend
-found = {}
-for name in json.loads(open(folder + "/names.json").read()):
-    model = keras.saving.load_model(f"{folder}/{name}.keras")
-    x = np.load(f"{folder}/{name}.x.npy")
-    y = keras.ops.convert_to_numpy(model(x))
-    before = [np.array(w.numpy()) for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
-    loss = float(model.train_on_batch(x, np.zeros_like(y)))
-    # one step of SGD at rate 1: each weight moved by minus its gradient
-    step = [before[i] - model.trainable_weights[i].numpy() for i in range(len(before))]
-    want = np.load(f"{folder}/{name}.grads.npz")
-    gradients = max(float(np.abs(g - want[f"g{i}"]).max()) for i, g in enumerate(step))
-    model.save(f"{folder}/{name}.{backend}.keras")
-    again = keras.saving.load_model(f"{folder}/{name}.{backend}.keras")
-    reloaded = float(np.abs(keras.ops.convert_to_numpy(again(x)) - keras.ops.convert_to_numpy(model(x))).max())
-    found[name] = {"outputs": float(np.abs(y - np.load(f"{folder}/{name}.y.npy")).max()), "loss": loss,
-                   "gradients": gradients, "reloaded": reloaded}
+found = every_model(folder, lambda folder, name: np.load(f"{folder}/{name}.x.npy"))
 found["tensorflow imported"] = "tensorflow" in sys.modules
 print(json.dumps(found))
 """

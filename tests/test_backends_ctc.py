@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from backend_checks import sequence_metric_figures
 from helpers import backend_env
 from rnndsl.keras import ctc
-from rnndsl.keras.sequence_metrics import SequenceAccuracy, WrongBits, wrong_per_sequence
 
 B, T, C = 5, 7, 4  # 3 classes + blank
 LENGTHS = np.array([7, 4, 6, 5, 3])  # real frames of each example, a prefix
@@ -36,7 +36,7 @@ import json, sys
 import numpy as np, keras
 from keras import ops
 from rnndsl.keras import ctc
-from rnndsl.keras.sequence_metrics import SequenceAccuracy, WrongBits, wrong_per_sequence
+from backend_checks import sequence_metric_figures
 folder, backend = sys.argv[1:]
 assert keras.backend.backend() == backend
 case = dict(np.load(folder + "/case.npz"))
@@ -76,16 +76,7 @@ for k in range(2):
 found["ler"] = num(metric.result())
 
 # the sequence metrics: binary targets and class ids; no weights, (batch, T) and (batch,) weights
-for kind in ("bits", "ids"):
-    y_true, y_pred = case[f"{kind}_true"], case[f"{kind}_pred"]
-    for weighting in ("none", "steps", "sequences"):
-        weight = None if weighting == "none" else case[f"{kind}_{weighting}"]
-        wrong, each = wrong_per_sequence(y_true, y_pred, weight)
-        results = []
-        for m in (WrongBits(), SequenceAccuracy()):
-            m.update_state(y_true, y_pred, weight)
-            results.append(num(m.result()))
-        found[f"{kind} {weighting}"] = [num(wrong), num(each), results]
+found.update(sequence_metric_figures(case, num))
 
 # a tiny model trains (JAX compiles the step, the metric in it); then evaluate reads the frames from the mask
 x, y, mask = case["fit_x"], case["fit_y"], case["fit_mask"]
@@ -188,16 +179,7 @@ def expected(tmp_path_factory):
     assert want["ler"] > 0.3  # random decodings, far from the targets: real edits are counted
 
     case.update(_sequence_metric_cases(rng))
-    for kind in ("bits", "ids"):
-        y_true, y_pred = case[f"{kind}_true"], case[f"{kind}_pred"]
-        for weighting in ("none", "steps", "sequences"):
-            weight = None if weighting == "none" else case[f"{kind}_{weighting}"]
-            wrong, each = wrong_per_sequence(y_true, y_pred, weight)
-            results = []
-            for metric in (WrongBits(), SequenceAccuracy()):
-                metric.update_state(y_true, y_pred, weight)
-                results.append(float(metric.result()))
-            want[f"{kind} {weighting}"] = [np.asarray(wrong).tolist(), np.asarray(each).tolist(), results]
+    want.update(sequence_metric_figures(case, lambda t: np.asarray(t, np.float64).tolist()))
 
     case["fit_x"], case["fit_y"], case["fit_mask"] = _fit_data(rng, **FIT)
     np.savez(folder / "case.npz", **case)

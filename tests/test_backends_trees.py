@@ -105,29 +105,17 @@ def saved(tmp_path_factory) -> Path:
 CHILD = r"""
 import json, sys
 import numpy as np, keras, rnndsl  # rnndsl: the tree layer's Keras class
+from backend_checks import every_model
 folder, backend = sys.argv[1:]
 assert keras.backend.backend() == backend
-found, models = {}, {}
-for name in json.loads(open(folder + "/names.json").read()):
-    model = models[name] = keras.saving.load_model(f"{folder}/{name}.keras")
+
+
+def trees(folder, name):
     with np.load(f"{folder}/{name}.x.npz") as data:
-        x = [data["values"], data["children"]]
-    y = keras.ops.convert_to_numpy(model(x))
-    before = [np.array(w.numpy()) for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
-    loss = float(model.train_on_batch(x, np.zeros_like(y)))
-    # one step of SGD at rate 1: each weight moved by minus its gradient
-    step = [before[i] - model.trainable_weights[i].numpy() for i in range(len(before))]
-    want = np.load(f"{folder}/{name}.grads.npz")
-    gradients = max(float(np.abs(g - want[f"g{i}"]).max()) for i, g in enumerate(step))
-    found[name] = {"outputs": float(np.abs(y - np.load(f"{folder}/{name}.y.npy")).max()), "loss": loss,
-                   "gradients": gradients, "x": x}
-for name, model in models.items():
-    x = found[name].pop("x")
-    model.save(f"{folder}/{name}.{backend}.keras")
-    again = keras.saving.load_model(f"{folder}/{name}.{backend}.keras")
-    found[name]["reloaded"] = float(np.abs(keras.ops.convert_to_numpy(again(x))
-                                           - keras.ops.convert_to_numpy(model(x))).max())
+        return [data["values"], data["children"]]
+
+
+found = every_model(folder, trees)
 found["tensorflow imported"] = "tensorflow" in sys.modules
 print(json.dumps(found))
 """
