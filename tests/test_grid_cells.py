@@ -99,16 +99,19 @@ def float64_grid_layer(cell: str, inputs: int, units: int, seed: int):
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_a_grid_cell_equals_its_paper_pixel_by_pixel(cell):
+    layer = float64_grid_layer(cell, inputs=2, units=3, seed=1)
+    _equals_reference(layer, CELLS[cell], np.random.default_rng(2).normal(size=(2, 3, 4, 2)))
+
+
+def _equals_reference(layer, reference, xs):
+    """`layer` on the grids `xs` equals `reference(params, grid)` forward, to 1e-12, and in the gradient of
+    sum(y * R) with respect to every parameter, against central differences of the reference, to 1e-5."""
     import tensorflow as tf
 
-    layer = float64_grid_layer(cell, inputs=2, units=3, seed=1)
-    xs = np.random.default_rng(2).normal(size=(2, 3, 4, 2))
     params = {n: np.array(w.numpy()) for n, w in layer.weights_by_name.items()}
-    reference = CELLS[cell]
     y = layer(xs).numpy()
     for b in range(len(xs)):
         np.testing.assert_allclose(y[b], reference(params, xs[b]), rtol=0, atol=1e-12)
-    # the gradient of sum(y * R) with respect to every parameter, against central differences of the reference
     R = np.random.default_rng(3).normal(size=y.shape)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(xs) * R)
@@ -121,6 +124,65 @@ def test_a_grid_cell_equals_its_paper_pixel_by_pixel(cell):
         want = central_differences(loss_of, params[name], 1e-6)
         assert np.abs(want).max() > 1e-6, name  # every weight reaches the loss
         np.testing.assert_allclose(np.asarray(got[name]), want, rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+ODD = """
+cell Odd(units: int) over grid {
+    input x: [units]
+    param W, U, V: [units, units] ~ glorot_uniform
+    param b, h0: [units] = 0
+    state h: [units] = h0
+    a[i, j] = W @ x[i, j] + b
+    h[i, j] = tanh(a[i, j-1] + U @ h[i-1, j+1] + V @ h[i, j-1] + x[i-1, j] * h[i, j-1])
+    output h
+}
+"""
+
+
+def odd(p, x):
+    """The cell ODD, position by position in row order: a value of the inputs alone (`a`) read to the left
+    (0 outside), an input read above (0 outside), the state read above to the right and to the left (its
+    learned initial state `h0` outside)."""
+    height, width, _ = x.shape
+    a = x @ p["W"].T + p["b"]
+    h = np.zeros(x.shape)
+
+    def read(grid, i, j, outside):
+        return grid[i, j] if 0 <= i < height and 0 <= j < width else outside
+
+    zero = np.zeros(x.shape[-1])
+    for i in range(height):
+        for j in range(width):
+            left = read(h, i, j - 1, p["h0"])
+            h[i, j] = np.tanh(read(a, i, j - 1, zero) + p["U"] @ read(h, i - 1, j + 1, p["h0"]) + p["V"] @ left
+                              + read(x, i - 1, j, zero) * left)
+    return h
+
+
+def test_the_scan_plan_keeps_what_reads_the_inputs_alone_out_of_the_steps():
+    """The scan computes before it what reads only the inputs (at any position), so that only reads of its
+    own values order it: the Row LSTM's scan is a row a step (its `x[i, j-1]` does not make it one position
+    a step), and each of its steps is one matmul (the three reads of the row above by the four gates' twelve
+    matrices, side by side). A cell of stranger reads (a value of the inputs read to the left, an input read
+    above, a state above to the right with a learned initial state) equals its pixel-by-pixel loop."""
+    from rnndsl.keras.grid_plan import grid_plan, rewritten
+
+    program = rnndsl.load(STD / "grid.rnn")
+    G = rewritten(program.graph("RowLSTM"), ["c", "h"])
+    plan = grid_plan(G, ["c", "h"])
+    assert plan.scan_offsets == ((-1, -1), (-1, 0), (-1, 1)) and scan_schedule(plan.scan_offsets, 16, 16) == (1, 0)
+    step_matmuls = [n for n in plan.step_order if G.node(n).kind == "op" and G.node(n).op == "matmul"]
+    (group,) = plan.step_groups
+    assert len(step_matmuls) == 4 and group in plan.step_sums  # and the frontier's block added before the split
+    assert sorted(group.nodes) == sorted(step_matmuls)  # one matmul by the four gates' stacked matrices
+    assert all(G.node(n).kind != "op" or G.node(n).op != "matmul" for n in plan.step_order if n not in group.nodes)
+    layer = GridLayer(ODD, "Odd", 3, {"units": 3}, dtype="float64")
+    layer.build((None, None, None, 3))
+    rng = np.random.default_rng(4)
+    for w in layer.weights_by_name.values():
+        w.assign(rng.normal(scale=0.5, size=w.shape))
+    assert layer.plan.scan_offsets == ((-1, 1), (0, -1)) and ("a", (0, -1)) in layer.plan.frontier
+    _equals_reference(layer, odd, np.random.default_rng(5).normal(size=(2, 4, 5, 3)))
 
 
 @pytest.mark.parametrize("offsets, schedule, steps", [
@@ -140,7 +202,7 @@ def test_the_scan_schedule_is_the_one_of_fewest_steps(offsets, schedule, steps):
     assert sorted(seen) == list(range(30))  # every position once
     step_of = {int(p): s for s, (positions, _) in enumerate(plans) for p in positions}
     for s, (positions, reads) in enumerate(plans):
-        for offset, (source, index, _) in reads.items():
+        for offset, (source, index) in reads.items():
             assert source < s  # a read reaches an earlier step, or the initial state (-1)
             for p, k in zip(positions, index):
                 i, j = divmod(int(p), 6)

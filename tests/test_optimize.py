@@ -162,3 +162,65 @@ def test_fusion_and_hoisting_policies():
     assert kept.frontier == ("x",) and kept.step_order == split.order
     narrow = {n: 16 for n in split.frontier} | {"x": 64}
     assert optimize.choose_split(G, split, narrow, "auto", accelerator=False) is split
+
+
+def test_matmuls_added_two_by_two_are_stacked_as_one():
+    """`A @ h[t-1] + B @ g[t-1] + C @ h[t-2]`: two of the matmuls share their add. All three become one matmul,
+    and the cell computes what it computed unstacked (values and gradients)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from rnndsl.keras.cell import cell_rnn
+
+    program = rnndsl.load("""
+        cell C(n: int) {
+            input x: [n]
+            param A, B, C, D: [n, n]
+            g[t] = sigmoid(D @ x[t])
+            h[t] = tanh(A @ h[t-1] + B @ g[t-1] + C @ h[t-2])
+            output h
+        }
+    """)
+    G = optimize.cse(program.graph("C"))
+    stacked = optimize.stacked_sums(G, optimize.loop_split(G))
+    assert _ops(stacked).count("matmul") == 2 and _ops(stacked).count("add") == _ops(G).count("add") - 2
+    layers = [cell_rnn(program, "C", input_dim=3, hoist="always", fuse=fuse, n=3) for fuse in ("always", "never")]
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32"))
+    for layer in layers:
+        layer(x)
+    for w, v in zip(layers[1].trainable_weights, layers[0].trainable_weights):
+        w.assign(v)
+    found = []
+    for layer in layers:
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        found.append([y] + tape.gradient(loss, layer.trainable_weights))
+    for a, b in zip(*found):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_terms_known_before_the_loop_are_summed_first():
+    """`W @ x[t] + U @ h[t-1] + b` becomes `(W @ x[t] + b) + U @ h[t-1]`: the bias joins the hoisted work."""
+    G = optimize.cse(rnndsl.load("""
+        cell C(n: int) {
+            input x: [n]
+            param W, U: [n, n]
+            param b: [n]
+            h[t] = tanh(W @ x[t] + U @ h[t-1] + b)
+            output h
+        }
+    """).graph("C"))
+    split = optimize.loop_split(G)
+    moved = optimize.static_terms_first(G, set(split.hoisted) | {"W", "U", "b"})
+    (tanh,) = [n for n in moved.of_kind("op") if moved.node(n).op == "tanh"]
+    ((top, _),) = moved.operands(tanh)
+
+    def shown(n):
+        rec = moved.node(n)
+        if rec.kind != "op":
+            return n
+        return (rec.op, sorted((shown(u) for u, _ in moved.operands(n)), key=str))
+
+    assert shown(top) == ("add", [("add", [("matmul", ["W", "x"]), "b"]), ("matmul", ["U", "h"])])
+    assert "b" in G and _ops(moved) == _ops(G)  # as many adds as before; `G` itself is left as it is

@@ -60,11 +60,26 @@ def accelerator() -> bool:
 
 def split_last(x, sizes: list) -> list:
     """`x` cut along its last axis into parts of `sizes`: one op."""
+    return split_along(x, sizes, axis=-1)
+
+
+def split_along(x, sizes: list, axis: int) -> list:
+    """`x` cut along `axis` into parts of `sizes`: one op."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.split(x, sizes, axis=-1)
-    return ops.split(x, [int(n) for n in np.cumsum(sizes)[:-1]], axis=-1)
+        return tf.split(x, sizes, axis=axis)
+    return ops.split(x, [int(n) for n in np.cumsum(sizes)[:-1]], axis=axis)
+
+
+def gather(x, index, axis: int):
+    """`x`'s entries at `index` (non-negative, a NumPy array) along `axis`. keras.ops.take wraps negative
+    indices (three more ops at each call); TensorFlow's gather is the op alone."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gather(x, index, axis=axis)
+    return ops.take(x, index, axis=axis)
 
 
 def matmul(a, b, transpose_b: bool = False):
@@ -151,22 +166,12 @@ class StepPlan:
     def stacks(weights: dict, groups) -> dict:
         """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`;
         a dot product's vector is one row (one column)."""
-        return {g: _stacked(g, weights) for g in groups}
+        return {g: stacked_params(g, weights) for g in groups}
 
     def _siblings(self, group, v, env) -> dict:
         """The values of a group of sibling matmuls (and dot products) of `v`, by one matmul and a split."""
         stacked = (self.loop_stacks or {}).get(group)
-        if stacked is None:
-            stacked = _stacked(group, env)
-        y = matmul(v, stacked, transpose_b=group.left)
-        # a member's part: a dot product's one column, a matrix's rows (`v @ P`: its columns); a parameter with
-        # heads `[heads, rows, n]` gives heads * rows columns, one value per head
-        sizes = [1 if dot else flat_size(self.sizes[p][:-1]) if group.left else int(self.sizes[p][1])
-                 for p, dot in zip(group.params, group.dots)]
-        parts = split_last(y, sizes)
-        return {n: part[..., 0] if dot else ops.reshape(part, (-1,) + self.sizes[p][:-1])
-                if len(self.sizes[p]) == 3 else part
-                for n, p, part, dot in zip(group.nodes, group.params, parts, group.dots)}
+        return sibling_values(group, v, stacked_params(group, env) if stacked is None else stacked, self.sizes)
 
     def loop_values(self, cell) -> dict:
         """What the loop reads that is the same at every step: the weights, read once, and the invariants
@@ -297,7 +302,26 @@ class StepPlan:
         return run_per_head(lambda x: apply_op(rec, x), args, heads, count)
 
 
-def _stacked(group, weights: dict):
+def sibling_values(group, v, stacked, sizes: dict, plus=None) -> dict:
+    """The values of a group of sibling matmuls (and dot products) of `v` (rows), by one matmul by the group's
+    `stacked` parameters (`stacked_params`) and a split; `sizes[p]` is parameter p's shape. With `plus` (rows,
+    the members' sizes side by side), each member's value plus its part of that, and under None all of them side
+    by side, before the split."""
+    y = matmul(v, stacked, transpose_b=group.left)
+    if plus is not None:
+        y = y + plus
+    # a member's part: a dot product's one column, a matrix's rows (`v @ P`: its columns); a parameter with
+    # heads `[heads, rows, n]` gives heads * rows columns, one value per head
+    parts = split_last(y, [1 if dot else flat_size(sizes[p][:-1]) if group.left else int(sizes[p][1])
+                           for p, dot in zip(group.params, group.dots)])
+    found = {n: part[..., 0] if dot else ops.reshape(part, (-1,) + sizes[p][:-1]) if len(sizes[p]) == 3 else part
+             for n, p, part, dot in zip(group.nodes, group.params, parts, group.dots)}
+    if plus is not None:
+        found[None] = y  # the members' values side by side
+    return found
+
+
+def stacked_params(group, weights: dict):
     """A group's parameters (of `weights`, by name) in one matrix: rows for `P @ v`, columns for `v @ P`; a dot
     product's vector is one row (one column)."""
     axis = 0 if group.left else 1

@@ -23,7 +23,8 @@ Neither imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import networkx as nx
 
@@ -55,7 +56,7 @@ def cse(G: CellIR) -> CellIR:
         if rec.kind != "op":
             continue
         key = (rec.op, repr(sorted(rec.attrs.items())), rec.per_child,
-               tuple((u, use.delay, use.child) for u, use in G.operands(node)))
+               tuple((u, use.delay, use.child, use.offset) for u, use in G.operands(node)))
         if key in seen:
             _redirect(G, node, seen[key])
         else:
@@ -103,7 +104,8 @@ def loop_split(G: CellIR, observed=()) -> LoopSplit:
     needed = set(G.header.states) | {G.header.outputs[0]} | set(observed)
     position = {n: i for i, n in enumerate(order)}
     inputs = G.signature.inputs
-    frontier = sorted((n for n in G if n in hoisted and (n in needed or any(v not in hoisted for v in G.successors(n)))),
+    frontier = sorted((n for n in G if n in hoisted
+                       and (n in needed or any(v not in hoisted for v in G.successors(n)))),
                       key=lambda n: (n not in inputs, position.get(n, -1), n))
     before = set(frontier)  # what the frontier needs: hoisted work, and the invariants it reads
     for n in reversed(order):
@@ -118,13 +120,14 @@ def loop_split(G: CellIR, observed=()) -> LoopSplit:
                      tuple(n for n in order if n in before))
 
 
-def stacked_sums(G: CellIR, split: LoopSplit) -> CellIR:
+def stacked_sums(G: CellIR, split: LoopSplit, hoisted_too: bool = False) -> CellIR:
     """A copy of `G` in which the matmuls of one sum that multiply loop values by parameters, `W_r @ r[t-1] +
     W_h @ h[t-1]`, are one matmul: `concat(W_r, W_h) @ concat(r[t-1], h[t-1])` (the parameters side by side,
     their vectors one after the other). Each matmul must be an operand of the sum alone, its parameter a
     matrix of as many rows as the others', its vector batched and not hoisted (`split`, of `G`); the sum is a
-    tree of `add`s. One of the matmuls takes the stacked operands; each other one goes with its `add`, whose
-    users read the add's other operand instead (where that is read at no delay)."""
+    tree of `add`s. One of the matmuls takes the stacked operands; each other one goes with the `add` that
+    reads it, whose users read the add's other operand instead (where that is read at no delay). With
+    `hoisted_too`, the hoisted matmuls of a sum are stacked as well, apart from the loop's."""
     G = G.copy()
     for root in [n for n in instantaneous_order(G) if _is_sum_root(G, n)]:
         if root not in G:  # an add that an earlier stacking made redundant
@@ -132,7 +135,7 @@ def stacked_sums(G: CellIR, split: LoopSplit) -> CellIR:
         members = []
         for parent, leaf, other in _sum_leaves(G, root):
             rec = G.node(leaf)
-            if (rec.kind != "op" or rec.op != "matmul" or rec.heads or leaf in split.hoisted
+            if (rec.kind != "op" or rec.op != "matmul" or rec.heads or (leaf in split.hoisted and not hoisted_too)
                     or G.out_degree(leaf) != 1):
                 continue
             (p, use_p), (v, use_v) = G.operands(leaf)
@@ -141,7 +144,7 @@ def stacked_sums(G: CellIR, split: LoopSplit) -> CellIR:
                 members.append((parent, leaf, other, p, v, use_v))
         rows = {}
         for m in members:
-            rows.setdefault(G.shape(m[3])[0], []).append(m)
+            rows.setdefault((G.shape(m[3])[0], m[1] in split.hoisted), []).append(m)
         for group in (g for g in rows.values() if len(g) > 1):
             _stack(G, group)
     return G
@@ -185,13 +188,78 @@ def _stack(G: CellIR, group: list) -> None:
                          shape=(cols,), dtype="float"))
     for i, (_, _, _, p, v, use_v) in enumerate(group):
         G.connect(p, stacked, Use(arg=i, span=span))
-        G.connect(v, joined, Use(arg=i, span=span, delay=use_v.delay))
+        G.connect(v, joined, Use(arg=i, span=span, delay=use_v.delay, offset=use_v.offset))
     G.remove_edges_from([(u, first) for u, _ in G.operands(first)])
     G.connect(stacked, first, Use(arg=0, span=span))
     G.connect(joined, first, Use(arg=1, span=span))
-    for add, leaf, other, *_ in group[1:]:
+    for _, leaf, *_ in group[1:]:
+        # the add that reads the leaf now (an earlier one's removal may have moved it), and its other operand
+        (add, use), = G.users(leaf)
+        (other, _), = [(u, u_use) for u, u_use in G.operands(add) if (u, u_use.arg) != (leaf, use.arg)]
         _redirect(G, add, other)
         G.remove_node(leaf)
+
+
+def static_terms_first(G: CellIR, static) -> CellIR:
+    """A copy of `G` in which a sum of terms of which some are `static` (known before the loop: computed of
+    inputs, parameters and constants alone) and some not is the sum of the static ones plus the sum of the
+    rest: `W @ x + U @ h + b` as `(W @ x + b) + U @ h`, so that the bias joins the work before the loop and the
+    loop adds once. The sum is a tree of `add`s (each read once, at no delay); only where every term has the
+    sum's shape (no broadcast moves)."""
+    G = G.copy()
+    for root in [n for n in instantaneous_order(G) if _is_sum_root(G, n)]:
+        terms = _terms(G, root)
+        shape = G.shape(root)
+        if any(G.shape(u) != shape for u, _ in terms):
+            continue
+        early = [t for t in terms if t[0] in static and t[1].delay == 0 and t[1].offset is None]
+        late = [t for t in terms if t not in early]
+        if not early or not late or (len(early) == 1 and len(late) == 1):
+            continue
+        record, users = G.node(root), G.users(root)
+        parts = [_chain(G, f"{root}.{side}", record, side_terms) for side, side_terms in
+                 (("static", early), ("loop", late))]
+        top = _chain(G, f"{root}.sum", record, [(p, Use(arg=0, span=record.span)) for p in parts])
+        for v, use in users:
+            G.connect(top, v, use)
+        _drop_dead(G, root)
+    return G
+
+
+def _terms(G: CellIR, root) -> list:
+    """[(node, use)]: the terms of the add tree under `root` (through adds read once, at no delay)."""
+    out = []
+    for u, use in G.operands(root):
+        rec = G.node(u)
+        if (use.delay == 0 and use.offset is None and rec.kind == "op" and rec.op == "add" and not rec.heads
+                and G.out_degree(u) == 1):
+            out += _terms(G, u)
+        else:
+            out.append((u, use))
+    return out
+
+
+def _chain(G: CellIR, name: str, record: OpNode, terms: list):
+    """The sum of `terms` [(node, use)] as new adds like `record` (the first of them alone: that node)."""
+    if len(terms) == 1:
+        return terms[0][0]
+    total, first = terms[0]
+    for k, (u, use) in enumerate(terms[1:]):
+        n = f"{name}{k}"
+        G.add(n, record)
+        G.connect(total, n, Use(arg=0, span=record.span) if k else replace(first, arg=0))
+        G.connect(u, n, replace(use, arg=1))
+        total = n
+    return total
+
+
+def _drop_dead(G: CellIR, n) -> None:
+    """Remove `n` and what it alone read (adds and other ops with no other user)."""
+    operands = [u for u, _ in G.operands(n)]
+    G.remove_node(n)
+    for u in operands:
+        if u in G and G.out_degree(u) == 0 and G.node(u).kind == "op":
+            _drop_dead(G, u)
 
 
 HOIST_POLICIES = ("auto", "always", "never")
@@ -233,6 +301,7 @@ class SiblingGroup:
     operand: tuple  # (node, delay) of the shared operand
     left: bool  # True for `P @ v` (stack the rows of P), False for `v @ P` (stack the columns)
     dots: tuple = ()  # per member: whether it is a dot product (its parameter a vector, its value a scalar)
+    offset: Optional[tuple] = None  # in a grid cell, the position (di, dj) at which `v` is read
 
 
 FUSE_POLICIES = ("auto", "always", "never")
@@ -273,8 +342,14 @@ def xla_pays(cells: list) -> bool:
     return bool(cells) and all(has_memory(G) for G in cells)
 
 
-def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
-    """Groups of two or more matmuls among `nodes` that share their vector operand (see SiblingGroup)."""
+def sibling_matmuls(G: CellIR, nodes, batched: dict, invariant_matrices: bool = False) -> list:
+    """Groups of two or more matmuls among `nodes` that share their vector operand (see SiblingGroup); with
+    `invariant_matrices`, a matrix computed of parameters alone (a stacked sum's) stacks as a parameter does."""
+
+    def is_matrix(n) -> bool:
+        rec = G.node(n)
+        return rec.kind == "param" or (invariant_matrices and rec.kind == "op" and not batched.get(n, True))
+
     groups: dict = {}
     for n in nodes:
         rec = G.node(n)
@@ -285,25 +360,30 @@ def sibling_matmuls(G: CellIR, nodes, batched: dict) -> list:
         if rec.heads:  # `P @ v` of a parameter with heads and a vector shared by the heads: rows of P
             if (G.node(a).kind == "param" and G.node(a).heads and not G.node(b).heads and batched[b]
                     and not use_b.child and ranks == ((3, 1) if rec.op == "matmul" else (2, 1))):
-                groups.setdefault((b, use_b.delay, True), []).append((n, a, False))
+                groups.setdefault((b, _at(use_b), True), []).append((n, a, False))
             continue
         if rec.op == "dot":  # dot(p, v) = p @ v: a row of the stacked matrix (a column of `v @ P`'s)
             if ranks != (1, 1):
                 continue
-            if G.node(a).kind == "param" and batched[b] and not use_b.child:
-                groups.setdefault((b, use_b.delay), []).append((n, a, True))
-            elif G.node(b).kind == "param" and batched[a] and not use_a.child:
-                groups.setdefault((a, use_a.delay), []).append((n, b, True))
-        elif ranks == (2, 1) and G.node(a).kind == "param" and batched[b] and not use_b.child:
-            groups.setdefault((b, use_b.delay, True), []).append((n, a, False))
-        elif ranks == (1, 2) and G.node(b).kind == "param" and batched[a] and not use_a.child:
-            groups.setdefault((a, use_a.delay, False), []).append((n, b, False))
+            if is_matrix(a) and batched[b] and not use_b.child:
+                groups.setdefault((b, _at(use_b)), []).append((n, a, True))
+            elif is_matrix(b) and batched[a] and not use_a.child:
+                groups.setdefault((a, _at(use_a)), []).append((n, b, True))
+        elif ranks == (2, 1) and is_matrix(a) and batched[b] and not use_b.child:
+            groups.setdefault((b, _at(use_b), True), []).append((n, a, False))
+        elif ranks == (1, 2) and is_matrix(b) and batched[a] and not use_a.child:
+            groups.setdefault((a, _at(use_a), False), []).append((n, b, False))
     # the dot products of an operand join its `P @ v` group (rows), else its `v @ P` group (columns), else
     # make a group of their own (rows)
     for key in [k for k in groups if len(k) == 2]:
         dots = groups.pop(key)
         home = key + (False,) if key + (False,) in groups and key + (True,) not in groups else key + (True,)
         groups.setdefault(home, []).extend(dots)
-    return [SiblingGroup(tuple(n for n, _, _ in members), tuple(p for _, p, _ in members), key[:2], key[2],
-                         tuple(d for _, _, d in members))
+    return [SiblingGroup(tuple(n for n, _, _ in members), tuple(p for _, p, _ in members), (key[0], key[1][0]),
+                         key[2], tuple(d for _, _, d in members), key[1][1])
             for key, members in groups.items() if len(members) > 1]
+
+
+def _at(use: Use) -> tuple:
+    """Where a read looks: (its delay, its offset in a grid cell or None); sibling matmuls share it."""
+    return (use.delay, use.offset)
