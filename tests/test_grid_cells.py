@@ -98,7 +98,10 @@ def float64_grid_layer(cell: str, inputs: int, units: int, seed: int):
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_a_grid_cell_equals_its_paper_pixel_by_pixel(cell):
+@pytest.mark.parametrize("selected", [True, False], ids=["reads by a 0/1 matrix", "reads one by one"])
+def test_a_grid_cell_equals_its_paper_pixel_by_pixel(cell, selected, monkeypatch):
+    if not selected:  # a step's reads of the step before each on its own, as in a larger grid
+        monkeypatch.setattr("rnndsl.keras.grid.SELECTED_ROWS", 0)
     layer = float64_grid_layer(cell, inputs=2, units=3, seed=1)
     _equals_reference(layer, CELLS[cell], np.random.default_rng(2).normal(size=(2, 3, 4, 2)))
 

@@ -78,11 +78,11 @@ class DomainLayer(keras.layers.Layer):
         shapes = [self.G.shape(u) for u, _ in uses]
         return apply_op(rec, Operands(values, batched, shapes, rec.attrs, self.env, self.compute_dtype))
 
-    def _kept_rows(self, env: dict, rows) -> dict:
-        """Each kept value of `env` as flat rows, `(rows, its size)`: one computed of parameters and constants
-        alone (no row axis) is the same in every row."""
+    def _kept_rows(self, env: dict, rows, names=None) -> dict:
+        """Each kept value of `env` (or each of `names`) as flat rows, `(rows, its size)`: one computed of
+        parameters and constants alone (no row axis) is the same in every row."""
         out = {}
-        for name in self.kept:
+        for name in self.kept if names is None else names:
             v = env[name]
             if not self.batched.get(name, False):
                 v = ops.broadcast_to(v, (rows,) + self.shape_of[name])

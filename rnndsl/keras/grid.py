@@ -36,6 +36,7 @@ from .grid_plan import grid_plan, rewritten
 from .interpret import flat_size, gather, sibling_values, split_along, split_last, stacked_params
 
 RETURNS = ("grid", "last", "states")
+SELECTED_ROWS = 64  # a step's reads of an earlier one by a 0/1 matrix up to this many positions (GridLayer._joined)
 
 
 def scan_schedule(offsets, height: int, width: int) -> tuple:
@@ -121,6 +122,8 @@ class GridLayer(DomainLayer):
         self.batched = plan.batched
         self.group_of = {n: g for g in plan.hoisted_groups + plan.step_groups for n in g.nodes}
         # the values whose initial state is 0: outside the grid they read zeros
+        # what each step keeps for later ones and for the output: an input read elsewhere is read before the scan
+        self.scanned = [n for n in self.kept if n not in self.inputs_in_order]
         self.zero_start = {n for n in self.kept if G.node(n).kind == "value"
                            and isinstance(G.node(n).init, (int, float)) and G.node(n).init == 0}
 
@@ -139,7 +142,7 @@ class GridLayer(DomainLayer):
         # what every step reads alike: the weights, constants, invariants and the stacked sibling matrices
         fixed = self._evaluate(dict(weights, **self.constants), self.plan.invariants, lambda u, use: None)
         fixed.update({g: stacked_params(g, fixed) for g in self.plan.hoisted_groups + self.plan.step_groups})
-        initial = {n: ops.expand_dims(self._initial_row(n, fixed), 0) for n in self.kept}  # (1, 1, size)
+        initial = {n: ops.expand_dims(self._initial_row(n, fixed), 0) for n in self.scanned}  # (1, 1, size)
         scanned = self.plan.scan_offsets
         plans = wavefronts(scan_schedule(scanned, height, width), height, width, scanned)
         order = np.concatenate([positions for positions, _ in plans])
@@ -151,10 +154,12 @@ class GridLayer(DomainLayer):
         if self.returns == "grid":  # from the steps' order back to row order, batch first
             every = _reordered(ops.concatenate([d[self.output_name] for d in done], axis=0), np.argsort(order))
             return ops.reshape(ops.transpose(every, (1, 0, 2)), (batch, height, width, -1))
-        last = done[-1]  # the last step's last position is (H - 1, W - 1), the last in row order
+        # the last step's last position is (H - 1, W - 1), the last in row order
+        last = dict(done[-1], **self._inputs(x[-1]))
         if self.returns == "last":
             return last[self.output_name][-1]
-        return [ops.reshape(last[n][-1], (-1,) + self.shape_of[n]) for n in self.states]
+        return [ops.reshape(last[n] if n in self.inputs_in_order else last[n][-1], (-1,) + self.shape_of[n])
+                for n in self.states]
 
     def _frontier(self, x, fixed, initial, batch, height, width, order, sizes) -> list:
         """What each step reads of the inputs and of the work done before the scan: for each step, {(node,
@@ -225,8 +230,29 @@ class GridLayer(DomainLayer):
         # the frontier's values read at the position itself by name, and the blocks of GridPlan.step_sums
         env.update({key[0] if isinstance(key[0], str) else key: v for key, v in given.items()
                     if not isinstance(key[0], str) or key[1] is None})
+        for n, (u, offsets) in self.plan.joined.items():
+            joined = self._joined(u, offsets, reads, done, m, batch)
+            if joined is not None:
+                env[n] = joined
         env = self._evaluate(env, self.plan.step_order, read)
-        return {name: ops.reshape(v, (m, batch, -1)) for name, v in self._kept_rows(env, rows).items()}
+        return {name: ops.reshape(v, (m, batch, -1)) for name, v in self._kept_rows(env, rows, self.scanned).items()}
+
+    def _joined(self, u, offsets, reads, done, m, batch):
+        """`u` at `offsets` from each of a step's `m` positions, side by side, `(m * batch, offsets * size)`, by
+        one matmul: the rows of a 0/1 matrix pick each read's position of the step read (a row of zeros
+        outside the grid) from that step's values. For the Row LSTM's three reads of the row above, that is
+        one op and one op of gradient, where slices, pads and a concatenation are several each. Where the
+        reads reach different steps, the initial state is not 0, or the step read has over SELECTED_ROWS
+        positions (the matrix's cost grows with their product): None, each read on its own."""
+        sources = {reads[o][0] for o in offsets}
+        source = sources.pop()
+        if sources or source < 0 or u not in self.zero_start or done[source][u].shape[0] > SELECTED_ROWS:
+            return None
+        before = done[source][u]  # (n, batch, size)
+        picks = np.concatenate([_selection(reads[o][1], before.shape[0]) for o in offsets])  # (reads * m, n)
+        v = ops.matmul(ops.cast(ops.convert_to_tensor(picks), before.dtype), ops.reshape(before, (before.shape[0], -1)))
+        v = ops.transpose(ops.reshape(v, (len(offsets), m, batch, -1)), (1, 2, 0, 3))
+        return ops.reshape(v, (m * batch, -1))
 
     def _evaluate(self, env: dict, nodes, read) -> dict:
         """`env` with the values of `nodes` (ops and values, in order) added; `read(u, use)` gives an operand
@@ -282,6 +308,14 @@ class GridLayer(DomainLayer):
         if self.returns == "last":
             return (input_shape[0], size)
         return [(input_shape[0],) + self.shape_of[n] for n in self.states]
+
+
+def _selection(index, n: int):
+    """The 0/1 matrix `(len(index), n)` whose row p picks row index[p] - 1 of n (none where index[p] is 0)."""
+    picks = np.zeros((len(index), n))
+    inside = np.flatnonzero(index > 0)
+    picks[inside, index[inside] - 1] = 1
+    return picks
 
 
 def _rows_at(values, index, outside):

@@ -39,6 +39,7 @@ class GridPlan:
     step_groups: tuple  # ... of the step
     sums: dict  # a sibling group -> (the adds of its members, the (node, offset) they add): see `_group_sums`
     step_sums: tuple  # the step's groups among those: what they add is one block of the frontier
+    joined: dict  # a concatenation of the step -> (value, offsets): of that value's reads alone (`_joined_reads`)
 
 
 def rewritten(G: CellIR, kept) -> CellIR:
@@ -83,8 +84,8 @@ def grid_plan(G: CellIR, kept) -> GridPlan:
                 frontier[(u, use.offset)] = None
             elif use.offset is not None:
                 scan_offsets.add(use.offset)
-    for n in kept:  # a kept value computed before the scan is each step's too (the next ones read it)
-        if n in ahead:
+    for n in kept:  # a kept value computed before the scan is each step's too (an input is read where it is)
+        if n in hoisted:
             frontier[(n, None)] = None
     hoisted_groups = tuple(optimize.sibling_matmuls(G, hoisted, batched, invariant_matrices=True))
     step_groups = tuple(optimize.sibling_matmuls(G, step_order, batched, invariant_matrices=True))
@@ -112,7 +113,8 @@ def grid_plan(G: CellIR, kept) -> GridPlan:
     # a step group's added frontier values side by side, first, in the group's order: one block of the frontier
     keys = [k for _, added in step_sums.values() for k in added]
     return GridPlan(batched, hoisted, invariants, step_order, tuple(keys + [k for k in frontier if k not in keys]),
-                    tuple(sorted(scan_offsets)), hoisted_groups, step_groups, sums, tuple(step_sums))
+                    tuple(sorted(scan_offsets)), hoisted_groups, step_groups, sums, tuple(step_sums),
+                    _joined_reads(G, step_order))
 
 
 def _group_sums(G: CellIR, groups, addable) -> dict:
@@ -139,4 +141,18 @@ def _group_sums(G: CellIR, groups, addable) -> dict:
         else:
             found[group] = (tuple(adds), tuple(keys))
             taken.update(keys)
+    return found
+
+
+def _joined_reads(G: CellIR, step_order) -> dict:
+    """{concat: (value, offsets)} for the step's concatenations of one vector value read at earlier positions
+    (a stacked sum's operands, optimize.stacked_sums: the Row LSTM's `h[i-1, j-1]`, `h[i-1, j]`, `h[i-1, j+1]`)."""
+    found = {}
+    for n in step_order:
+        rec, uses = G.node(n), G.operands(n)
+        if rec.kind != "op" or rec.op != "concat" or len(uses) < 2 or rec.attrs.get("axis") != -1:
+            continue
+        (u, *others) = {u for u, _ in uses}
+        if not others and all(use.offset is not None for _, use in uses) and len(G.shape(u)) == 1:
+            found[n] = (u, tuple(use.offset for _, use in uses))
     return found
