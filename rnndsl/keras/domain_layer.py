@@ -86,14 +86,14 @@ class DomainLayer(keras.layers.Layer):
             v = env[name]
             if not self.batched.get(name, False):
                 v = ops.broadcast_to(v, (rows,) + self.shape_of[name])
-            out[name] = ops.reshape(v, (rows, flat_size(self.shape_of[name])))
+            out[name] = as_rows(v, (flat_size(self.shape_of[name]),), rows)
         return out
 
     def _inputs(self, x) -> dict:
         """Rows of inputs `(M, input size)` cut into the cell's inputs, each `(M,) + its shape`."""
         sizes = [flat_size(self.shape_of[n]) for n in self.inputs_in_order]
         parts = split_last(x, sizes) if len(sizes) > 1 else [x]
-        return {n: ops.reshape(p, (-1,) + self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
+        return {n: as_rows(p, self.shape_of[n]) for n, p in zip(self.inputs_in_order, parts)}
 
     def _value(self, name, flat):
         """A value's flat rows `(M, its size)` in its shape, `(M,) + its shape`."""
@@ -104,3 +104,11 @@ class DomainLayer(keras.layers.Layer):
         config.update({"spec": self.spec, "cell": self.cell_name, "input_dim": self.input_dim,
                        "hparams": self.hparams, "returns": self.returns})
         return config
+
+
+def as_rows(v, shape: tuple, rows=-1):
+    """`v` as `(rows,) + shape`: itself where it has that form already (a reshape is an op, and another in the
+    gradient, at every step), else reshaped."""
+    if len(v.shape) == len(shape) + 1 and tuple(v.shape[1:]) == tuple(shape):
+        return v
+    return ops.reshape(v, (rows,) + tuple(shape))

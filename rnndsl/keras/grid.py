@@ -30,7 +30,7 @@ import numpy as np
 from keras import ops
 
 from . import PACKAGE
-from .domain_layer import DomainLayer
+from .domain_layer import DomainLayer, as_rows
 from ..lang.dims import int_bindings
 from .grid_plan import grid_plan, rewritten
 from .interpret import flat_size, gather, sibling_values, split_along, split_last, stacked_params
@@ -203,8 +203,7 @@ class GridLayer(DomainLayer):
             step = {}
             for keys, cut in zip(blocks, cuts):
                 v = ops.reshape(cut[k], (m * batch, -1))
-                step[keys if len(keys) > 1 else keys[0]] = v if len(keys) > 1 else ops.reshape(
-                    v, (-1,) + self.shape_of[keys[0][0]])
+                step[keys if len(keys) > 1 else keys[0]] = v if len(keys) > 1 else as_rows(v, self.shape_of[keys[0][0]])
             out.append(step)
         return out
 
