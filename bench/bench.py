@@ -13,7 +13,9 @@ Also the time to lower a network of 24 stacked cells (TensorFlow's import exclud
 benchmark of bench/trees.py: the Child-Sum Tree-LSTM on 64 trees of 15 to 25 nodes, lowered, against
 eager TensorFlow node by node and a level-by-level implementation written by hand; and the memory
 benchmark of bench/memory.py: the NTM and the DNC, generated and written by hand, with and without XLA;
-and the back-end benchmark of bench/backends.py: the spec LSTM on TensorFlow, PyTorch and JAX.
+the grid benchmark of bench/grids.py: the Row LSTM and the Diagonal BiLSTM against the same layers
+written by hand, with and without XLA; and the back-end benchmark of bench/backends.py: the spec LSTM
+on TensorFlow, PyTorch and JAX.
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
 """
@@ -37,6 +39,7 @@ import tensorflow as tf  # noqa: E402
 
 import rnndsl  # noqa: E402
 import backends  # noqa: E402 -- bench/backends.py, beside this file
+import grids  # noqa: E402 -- bench/grids.py, beside this file
 import memory  # noqa: E402 -- bench/memory.py, beside this file
 import trees  # noqa: E402 -- bench/trees.py, beside this file
 
@@ -197,6 +200,9 @@ def main() -> None:
     memory_checks = {kind: memory.differences(kind) for kind in ("ntm", "dnc")}
     memory_times = {name: ms / 1000 for name, ms in memory.times(args.repeats).items()}
     times.update(memory_times)
+    grid_checks = {kind: grids.differences(kind) for kind in grids.LAYERS}
+    grid_times = {name: ms / 1000 for name, ms in grids.times(args.repeats).items()}
+    times.update(grid_times)
     # each back end in a process of its own (bench/backends.py): fewer repeats, PyTorch's eager loop is slow
     times.update({name: ms / 1000 for name, ms in backends.times(max(3, args.repeats // 3)).items()})
     ratios = {
@@ -211,6 +217,7 @@ def main() -> None:
         "eager node by node / spec tree layer":
             times["eager TensorFlow, node by node"] / times["spec ChildSumTreeLSTM, tree layer"],
         **memory.ratios({name: t * 1000 for name, t in memory_times.items()}),
+        **grids.ratios({name: t * 1000 for name, t in grid_times.items()}),
     }
     lines = [f"# Benchmarks ({date.today().isoformat()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
@@ -231,6 +238,14 @@ def main() -> None:
              f"with XLA; with the same weights on one batch their losses differ by "
              f"{memory_checks['ntm'][0]:.1e} (NTM) and {memory_checks['dnc'][0]:.1e} (DNC), their gradients by at "
              f"most {max(memory_checks['ntm'][2], memory_checks['dnc'][2]):.1e}.",
+             f"Grids (bench/grids.py): the Row LSTM and the Diagonal BiLSTM of specs/std/grid.rnn ({grids.UNITS} "
+             f"units) on {grids.IMAGES} images of {grids.SIDE} x {grids.SIDE} with {grids.FEATURES} features a "
+             "pixel, Dense(1, sigmoid) at every pixel, binary cross-entropy, against the same layers written by "
+             "hand in Keras as the PixelRNN paper computes them (the Row LSTM a row at a time, a convolution over "
+             "the row above; the Diagonal BiLSTM skewed, a column at a time), each compiled without and with XLA; "
+             "with the same weights on one batch their losses differ by at most "
+             f"{max(c[0] for c in grid_checks.values()):.1e}, their outputs by "
+             f"{max(c[1] for c in grid_checks.values()):.1e}.",
              f"Back ends (bench/backends.py): the spec LSTM above, generated and fused, on Keras's TensorFlow, "
              f"PyTorch and JAX back ends, each in a process of its own, median of {max(3, args.repeats // 3)} "
              "steps after 2 warm-up steps.", "",
