@@ -17,7 +17,8 @@ import pytest
 import rnndsl
 from helpers import central_differences
 from rnndsl.keras.cell import cell_source
-from rnndsl.keras.grid import GridLayer, scan_schedule, wavefronts
+from rnndsl.keras.grid import GridLayer, wavefronts
+from rnndsl.lang.grid_scan import scan_schedule
 
 STD = Path(__file__).resolve().parent.parent / "specs" / "std"
 

@@ -160,6 +160,47 @@ def test_grid_cells_draw_and_typeset_their_positions(tmp_path):
     tex = (tmp_path / "r.tex").read_text()
     assert r"\mathbf{h}_{i-1, j+1}" in tex and r"\mathbf{x}_{i, j-1}" in tex and r"\mathbf{c}_{i, j} &=" in tex
     assert main(["render", str(spec), "--cell", "DiagonalLSTM", "-o", str(tmp_path / "d.tex")]) == 0  # paper style
+    # the scan order: in a cell's caption, and in the box of a network's grid layer
+    assert "over grid, scanned by anti-diagonals, from the top-left corner)" in dot
+    assert main(["render", str(spec), "--cell", "RowLSTM", "-o", str(tmp_path / "r.dot")]) == 0
+    assert "over grid, scanned a row at a time, from the top)" in (tmp_path / "r.dot").read_text()
+    pixels = tmp_path / "pixels.rnn"
+    pixels.write_text('import "std/grid.rnn"\n' + "".join(
+        f"network {name} {{\n    input image: grid[8, 8, 1]\n    output Dense(1)({layer}(image))\n}}\n"
+        for name, layer in (("PixelDiagonalBiLSTM", "Bidirectional(DiagonalLSTM(4), merge=sum)"),
+                            ("PixelRowLSTM", "RowLSTM(4)"))), encoding="utf-8")
+    assert main(["render", str(pixels), "--network", "PixelDiagonalBiLSTM", "-o", str(tmp_path / "n.dot")]) == 0
+    assert ("scan: by anti-diagonals, from the top-left corner; and over the grid mirrored left to right, a row "
+            "later") in (tmp_path / "n.dot").read_text()
+    assert main(["render", str(pixels), "--network", "PixelRowLSTM", "-o", str(tmp_path / "n.tex")]) == 0
+    assert r"{\footnotesize scan: a row at a time, from the top}" in (tmp_path / "n.tex").read_text()
+
+
+def test_the_scan_is_ordered_by_the_reads_of_its_own_values_alone():
+    from rnndsl.lang.grid_scan import scan_offsets, scan_text
+
+    G = rnndsl.load(ODD_READS).graph("Odd")
+    assert scan_offsets(G) == ((-1, 1), (0, -1)) and scan_text(G) == "position (i, j) at step 2i + j"
+    G = rnndsl.load(ODD_READS.replace("h[i, j-1]", "h[i-1, j]")).graph("Odd")
+    assert scan_offsets(G) == ((-1, 0), (-1, 1)) and scan_text(G) == "a row at a time, from the top"
+    G = rnndsl.load(ODD_READS.replace("U @ h[i-1, j+1] + V @ h[i, j-1] + x[i-1, j] * h[i, j-1]", "V @ h[i, j-1]")
+                    ).graph("Odd")
+    assert scan_text(G) == "a column at a time, from the left"  # a[i, j-1] is known before the scan
+    G = rnndsl.load(ODD_READS.replace("U @ h[i-1, j+1] + V @ h[i, j-1] + x[i-1, j] * h[i, j-1]", "x[i-1, j]")
+                    ).graph("Odd")
+    assert scan_offsets(G) == () and scan_text(G) == "every position at once"
+
+
+ODD_READS = """
+cell Odd(units: int) over grid {
+    input x: [units]
+    param W, U, V: [units, units] ~ glorot_uniform
+    param b: [units] = 0
+    a[i, j] = W @ x[i, j] + b
+    h[i, j] = tanh(a[i, j-1] + U @ h[i-1, j+1] + V @ h[i, j-1] + x[i-1, j] * h[i, j-1])
+    output h
+}
+"""
 
 
 def test_a_grid_layer_says_what_it_returns():

@@ -25,6 +25,7 @@ import graphviz
 
 from ..lang.dims import Dim
 from ..lang.grid_reads import position_text
+from ..lang.grid_scan import scan_text
 from .labels import escape, html_label, param_note, small, spec_text
 from .notation import BIG_OPERATORS, OPERATION_SYMBOLS
 
@@ -95,6 +96,8 @@ def _cell_extra(G) -> str:
     bits = []
     if header.over == "tree":
         bits.append(f"over tree({header.arity})" if header.arity else "over tree")
+    if header.over == "grid":
+        bits.append(f"over grid, scanned {scan_text(G)}")
     if header.solver:
         step = header.step
         bits.append(f"solver {header.solver}" + (f", step {spec_text(step)}" if step is not None else ""))
@@ -339,10 +342,11 @@ class Default:
         bound = (", " if app.ports else " = ").join(app.names)  # `c, h = ...` binds one name per state
         return f"<b>{escape(bound)}</b> = " if app.names else ""
 
-    def layer(self, dot, G, node: str, app, call) -> None:
+    def layer(self, dot, G, node: str, app, call, note: str = "") -> None:
         call = call.text()
-        dot.node(node, html_label(f"{self._head(app)}{escape(call)}"), shape="box", style="rounded,filled",
-                 fillcolor=LAYER_FILL, tooltip=f"{app.id}: {call}")
+        label = f"{self._head(app)}{escape(call)}" + (f"<br/>{small(escape(note), 9, FAINT)}" if note else "")
+        dot.node(node, html_label(label), shape="box", style="rounded,filled", fillcolor=LAYER_FILL,
+                 tooltip=f"{app.id}: {call}")
 
     def layer_frame(self, c, G, app, call, note: tuple, cell_graph) -> None:
         rows = [self._head(app) + escape(call.text())]

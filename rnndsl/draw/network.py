@@ -20,6 +20,7 @@ from ..lang.builtins import REQUIRED
 from ..lang.dims import Dim
 from ..lang.errors import UsageError, did_you_mean
 from ..lang.layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
+from ..lang.grid_scan import scan_text
 from .folded import FoldedCell
 from .labels import spec_text
 
@@ -104,6 +105,17 @@ def _opened_note(app) -> tuple:
     if app.kind == "Bidirectional":
         return "forward / backward  (one cell drawn, run both ways, merged by ", app.args.get("merge"), ")"
     return ()
+
+
+def _scan_note(app, graphs: dict) -> str:
+    """How a layer of a grid cell scans the grid (rnndsl.lang.grid_scan), for its box; "" for any other layer."""
+    graph = graphs.get(app.cell.cell) if app.cell is not None else None
+    if graph is None or graph.header.over != "grid":
+        return ""
+    note = f"scan: {scan_text(graph)}"
+    if app.kind == "Bidirectional":
+        note += "; and over the grid mirrored left to right, a row later"
+    return note
 
 
 def _expanded(G, expand) -> dict:
@@ -192,7 +204,7 @@ def draw_network(G, graphs: dict, expand, style) -> graphviz.Digraph:
                 outs = cell_graph.header.outputs
                 exit_[node] = prefix + outs[0] if outs else None
             else:
-                style.layer(dot, G, node, app, call)
+                style.layer(dot, G, node, app, call, _scan_note(app, graphs))
     for u, v, flow in G.uses():
         attrs = {}
         t = flow.type

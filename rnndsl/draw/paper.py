@@ -427,8 +427,11 @@ class Paper:
                  texlbl=_math(tex) + f" \\\\ {{\\footnotesize final {tex_escape(rec.state)}}}",
                  shape="ellipse")
 
-    def layer(self, dot, G, node: str, app, call) -> None:
+    def layer(self, dot, G, node: str, app, call, note: str = "") -> None:
         label, tex = _layer_label(G, app, call)
+        if note:  # a grid cell's scan
+            label += "<BR/>" + small(escape(note), 8)
+            tex += f" \\\\ {{\\footnotesize {tex_escape(note)}}}"
         dot.node(node, html_label(label), texlbl=tex, shape="box", style="rounded")
 
     def layer_frame(self, c, G, app, call, note: tuple, cell_graph) -> None:

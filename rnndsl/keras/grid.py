@@ -1,24 +1,20 @@
 """grid: a cell `over grid` over a batch of grids, one wavefront of positions at a time.
 
 A grid is `(batch, H, W, input size)`. The cell computes its values at each position (i, j) from its
-inputs there and from values at earlier positions, offsets (di, dj) that come before (0, 0) row by row
-(rnndsl.lang.grid_reads). Positions that read none of each other can be computed together: with a scan
-schedule (a, b), position (i, j) is computed at step a*i + b*j, and a read at offset (di, dj) reaches a
-position a*di + b*dj steps earlier. The schedule is the one of fewest steps that makes every offset the
-cell reads reach back at least one step:
-
-- reads of the row above alone (`h[i-1, j-1]`, `h[i-1, j]`, `h[i-1, j+1]`: the Row LSTM): (1, 0), one row
-  a step, H steps;
-- reads above and to the left (`h[i-1, j]`, `h[i, j-1]`: the multi-dimensional LSTM, the Diagonal LSTM):
-  (1, 1), the anti-diagonals i + j = s, H + W - 1 steps;
-- reads of the row above to the right and of the left (`h[i-1, j+1]`, `h[i, j-1]`): (2, 1);
-- further up and to the right: steeper schedules, (a, 1) with a up to W, one position a step.
+inputs there and from values at earlier positions (rnndsl.lang.grid_reads). What it computes of its inputs
+alone runs for every position at once, before the scan; the rest runs in the scan, whose steps are the
+wavefronts of its schedule (a, b): position (i, j) at step a*i + b*j, the schedule of fewest steps in which
+every read of the scan's own values reaches an earlier step (rnndsl.lang.grid_scan): a row a step for the
+Row LSTM, an anti-diagonal a step for the multi-dimensional and the Diagonal LSTM. How the work splits, and
+which matmuls run as one, is rnndsl.keras.grid_plan's.
 
 Every step runs the cell's equations on all its positions in all the batch's grids as one batch of rows,
-as a time cell runs one step of all its sequences. A read outside the grid reads the value's initial
-state. The steps are unrolled when the step is traced (H and W must be known then): the positions of
-each step, and where each read finds its value, are index arrays computed once in NumPy. Only
-`keras.ops` is used, so the layer runs on every Keras back end.
+as a time cell runs one step of all its sequences; values are kept positions first, `(positions, batch,
+size)`, so that a step's reads of an earlier one are slices or one small matmul, not gathers. A read
+outside the grid reads the value's initial state. The steps are unrolled when the step is traced (H and W
+must be known then): the positions of each step, and where each read finds its value, are index arrays
+computed once in NumPy. Only `keras.ops` is used (TensorFlow's gather where it is the back end), so the
+layer runs on every Keras back end.
 """
 
 from __future__ import annotations
@@ -32,23 +28,12 @@ from keras import ops
 from . import PACKAGE
 from .domain_layer import DomainLayer, as_rows
 from ..lang.dims import int_bindings
+from ..lang.grid_scan import scan_schedule
 from .grid_plan import grid_plan, rewritten
 from .interpret import flat_size, gather, sibling_values, split_along, split_last, stacked_params
 
 RETURNS = ("grid", "last", "states")
 SELECTED_ROWS = 64  # a step's reads of an earlier one by a 0/1 matrix up to this many positions (GridLayer._joined)
-
-
-def scan_schedule(offsets, height: int, width: int) -> tuple:
-    """(a, b): position (i, j) is computed at step a*i + b*j; the one of fewest steps in which every offset
-    (di, dj) that can reach inside an H x W grid reads an earlier step."""
-    inside = [(di, dj) for di, dj in offsets if abs(di) < height and abs(dj) < width]
-    if not inside:
-        return (0, 0)  # nothing read at another position: every position at once
-    # b = 1, a = W always works (one position a step); a larger b than 3 never has fewer steps than that
-    candidates = [(a, b) for a in range(width + 1) for b in range(4)]
-    valid = [(a, b) for a, b in candidates if all(a * di + b * dj <= -1 for di, dj in inside)]
-    return min(valid, key=lambda ab: (ab[0] * (height - 1) + ab[1] * (width - 1), ab))
 
 
 @lru_cache(maxsize=64)

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import networkx as nx
-
+from ..lang.grid_scan import before_scan, scan_offsets
 from ..lang.ir import CellIR
 from . import optimize
 
@@ -61,29 +60,17 @@ def rewritten(G: CellIR, kept) -> CellIR:
 
 def grid_plan(G: CellIR, kept) -> GridPlan:
     """The plan of grid cell `G`'s scan; `kept` names the values each step gives (its states and output)."""
-    step = nx.DiGraph((u, v) for u, v, use in G.uses() if use.offset is None)
-    step.add_nodes_from(G)
-    order = [n for n in nx.lexicographical_topological_sort(step, key=str) if G.node(n).kind in ("op", "value")]
-    batched = {n: rec.kind == "input" for n, rec in G.records()}
-    # computed before the scan: of inputs, parameters, constants and what is so computed (a value read at
-    # another position that is not yet known to be so, a state of the scan, is not)
-    static = {n: rec.kind in ("input", "param", "const", "hparam") for n, rec in G.records()}
-    for n in order:
-        uses = G.operands(n)
-        batched[n] = any(batched[u] or use.offset is not None for u, use in uses)
-        static[n] = all(static[u] for u, _ in uses)
+    split = before_scan(G)
+    order, batched, static = split.order, split.batched, split.static
     hoisted = tuple(n for n in order if static[n] and batched[n])
     invariants = tuple(n for n in order if static[n] and not batched[n])
     step_order = tuple(n for n in order if not static[n])
     ahead = set(hoisted) | set(G.signature.inputs)
     frontier: dict = {}
-    scan_offsets = set()
     for n in step_order:
         for u, use in G.operands(n):
             if u in ahead:
                 frontier[(u, use.offset)] = None
-            elif use.offset is not None:
-                scan_offsets.add(use.offset)
     for n in kept:  # a kept value computed before the scan is each step's too (an input is read where it is)
         if n in hoisted:
             frontier[(n, None)] = None
@@ -113,7 +100,7 @@ def grid_plan(G: CellIR, kept) -> GridPlan:
     # a step group's added frontier values side by side, first, in the group's order: one block of the frontier
     keys = [k for _, added in step_sums.values() for k in added]
     return GridPlan(batched, hoisted, invariants, step_order, tuple(keys + [k for k in frontier if k not in keys]),
-                    tuple(sorted(scan_offsets)), hoisted_groups, step_groups, sums, tuple(step_sums),
+                    scan_offsets(G, split), hoisted_groups, step_groups, sums, tuple(step_sums),
                     _joined_reads(G, step_order))
 
 
