@@ -62,40 +62,41 @@ def test_a_short_run_finds_no_failures(tmp_path, capsys):
 
 
 def plant_keyerror():
-    import rnndsl.lang.causality
+    import rnndsl.lang.specfiles
 
-    def check(graphs):
+    def check(text, file):
         raise KeyError("%2")
 
-    rnndsl.lang.causality.check = check
+    rnndsl.lang.specfiles.check_size = check
 
 
 def plant_hang():
-    import rnndsl.lang.causality
+    import rnndsl.lang.specfiles
 
-    rnndsl.lang.causality.check = lambda graphs: time.sleep(60)
+    rnndsl.lang.specfiles.check_size = lambda text, file: time.sleep(60)
 
 
 def plant_stuck():  # a hang where the time limit's signal is not heard (as in C code): the worker is killed
-    import rnndsl.lang.causality
+    import rnndsl.lang.specfiles
 
-    def check(graphs):
+    def check(text, file):
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
         time.sleep(60)
 
-    rnndsl.lang.causality.check = check
+    rnndsl.lang.specfiles.check_size = check
 
 
 def plant_memory_hog():
-    import rnndsl.lang.causality
+    import rnndsl.lang.specfiles
 
-    rnndsl.lang.causality.check = lambda graphs: [bytes(256 << 20) for _ in range(10**4)]  # calloc: no page is touched
+    # calloc: no page is touched
+    rnndsl.lang.specfiles.check_size = lambda text, file: [bytes(256 << 20) for _ in range(10**4)]
 
 
 def plant_crash():
-    import rnndsl.lang.causality
+    import rnndsl.lang.specfiles
 
-    rnndsl.lang.causality.check = lambda graphs: os.abort()
+    rnndsl.lang.specfiles.check_size = lambda text, file: os.abort()
 
 
 @pytest.mark.parametrize("plant, kind", [("plant_keyerror", "KeyError"), ("plant_hang", "Timeout"),
