@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("GeneratedCell", "GeneratedRNN", "GateStack", "Reservoir", "gelu", "CTCLoss", "EncoderDecoder", "TreeLayer",
-         "GridLayer", "MirroredGrid", "MaskedConv2D",
+         "GridLayer", "MirroredGrid", "MaskedConv2D", "Subsample", "AveragePooling1D", "MaxPooling1D", "UpSampling1D",
+         "Gather", "StepMask",
          "WrongBits", "SequenceAccuracy")
 
 

@@ -299,7 +299,7 @@ error[E0305]: `Concatenate` takes values of one kind: seq[4] vs vec[4]
   --> spec.rnn:4:12
    |
  4 |     output Concatenate()(a, b)
-   |            ^^^^^^^^^^^^^^^^^^^ applied to seq[4]
+   |            ^^^^^^^^^^^^^^^^^^^ applied to seq[4], vec[4]
 """,
     ),
     "initial_state_types": (

@@ -442,7 +442,10 @@ error[E0226]: unknown layer `PeepholeLTSM`
    |
  3 |     h = PeepholeLTSM(4)(x)
    |         ^^^^^^^^^^^^ not a cell or a known layer
-   = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
+   = note: did you mean `PeepholeLSTM`, a cell of the standard library? `import "std/lstm_variants.rnn"`
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Subsample, UpSampling1D
+   = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
+   = note: no cells in scope: define one, or import a file of them, such as `import "std/cells.rnn"`
 
 error[E0209]: argument `activation` of `Dense` must be an activation function
   --> spec.rnn:4:34
@@ -613,7 +616,9 @@ error[E0226]: unknown layer `Embeding`
  10 |     e = Embeding(100, 16)(w)
     |         ^^^^^^^^ not a cell or a known layer
     = note: did you mean `Embedding`?
-    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
+    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Subsample, UpSampling1D
+    = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
+    = note: the cells in scope: R
 
 error[E0226]: unknown layer `RR`
    --> spec.rnn:11:14
@@ -621,7 +626,40 @@ error[E0226]: unknown layer `RR`
  11 |     f = w >> RR(units)
     |              ^^ not a cell or a known layer
     = note: did you mean `R`?
-    = note: the layers: Activation, Add, Bidirectional, Concatenate, Dense, Dropout, Embedding, EncoderDecoder, LayerNormalization, MaskedConv2D, Masking, Stack; and every cell this file defines or imports
+    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Subsample, UpSampling1D
+    = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
+    = note: the cells in scope: R
+""",
+    ),
+    "net_cell_of_the_standard_library_not_imported": (
+        """
+import "std/elman.rnn"
+network N(units: int = 8) {
+    input x: seq[4]
+    h = LSTM(units)(x)
+    output h >> AvgPooling1D(2)
+}
+""",
+        """\
+error[E0226]: unknown layer `LSTM`
+  --> spec.rnn:4:9
+   |
+ 4 |     h = LSTM(units)(x)
+   |         ^^^^ not a cell or a known layer
+   = note: `LSTM` is a cell of the standard library: `import "std/lstm.rnn"`
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Subsample, UpSampling1D
+   = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
+   = note: the cells in scope: Elman
+
+error[E0226]: unknown layer `AvgPooling1D`
+  --> spec.rnn:5:17
+   |
+ 5 |     output h >> AvgPooling1D(2)
+   |                 ^^^^^^^^^^^^ not a cell or a known layer
+   = note: did you mean `AveragePooling1D`?
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Subsample, UpSampling1D
+   = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
+   = note: the cells in scope: Elman
 """,
     ),
     "wrapper_of_a_wrapper": (

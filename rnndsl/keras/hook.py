@@ -23,10 +23,11 @@ import sys
 # The modules that register Keras classes and functions a saved model may name: initializers
 # and constraints (initializers), generated cells (cell), the activations Keras lacks (layers),
 # the CTC loss and label error rate (ctc), the encoder-decoder (seq2seq), tree cells (tree), grid cells (grid),
-# masked convolutions (masked_conv), the metrics of whole sequences (sequence_metrics).
+# masked convolutions (masked_conv), the metrics of whole sequences (sequence_metrics), the layers that change the
+# rate of a sequence (rate).
 REGISTERING = ("rnndsl.keras.initializers", "rnndsl.keras.cell", "rnndsl.keras.layers", "rnndsl.keras.ctc",
                "rnndsl.keras.seq2seq", "rnndsl.keras.tree", "rnndsl.keras.grid", "rnndsl.keras.masked_conv",
-               "rnndsl.keras.sequence_metrics")
+               "rnndsl.keras.sequence_metrics", "rnndsl.keras.rate")
 WATCHED = "rnndsl.keras."  # the modules whose loading delays registering
 
 

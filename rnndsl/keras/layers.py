@@ -21,6 +21,7 @@ from ..lang.layers import KERAS_LAYERS
 from . import PACKAGE
 from .interpret import activation as registry_function
 from .masked_conv import MaskedConv2D
+from .rate import AveragePooling1D, Gather, MaxPooling1D, Subsample, UpSampling1D
 
 # ---------------------------------------------------------------- activations
 
@@ -64,8 +65,11 @@ class LayerArgs:
     rank: int
 
     def value(self, key: str):
-        """Argument `key`, a hyperparameter's name read as its value."""
+        """Argument `key`, a hyperparameter's name read as its value, an int written over hyperparameters
+        (`stride=k`, a Dim) as a number."""
         v = self.args[key]
+        if isinstance(v, Dim):
+            return v.subst(int_bindings(self.env)).value
         return self.env[v.id] if isinstance(v, A.Name) else v
 
     def size(self, key: str) -> int:
@@ -100,6 +104,12 @@ BUILDERS = {
     "Add": lambda a: keras.layers.Add(name=a.name),
     "MaskedConv2D": lambda a: MaskedConv2D(a.size("filters"), int(a.value("kernel")), mask=a.args["mask"],
                                            activation=keras_activation(a.args["activation"]), name=a.name),
+    "Subsample": lambda a: Subsample(a.value("stride"), a.value("offset"), name=a.name),
+    "AveragePooling1D": lambda a: AveragePooling1D(a.value("pool_size"), a.value("strides"), a.value("padding"),
+                                                   name=a.name),
+    "MaxPooling1D": lambda a: MaxPooling1D(a.value("pool_size"), a.value("strides"), a.value("padding"), name=a.name),
+    "UpSampling1D": lambda a: UpSampling1D(a.value("size"), name=a.name),
+    "Gather": lambda a: Gather(bool(a.value("times")), name=a.name),
 }
 
 
@@ -115,10 +125,12 @@ def keras_layer(app, inputs: list, name: str, env: dict, rank: int):
     if problem:
         raise SpecErrors([ShapeError(problem + _from_hyperparameters(app.args, env), None, code="E0209")])
     layer = BUILDERS[app.layer](args)
-    return layer(inputs if spec.arity is None else inputs[0])
+    return layer(inputs[0] if spec.arity == 1 else inputs)
 
 
 def _from_hyperparameters(args: dict, env: dict) -> str:
     """` (rate = 1.5)`: the hyperparameters that give a layer's arguments, with their values."""
-    named = [f"{v.id} = {env[v.id]}" for v in args.values() if isinstance(v, A.Name)]
+    names = [v.id for v in args.values() if isinstance(v, A.Name)]
+    names += sorted({s for v in args.values() if isinstance(v, Dim) for s in v.symbols() if s in env})
+    named = [f"{n} = {env[n]}" for n in names]
     return f" ({', '.join(named)})" if named else ""

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from . import ast as A
 from . import limits
-from .dims import Dim, shape_str
+from .dims import Dim, int_bindings, shape_str
 from .errors import ShapeError, did_you_mean
 from .ir import NetworkIR
 from .layers import ENCODER_DECODER, KERAS_LAYERS, LayerTypeError, NetType, merged_dims
@@ -118,7 +118,8 @@ class NetworkInference:
             try:
                 return spec.rule(app.args, inputs)
             except LayerTypeError as e:
-                raise Fail(ShapeError(str(e), app.span, label=f"applied to {inputs[0]}", code="E0305"))
+                raise Fail(ShapeError(str(e), app.span, label=f"applied to {', '.join(map(str, inputs))}",
+                                      code="E0305"))
         cell_type = None
         if app.kind == "cell":
             cell_type = self._cell(app, app.cell, inputs)
@@ -148,7 +149,11 @@ class NetworkInference:
         """A Keras layer's arguments as `check` knows them (a hyperparameter at its default) are valid."""
         hparams = self.header.hparams
         named = [v.id for v in app.args.values() if isinstance(v, A.Name)]
-        problem = spec.valid({k: hparams[v.id].default if isinstance(v, A.Name) else v for k, v in app.args.items()})
+        # an int argument written over hyperparameters (`stride=k`) is a Dim: its value at their defaults, if known
+        defaults = int_bindings({h: hyper.default for h, hyper in hparams.items() if hyper.type == "int"})
+        named += sorted({s for v in app.args.values() if isinstance(v, Dim) for s in v.symbols() if s in defaults})
+        problem = spec.valid({k: hparams[v.id].default if isinstance(v, A.Name) else
+                              v.subst(defaults).value if isinstance(v, Dim) else v for k, v in app.args.items()})
         if problem:  # the layer's type does not depend on it: inference goes on
             self.errors.append(ShapeError(problem, app.span, notes=[
                 f"`{h}` = {hparams[h].default} is the default at {hparams[h].span}" for h in named], code="E0209"))

@@ -143,6 +143,74 @@ def _odd_kernel(values):
     return None
 
 
+# ---------------------------------------------------------------- layers that change the rate of a sequence
+
+MAX_STEPS = 10_000  # a stride, a pooling window, a number of repeats: at most this many steps (as a delay, E0105)
+
+
+def _sequence(layer: str, t: NetType) -> None:
+    if t.kind != "seq":
+        raise LayerTypeError(f"`{layer}` takes a sequence, seq[...], found {t}")
+
+
+def _same_sequence(layer: str, floats: bool = False):
+    """The rule of a layer that changes how many steps a sequence has, not what each step holds."""
+    def rule(args, inputs):
+        (t,) = inputs
+        _sequence(layer, t)
+        if floats:
+            _float_input(layer, t)
+        return t
+
+    return rule
+
+
+def _steps(layer: str, *names: str, least: int = 1, what: str = "a number of steps"):
+    """`valid`: each of `names` (None: another argument's value; not known yet: passes) is from `least` to
+    MAX_STEPS."""
+    def valid(values):
+        for name in names:
+            v = values[name]
+            if isinstance(v, int) and not least <= v <= MAX_STEPS:
+                return f"`{name}` of `{layer}` is {what}, from {least} to {MAX_STEPS}, not {v}"
+        return None
+
+    return valid
+
+
+def _subsample_valid(values):
+    problem = _steps("Subsample", "stride")(values)
+    stride, offset = values["stride"], values["offset"]
+    if problem is None and isinstance(stride, int) and isinstance(offset, int) and not 0 <= offset < stride:
+        problem = f"`offset` of `Subsample` is the first step kept, from 0 to stride - 1 = {stride - 1}, not {offset}"
+    return problem
+
+
+def _gather(args, inputs):
+    values, flags = inputs
+    _sequence("Gather", values)
+    if flags.kind != "seq" or flags.dims not in ((), (Dim.const(1),)):
+        raise LayerTypeError(f"the second input of `Gather` is its flags, one number a step (seq[int], seq[1]), "
+                             f"found {flags}")
+    times = args["times"]
+    if not isinstance(times, bool):  # a hyperparameter: the type depends on it, and types are known here
+        raise LayerTypeError(f"`times` of `Gather` changes its type: write true or false, not `{times.id}`")
+    if times:
+        if values.dtype != "float" or len(values.dims) != 1:
+            raise LayerTypeError(f"`Gather` with `times` adds a feature to each step: it takes float feature "
+                                 f"vectors, seq[d], found {values}")
+        return values.with_dims((values.dims[0] + Dim.const(1),))
+    return values
+
+
+def _pooling(name: str, what: str) -> "LayerSpec":
+    return LayerSpec(name, (Param("pool_size", "int", 2), Param("strides", "int", None),
+                            Param("padding", "enum:valid|same", "valid")), _same_sequence(name, floats=True),
+                     doc=f"seq[d] -> seq[d] at 1 / strides of the rate: {what} of each window of pool_size steps "
+                         "that are not padding, windows placed as Keras places them (strides: pool_size if not given)",
+                     valid=_steps(name, "pool_size", "strides"))
+
+
 def _add(args, inputs):
     first = inputs[0]
     for t in inputs[1:]:
@@ -176,6 +244,17 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
                   weights=lambda args, inputs: {"kernel": (Dim.of(args["kernel"]), Dim.of(args["kernel"]),
                                                            inputs[0].dims[-1], Dim.of(args["filters"]))},
                   valid=_odd_kernel),
+        LayerSpec("Subsample", (Param("stride", "int"), Param("offset", "int", 0)), _same_sequence("Subsample"),
+                  doc="seq[d] -> seq[d]: steps offset, offset + stride, offset + 2 * stride, ...",
+                  valid=_subsample_valid),
+        _pooling("AveragePooling1D", "the mean"),
+        _pooling("MaxPooling1D", "the largest value, feature by feature,"),
+        LayerSpec("UpSampling1D", (Param("size", "int", 2),), _same_sequence("UpSampling1D"),
+                  doc="seq[d] -> seq[d]: each step size times in a row", valid=_steps("UpSampling1D", "size",
+                                                                                     what="a number of repeats")),
+        LayerSpec("Gather", (Param("times", "bool", False),), _gather, arity=2,
+                  doc="(values seq[d], flags seq[int] or seq[1]) -> seq[d]: the steps whose flag is not 0, packed to "
+                      "the front in order, the rest masked (times=true: each step's index added, seq[d + 1])"),
     )
 }
 

@@ -9,6 +9,8 @@ states); `LayerArguments` reads its arguments against the layer's parameters.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Optional
 
 from . import ast as A
@@ -17,6 +19,21 @@ from .builtins import ACTIVATIONS, REQUIRED, Param
 from .checks import NOT_LITERAL, Reporter, check_call_args, dim_of, literal
 from .errors import did_you_mean
 from .layers import CELL_KEYWORDS, ENCODER_DECODER, ENCODER_DECODER_PARAMS, KERAS_LAYERS, WRAPPERS
+from .specfiles import stdlib_root
+
+
+MAX_SHOWN = 12  # the cells in scope that an unknown layer's diagnostic names
+
+
+@functools.lru_cache(maxsize=1)
+def standard_cells() -> dict:
+    """{cell: `std/FILE.rnn`, the file of the standard library that defines it}: read from the files' text, only
+    when a layer is unknown (a cell a user applies without importing it)."""
+    found: dict = {}
+    for path in sorted((stdlib_root() / "std").glob("*.rnn")):
+        for cell in re.findall(r"^cell\s+(\w+)", path.read_text(encoding="utf-8"), flags=re.M):
+            found.setdefault(cell, f"std/{path.name}")
+    return found
 
 
 class LayerApplier(Reporter):
@@ -73,11 +90,25 @@ class LayerApplier(Reporter):
             self.unknown(layer_expr.func)
 
     def unknown(self, name: A.Name):
-        known = list(self.cell_asts) + list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]
-        layers = ", ".join(sorted(list(KERAS_LAYERS) + list(WRAPPERS) + [ENCODER_DECODER]))
-        self.error(f"unknown layer `{name.id}`", name.span, label="not a cell or a known layer",
-                   notes=did_you_mean(name.id, known) + [f"the layers: {layers}; and every cell this file "
-                                                          "defines or imports"], code="E0226")
+        """E0226, with what the name could have been: a close name in scope, a cell of the standard library
+        (to import), and what is in scope: the layers, the configurations and the cells."""
+        layers, configurations = sorted(KERAS_LAYERS), sorted(list(WRAPPERS) + [ENCODER_DECODER])
+        cells = sorted(self.cell_asts)
+        notes = did_you_mean(name.id, cells + layers + configurations)
+        library = standard_cells()
+        if name.id in library:
+            notes.append(f"`{name.id}` is a cell of the standard library: `import \"{library[name.id]}\"`")
+        elif not notes:
+            close = did_you_mean(name.id, library)
+            if close:
+                found = close[0].split("`")[1]
+                notes.append(f"did you mean `{found}`, a cell of the standard library? `import \"{library[found]}\"`")
+        shown = ", ".join(cells[:MAX_SHOWN]) + (f" and {len(cells) - MAX_SHOWN} more" if len(cells) > MAX_SHOWN else "")
+        notes += [f"the layers: {', '.join(layers)}", f"the configurations of a cell: {', '.join(configurations)}",
+                  f"the cells in scope: {shown}" if cells else
+                  "no cells in scope: define one, or import a file of them, such as `import \"std/cells.rnn\"`"]
+        self.error(f"unknown layer `{name.id}`", name.span, label="not a cell or a known layer", notes=notes,
+                   code="E0226")
 
     def apply(self, layer_expr, inputs: list, span: A.Span, initial: Optional[dict] = None) -> Optional[str]:
         """Apply a layer to values; `initial` ({A.Name: value id}, by keyword) are a cell's initial states."""
@@ -101,7 +132,8 @@ class LayerApplier(Reporter):
             if args is None:
                 return None
             if spec.arity is not None and len(inputs) != spec.arity:
-                self.error(f"`{name}` takes {spec.arity} input, given {len(inputs)}", span, code="E0231")
+                plural = "s" if spec.arity != 1 else ""
+                self.error(f"`{name}` takes {spec.arity} input{plural}, given {len(inputs)}", span, code="E0231")
                 return None
             if not inputs:
                 self.error(f"`{name}` needs an input", span, code="E0231")

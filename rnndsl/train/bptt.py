@@ -33,10 +33,17 @@ def chunk_count(split, k: int) -> int:
 
 def check_truncation(model, network: str) -> None:
     """A UsageError where a stateful model cannot train on chunks: a layer that is not carried forward
-    in time, an input or the output without a time axis."""
+    in time or that changes the rate of a sequence (rnndsl.keras.rate), an input or the output without a
+    time axis."""
     import keras
 
+    from ..keras.rate import RateLayer
+
     for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, RateLayer):
+            raise UsageError(f"truncated BPTT cuts sequences into chunks of steps, but `{layer.name}` "
+                             f"({type(layer).__name__}) changes the rate of a sequence, and would start over at "
+                             "every chunk; use `bptt = full`")
         if isinstance(layer, keras.layers.Bidirectional):
             raise UsageError(f"truncated BPTT carries states forward from chunk to chunk, but `{layer.name}` "
                              "is Bidirectional: it reads each sequence backward too; use `bptt = full`")
