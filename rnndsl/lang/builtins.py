@@ -91,6 +91,9 @@ STRATEGIES: dict[str, tuple] = {"default": (), "mirrored": (), "multi_worker": (
 # How far back in time gradients reach: through whole sequences, or through chunks of k steps, the
 # states carried from chunk to chunk (truncated backpropagation through time).
 BPTT: dict[str, tuple] = {"full": (), "truncated": (Param("k", "int"),)}
+# How the gradient is computed: by backpropagation through time, or by real-time recurrent learning
+# (Williams & Zipser 1989; rnndsl.train.rtrl_fit), the weights updated every k steps.
+METHODS: dict[str, tuple] = {"bptt": (), "rtrl": (Param("every", "int", 1),)}
 # How the lengths of a fresh training split grow over the run: not at all, or from `start` to the source's
 # own length, linearly over `epochs` epochs (rnndsl.train.stream.curriculum_args).
 CURRICULA: dict[str, tuple] = {"none": (), "linear": (Param("start", "int"), Param("epochs", "int"))}

@@ -19,6 +19,7 @@ from .errors import did_you_mean
 from .layers import DTYPES, ENCODER_DECODER, KERAS_LAYERS, KINDS, WRAPPERS
 from .network_layers import LayerApplier
 from .notation import check_notations
+from .train_rules import rtrl_network
 
 
 def resolve_network(net: A.Network, file: str, cell_asts: dict, cells: dict) -> tuple:
@@ -79,6 +80,9 @@ class NetworkResolver(Reporter):
             self.error(f"network `{self.net.name.id}` has no output", self.net.name.span,
                        label="add `output NAME`", code="E0218")
         self.errors += training.check(self.net, self.hparams)
+        for block in training.trains(self.net)[:1]:  # a network `method = rtrl` cannot train (E0807)
+            found = rtrl_network(block, self.net.name.id, self.layers.apps, self.inputs, outputs, self.cells)
+            self.errors += [found] if found is not None else []
         notation: dict = {}
         if not self.layers.blocked:
             known = [*self.hparams, *self.inputs, *self.values, *sorted(self.failed)]

@@ -3,7 +3,9 @@
 `conflict(values, block)` gives the first TrainError of a block whose settings are each right on their
 own (rnndsl.lang.training evaluates them) but not side by side: a metric that needs another loss,
 truncated BPTT with CTC or a strategy, `fresh` without a generator, a curriculum without `fresh` or
-with a length that is no length of the source, bucketing with truncated BPTT. No TensorFlow here.
+with a length that is no length of the source, bucketing with truncated BPTT, RTRL with truncation, CTC
+or a strategy. `rtrl_network` gives the one of a network that `method = rtrl` cannot train (its layers'
+applications, from rnndsl.lang.resolve_network). No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from . import ast as A
 from .errors import RnnDslError
 from .sources import CURRICULUM, GENERATED, SIGNATURES
 
-__all__ = ["TrainError", "conflict"]
+__all__ = ["TrainError", "conflict", "rtrl_network", "RTRL_LAYERS"]
 
 
 class TrainError(RnnDslError):
@@ -25,7 +27,7 @@ class TrainError(RnnDslError):
 
 def conflict(values: dict, block: A.Train) -> Optional[RnnDslError]:
     """The first pair of settings of `block` that do not go together; `values` {setting: its value}."""
-    for rule in (_metrics, _truncation, _fresh, _curriculum):
+    for rule in (_metrics, _method, _truncation, _fresh, _curriculum):
         found = rule(values, block)
         if found is not None:
             return found
@@ -48,6 +50,24 @@ def _metrics(values: dict, block: A.Train):
     if "label_error_rate" in {m.name for m in values["metrics"]} and values["loss"].name != "ctc":
         return _error("the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`",
                       next(m.span for m in values["metrics"] if m.name == "label_error_rate"))
+    return None
+
+
+def _method(values: dict, block: A.Train):
+    method = values["method"]
+    if method.name != "rtrl":
+        return None
+    if values["bptt"].name == "truncated":
+        return _error("`method = rtrl` carries its sensitivities through whole sequences and keeps no history to "
+                      "truncate: it does not go with `bptt = truncated(...)`", values["bptt"].span,
+                      label="truncated BPTT",
+                      notes=["`method = rtrl(every=k)` updates the weights every k steps instead"])
+    if values["loss"].name == "ctc":
+        return _error("`method = rtrl` adds up a loss at every step, and `loss = ctc` has no targets per step",
+                      method.span, label="RTRL", notes=["use `method = bptt` with `loss = ctc`"])
+    if values["strategy"].name != "default":
+        return _error(f"`method = rtrl` carries the sensitivities of a batch on one device: it runs with "
+                      f"`strategy = default`, not `{values['strategy'].name}`", method.span, label="RTRL")
     return None
 
 
@@ -112,3 +132,81 @@ def _lowest(source: str, args: dict, grown: str) -> int:
     if grown.startswith("max_"):
         low = max(low, args.get("min_" + grown[4:], low))
     return low
+
+
+# ================================================================ the networks RTRL trains
+
+RTRL_LAYERS = ("Dense", "Activation")  # the layers after the cell: each acts on one step at a time
+RTRL_NETWORKS = ("one recurrent cell over time steps that reads the network's input, a sequence of features, and "
+                 "gives a value every step (`returns=sequences`), then only per-step layers ("
+                 + ", ".join(RTRL_LAYERS) + "), one after another, to the one output")
+
+
+def rtrl_network(block: A.Train, network: str, apps: list, inputs: dict, outputs: list,
+                 cells: dict) -> Optional[RnnDslError]:
+    """Why `method = rtrl` in `block` cannot train the network, or None (also where the block does not ask
+    for RTRL). `apps`: its layer applications in order (bound.Application); `inputs` {name: NetInputInfo};
+    `outputs` [(value id, span)]; `cells` {name: BoundCell}."""
+    setting = next((s for s in block.settings if s.name.id == "method"), None)
+    value = setting.values[0] if setting is not None and setting.values else None
+    word = value.func if isinstance(value, A.Call) else value
+    if not (isinstance(word, A.Name) and word.id == "rtrl"):
+        return None
+    found = _rtrl_problem(network, apps, inputs, outputs, cells, value.span)
+    if found is None:
+        return None
+    reason, span, label = found
+    return _error(f"`method = rtrl` cannot train `{network}`: {reason}", span, label=label,
+                  notes=[f"RTRL trains {RTRL_NETWORKS}", "train this network with `method = bptt`"])
+
+
+def _rtrl_problem(network: str, apps: list, inputs: dict, outputs: list, cells: dict, span) -> Optional[tuple]:
+    """(reason, span, label) of the first thing in the network that RTRL does not train; None if none."""
+    by_id = {a.id: a for a in apps}
+
+    def source(value: str) -> str:
+        return f"`{value}`" if value in inputs else f"the output of `{by_id[value].layer}`" if value in by_id else \
+            f"`{value.split('.')[-1]}`"
+
+    recurrent = [a for a in apps if a.kind != "keras"]
+    if not recurrent:
+        return f"`{network}` has no recurrent cell", span, "RTRL"
+    if len(recurrent) > 1:
+        names = ", ".join(f"`{a.layer}`" for a in recurrent)
+        return f"it applies {len(recurrent)} recurrent layers ({names})", recurrent[1].span, "a second one"
+    cell = recurrent[0]
+    if cell.kind != "cell":
+        return f"`{cell.kind}` is not one cell applied on its own", cell.span, cell.kind
+    over = cells[cell.layer].over if cell.layer in cells else "time"
+    if over != "time":
+        return f"the cell `{cell.layer}` runs over {over}s, not time steps", cell.span, f"over {over}"
+    if len(inputs) != 1:
+        return f"it has {len(inputs)} inputs", span, "RTRL"
+    (name, info), = inputs.items()
+    if info.kind != "seq" or info.dtype != "float":
+        what = f"a {info.kind}" if info.kind != "seq" else "a sequence of integer tokens"
+        return f"its input `{name}` is {what}, not a sequence of features", info.span, "not seq[...] of features"
+    if cell.inputs != [name]:
+        read = " and ".join(source(v) for v in cell.inputs)
+        return f"the cell `{cell.layer}` reads {read}, not the network's input `{name}`", cell.span, "RTRL"
+    if cell.cell.returns != "sequences":
+        return (f"the cell `{cell.layer}` gives `returns={cell.cell.returns}`, not a value every step: RTRL's "
+                "loss is a loss per step", cell.cell.span, f"returns={cell.cell.returns}")
+    if cell.initial:
+        return f"the cell `{cell.layer}` starts from initial states that the network gives", cell.span, "RTRL"
+    last = cell
+    for app in apps:
+        if app is cell:
+            continue
+        if app.layer not in RTRL_LAYERS:
+            return f"`{app.layer}` is not a per-step layer", app.span, "not per step"
+        if app.inputs != [last.id]:
+            read = " and ".join(source(v) for v in app.inputs)
+            return f"`{app.layer}` reads {read}, not the output of `{last.layer}` before it", app.span, "RTRL"
+        last = app
+    if len(outputs) != 1:
+        return f"it has {len(outputs)} outputs", span, "RTRL"
+    if outputs[0][0] != last.id:
+        return (f"its output is {source(outputs[0][0])}, not that of its last layer, `{last.layer}`", outputs[0][1],
+                "RTRL")
+    return None

@@ -16,6 +16,7 @@ of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
     seed       = INT              0: weights, data and shuffling
     strategy   = NAME             builtins.STRATEGIES: where it trains (tf.distribute); default: one device
     bptt       = NAME(ARGS)       builtins.BPTT: full, or truncated(k): chunks of k steps, states carried
+    method     = NAME(ARGS)       builtins.METHODS: bptt, or rtrl(every=k): real-time recurrent learning
     fresh      = BOOL             false: a new training split every epoch, drawn from a generator
     curriculum = NAME(ARGS)       builtins.CURRICULA: the lengths of the fresh splits grow over the run
     bucket     = INT              0: batches of like lengths, each cut to a multiple of this many steps
@@ -34,8 +35,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import ast as A
-from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METRICS, OPTIMIZERS, REQUIRED, SCHEDULES,
-                       STOPS, STRATEGIES, Param)
+from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METHODS, METRICS, OPTIMIZERS, REQUIRED,
+                       SCHEDULES, STOPS, STRATEGIES, Param)
 from .checks import check_call_args, with_article
 from .errors import SpecErrors, did_you_mean
 from .train_rules import TrainError, conflict
@@ -72,6 +73,7 @@ class TrainPlan:
     fresh: bool = False  # a new training split every epoch, drawn from the generator
     curriculum: Choice = Choice("none")  # how the lengths of the fresh splits grow over the run
     bucket: int = 0  # batches of sequences of like lengths, each cut to a multiple of `bucket` steps; 0: off
+    method: Choice = Choice("bptt")  # how the gradient is computed: bptt, or rtrl(every=k)
 
 
 # setting -> (what it takes, default); REQUIRED settings have no default.
@@ -91,9 +93,10 @@ SETTINGS = {
     "fresh": ("bool", False),
     "curriculum": ("curriculum", Choice("none")),
     "bucket": ("int", 0),
+    "method": ("method", Choice("bptt")),
 }
 CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "stop": STOPS,
-           "strategy": STRATEGIES, "bptt": BPTT, "curriculum": CURRICULA}
+           "strategy": STRATEGIES, "bptt": BPTT, "curriculum": CURRICULA, "method": METHODS}
 
 
 class _Unknown:
@@ -206,6 +209,14 @@ class _Planner:
                     self.error(f"`k` of `truncated(k)` must be at least 1 (steps a chunk), not {k!r}", arg.span,
                                label="not at least 1", code="E0806")
                     return None
+            if kind == "method" and chosen is not None and chosen.name == "rtrl":
+                every = chosen.args.get("every", 1)
+                if every is not UNKNOWN and every < 1:
+                    arg = exprs[0].args[0].value  # rtrl takes one argument: every
+                    self.error(f"`every` of `rtrl(every=k)` must be at least 1 (steps between updates), not "
+                               f"{every!r}", arg.span, label="not at least 1", code="E0806")
+                    return None
+                chosen = Choice(chosen.name, {"every": every}, chosen.span)
             return chosen
         value = self._constant(exprs[0])
         if value is None or value is UNKNOWN:
@@ -390,12 +401,14 @@ def _kind_noun(kind: str) -> str:
 
 def _noun(what: str) -> str:
     return {"loss": "loss", "metrics": "metric", "optimizer": "optimizer", "schedule": "schedule",
-            "strategy": "strategy", "bptt": "bptt mode", "curriculum": "curriculum", "stop": "stop"}.get(what, what)
+            "strategy": "strategy", "bptt": "bptt mode", "curriculum": "curriculum", "stop": "stop",
+            "method": "training method"}.get(what, what)
 
 
 def _plural(what: str) -> str:
     return {"loss": "losses", "metrics": "metrics", "optimizer": "optimizers", "schedule": "schedules",
-            "strategy": "strategies", "bptt": "bptt modes", "curriculum": "curricula", "stop": "stops"}[what]
+            "strategy": "strategies", "bptt": "bptt modes", "curriculum": "curricula", "stop": "stops",
+            "method": "training methods"}[what]
 
 
 def _needs(key: str) -> str:

@@ -27,8 +27,9 @@ the run's folder (docs/cluster.md). `bptt = truncated(k)` trains a stateful twin
 of the network (a fixed batch of B sequences) on chunks `(B, k, ...)` of each
 batch, its states carried from chunk to chunk and reset before each batch
 (rnndsl.train.bptt); the stateless network, given the trained weights, is evaluated
-and saved. A trained run is read back, evaluated and asked for predictions by
-rnndsl.train.saved_run.
+and saved. `method = rtrl` lowers every cell to a generated one and trains the epochs by real-time
+recurrent learning instead of `fit` (rnndsl.train.rtrl_fit), with the same callbacks and files. A trained
+run is read back, evaluated and asked for predictions by rnndsl.train.saved_run.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from .folder import (History, checkpoint_folder, checkpoint_folders, complete_ch
                      make_folder, plain, resume_point, with_changes, write_json, writing)
 from .model_checks import check_model_fits
 from .placement import batches_per_epoch, placement
+from . import rtrl_fit
+from .rtrl_fit import updates_per_batch
 from .sources import load
 from .buckets import check_bucketing, curriculum_args, generated_stream
 from .stream import epoch_seed, fresh_stream, keras_arrays, training_stream, validation_data
@@ -99,6 +102,9 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
     plan = plan_of(program, network, values)
     if epochs is not None:
         plan = with_changes(plan, epochs=epochs)
+    if mixed_precision and plan.method.name == "rtrl":
+        raise UsageError("`method = rtrl` carries its sensitivities in the weights' precision: train it without "
+                         "--mixed-precision")
     out = Path(out)
     # first: a multi-worker strategy sets up TensorFlow's collectives, before anything else runs
     place = placement(plan.strategy.name)
@@ -138,7 +144,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             with writing(path):
                 vocabulary.save(path)
 
-    truncated = plan.bptt.name == "truncated"
+    truncated, rtrl = plan.bptt.name == "truncated", plan.method.name == "rtrl"
     set_seed(plan.seed)
     from ..keras.network import Lowered, describe, lower_network
 
@@ -149,7 +155,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                                      f"cannot resume from {out}: its checkpoint",
                                      "; delete that checkpoint's folder to resume from the one before")
         else:
-            lowered = lower_network(program, network, stateful_batch=plan.batch if truncated else None, **values)
+            lowered = lower_network(program, network, stateful_batch=plan.batch if truncated else None,
+                                    fused=not rtrl, **values)  # RTRL steps a generated cell
             model, paths = lowered.model, lowered.fused_paths
         # Under truncated BPTT the model that trains is stateful, of a fixed batch; the one that is
         # evaluated and saved is its twin, the same network of any batch, given its weights.
@@ -163,12 +170,16 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
     for split, what in ((train_split, "training"), (validation, "validation"), (splits.test, "test")):
         if split is not None:
             check_model_fits(judged, split, what, plan.loss.name)
+    if rtrl:  # before training: a model RTRL cannot step, or more sensitivities than the limit for the batch
+        rtrl_fit.check(model, plan.batch)
     chunks = chunk_count(train_split, plan.bptt.args["k"]) if truncated else 1
     # fresh: every epoch a whole new training split, of the generator's size (none of it held out)
     steps = batches_per_epoch(splits.train.size if plan.fresh else train_split.size, plan, place) * chunks
+    # the optimizer's steps an epoch (a schedule's unit): under RTRL, one every k steps of each batch
+    updates = steps * (updates_per_batch(train_split, plan.method.args["every"]) if rtrl else 1)
     with place.scope():
         for compiled in ([] if start else [model]) + ([twin] if twin is not None else []):
-            _compile(compiled, plan, steps_per_epoch=steps, jit=jit_compile)
+            _compile(compiled, plan, steps_per_epoch=updates, jit=jit_compile)
     if not start:
         write_json(folder / "run.json", {"spec": str(Path(program.file).resolve()) if program.file else None,
                                          "network": network, "values": values, "plan": plain(asdict(plan))})
@@ -186,9 +197,12 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                      EpochEnd(folder, history, watch, started), Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)
             callbacks = [Resets(chunks), TwinValidation(twin, validation, plan.batch)] + callbacks
-        model.fit(stream, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
-                  steps_per_epoch=steps, validation_data=None if truncated else validation_data(validation),
-                  verbose=verbose, callbacks=callbacks)
+        if rtrl:
+            rtrl_fit.fit(model, plan, stream, steps, start, validation, callbacks, verbose)
+        else:
+            model.fit(stream, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
+                      steps_per_epoch=steps, validation_data=None if truncated else validation_data(validation),
+                      verbose=verbose, callbacks=callbacks)
         if watch.diverged:
             raise Diverged(diverged_message(watch.diverged, complete_checkpoints(folder)))
     seconds = history.started + time.perf_counter() - started  # every session's, of a resumed run
