@@ -24,14 +24,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import rnndsl  # noqa: E402
+import memory  # noqa: E402 -- bench/memory.py, beside this file: its timing and tables
 
 IMAGES, SIDE, FEATURES, UNITS = 64, 16, 16, 32
 GATES = ("o", "f", "i", "g")  # the order of the spec's equations, and of the hand-written layers' gate blocks
@@ -199,20 +198,6 @@ def differences(kind: str) -> tuple:
     return abs(l1 - l2), float(np.abs(o1 - o2).max()), max(float(np.abs(a - b).max()) for a, b in zip(g1, g2))
 
 
-def _turns(steps: dict, repeats: int) -> dict:
-    """Median seconds of each step function, after 3 warm-up calls each, the functions taking turns."""
-    for step in steps.values():
-        for _ in range(3):
-            step()
-    found: dict = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            found[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in found.items()}
-
-
 def times(repeats: int, settings=(False, True)) -> dict:
     """{"spec Row LSTM, XLA off": ms, ...}: the median training step of the spec and hand-written layers."""
     x, y = batch()
@@ -223,7 +208,7 @@ def times(repeats: int, settings=(False, True)) -> dict:
                 model = make(kind, jit)
                 steps[f"{who} {title}, XLA {'on' if jit else 'off'}"] = (
                     lambda model=model: model.train_on_batch(x, y))
-    return {name: 1000 * t for name, t in _turns(steps, repeats).items()}
+    return {name: 1000 * t for name, t in memory.turns(steps, repeats).items()}
 
 
 def ratios(found: dict) -> dict:
@@ -249,12 +234,8 @@ def main() -> None:
         print(f"{kind}: spec against hand-written, same weights, one batch: |loss difference| {loss:.1e}, "
               f"largest |output difference| {outputs:.1e}, largest |gradient difference| {gradients:.1e}")
     found = times(args.repeats, (False,) if args.no_xla else (False, True))
-    print("\n| model | median step (ms) |\n| --- | --- |")
-    for name, t in found.items():
-        print(f"| {name} | {t:.1f} |")
-    print("\n| ratio | value |\n| --- | --- |")
-    for name, r in ratios(found).items():
-        print(f"| {name} | {r:.3f} |")
+    print()
+    memory.print_tables(found, ratios(found))
 
 
 if __name__ == "__main__":

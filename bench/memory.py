@@ -293,7 +293,7 @@ def same_loss(kind: str) -> float:
 
 # ---------------------------------------------------------------- timing
 
-def _turns(steps: dict, repeats: int, warmup: int = 3) -> dict:
+def turns(steps: dict, repeats: int, warmup: int = 3) -> dict:
     """Median time (s) of each step function, after warm-up, the functions taking turns."""
     for step in steps.values():
         for _ in range(warmup):
@@ -318,7 +318,7 @@ def times(repeats: int) -> dict:
                 model = make(kind, jit)
                 steps[f"{who} {kind.upper()}, XLA {'on' if jit else 'off'}"] = (
                     lambda model=model, x=x, y=y: model.train_on_batch(x, y))
-    return {name: 1000 * t for name, t in _turns(steps, repeats).items()}
+    return {name: 1000 * t for name, t in turns(steps, repeats).items()}
 
 
 def ratios(found: dict) -> dict:
@@ -344,11 +344,16 @@ def main() -> None:
     found = times(args.repeats)
     print(f"\nTraining step (forward, backward, Adam), batch {BATCH}; NTM {NTM}, {NTM_STEPS} steps; DNC {DNC}, "
           f"{DNC_STEPS} steps; median of {args.repeats} after 3 warm-up steps, the models taking turns.\n")
+    print_tables(found, ratios(found))
+
+
+def print_tables(found: dict, ratios: dict) -> None:
+    """The times (ms, by model) and the ratios as Markdown tables."""
     print("| model | median step (ms) |\n| --- | --- |")
     for name, t in found.items():
         print(f"| {name} | {t:.1f} |")
     print("\n| ratio | value |\n| --- | --- |")
-    for name, r in ratios(found).items():
+    for name, r in ratios.items():
         print(f"| {name} | {r:.3f} |")
 
 
