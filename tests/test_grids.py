@@ -402,3 +402,25 @@ def test_sampling_needs_a_model_of_images():
     with pytest.raises(UsageError, match=r"^error: --sample needs the model's output at every pixel, \(4, 4, K\); this "
                                          r"model gives \(2,\)$"):
         sample_images(pooled, 2)
+
+
+def test_sampling_draws_each_pixel_from_a_softmax_over_levels():
+    """A model whose output at every pixel is a softmax over 256 levels (level k is the intensity k / 255):
+    `sample_images` draws each pixel from it. Here the model reads nothing (a 1 x 1 mask A convolution) and
+    its biases put the mass on levels 51 and 204, half each: every pixel drawn is one of the two, and both
+    come up about as often."""
+    from rnndsl.train.sampling import sample_images
+
+    model = rnndsl.load("""network Levels {
+    input image: grid[3, 4, 1]
+    output Dense(256, activation=softmax)(MaskedConv2D(2, kernel=1, mask=A)(image))
+}
+""").build("Levels")
+    dense = model.layers[-1]
+    bias = np.full(256, -30.0, "float32")
+    bias[[51, 204]] = 0.0
+    dense.set_weights([np.zeros_like(dense.get_weights()[0]), bias])
+    drawn = sample_images(model, 50, seed=1)
+    assert drawn.shape == (50, 3, 4)
+    assert set(np.round(np.unique(drawn) * 255).astype(int)) == {51, 204}
+    assert 0.4 < np.mean(np.isclose(drawn, 51 / 255)) < 0.6
