@@ -662,6 +662,27 @@ error[E0226]: unknown layer `AvgPooling1D`
    = note: the cells in scope: Elman
 """,
     ),
+    "net_applies_a_network": (
+        """
+network M {
+    input x: seq[4]
+    output Dense(2)(x)
+}
+network N {
+    input x: seq[4]
+    output M(x)
+}
+""",
+        """\
+error[E0226]: `M` is a network, not a layer: a network is not applied in another
+  --> spec.rnn:7:12
+   |
+ 7 |     output M(x)
+   |            ^ a network
+   = note: apply the cells or layers it applies; where a cell has this name too, only the first definition \
+counts (E0204)
+""",
+    ),
     "wrapper_of_a_wrapper": (
         """
 import "std/elman.rnn"

@@ -42,8 +42,10 @@ class LayerApplier(Reporter):
     `cell_asts`: every cell in scope, even those with errors; `cells`: the bound ones; `inputs`: the
     network's inputs (the `EncoderDecoder`'s target must be one)."""
 
-    def __init__(self, cell_asts: dict, cells: dict, hparams: dict, inputs: dict, errors: list):
+    def __init__(self, cell_asts: dict, cells: dict, hparams: dict, inputs: dict, errors: list,
+                 networks=frozenset()):
         super().__init__(errors)
+        self.networks = networks  # the program's networks' names
         self.cell_asts = cell_asts
         self.cells = cells
         self.inputs = inputs
@@ -92,6 +94,12 @@ class LayerApplier(Reporter):
     def unknown(self, name: A.Name):
         """E0226, with what the name could have been: a close name in scope, a cell of the standard library
         (to import), and what is in scope: the layers, the configurations and the cells."""
+        if name.id in self.networks:
+            # a network of this name (which also hides a cell of the name, defined twice: E0204)
+            self.error(f"`{name.id}` is a network, not a layer: a network is not applied in another", name.span,
+                       label="a network", notes=["apply the cells or layers it applies; where a cell has this name "
+                                                 "too, only the first definition counts (E0204)"], code="E0226")
+            return
         layers, configurations = sorted(KERAS_LAYERS), sorted(list(WRAPPERS) + [ENCODER_DECODER])
         cells = sorted(self.cell_asts)
         notes = did_you_mean(name.id, cells + layers + configurations)

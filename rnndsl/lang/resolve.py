@@ -55,9 +55,10 @@ def resolve(module: A.Module, file: str, folder: Optional[Path], finder):
             if bound is not None and not errs:
                 cells[name] = bound
     networks: dict[str, BoundNetwork] = {}
+    network_names = {n for n, (it, _) in definitions.items() if isinstance(it, A.Network)}
     for name, (item, mod_file) in definitions.items():
         if isinstance(item, A.Network):
-            bound, errs = resolve_network(item, mod_file, cell_asts, cells)
+            bound, errs = resolve_network(item, mod_file, cell_asts, cells, network_names)
             errors += errs
             if bound is not None and not errs:
                 networks[name] = bound

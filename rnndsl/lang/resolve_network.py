@@ -22,18 +22,20 @@ from .notation import check_notations
 from .train_rules import rtrl_network
 
 
-def resolve_network(net: A.Network, file: str, cell_asts: dict, cells: dict) -> tuple:
+def resolve_network(net: A.Network, file: str, cell_asts: dict, cells: dict, networks=frozenset()) -> tuple:
     """(BoundNetwork, []) for a network without errors, else (None, its errors). `cell_asts`: every cell
-    in scope, even those with errors; `cells`: the bound ones."""
-    return NetworkResolver(net, file, cell_asts, cells).run()
+    in scope, even those with errors; `cells`: the bound ones; `networks`: the names of the program's
+    networks (a layer so named is not unknown, but a network)."""
+    return NetworkResolver(net, file, cell_asts, cells, networks).run()
 
 
 class NetworkResolver(Reporter):
     """A network's statements, in order: `values` maps each bound name to the id of its value."""
 
-    def __init__(self, net: A.Network, file: str, cell_asts: dict, cells: dict):
+    def __init__(self, net: A.Network, file: str, cell_asts: dict, cells: dict, networks=frozenset()):
         super().__init__([])
         self.net = net
+        self.networks = networks
         self.file = file
         self.cell_asts = cell_asts  # every cell in scope, even those with errors
         self.cells = cells
@@ -43,7 +45,8 @@ class NetworkResolver(Reporter):
 
     def run(self):
         self.hparams = resolve_hparams(self.net.hparams, self.errors)
-        self.layers = LayerApplier(self.cell_asts, self.cells, self.hparams, self.inputs, self.errors)
+        self.layers = LayerApplier(self.cell_asts, self.cells, self.hparams, self.inputs, self.errors,
+                                   self.networks)
         outputs = []
         for stmt in self.net.body:
             if isinstance(stmt, A.NetInput):
