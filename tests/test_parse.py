@@ -1015,7 +1015,7 @@ error[E0101]: unexpected `<`
    |
  2 |     h[t] = a < b < c
    |                  ^ not expected here
-   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `fit`, `fixed`, ...
+   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `every`, `fit`, ...
 
 1 error found""",
     ),

@@ -197,6 +197,9 @@ def _op_notes(op: str, attrs) -> str:
             continue
         if value is None:
             continue
+        if key == "schedule":  # `every 4`, `when`: an equation's schedule (rnndsl.lang.schedules)
+            items.append(value)
+            continue
         items.append(f'"{value}"' if key == "subscripts" else f"{key}={spec_text(value)}")
     return ", ".join(items)
 

@@ -17,6 +17,7 @@ from ..lang.builtins import FUNCTIONS
 from ..lang.dims import Dim
 from ..lang.operators import OP_SYMBOLS
 from ..lang.ops import OPERATIONS
+from ..lang.schedules import schedule_condition
 from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, dimension, function_latex, number_latex, tex_escape
 from .notation import latex as name_latex
 
@@ -244,6 +245,11 @@ class ExpressionWriter:
         if isinstance(stmt, A.ODE):
             return f"\\frac{{d}}{{dt}} {self.name(stmt.name.id)}(t)", self.terms(stmt.value)
         targets = ", ".join(self.read(t.name.id, self.index) for t in stmt.targets)
+        if stmt.schedule is not None:  # as papers write an update on some steps: by cases
+            held = self.read(stmt.targets[0].name.id, "t-1")
+            condition = self.expr(schedule_condition(stmt.schedule))
+            return targets, (f"\\begin{{cases}} {self.expr(stmt.value)} & \\text{{if }} {condition} \\\\ "
+                             f"{held} & \\text{{otherwise}} \\end{{cases}}")
         return targets, self.terms(stmt.value)
 
     def dims(self, shape) -> str:

@@ -22,6 +22,7 @@ from ..lang.dims import int_bindings
 from ..lang.errors import ShapeError, SpecErrors, UsageError
 from ..lang.ir import CellIR
 from ..lang.pipeline import check_text
+from ..lang.schedules import STEP
 from ..lang.specfiles import CarriedTexts
 from . import PACKAGE
 from ..lang.hparams import cell_env
@@ -52,6 +53,7 @@ class GeneratedCell(keras.layers.Layer):
         self.hparams = dict(hparams or {})
         self.G = G = compile_cell(spec, cell)
         self.env = env = cell_env(G, self.hparams, self.input_dim)
+        _check_step_count(G, cell, self.compute_dtype)
         delays = G.header.delays
         self.state_shapes = {}
         for name in G.header.states:
@@ -169,6 +171,18 @@ class GeneratedRNN(keras.layers.RNN):
             return shapes
         output, *states = shapes
         return [output] + [(s[0],) + shape for s, (shape, _) in zip(states, self.cell.state_shapes.values())]
+
+
+# The last step a float of each precision counts exactly (t + 1 rounds back to t past it).
+EXACT_STEPS = {"float16": 2048, "bfloat16": 256}
+
+
+def _check_step_count(G: CellIR, cell: str, dtype: str) -> None:
+    """A UsageError where the cell counts its steps (`t`, rnndsl.lang.schedules) in a float too short to."""
+    if STEP in G.header.states and dtype in EXACT_STEPS:
+        raise UsageError(f"cell `{cell}` reads the step's number `t`, which it counts in its precision, {dtype} "
+                         f"here, exact only up to step {EXACT_STEPS[dtype]:,}: compute the cell in float32 "
+                         "(train without --mixed-precision)")
 
 
 def cell_weights(layer: keras.layers.Layer, G: CellIR, env: dict) -> dict:

@@ -234,11 +234,21 @@ class Target:
 
 
 @node
+class Schedule:
+    """`every 4` or `when c[t] > 0` after an equation: the steps at which its value is computed; it holds its
+    last value at the others."""
+
+    kind: str  # "every" or "when"
+    value: Expr
+
+
+@node
 class Equation:
-    """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets."""
+    """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets; `schedule`: `every k` or `when c`."""
 
     targets: tuple
     value: Expr
+    schedule: Optional[Schedule] = None
 
 
 @node

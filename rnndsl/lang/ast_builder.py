@@ -113,8 +113,12 @@ class ASTBuilder(Transformer):
         return A.OutputDecl(children[0], self._s(meta))
 
     def equation(self, meta, children):
-        *targets, value = children
-        return A.Equation(tuple(targets), value, self._s(meta))
+        *targets, value, schedule = children
+        return A.Equation(tuple(targets), value, schedule, self._s(meta))
+
+    def schedule(self, meta, children):
+        word, value = children
+        return A.Schedule(str(word), value, self._s(meta))
 
     def index(self, meta, children):
         """One index expression, or a grid Position of several."""

@@ -73,6 +73,10 @@ class EquationResolver(Reporter):
             self.error(f"`{name}` stands for a child: read a child's value as `h[{name}]`", expr.span,
                        code="E0219")
             return
+        if self.over == "time" and name == "t":
+            # the step's number: a counter state the cell carries (rnndsl.lang.schedules)
+            self.scope.step_reads.append(expr.span)
+            return
         if name in self.index.split(", ") or (self.index == "t" and name == "t"):
             self.error(f"`{name}` is the cell's index, not a value", expr.span,
                        label=f"index a value with it: `h[{self.index if self.over == 'grid' else name}]`",

@@ -230,7 +230,8 @@ def _param(s: A.ParamDecl) -> str:
 
 def _equation(s: A.Equation) -> str:
     targets = ", ".join(f"{t.name.id}[{format_expr(t.index, tight=True)}]" for t in s.targets)
-    return f"{targets} = {format_expr(s.value)}"
+    schedule = f" {s.schedule.kind} {format_expr(s.schedule.value)}" if s.schedule is not None else ""
+    return f"{targets} = {format_expr(s.value)}{schedule}"
 
 
 # Each statement's form, by its AST class; `notation` and `heads` keep the word written (resolve rejects

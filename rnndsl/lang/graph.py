@@ -22,6 +22,7 @@ from . import ir
 from .builtins import CONSTANT_NAMES, FUNCTIONS, KEYWORD_ONLY
 from .grid_reads import offset_of
 from .operators import BINARY_OPERATORS
+from .schedules import schedule_condition, schedule_label
 from .bound import BoundCell, BoundNetwork, BoundProgram
 from .training import trains
 
@@ -87,6 +88,14 @@ class _CellGraph:
                 self.G.connect(src, target.name.id, ir.Use(arg=0, span=stmt.value.span, role="def", index=i))
             return
         name = stmt.targets[0].name.id if isinstance(stmt, A.Equation) else stmt.name.id
+        if isinstance(stmt, A.Equation) and stmt.schedule is not None:
+            # `h[t] = e every k`: where(mod(t, k) == 0, e, h[t-1]), the schedule a note on its `where`
+            schedule = stmt.schedule
+            operands = [self._operand(schedule_condition(schedule), None), self._operand(stmt.value, None),
+                        (_Read(name, 1), schedule.span)]
+            node = self._op("where", schedule.span, operands, None, schedule=schedule_label(schedule))
+            self.G.connect(node, name, ir.Use(arg=0, span=stmt.value.span, role="def"))
+            return
         read = self._expr(stmt.value, None)
         self.G.connect(read.node, name, ir.Use(arg=0, delay=read.delay, child=read.child, slot=read.slot,
                                                offset=read.offset, span=stmt.value.span, role="def"))

@@ -16,7 +16,7 @@ from .builtins import FUNCTIONS
 
 # The grammar's keywords: those that open a declaration, and the rest.
 DECLARATIONS = ("cell", "network", "import", "input", "param", "state", "output", "train", "notation", "heads")
-KEYWORDS = ("over", "solver", "fit", "constrain", "fixed", "for", "in")
+KEYWORDS = ("over", "solver", "fit", "constrain", "fixed", "for", "in", "every", "when")
 CONSTANTS = ("true", "false", "none", "t")
 
 

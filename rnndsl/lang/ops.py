@@ -194,6 +194,12 @@ register(Operation(
     lower=lambda call: call.ops.power(*call.aligned()), reference=np.power,
     form=("{0:base}^{{{1:expr}}}", "power"), marks=((1, "exp"),), example=((4,), 2.5),
     positive=True))
+# `mod(t, 4) == 0`: every fourth step. Floored, as Python's `%` and NumPy's `mod`: the result has the
+# divisor's sign (mod(-1, 4) = 3). The gradient is 1 in `a` and -floor(a / b) in `b`, between the jumps.
+register(Operation(
+    "mod", _AB, rules.elementwise,
+    lower=lambda call: call.ops.mod(*call.aligned()), reference=np.mod,
+    form=("{0:unary} \\bmod {1:unary}", "product"), label="mod", example=((4,), (4,)), positive=True))
 register(Operation(
     "clip", Signature((Param("x"), Param("low"), Param("high"))), rules.elementwise,
     lower=lambda call: call.ops.minimum(call.ops.maximum(*call.aligned()[:2]), call.aligned()[2]),

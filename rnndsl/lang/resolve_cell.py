@@ -23,6 +23,7 @@ from .cell_equations import EquationResolver
 from .checks import Reporter, dim_of, resolve_hparams, with_article
 from .errors import did_you_mean
 from .notation import check_notations
+from .schedules import add_step_count, check_schedule
 
 
 def resolve_cell(cell: A.Cell, file: str) -> tuple:
@@ -72,10 +73,15 @@ class CellResolver(Reporter):
         self._declare()
         self._check_shapes()
         solver, step = self.constants.solver(cell)
+        self.step_reads: list = []  # where the equations read `t` as a value
         equations = EquationResolver(self)
         for stmt in cell.body:
             if isinstance(stmt, (A.Equation, A.ODE)):
                 equations.expr(stmt.value, generator=None)
+                if isinstance(stmt, A.Equation) and stmt.schedule is not None:
+                    check_schedule(self, equations, stmt)
+        if self.step_reads:
+            add_step_count(self)
         self._check_states_and_outputs()
         known = [*self.hparams, *self.inputs, *self.params, *self.values, *sorted(self.free)]
         notation = check_notations(cell.body, known, "cell", self.errors)

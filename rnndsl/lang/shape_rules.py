@@ -67,6 +67,9 @@ class RuleContext:
         op = self.rec.op
         sym = OP_SYMBOLS.get(op, op)
         what = f"`{sym}`" if op in OP_SYMBOLS else f"`{sym}(...)`"
+        schedule = self.rec.attrs.get("schedule") if self.rec.attrs else None
+        if schedule is not None:  # the `where` of `h[t] = e when c` (rnndsl.lang.schedules)
+            what = f"the schedule `{schedule}`"
         sa, sb = show_shape(self.u.shape(a.shape)), show_shape(self.u.shape(b.shape))
         self.fail(f"shape mismatch in {what}: {sa} vs {sb}", b.span, label=sb,
                   trail=[(a.span, sa)], notes=notes, code="E0302")

@@ -127,6 +127,12 @@ def _bad_character(origin: Origin, e: UnexpectedCharacters):
                             notes=["`x ** 2` squares x element-wise"], code="E0118"),
             pos + 1,
         )
+    if ch == "%":
+        return (
+            SpecSyntaxError("`%` is not an operator", span, label="write `mod(a, b)` for a remainder",
+                            notes=["`mod(t, 4) == 0` holds at every fourth step"], code="E0118"),
+            pos + 1,
+        )
     if ch == ";":
         return (
             SpecSyntaxError("`;` does not end a statement", span, label="remove it",
