@@ -76,6 +76,9 @@ PAPERS = {
     "li2018": "Li, S., Li, W., Cook, C., Zhu, C., & Gao, Y. (2018). Independently recurrent neural network "
               "(IndRNN): Building a longer and deeper RNN. In *Proceedings of the IEEE Conference on "
               "Computer Vision and Pattern Recognition (CVPR)*, 5457–5466. " + _arxiv("1803.04831"),
+    "koutnik2014": "Koutník, J., Greff, K., Gomez, F., & Schmidhuber, J. (2014). A clockwork RNN. In "
+                   "*Proceedings of the 31st International Conference on Machine Learning (ICML)*. "
+                   + _arxiv("1402.3511"),
     "giles1992": "Giles, C. L., Miller, C. B., Chen, D., Chen, H. H., Sun, G. Z., & Lee, Y. C. (1992). "
                  "Learning and extracting finite state automata with second-order recurrent neural networks. "
                  "*Neural Computation*, 4(3), 393–405. " + _doi("10.1162/neco.1992.4.3.393"),
@@ -257,6 +260,14 @@ SECTIONS = (
            "for the paper's batch normalization. The diagram is wide: open it on its own to read it.",
            "li2018"),
     ), intro="Independent units, so that networks can be deep and sequences long."),
+    Section("Clockwork RNN", (
+        _e("Clockwork", "specs/std/clockwork.rnn",
+           "The hidden units are split into modules with periods 1, 2, 4, …; a module is computed only at the "
+           "steps its period divides (`when mod(t, period[t]) == 0`) and holds its value at the others. A "
+           "unit hears its own module and the slower ones: the recurrent matrix is masked to blocks above "
+           "the diagonal. The periods and the mask are computed from `arange` and the step's number `t`.",
+           "koutnik2014"),
+    ), intro="Modules that run at different rates, so that slow ones keep what happened long ago."),
     Section("Second-order recurrent network", (
         _e("SecondOrder", "specs/std/second_order.rnn",
            "The weights are a tensor over unit × previous state unit × input unit, and each unit's net input "

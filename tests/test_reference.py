@@ -244,6 +244,23 @@ def indrnn(p, x, state0, **hp):
     return np.stack(ys, axis=1)
 
 
+def clockwork(p, x, state0, *, units, modules):
+    """Clockwork RNN (Koutnik et al. 2014): module i (units / modules units each) has period 2 ** i and runs
+    at the steps t (from 1) with t mod 2 ** i == 0, hearing its own module and the slower ones; the others hold.
+
+    States: [h, the step count]; the count is a whole number, read as one."""
+    h, count = state0
+    period = 2.0 ** (np.arange(units) * modules // units)
+    hears = period[None, :] >= period[:, None]  # [to, from]
+    ys = []
+    for step in range(x.shape[1]):
+        t = np.rint(count[:, :1]) + step + 1  # (batch, 1)
+        new = np.tanh(x[:, step] @ p["W"].T + h @ (p["U"] * hears).T + p["b"])
+        h = np.where(t % period == 0, new, h)
+        ys.append(h)
+    return np.stack(ys, axis=1)
+
+
 def ctrnn(p, x, state0, *, dt, **hp):
     """Beer (1995): tau dy/dt = -y + W sigmoid(y - theta) + W_in I, one classical RK4 step of dt per step.
 
@@ -681,6 +698,12 @@ CASES = {
         # inside max_abs(1) and with both signs; biases positive enough that no unit is dead
         init=dict(u=lambda rng, s: rng.uniform(-0.9, 0.9, s), b=lambda rng, s: rng.uniform(0.1, 0.4, s)),
         random_state=lambda rng: [rng.uniform(0.0, 1.0, size=(BATCH, U))],  # relu: h >= 0
+    ),
+    "clockwork": Case(
+        "clockwork.rnn", "Clockwork", dict(units=6, modules=3), clockwork,
+        dict(W=(6, D), U=(6, 6), b=(6,)), (6, 1), 6,
+        # the count carried on from step 5, as a stateful layer or a chunk of truncated BPTT carries it
+        random_state=lambda rng: [rng.normal(0.0, 0.5, size=(BATCH, 6)), np.full((BATCH, 1), 5.0)],
     ),
     "ctrnn": Case(
         "ctrnn.rnn", "CTRNN", dict(units=U, dt=0.25), ctrnn,

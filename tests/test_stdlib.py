@@ -34,7 +34,7 @@ def test_cells_rnn_imports_the_whole_library(library):
                                   "Jordan", "JordanSelf", "LSTM", "NTM", "NTMLSTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
                                   "SecondOrder", "MTRNN", "RMLP", "Memristive", "BinaryTreeLSTM",
-                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC"}
+                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC", "Clockwork"}
 
 
 EXPECTED = {
@@ -43,6 +43,7 @@ EXPECTED = {
     "LSTM": {"states": {"c": "[units]", "h": "[units]"}, "outputs": {"h": "[units]"}},
     "GRU": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "IndRNN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
+    "Clockwork": {"states": {"h": "[units]", "t": "[]"}, "outputs": {"h": "[units]"}},
     "CTRNN": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "CTRNNEuler": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "ESN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
