@@ -79,6 +79,8 @@ PAPERS = {
     "koutnik2014": "Koutník, J., Greff, K., Gomez, F., & Schmidhuber, J. (2014). A clockwork RNN. In "
                    "*Proceedings of the 31st International Conference on Machine Learning (ICML)*. "
                    + _arxiv("1402.3511"),
+    "chung2017": "Chung, J., Ahn, S., & Bengio, Y. (2017). Hierarchical multiscale recurrent neural networks. In "
+                 "*International Conference on Learning Representations (ICLR)*. " + _arxiv("1609.01704"),
     "giles1992": "Giles, C. L., Miller, C. B., Chen, D., Chen, H. H., Sun, G. Z., & Lee, Y. C. (1992). "
                  "Learning and extracting finite state automata with second-order recurrent neural networks. "
                  "*Neural Computation*, 4(3), 393–405. " + _doi("10.1162/neco.1992.4.3.393"),
@@ -268,6 +270,15 @@ SECTIONS = (
            "the diagonal. The periods and the mask are computed from `arange` and the step's number `t`.",
            "koutnik2014"),
     ), intro="Modules that run at different rates, so that slow ones keep what happened long ago."),
+    Section("Hierarchical multiscale LSTM", (
+        _e("HMLSTM", "specs/std/hmlstm.rnn",
+           "Two LSTM layers, each with a boundary detector that decides, 0 or 1, whether its segment ended. "
+           "A layer flushes its memory to the one above after its own boundary, updates when the layer below "
+           "ends a segment, and otherwise copies its state unchanged, so the top layer runs at the rate of "
+           "the segments it learns. The detector's step is trained by the straight-through estimator "
+           "(`binarize`).",
+           "chung2017"),
+    ), intro="Time scales that the network learns from the data rather than fixed periods."),
     Section("Second-order recurrent network", (
         _e("SecondOrder", "specs/std/second_order.rnn",
            "The weights are a tensor over unit × previous state unit × input unit, and each unit's net input "

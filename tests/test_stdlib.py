@@ -34,7 +34,7 @@ def test_cells_rnn_imports_the_whole_library(library):
                                   "Jordan", "JordanSelf", "LSTM", "NTM", "NTMLSTM", "PeepholeLSTM", "CoupledLSTM",
                                   "GRUResetBefore", "MGU", "GRU1", "GRU2", "GRU3", "FullyRecurrent",
                                   "SecondOrder", "MTRNN", "RMLP", "Memristive", "BinaryTreeLSTM",
-                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC", "Clockwork"}
+                                  "RecursiveNN", "RNTN", "NeuralStack", "NeuralQueue", "DNC", "Clockwork", "HMLSTM"}
 
 
 EXPECTED = {
@@ -44,6 +44,8 @@ EXPECTED = {
     "GRU": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "IndRNN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},
     "Clockwork": {"states": {"h": "[units]", "t": "[]"}, "outputs": {"h": "[units]"}},
+    "HMLSTM": {"states": {"z1": "[]", "c1": "[units]", "h1": "[units]", "z2": "[]", "c2": "[units]", "h2": "[units]"},
+               "outputs": {"y": "[2*units]", "z1": "[]", "z2": "[]"}},
     "CTRNN": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "CTRNNEuler": {"states": {"y": "[units]"}, "outputs": {"y": "[units]"}},
     "ESN": {"states": {"h": "[units]"}, "outputs": {"h": "[units]"}},

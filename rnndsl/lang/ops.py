@@ -73,6 +73,9 @@ class Operation:
     example: tuple = ((4,),)  # the arguments in the registry's tests: a tensor's shape, or a number
     attrs: tuple = ()  # constant arguments in the registry's tests, as (name, value) pairs
     positive: bool = False  # whether the tests draw the tensors above 0 (`log`, `sqrt`)
+    # The gradient the lowering gives where it is not the reference's own (a straight-through estimator):
+    # gradient(*arrays, cotangent) -> one array per tensor argument. None: the reference's, by differences.
+    gradient: Optional[Callable[..., Any]] = None
 
 
 class _NumPyName:
@@ -205,6 +208,22 @@ register(Operation(
     lower=lambda call: call.ops.minimum(call.ops.maximum(*call.aligned()[:2]), call.aligned()[2]),
     reference=lambda x, low, high: np.minimum(np.maximum(x, low), high), marks=((1, "low"), (2, "high")),
     example=((4,), -0.5, 0.5)))
+def _binarize(call):
+    x = call.args[0]
+    hard = call.ops.cast(call.ops.greater(x, 0.5), x.dtype)
+    # the forward value is the step, the backward pass sees the identity: x + (step - x), the difference
+    # held out of the gradient
+    return x + call.ops.stop_gradient(hard - x)
+
+
+# A boundary detector's 0/1 decision trained by the straight-through estimator (the hierarchical multiscale
+# LSTM, Chung et al. 2017): 1 where x > 0.5, else 0; its gradient is passed on unchanged.
+register(Operation(
+    "binarize", _X, rules.same_shape, lower=_binarize,
+    reference=lambda x: (x > 0.5).astype(x.dtype), gradient=lambda x, cotangent: (cotangent,),
+    latex="\\operatorname{bin}", label="bin", example=((4,),)))
+
+
 def _where(call):
     cond, a, b = call.aligned()
     # `where(c, 1, 0)`: numbers alone would make a float32 tensor in a float64 cell
