@@ -22,6 +22,7 @@ from . import PACKAGE
 from .interpret import activation as registry_function
 from .masked_conv import MaskedConv2D
 from .rate import AveragePooling1D, Gather, MaxPooling1D, Subsample, UpSampling1D
+from .surprise import Mispredicted
 
 # ---------------------------------------------------------------- activations
 
@@ -110,6 +111,7 @@ BUILDERS = {
     "MaxPooling1D": lambda a: MaxPooling1D(a.value("pool_size"), a.value("strides"), a.value("padding"), name=a.name),
     "UpSampling1D": lambda a: UpSampling1D(a.value("size"), name=a.name),
     "Gather": lambda a: Gather(bool(a.value("times")), name=a.name),
+    "Mispredicted": lambda a: Mispredicted(a.value("threshold"), name=a.name),
 }
 
 

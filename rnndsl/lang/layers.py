@@ -203,6 +203,26 @@ def _gather(args, inputs):
     return values
 
 
+def _mispredicted(args, inputs):
+    values, predictions = inputs
+    for t in inputs:
+        _sequence("Mispredicted", t)
+    if values != predictions or len(values.dims) != 1 or values.dtype != "float":
+        raise LayerTypeError(f"`Mispredicted` compares each step's input with the prediction made the step before: "
+                             f"two float seq[d] of one size, found {values} and {predictions}")
+    return values.with_dims((Dim.const(1),))
+
+
+def _positive(layer: str, name: str):
+    def valid(values):
+        v = values[name]
+        if isinstance(v, (int, float)) and not v > 0:
+            return f"`{name}` of `{layer}` is above 0, not {v}"
+        return None
+
+    return valid
+
+
 def _pooling(name: str, what: str) -> "LayerSpec":
     return LayerSpec(name, (Param("pool_size", "int", 2), Param("strides", "int", None),
                             Param("padding", "enum:valid|same", "valid")), _same_sequence(name, floats=True),
@@ -255,6 +275,10 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
         LayerSpec("Gather", (Param("times", "bool", False),), _gather, arity=2,
                   doc="(values seq[d], flags seq[int] or seq[1]) -> seq[d]: the steps whose flag is not 0, packed to "
                       "the front in order, the rest masked (times=true: each step's index added, seq[d + 1])"),
+        LayerSpec("Mispredicted", (Param("threshold", "number", None),), _mispredicted, arity=2,
+                  doc="(inputs seq[d], predictions seq[d]) -> seq[1]: 1 at step 0 and where the prediction made the "
+                      "step before missed the input (by class; by more than threshold in a feature, if given)",
+                  valid=_positive("Mispredicted", "threshold")),
     )
 }
 
