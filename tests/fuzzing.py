@@ -144,7 +144,22 @@ network Tagger(vocab: int = 10000, tags: int = 17, units: int = 256, name: str =
 }
 '''
 
-SEEDS = (LSTM, GRU, NTM, TREE, CTRNN, NETWORK)
+SCHEDULED = '''\
+# The step's number, and values computed on a schedule.
+cell TwoRates(units: int, k: int = 3) {
+    input x: [in]
+    param W: [units, in] ~ glorot_uniform
+    param U: [units, units] ~ orthogonal
+    state slow: [units] = 0
+    fast[t] = tanh(W @ x[t] + U @ fast[t-1] + slow[t-1])
+    slow[t] = tanh(U @ fast[t] + slow[t-1]) every k
+    g[t] = binarize(sigmoid(W @ x[t])) when mod(t, 2) == 0
+    y[t] = fast[t] + g[t] * 0.5 ** t
+    output y
+}
+'''
+
+SEEDS = (LSTM, GRU, NTM, TREE, CTRNN, NETWORK, SCHEDULED)
 
 # Tokens as a person sees them; whitespace runs and comments are tokens too, so
 # that deleting or swapping them joins or splits statements.
@@ -165,7 +180,7 @@ INTERESTING = [
     "\u2212", "\u2013", "\u00d7", "\u22c5", "\u00b7", "\u2299", "\u2218", "\u2264", "\u2265",
     "\u2260", "\u03c3", "\u201c", "\u201d", "\u00e9", "\u4e2d", "\U0001f600", "\ud7ff",
     "cell", "network", "import", "input", "param", "state", "output", "over", "solver",
-    "fixed", "constrain", "for", "in", "t", "t-1", "n", "k", "children(n)", "0", "1.5e-3",
+    "fixed", "constrain", "for", "in", "every", "when", "mod", "%", "t", "t-1", "n", "k", "children(n)", "0", "1.5e-3",
     "1e", "007", ".5", "x[t]", "h[t-1]",
 ]
 

@@ -30,7 +30,7 @@ def _parses_or_reports(text: str) -> None:
         assert isinstance(module, A.Module)
 
 
-@pytest.mark.parametrize("seed", SEEDS, ids=["lstm", "gru", "ntm", "tree", "ctrnn", "network"])
+@pytest.mark.parametrize("seed", SEEDS, ids=["lstm", "gru", "ntm", "tree", "ctrnn", "network", "scheduled"])
 def test_seeds_are_valid(seed):
     assert "".join(tokenize(seed)) == seed
     assert isinstance(parse(seed), A.Module)

@@ -173,6 +173,8 @@ def test_a_diagram_notes_the_schedule_on_its_where(tmp_path):
         program.render("TwoRates", tmp_path / f"{style}.dot", style=style)
         dot = (tmp_path / f"{style}.dot").read_text()
         assert "every k" in dot and "when" in dot, style
+    # the step's number is drawn as `t`, not as a value at step t
+    assert '\tt [label=<<I>t</I>> ' in (tmp_path / "paper.dot").read_text()
 
 
 def test_mod_is_floored_as_python_writes_it():

@@ -38,6 +38,7 @@ import graphviz
 from ..lang import ast as A
 from ..lang.dims import Dim
 from ..lang.grid_reads import position_text
+from ..lang.schedules import STEP
 from . import notation
 from .labels import escape, html_label, small
 from .notation import BIG_OPERATORS, OPERATION_SYMBOLS, tex_escape
@@ -262,7 +263,8 @@ class Paper:
         kind = rec.kind
         nid = f.id(node)
         if kind in ("input", "value"):
-            label, tex = self._name(f, node, f.index)
+            # the step's number is `t` itself (rnndsl.lang.schedules), not a value at step t
+            label, tex = self._name(f, node, None if node == STEP and f.index == STEP else f.index)
             g.node(nid, html_label(label), texlbl=tex, **_value_attrs(rec, node in f.G.header.outputs))
         elif kind in ("param", "hparam"):
             label, tex = self._name(f, node)
