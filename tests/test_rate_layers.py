@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ONE = "network N {\n    input x: seq[3]\n    output %s\n}\n"
 LAYERS = ("Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, "
-          "MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D")
+          "MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D")
 
 DIAGNOSTICS = {
     "stride_zero": (ONE % "Subsample(0)(x)", """\

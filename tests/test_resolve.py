@@ -443,7 +443,7 @@ error[E0226]: unknown layer `PeepholeLTSM`
  3 |     h = PeepholeLTSM(4)(x)
    |         ^^^^^^^^^^^^ not a cell or a known layer
    = note: did you mean `PeepholeLSTM`, a cell of the standard library? `import "std/lstm_variants.rnn"`
-   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D
    = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
    = note: no cells in scope: define one, or import a file of them, such as `import "std/cells.rnn"`
 
@@ -616,7 +616,7 @@ error[E0226]: unknown layer `Embeding`
  10 |     e = Embeding(100, 16)(w)
     |         ^^^^^^^^ not a cell or a known layer
     = note: did you mean `Embedding`?
-    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D
+    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D
     = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
     = note: the cells in scope: R
 
@@ -626,7 +626,7 @@ error[E0226]: unknown layer `RR`
  11 |     f = w >> RR(units)
     |              ^^ not a cell or a known layer
     = note: did you mean `R`?
-    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D
+    = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D
     = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
     = note: the cells in scope: R
 """,
@@ -647,7 +647,7 @@ error[E0226]: unknown layer `LSTM`
  4 |     h = LSTM(units)(x)
    |         ^^^^ not a cell or a known layer
    = note: `LSTM` is a cell of the standard library: `import "std/lstm.rnn"`
-   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D
    = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
    = note: the cells in scope: Elman
 
@@ -657,7 +657,7 @@ error[E0226]: unknown layer `AvgPooling1D`
  5 |     output h >> AvgPooling1D(2)
    |                 ^^^^^^^^^^^^ not a cell or a known layer
    = note: did you mean `AveragePooling1D`?
-   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Subsample, UpSampling1D
+   = note: the layers: Activation, Add, AveragePooling1D, Concatenate, Dense, Dropout, Embedding, Gather, LayerNormalization, MaskedConv2D, Masking, MaxPooling1D, Mispredicted, Scatter, Subsample, UpSampling1D
    = note: the configurations of a cell: Bidirectional, EncoderDecoder, Stack
    = note: the cells in scope: Elman
 """,

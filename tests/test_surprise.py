@@ -1,7 +1,8 @@
 """`Mispredicted`: the steps a predictor failed to predict, as flags (the history compressor's automatizer and
 chunker): its diagnostics by text, its flags against NumPy (by class, by a threshold, under a mask), no
 gradient through them, and a network that gathers the mispredicted steps for a chunker, trained a step,
-saved and reloaded."""
+saved and reloaded. And `Scatter`, Gather's inverse: against NumPy with and without holding, its gradient,
+its diagnostic, and a slow layer over the kept steps scattered back beside a fast one."""
 
 from __future__ import annotations
 
@@ -113,3 +114,75 @@ def test_a_chunker_of_the_mispredicted_steps_trains_saves_and_reloads(tmp_path):
     again = keras.models.load_model(tmp_path / "m.keras")
     for a, b in zip(model(x), again(x)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+
+
+def scatter_reference(values, flags, hold=True):
+    """values (T', d), flags (T,) -> (T, d): the k-th flagged step gets values[k], held (or not) until the next."""
+    out = np.zeros((len(flags),) + values.shape[1:])
+    k = -1
+    for t, flag in enumerate(flags):
+        if flag:
+            k += 1
+            out[t] = values[k]
+        elif hold and k >= 0:
+            out[t] = values[k]
+    return out
+
+
+@pytest.mark.parametrize("hold", [True, False])
+def test_scatter_puts_each_kept_step_back_at_its_time(hold):
+    import tensorflow as tf
+
+    from rnndsl.keras.rate import Gather, Scatter
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 9, 2)).astype("float32")
+    flags = rng.integers(0, 2, (3, 9, 1)).astype("float32")
+    flags[2] = 0  # a sequence with nothing kept: all 0
+    values = np.cumsum(x, axis=1)  # what a layer after Gather might give, one per kept step
+    got = np.asarray(Scatter(hold)([values, flags]))
+    want = np.stack([scatter_reference(values[b], flags[b, :, 0], hold) for b in range(3)])
+    np.testing.assert_allclose(got, want)
+    # Gather then Scatter without hold gives back the kept steps, at their times
+    back = np.asarray(Scatter(False)([Gather()([x, flags]), flags]))
+    np.testing.assert_allclose(back, x * flags)
+    v = tf.constant(values)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        total = tf.reduce_sum(Scatter(hold)([v, flags]))
+    counts = np.stack([scatter_reference(np.eye(9), flags[b, :, 0], hold).sum(0) for b in range(3)])
+    np.testing.assert_allclose(np.asarray(tape.gradient(total, v)), np.repeat(counts[:, :, None], 2, axis=2))
+
+
+TWO_LEVELS = """
+import "std/lstm.rnn"
+
+network TwoLevel(units: int = 6) {
+    input x: seq[4]
+    input flags: seq[1]
+    fast = LSTM(units)(x)
+    slow = Scatter()(Gather()(fast, flags) >> LSTM(units), flags)
+    output Concatenate()(fast, slow) >> Dense(2)
+}
+"""
+
+
+def test_a_slow_layer_on_the_kept_steps_scattered_back_saves_and_reloads(tmp_path):
+    import keras
+
+    model = checked(TWO_LEVELS).build("TwoLevel")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 7, 4)).astype("float32")
+    flags = rng.integers(0, 2, (2, 7, 1)).astype("float32")
+    out = np.asarray(model([x, flags]))
+    assert out.shape == (2, 7, 2)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(keras.models.load_model(tmp_path / "m.keras")([x, flags])), out, atol=1e-6)
+
+
+def test_scatter_diagnostics():
+    spec = "network N {\n    input x: seq[3]\n    input f: seq[2]\n    output Scatter()(x, f)\n}\n"
+    assert diagnostics(spec) == (
+        "error[E0305]: the second input of `Scatter` is the flags `Gather` read, one number a step (seq[int], seq[1]), "
+        "found seq[2]\n  --> spec.rnn:4:12\n   |\n 4 |     output Scatter()(x, f)\n   |            "
+        "^^^^^^^^^^^^^^^ applied to seq[3], seq[2]")

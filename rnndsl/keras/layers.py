@@ -21,7 +21,7 @@ from ..lang.layers import KERAS_LAYERS
 from . import PACKAGE
 from .interpret import activation as registry_function
 from .masked_conv import MaskedConv2D
-from .rate import AveragePooling1D, Gather, MaxPooling1D, Subsample, UpSampling1D
+from .rate import AveragePooling1D, Gather, MaxPooling1D, Scatter, Subsample, UpSampling1D
 from .surprise import Mispredicted
 
 # ---------------------------------------------------------------- activations
@@ -112,6 +112,7 @@ BUILDERS = {
     "UpSampling1D": lambda a: UpSampling1D(a.value("size"), name=a.name),
     "Gather": lambda a: Gather(bool(a.value("times")), name=a.name),
     "Mispredicted": lambda a: Mispredicted(a.value("threshold"), name=a.name),
+    "Scatter": lambda a: Scatter(bool(a.value("hold")), name=a.name),
 }
 
 

@@ -17,6 +17,8 @@ each are in tests/test_rate_layers.py.
 - `Gather(times)`: `[values, flags]` -> the steps of `values` whose flag is not 0 (and that are not
   padding), in order, packed to the front; the T - n steps after them are 0 and masked. With `times`,
   each kept step's features end with its step index t (0, 1, ...) in the input.
+- `Scatter(hold)`: `[values, flags]` -> Gather's inverse, the k-th kept step's value back at its time (and,
+  with `hold`, at every step until the next kept one), at the flags' rate and with their mask.
 """
 
 from __future__ import annotations
@@ -263,3 +265,44 @@ class Gather(RateLayer):
 
     def get_config(self):
         return {**super().get_config(), "times": self.times}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Scatter(keras.layers.Layer):
+    """`[values (batch, T', *item), flags (batch, T) or (batch, T, 1)]` -> `(batch, T, *item)`: Gather's inverse.
+    The k-th step whose flag is not 0 gets `values[k]` (what a layer after `Gather` gave for the k-th kept
+    step); with `hold`, each step after it keeps that value until the next flagged step, and the steps before
+    the first are 0; without, only the flagged steps have values. Its mask is the flags' (the steps that are
+    not padding at the full rate). The gradient reaches the values that land; the flags get none."""
+
+    def __init__(self, hold: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.hold = bool(hold)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        values, flags = inputs
+        if len(flags.shape) == 3:
+            flags = flags[:, :, 0]
+        flagged = ops.not_equal(flags, ops.zeros_like(flags))
+        given = mask[1] if isinstance(mask, (list, tuple)) else None
+        if given is not None:
+            flagged = ops.logical_and(flagged, ops.cast(given, "bool"))
+        slot = ops.cumsum(ops.cast(flagged, "int32"), axis=1) - 1  # the kept step each step last saw
+        landed = ops.greater_equal(slot, 0) if self.hold else flagged
+        slot = ops.clip(slot, 0, ops.shape(values)[1] - 1)
+        rank = len(values.shape)
+        index = ops.reshape(slot, ops.shape(slot) + (1,) * (rank - 2))
+        moved = ops.take_along_axis(values, index, axis=1)
+        landed = ops.reshape(landed, ops.shape(landed) + (1,) * (rank - 2))
+        return ops.where(landed, moved, ops.zeros_like(moved))
+
+    def compute_output_spec(self, inputs, mask=None):
+        values, flags = inputs
+        return keras.KerasTensor((values.shape[0], flags.shape[1]) + tuple(values.shape[2:]), dtype=values.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[1] if isinstance(mask, (list, tuple)) else None
+
+    def get_config(self):
+        return {**super().get_config(), "hold": self.hold}

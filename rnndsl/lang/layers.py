@@ -203,6 +203,15 @@ def _gather(args, inputs):
     return values
 
 
+def _scatter(args, inputs):
+    values, flags = inputs
+    _sequence("Scatter", values)
+    if flags.kind != "seq" or flags.dims not in ((), (Dim.const(1),)):
+        raise LayerTypeError(f"the second input of `Scatter` is the flags `Gather` read, one number a step "
+                             f"(seq[int], seq[1]), found {flags}")
+    return values
+
+
 def _mispredicted(args, inputs):
     values, predictions = inputs
     for t in inputs:
@@ -275,6 +284,9 @@ KERAS_LAYERS: dict[str, LayerSpec] = {
         LayerSpec("Gather", (Param("times", "bool", False),), _gather, arity=2,
                   doc="(values seq[d], flags seq[int] or seq[1]) -> seq[d]: the steps whose flag is not 0, packed to "
                       "the front in order, the rest masked (times=true: each step's index added, seq[d + 1])"),
+        LayerSpec("Scatter", (Param("hold", "bool", True),), _scatter, arity=2,
+                  doc="(values seq[d], flags seq[int] or seq[1]) -> seq[d]: Gather's inverse, the k-th flagged step "
+                      "gets values[k], held until the next flagged step (hold=false: the others are 0)"),
         LayerSpec("Mispredicted", (Param("threshold", "number", None),), _mispredicted, arity=2,
                   doc="(inputs seq[d], predictions seq[d]) -> seq[1]: 1 at step 0 and where the prediction made the "
                       "step before missed the input (by class; by more than threshold in a feature, if given)",
