@@ -14,7 +14,9 @@ benchmark of bench/trees.py: the Child-Sum Tree-LSTM on 64 trees of 15 to 25 nod
 eager TensorFlow node by node and a level-by-level implementation written by hand; and the memory
 benchmark of bench/memory.py: the NTM and the DNC, generated and written by hand, with and without XLA;
 the grid benchmark of bench/grids.py: the Row LSTM and the Diagonal BiLSTM against the same layers
-written by hand, with and without XLA; and the back-end benchmark of bench/backends.py: the spec LSTM
+written by hand, with and without XLA; the rate benchmark of bench/rates.py: a layer on every k-th step;
+the population benchmark of bench/population.py: 64 weight sets evaluated at once; and the back-end
+benchmark of bench/backends.py: the spec LSTM
 on TensorFlow, PyTorch and JAX.
 
 Prints each time and the ratios, and writes them to bench/RESULTS.md (with `--write`).
@@ -41,6 +43,8 @@ import rnndsl  # noqa: E402
 import backends  # noqa: E402 -- bench/backends.py, beside this file
 import grids  # noqa: E402 -- bench/grids.py, beside this file
 import memory  # noqa: E402 -- bench/memory.py, beside this file
+import population  # noqa: E402 -- bench/population.py, beside this file
+import rates  # noqa: E402 -- bench/rates.py, beside this file
 import trees  # noqa: E402 -- bench/trees.py, beside this file
 
 tf.get_logger().setLevel("ERROR")  # train_on_batch on several models in turn warns of retracing; it is expected
@@ -203,6 +207,10 @@ def main() -> None:
     grid_checks = {kind: grids.differences(kind) for kind in grids.LAYERS}
     grid_times = {name: ms / 1000 for name, ms in grids.times(args.repeats).items()}
     times.update(grid_times)
+    rate_times = {name: ms / 1000 for name, ms in rates.times(args.repeats).items()}
+    times.update(rate_times)
+    population_times = population.times(args.repeats)
+    times.update({f"population: {name}": ms / 1000 for name, ms in population_times.items()})
     # each back end in a process of its own (bench/backends.py): fewer repeats, PyTorch's eager loop is slow
     times.update({name: ms / 1000 for name, ms in backends.times(max(3, args.repeats // 3)).items()})
     ratios = {
@@ -218,6 +226,8 @@ def main() -> None:
             times["eager TensorFlow, node by node"] / times["spec ChildSumTreeLSTM, tree layer"],
         **memory.ratios({name: t * 1000 for name, t in memory_times.items()}),
         **grids.ratios({name: t * 1000 for name, t in grid_times.items()}),
+        **rates.ratios({name: t * 1000 for name, t in rate_times.items()}),
+        **{f"population of {population.MEMBERS}, {name}": r for name, r in population.ratios(population_times).items()},
     }
     lines = [f"# Benchmarks ({date.today().isoformat()})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}, "
@@ -246,6 +256,14 @@ def main() -> None:
              "with the same weights on one batch their losses differ by at most "
              f"{max(c[0] for c in grid_checks.values()):.1e}, their outputs by "
              f"{max(c[1] for c in grid_checks.values()):.1e}.",
+             f"Rates (bench/rates.py): an LSTM of {rates.UNITS} units on {rates.STEPS} steps of {rates.INPUTS} "
+             f"inputs (batch {rates.BATCH}), Dense(1) at every step, on every step against `Subsample(k) >> LSTM >> "
+             "UpSampling1D(k)` (fused and generated) and against an LSTM cell whose equations are `every k` (which "
+             "computes every step and keeps every k-th); b / (a + b) from the fit time(k) = a + b / k.",
+             f"Population (bench/population.py): {population.MEMBERS} weight sets of an Elman network "
+             f"({population.UNITS} units, Dense(1)) on {population.BATCH} sequences of {population.STEPS} steps, and "
+             f"of the double-pole controller PoleRNN ({population.CONTROLLER_UNITS} units) for {population.ACTIONS} "
+             "actions, evaluated in one batched pass (tf.vectorized_map) against one at a time.",
              f"Back ends (bench/backends.py): the spec LSTM above, generated and fused, on Keras's TensorFlow, "
              f"PyTorch and JAX back ends, each in a process of its own, median of {max(3, args.repeats // 3)} "
              "steps after 2 warm-up steps.", "",
