@@ -122,7 +122,7 @@ REFUSED = [
      "error[E0806]: argument `every` of training method `rtrl` must be an integer, not 2.5", "not an integer"),
     (spec(REBER, "method = rtlr"),
      "error[E0804]: unknown training method `rtlr`", "did you mean `rtrl`?"),
-    (spec(REBER, "method = 3"), "error[E0804]: `method` is one of bptt, rtrl", "not a name"),
+    (spec(REBER, "method = 3"), "error[E0804]: `method` is one of bptt, rtrl, uoro, snap1", "not a name"),
     (spec(REBER, "method = bptt(2)"), "error[E0805]: training method `bptt` takes 0 arguments, given 1",
      "extra argument"),
     (spec(REBER, "method = rtrl\nbptt = truncated(4)"),

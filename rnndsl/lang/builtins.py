@@ -91,9 +91,11 @@ STRATEGIES: dict[str, tuple] = {"default": (), "mirrored": (), "multi_worker": (
 # How far back in time gradients reach: through whole sequences, or through chunks of k steps, the
 # states carried from chunk to chunk (truncated backpropagation through time).
 BPTT: dict[str, tuple] = {"full": (), "truncated": (Param("k", "int"),)}
-# How the gradient is computed: by backpropagation through time, or by real-time recurrent learning
-# (Williams & Zipser 1989; rnndsl.train.rtrl_fit), the weights updated every k steps.
-METHODS: dict[str, tuple] = {"bptt": (), "rtrl": (Param("every", "int", 1),)}
+# How the gradient is computed: by backpropagation through time, or online, the weights updated every k steps
+# (rnndsl.train.rtrl_fit): by exact real-time recurrent learning (Williams & Zipser 1989), or its
+# approximations UORO (Tallec & Ollivier 2018) and SnAp-1 (Menick et al. 2021; rnndsl.train.online).
+METHODS: dict[str, tuple] = {"bptt": (), "rtrl": (Param("every", "int", 1),), "uoro": (Param("every", "int", 1),),
+                             "snap1": (Param("every", "int", 1),)}
 # How the lengths of a fresh training split grow over the run: not at all, or from `start` to the source's
 # own length, linearly over `epochs` epochs (rnndsl.train.stream.curriculum_args).
 CURRICULA: dict[str, tuple] = {"none": (), "linear": (Param("start", "int"), Param("epochs", "int"))}

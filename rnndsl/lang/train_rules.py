@@ -3,9 +3,9 @@
 `conflict(values, block)` gives the first TrainError of a block whose settings are each right on their
 own (rnndsl.lang.training evaluates them) but not side by side: a metric that needs another loss,
 truncated BPTT with CTC or a strategy, `fresh` without a generator, a curriculum without `fresh` or
-with a length that is no length of the source, bucketing with truncated BPTT, RTRL with truncation, CTC
-or a strategy. `rtrl_network` gives the one of a network that `method = rtrl` cannot train (its layers'
-applications, from rnndsl.lang.resolve_network). No TensorFlow here.
+with a length that is no length of the source, bucketing with truncated BPTT, online learning (RTRL, UORO,
+SnAp-1) with truncation, CTC or a strategy. `rtrl_network` gives the one of a network that an online
+`method` cannot train (its layers' applications, from rnndsl.lang.resolve_network). No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from . import ast as A
 from .errors import RnnDslError
 from .sources import CURRICULUM, GENERATED, SIGNATURES
 
-__all__ = ["TrainError", "conflict", "rtrl_network", "RTRL_LAYERS"]
+__all__ = ["TrainError", "conflict", "rtrl_network", "ONLINE", "RTRL_LAYERS"]
 
 
 class TrainError(RnnDslError):
@@ -55,19 +55,20 @@ def _metrics(values: dict, block: A.Train):
 
 def _method(values: dict, block: A.Train):
     method = values["method"]
-    if method.name != "rtrl":
+    if method.name not in ONLINE:
         return None
+    name, label = method.name, ONLINE[method.name]
     if values["bptt"].name == "truncated":
-        return _error("`method = rtrl` carries its sensitivities through whole sequences and keeps no history to "
-                      "truncate: it does not go with `bptt = truncated(...)`", values["bptt"].span,
+        return _error(f"`method = {name}` carries its sensitivities through whole sequences and keeps no history "
+                      "to truncate: it does not go with `bptt = truncated(...)`", values["bptt"].span,
                       label="truncated BPTT",
-                      notes=["`method = rtrl(every=k)` updates the weights every k steps instead"])
+                      notes=[f"`method = {name}(every=k)` updates the weights every k steps instead"])
     if values["loss"].name == "ctc":
-        return _error("`method = rtrl` adds up a loss at every step, and `loss = ctc` has no targets per step",
-                      method.span, label="RTRL", notes=["use `method = bptt` with `loss = ctc`"])
+        return _error(f"`method = {name}` adds up a loss at every step, and `loss = ctc` has no targets per step",
+                      method.span, label=label, notes=["use `method = bptt` with `loss = ctc`"])
     if values["strategy"].name != "default":
-        return _error(f"`method = rtrl` carries the sensitivities of a batch on one device: it runs with "
-                      f"`strategy = default`, not `{values['strategy'].name}`", method.span, label="RTRL")
+        return _error(f"`method = {name}` carries the sensitivities of a batch on one device: it runs with "
+                      f"`strategy = default`, not `{values['strategy'].name}`", method.span, label=label)
     return None
 
 
@@ -136,6 +137,8 @@ def _lowest(source: str, args: dict, grown: str) -> int:
 
 # ================================================================ the networks RTRL trains
 
+# The online methods (builtins.METHODS but bptt), each with its name in messages: they train the same networks.
+ONLINE = {"rtrl": "RTRL", "uoro": "UORO", "snap1": "SnAp-1"}
 RTRL_LAYERS = ("Dense", "Activation")  # the layers after the cell: each acts on one step at a time
 RTRL_NETWORKS = ("one recurrent cell over time steps that reads the network's input, a sequence of features, and "
                  "gives a value every step (`returns=sequences`), then only per-step layers ("
@@ -150,14 +153,16 @@ def rtrl_network(block: A.Train, network: str, apps: list, inputs: dict, outputs
     setting = next((s for s in block.settings if s.name.id == "method"), None)
     value = setting.values[0] if setting is not None and setting.values else None
     word = value.func if isinstance(value, A.Call) else value
-    if not (isinstance(word, A.Name) and word.id == "rtrl"):
+    if not (isinstance(word, A.Name) and word.id in ONLINE):
         return None
     found = _rtrl_problem(network, apps, inputs, outputs, cells, value.span)
     if found is None:
         return None
     reason, span, label = found
-    return _error(f"`method = rtrl` cannot train `{network}`: {reason}", span, label=label,
-                  notes=[f"RTRL trains {RTRL_NETWORKS}", "train this network with `method = bptt`"])
+    title = ONLINE[word.id]
+    return _error(f"`method = {word.id}` cannot train `{network}`: {reason.replace('RTRL', title)}", span,
+                  label=title if label == "RTRL" else label,
+                  notes=[f"{title} trains {RTRL_NETWORKS}", "train this network with `method = bptt`"])
 
 
 def _rtrl_problem(network: str, apps: list, inputs: dict, outputs: list, cells: dict, span) -> Optional[tuple]:

@@ -16,7 +16,7 @@ of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
     seed       = INT              0: weights, data and shuffling
     strategy   = NAME             builtins.STRATEGIES: where it trains (tf.distribute); default: one device
     bptt       = NAME(ARGS)       builtins.BPTT: full, or truncated(k): chunks of k steps, states carried
-    method     = NAME(ARGS)       builtins.METHODS: bptt, or rtrl(every=k): real-time recurrent learning
+    method     = NAME(ARGS)       builtins.METHODS: bptt, or rtrl, uoro or snap1(every=k): online learning
     fresh      = BOOL             false: a new training split every epoch, drawn from a generator
     curriculum = NAME(ARGS)       builtins.CURRICULA: the lengths of the fresh splits grow over the run
     bucket     = INT              0: batches of like lengths, each cut to a multiple of this many steps
@@ -39,7 +39,7 @@ from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METHODS, METRICS
                        SCHEDULES, STOPS, STRATEGIES, Param)
 from .checks import check_call_args, with_article
 from .errors import SpecErrors, did_you_mean
-from .train_rules import TrainError, conflict
+from .train_rules import ONLINE, TrainError, conflict
 from .sources import INT_MAX, SIGNATURES, check_args, finite
 from .sources import REQUIRED as SOURCE_REQUIRED
 
@@ -73,7 +73,7 @@ class TrainPlan:
     fresh: bool = False  # a new training split every epoch, drawn from the generator
     curriculum: Choice = Choice("none")  # how the lengths of the fresh splits grow over the run
     bucket: int = 0  # batches of sequences of like lengths, each cut to a multiple of `bucket` steps; 0: off
-    method: Choice = Choice("bptt")  # how the gradient is computed: bptt, or rtrl(every=k)
+    method: Choice = Choice("bptt")  # how the gradient is computed: bptt, or rtrl, uoro or snap1(every=k)
 
 
 # setting -> (what it takes, default); REQUIRED settings have no default.
@@ -209,11 +209,11 @@ class _Planner:
                     self.error(f"`k` of `truncated(k)` must be at least 1 (steps a chunk), not {k!r}", arg.span,
                                label="not at least 1", code="E0806")
                     return None
-            if kind == "method" and chosen is not None and chosen.name == "rtrl":
+            if kind == "method" and chosen is not None and chosen.name in ONLINE:
                 every = chosen.args.get("every", 1)
                 if every is not UNKNOWN and every < 1:
-                    arg = exprs[0].args[0].value  # rtrl takes one argument: every
-                    self.error(f"`every` of `rtrl(every=k)` must be at least 1 (steps between updates), not "
+                    arg = exprs[0].args[0].value  # an online method takes one argument: every
+                    self.error(f"`every` of `{chosen.name}(every=k)` must be at least 1 (steps between updates), not "
                                f"{every!r}", arg.span, label="not at least 1", code="E0806")
                     return None
                 chosen = Choice(chosen.name, {"every": every}, chosen.span)

@@ -29,6 +29,10 @@ sum_t mean_batch loss(...), which is what BPTT gives for the same figure.
 
 TensorFlow back end only (the Jacobians are TensorFlow's); the layer is a GeneratedRNN
 (rnndsl.keras.cell.cell_rnn), not one of Keras's fused layers.
+
+`Stepper` holds what every online learner shares (the step under a tape, the loss's gradients, the products
+with the step's Jacobian in the weights); RTRL is one, UORO and SnAp-1 (rnndsl.train.online) the others, and
+`online_chunks` / `online_gradients` run any of them over whole sequences.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ from typing import Callable, Iterator
 
 from ..lang.errors import UsageError
 
-__all__ = ["MAX_SENSITIVITIES", "RTRL", "RTRLChunk", "rtrl_gradients", "rtrl_online", "sensitivity_count",
-           "state_count", "parameter_count"]
+__all__ = ["MAX_SENSITIVITIES", "RTRL", "RTRLChunk", "Stepper", "online_chunks", "online_gradients", "rtrl_gradients",
+           "rtrl_online", "sensitivity_count", "state_count", "parameter_count"]
 
 # The most sensitivities (state numbers x trainable parameter numbers x sequences in the batch) that RTRL
 # carries: 2**25 numbers, 128 MiB in float32 (256 MiB in float64), and about as many multiply-adds times n
@@ -116,20 +120,27 @@ class RTRLChunk:
     gradients: list
 
 
-class RTRL:
-    """Exact RTRL through one GeneratedRNN layer and an optional readout, one step at a time.
+class Stepper:
+    """What the online learners share (RTRL here; UORO and SnAp-1 in rnndsl.train.online): one GeneratedRNN
+    layer and an optional readout run one step at a time, the loss of each step and its gradient coming as the
+    step runs, from what is carried forward (`carry`, the learner's own) beside the states.
 
-    `reset(batch)` starts sequences (the cell's initial states and their sensitivities); `step(x_t, y_t)`
-    advances them by one step, `x_t: (batch, inputs)`, `y_t`: the step's targets, and returns the step's
-    loss and its gradient, aligned with `weights`. The weights are read at every step, so a caller may
-    update them between steps (online RTRL). `states` (`(batch, n)`, the flat states side by side) and
-    `sensitivities` (`(batch, n, p)`) are what is carried."""
+    `reset(batch)` starts sequences; `step(x_t, y_t)` advances them by one step, `x_t: (batch, inputs)`, `y_t`:
+    the step's targets, and returns the step's loss (a scalar tensor) and its gradient, aligned with `weights`
+    (the layer's trainable weights, then the readout's). The weights are read at every step, so a caller may
+    update them between steps. `states`: `(batch, n)`, the flat states side by side.
 
-    def __init__(self, layer, loss: Callable, readout=None, limit: int = MAX_SENSITIVITIES):
+    A subclass gives `reset` and `_advance(x_t, y_t, states, carry, *draws) -> (loss, flat cell gradient (p,),
+    readout gradients, new states, new carry)`, traced once by tf.function; `_draws(batch)` gives the random
+    tensors a step needs (none here)."""
+
+    title = "online learning"  # a subclass's name in messages
+
+    def __init__(self, layer, loss: Callable, readout=None):
         _check_layer(layer)
         import tensorflow as tf
 
-        self.layer, self.cell, self.loss, self.readout, self.limit = layer, layer.cell, loss, readout, limit
+        self.layer, self.cell, self.loss, self.readout = layer, layer.cell, loss, readout
         if readout is not None and not readout.built:
             readout(tf.zeros((1, self.cell.output_size), dtype=self.cell.compute_dtype))
         self.cell_weights = list(layer.trainable_weights)
@@ -138,61 +149,104 @@ class RTRL:
         # what the tape differentiates by: each weight's TensorFlow variable (its jacobian takes no Keras one)
         self._sources = [w.value for w in self.weights]
         self.sizes = [int(s) for s in self.cell.state_size]
-        self.states = self.sensitivities = None
+        self.states = self.carry = None
         self._step = tf.function(self._advance, reduce_retracing=True, autograph=False)
-
-    def reset(self, batch: int) -> None:
-        """Start `batch` sequences: the cell's initial states, and P[0] (zero but for a learned initial state)."""
-        import tensorflow as tf
-
-        check_memory(self.layer, batch, self.limit)
-        with tf.GradientTape(persistent=True) as tape:
-            start = tf.concat(self.cell.get_initial_state(batch), axis=-1)
-        self.sensitivities = self._flat_jacobian(tape, start, batch)
-        del tape
-        self.states = tf.identity(start)
 
     def step(self, x_t, y_t):
         """One step of every sequence: (the step's loss, a scalar tensor; its gradient, aligned with `weights`)."""
         import tensorflow as tf
 
         if self.states is None:
-            raise UsageError("RTRL.step runs after RTRL.reset(batch), which starts the sequences")
+            name = type(self).__name__
+            raise UsageError(f"{name}.step runs after {name}.reset(batch), which starts the sequences")
         x_t, y_t = tf.convert_to_tensor(x_t, dtype=self.cell.compute_dtype), tf.convert_to_tensor(y_t)
-        loss, flat, head, self.states, self.sensitivities = self._step(x_t, y_t, self.states, self.sensitivities)
+        loss, flat, head, self.states, self.carry = self._step(x_t, y_t, self.states, self.carry,
+                                                               *self._draws(int(x_t.shape[0])))
         return loss, self._unflatten(flat) + list(head)
 
-    def _advance(self, x_t, y_t, states, P):
+    def _draws(self, batch: int) -> tuple:
+        return ()
+
+    def _start(self, batch: int):
+        """(the initial states `(batch, n)`, the persistent tape that computed them from the weights)."""
         import tensorflow as tf
 
-        cell, zero = self.cell, tf.UnconnectedGradients.ZERO
+        with tf.GradientTape(persistent=True) as tape:
+            start = tf.concat(self.cell.get_initial_state(batch), axis=-1)
+        return start, tape
+
+    def _forward(self, x_t, y_t, states, tangent=None):
+        """One step from `states` `(batch, n)` under a persistent tape: (the tape, the batch mean of the step's
+        loss, the new states `(batch, n)`, and with a `tangent` `(batch, n)` the product of the states'
+        Jacobian with it, d s[t] / d s[t-1] tangent, by forward-mode differentiation; else None)."""
+        import contextlib
+
+        import tensorflow as tf
+
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(states)
-            parts = tf.split(states, self.sizes, axis=-1) if len(self.sizes) > 1 else [states]
-            frontier = cell.plan.precompute(cell, x_t[:, None, :])[:, 0]  # the hoisted work, for this step
-            out, new = cell.call(frontier, parts)
-            new = tf.concat(list(new), axis=-1) if len(new) > 1 else new[0]
+            with (tf.autodiff.ForwardAccumulator(states, tangent) if tangent is not None
+                  else contextlib.nullcontext()) as acc:
+                out, new = self._cell_step(x_t, states)
             pred = self.readout(out) if self.readout is not None else out
             loss = tf.reduce_mean(self.loss(y_t, pred))
-        # the loss: through s[t-1] (and so P[t-1]), directly through the weights, and the readout's
-        by_state, *direct = tape.gradient(loss, [states] + self._sources, unconnected_gradients=zero)
-        flat = tf.einsum("bn,bnp->p", by_state, P) + self._flat(direct[:len(self.cell_weights)], P.dtype)
-        # the sensitivities, carried forward
-        J_s = tape.batch_jacobian(new, states, unconnected_gradients=zero)  # (batch, n, n)
-        P = tf.einsum("bmn,bnp->bmp", J_s, P) + self._flat_jacobian(tape, new, tf.shape(new)[0])
-        del tape
-        return loss, flat, direct[len(self.cell_weights):], new, P
+        jvp = acc.jvp(new, unconnected_gradients=tf.UnconnectedGradients.ZERO) if tangent is not None else None
+        return tape, loss, new, jvp
 
-    def _flat_jacobian(self, tape, value, batch):
-        """d value / d theta, `(batch, n, p)`, over the cell's trainable weights (zero where unconnected)."""
+    def _cell_step(self, x_t, states) -> tuple:
+        """One step of the cell: (its output, the new states `(batch, n)`) from `states` `(batch, n)`."""
         import tensorflow as tf
 
-        n = int(value.shape[-1])
+        cell = self.cell
+        parts = tf.split(states, self.sizes, axis=-1) if len(self.sizes) > 1 else [states]
+        frontier = cell.plan.precompute(cell, x_t[:, None, :])[:, 0]  # the hoisted work, for this step
+        out, new = cell.call(frontier, parts)
+        return out, tf.concat(list(new), axis=-1) if len(new) > 1 else new[0]
+
+    def _loss_gradients(self, tape, loss, states) -> tuple:
+        """The step's loss differentiated: (through s[t-1], `(batch, n)`; directly through the cell's weights,
+        flat `(p,)`; the readout's gradients, one a weight)."""
+        import tensorflow as tf
+
+        by_state, *direct = tape.gradient(loss, [states] + self._sources,
+                                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        cells = len(self.cell_weights)
+        return by_state, self._flat(direct[:cells], states.dtype), direct[cells:]
+
+    def _flat_jacobian(self, tape, value, batch):
+        """d value / d theta, `(batch, k, p)` for a value `(batch, k)` whose row b depends on sequence b alone,
+        over the cell's trainable weights (zero where unconnected): k vector-Jacobian products a sequence."""
+        import tensorflow as tf
+
+        k = int(value.shape[-1])
         if not self.cell_weights:
-            return tf.zeros((batch, n, 0), dtype=value.dtype)
+            return tf.zeros((batch, k, 0), dtype=value.dtype)
         sources = self._sources[:len(self.cell_weights)]
         parts = tape.jacobian(value, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tf.concat([tf.reshape(j, (batch, n, -1)) for j in parts], axis=-1)
+        return tf.concat([tf.reshape(j, (batch, k, -1)) for j in parts], axis=-1)
+
+    def _projected_jacobian(self, x_t, states, vectors):
+        """For each sequence b, vectors[b] (d s[t] / d theta), `(batch, k, p)`, of one step from `states`
+        `(batch, n)`, `vectors`: `(batch, k, n)`. The step runs again, one sequence at a time under
+        tf.vectorized_map, so that each sequence's k vector-Jacobian products cost p numbers each (a jacobian
+        of the batch's step would run each product over the whole batch)."""
+        import tensorflow as tf
+
+        k = int(vectors.shape[1])
+        if not self.cell_weights:
+            return tf.zeros((tf.shape(states)[0], k, 0), dtype=states.dtype)
+        sources = self._sources[:len(self.cell_weights)]
+
+        def one(args):
+            x, s, v = args
+            # (tape.gradient of the one product gave zeros here, under vectorized_map: jacobian, even for k = 1)
+            with tf.GradientTape() as tape:
+                _, new = self._cell_step(x[None], s[None])
+                projected = tf.linalg.matvec(v, new[0])  # (k,)
+            parts = tape.jacobian(projected, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tf.concat([tf.reshape(j, (k, -1)) for j in parts], axis=-1)
+
+        return tf.vectorized_map(one, (x_t, states, vectors))
 
     @staticmethod
     def _flat(grads, dtype):
@@ -209,27 +263,63 @@ class RTRL:
         return [tf.reshape(g, w.shape) for g, w in zip(tf.split(flat, sizes), self.cell_weights)] if sizes else []
 
 
-def rtrl_online(layer, x, y, loss: Callable, readout=None, every: int = 1,
-                limit: int = MAX_SENSITIVITIES) -> Iterator[RTRLChunk]:
-    """Run the sequences `x: (batch, T, inputs)` through `layer` (and `readout`) by RTRL, yielding an RTRLChunk
-    with the gradient of the last `every` steps' losses after each `every` steps and after the last step.
+class RTRL(Stepper):
+    """Exact RTRL through one GeneratedRNN layer and an optional readout, one step at a time (see Stepper).
 
-    `y: (batch, T, ...)`: the targets, `loss(y[:, t], prediction)` the step's loss (see the module's
-    docstring). The weights are read at each step: a caller that updates them after a chunk trains online.
-    """
+    What is carried: `sensitivities` (`(batch, n, p)`), P[t] of the module's docstring."""
+
+    title = "RTRL"
+
+    def __init__(self, layer, loss: Callable, readout=None, limit: int = MAX_SENSITIVITIES):
+        super().__init__(layer, loss, readout)
+        self.limit = limit
+
+    @property
+    def sensitivities(self):
+        return self.carry
+
+    def reset(self, batch: int) -> None:
+        """Start `batch` sequences: the cell's initial states, and P[0] (zero but for a learned initial state)."""
+        import tensorflow as tf
+
+        check_memory(self.layer, batch, self.limit)
+        start, tape = self._start(batch)
+        self.carry = self._flat_jacobian(tape, start, batch)
+        del tape
+        self.states = tf.identity(start)
+
+    def _advance(self, x_t, y_t, states, P):
+        import tensorflow as tf
+
+        tape, loss, new, _ = self._forward(x_t, y_t, states)
+        # the loss: through s[t-1] (and so P[t-1]), directly through the weights, and the readout's
+        by_state, direct, head = self._loss_gradients(tape, loss, states)
+        flat = tf.einsum("bn,bnp->p", by_state, P) + direct
+        # the sensitivities, carried forward
+        J_s = tape.batch_jacobian(new, states, unconnected_gradients=tf.UnconnectedGradients.ZERO)  # (batch, n, n)
+        P = tf.einsum("bmn,bnp->bmp", J_s, P) + self._flat_jacobian(tape, new, tf.shape(new)[0])
+        del tape
+        return loss, flat, head, new, P
+
+
+def online_chunks(run: Stepper, x, y, every: int = 1) -> Iterator[RTRLChunk]:
+    """Run the sequences `x: (batch, T, inputs)` through the stepper `run` (any Stepper: RTRL, UORO, SnAp-1),
+    yielding an RTRLChunk with the gradient of the last `every` steps' losses after each `every` steps and after
+    the last step. `y: (batch, T, ...)`: the targets, `loss(y[:, t], prediction)` the step's loss (see the
+    module's docstring). The weights are read at each step: a caller that updates them after a chunk trains
+    online."""
     import tensorflow as tf
 
-    _check_layer(layer)
+    layer, name = run.layer, run.title
     x = tf.convert_to_tensor(x, dtype=layer.cell.compute_dtype)
     if len(x.shape) != 3 or int(x.shape[-1]) != layer.cell.input_dim:
-        raise UsageError(f"RTRL through `{layer.name}` reads sequences (batch, steps, {layer.cell.input_dim}), "
+        raise UsageError(f"{name} through `{layer.name}` reads sequences (batch, steps, {layer.cell.input_dim}), "
                          f"given shape {tuple(x.shape)}")
     if tuple(y.shape[:2]) != tuple(x.shape[:2]):
-        raise UsageError(f"RTRL reads one target a step, but the inputs have shape {tuple(x.shape)} and the "
+        raise UsageError(f"{name} reads one target a step, but the inputs have shape {tuple(x.shape)} and the "
                          f"targets {tuple(y.shape)}")
     if every < 1:
-        raise UsageError(f"RTRL yields its gradient every k >= 1 steps, given k = {every}")
-    run = RTRL(layer, loss, readout, limit)
+        raise UsageError(f"{name} yields its gradient every k >= 1 steps, given k = {every}")
     run.reset(int(x.shape[0]))
     steps = int(x.shape[1])
     total, grads = None, None
@@ -242,14 +332,22 @@ def rtrl_online(layer, x, y, loss: Callable, readout=None, every: int = 1,
             total, grads = None, None
 
 
+def online_gradients(run: Stepper, x, y) -> list:
+    """dL/dtheta of L = sum over the steps of the batch mean of the step losses, by the stepper `run` with the
+    weights held fixed over the sequences `x` (see online_chunks): one tensor per weight of `run.weights`."""
+    import tensorflow as tf
+
+    chunks = list(online_chunks(run, x, y, every=max(int(x.shape[1]), 1)))
+    return chunks[-1].gradients if chunks else [tf.zeros(w.shape, dtype=w.dtype) for w in run.weights]
+
+
+def rtrl_online(layer, x, y, loss: Callable, readout=None, every: int = 1,
+                limit: int = MAX_SENSITIVITIES) -> Iterator[RTRLChunk]:
+    """online_chunks of exact RTRL through `layer` (and `readout`): the chunks' gradients, each `every` steps."""
+    yield from online_chunks(RTRL(layer, loss, readout, limit), x, y, every)
+
+
 def rtrl_gradients(layer, x, y, loss: Callable, readout=None, limit: int = MAX_SENSITIVITIES) -> list:
     """dL/dtheta of L = sum over the steps of the batch mean of `loss(y[:, t], prediction)`, by exact RTRL with
     the weights held fixed: one tensor per weight of `layer.trainable_weights + readout.trainable_weights`."""
-    import tensorflow as tf
-
-    steps = int(x.shape[1])
-    chunks = list(rtrl_online(layer, x, y, loss, readout, every=max(steps, 1), limit=limit))
-    if chunks:
-        return chunks[-1].gradients
-    return [tf.zeros(w.shape, dtype=w.dtype) for w in layer.trainable_weights + (readout.trainable_weights
-                                                                               if readout is not None else [])]
+    return online_gradients(RTRL(layer, loss, readout, limit), x, y)

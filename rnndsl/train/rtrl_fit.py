@@ -1,4 +1,5 @@
-"""rtrl_fit: a run's epochs trained by real-time recurrent learning (`train { method = rtrl }`).
+"""rtrl_fit: a run's epochs trained by real-time recurrent learning (`train { method = rtrl }`), or by its
+approximations UORO and SnAp-1 (`method = uoro`, `method = snap1`; rnndsl.train.online) the same way.
 
 `fit(model, plan, stream, ...)` trains, in place of Keras's `fit`, a model lowered with generated cells
 (`lower_network(..., fused=False)`) whose network is one GeneratedRNN reading the input and per-step layers
@@ -25,10 +26,10 @@ from __future__ import annotations
 from typing import Optional
 
 from ..lang.errors import UsageError
-from .rtrl import RTRL, check_memory
+from .rtrl import RTRL, Stepper, check_memory
 from .stream import keras_arrays
 
-__all__ = ["Readout", "parts", "check", "updates_per_batch", "fit"]
+__all__ = ["Readout", "parts", "check", "stepper", "updater", "train_batch", "updates_per_batch", "fit"]
 
 
 class Readout:
@@ -50,18 +51,18 @@ class Readout:
         return x
 
 
-def parts(model) -> tuple:
+def parts(model, method: str = "rtrl") -> tuple:
     """(the GeneratedRNN, the Readout of the layers after it, or None) of a model RTRL can train: its layers
     are an input, one GeneratedRNN on it giving sequences, then per-step layers one after another to the
-    output. A UsageError that says what stands in the way otherwise (`rnndsl check` refuses such a spec
-    before, E0807; a model built by hand may still be one)."""
+    output. A UsageError that says what stands in the way otherwise, naming the online `method` (rtrl, uoro,
+    snap1; `rnndsl check` refuses such a spec before, E0807; a model built by hand may still be one)."""
     import keras
 
     from ..keras.cell import GeneratedRNN
-    from ..lang.train_rules import RTRL_LAYERS, RTRL_NETWORKS
+    from ..lang.train_rules import ONLINE, RTRL_LAYERS, RTRL_NETWORKS
 
     def refuse(why: str):
-        raise UsageError(f"RTRL cannot train the model `{model.name}`: {why}; it trains {RTRL_NETWORKS}")
+        raise UsageError(f"{ONLINE[method]} cannot train the model `{model.name}`: {why}; it trains {RTRL_NETWORKS}")
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -83,10 +84,23 @@ def parts(model) -> tuple:
     return cell, (Readout(after) if after else None)
 
 
-def check(model, batch: int) -> None:
-    """A UsageError where RTRL cannot train `model` (`parts`), or would carry more sensitivities over a batch of
-    `batch` sequences than rnndsl.train.rtrl.MAX_SENSITIVITIES (with the figure)."""
-    check_memory(parts(model)[0], batch)
+def check(model, batch: int, method: str = "rtrl") -> None:
+    """A UsageError where the online `method` cannot train `model` (`parts`), or, exact RTRL, would carry more
+    sensitivities over a batch of `batch` sequences than rnndsl.train.rtrl.MAX_SENSITIVITIES (with the figure;
+    UORO and SnAp-1 carry n + p and C p + n^2 numbers a sequence, and are not limited)."""
+    cell, _ = parts(model, method)
+    if method == "rtrl":
+        check_memory(cell, batch)
+
+
+def stepper(method: str, cell, loss, readout, seed: int = 0) -> Stepper:
+    """The stepper of the online `method` (rtrl, uoro, snap1) through `cell` and `readout`; `seed`: UORO's signs
+    (and the random states where SnAp-1 finds its pattern)."""
+    if method == "rtrl":
+        return RTRL(cell, loss, readout)
+    from .online import STEPPERS
+
+    return STEPPERS[method](cell, loss, readout, seed=seed)
 
 
 def updates_per_batch(split, every: int) -> int:
@@ -130,9 +144,19 @@ def packed_targets(y, w):
     return tf.concat([y, (w / tf.cast(steps, tf.float32))[..., None]], axis=-1)
 
 
-def _train_batch(run: RTRL, optimizer, batch, every: int) -> tuple:
-    """RTRL over one batch of sequences, the optimizer stepping every `every` steps and after the last:
-    (its loss, Keras's figure for the batch at the weights of each step; its sequences)."""
+def updater(optimizer, weights: list):
+    """The optimizer's step on `weights` as one compiled function of their gradients: called eagerly, Keras's
+    apply_gradients took 136 ms a call on 2 busy cores, compiled 3 ms (an LSTM of 8 units), and RTRL calls it as
+    often as every step."""
+    import tensorflow as tf
+
+    return tf.function(lambda grads: optimizer.apply_gradients(zip(grads, weights)), reduce_retracing=True)
+
+
+def train_batch(run: Stepper, apply, batch, every: int) -> tuple:
+    """Online learning over one batch `(x, y[, w])` of sequences by the stepper `run`, `apply(gradients)` (an
+    `updater`) stepping the optimizer every `every` steps and after the last: (its loss, Keras's figure for the
+    batch at the weights of each step; its sequences)."""
     import tensorflow as tf
 
     x, y, w = (tuple(batch) + (None,))[:3]
@@ -146,7 +170,7 @@ def _train_batch(run: RTRL, optimizer, batch, every: int) -> tuple:
         total += float(loss)
         grads = step_grads if grads is None else [a + b for a, b in zip(grads, step_grads)]
         if (t + 1) % every == 0 or t + 1 == steps:
-            optimizer.apply_gradients(zip(grads, run.weights))
+            apply(grads)
             grads = None
     return total, size
 
@@ -157,13 +181,15 @@ def fit(model, plan, stream, steps: int, start: int, validation, callbacks: list
     calling `callbacks` as Keras's `fit` does; `validation`: a split, or None."""
     import keras
 
-    cell, readout = parts(model)
-    check_memory(cell, plan.batch)
-    run = RTRL(cell, step_loss(plan.loss.name), readout)
+    method = plan.method.name
+    check(model, plan.batch, method)
+    cell, readout = parts(model, method)
+    run = stepper(method, cell, step_loss(plan.loss.name), readout, seed=plan.seed)
     optimizer = model.optimizer
     if not optimizer.built:  # in the model's order, as a saved model's optimizer is built when it loads
         optimizer.build(model.trainable_variables)
     every = plan.method.args.get("every", 1)
+    apply = updater(optimizer, run.weights)
     calls = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
                                          verbose=verbose, epochs=plan.epochs, steps=steps)
     batches = iter(stream)
@@ -175,7 +201,7 @@ def fit(model, plan, stream, steps: int, start: int, validation, callbacks: list
         total = seen = 0
         for step in range(steps):
             calls.on_train_batch_begin(step)
-            loss, size = _train_batch(run, optimizer, next(batches), every)
+            loss, size = train_batch(run, apply, next(batches), every)
             total, seen = total + loss * size, seen + size
             calls.on_train_batch_end(step, {"loss": loss})
             if model.stop_training:

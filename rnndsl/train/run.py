@@ -27,9 +27,10 @@ the run's folder (docs/cluster.md). `bptt = truncated(k)` trains a stateful twin
 of the network (a fixed batch of B sequences) on chunks `(B, k, ...)` of each
 batch, its states carried from chunk to chunk and reset before each batch
 (rnndsl.train.bptt); the stateless network, given the trained weights, is evaluated
-and saved. `method = rtrl` lowers every cell to a generated one and trains the epochs by real-time
-recurrent learning instead of `fit` (rnndsl.train.rtrl_fit), with the same callbacks and files. A trained
-run is read back, evaluated and asked for predictions by rnndsl.train.saved_run.
+and saved. `method = rtrl` (or `uoro`, `snap1`) lowers every cell to a generated one and trains the epochs by
+real-time recurrent learning (or its approximations) instead of `fit` (rnndsl.train.rtrl_fit), with the same
+callbacks and files. A trained run is read back, evaluated and asked for predictions by
+rnndsl.train.saved_run.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Optional
 
 from ..lang import training
 from ..lang.errors import UsageError
+from ..lang.train_rules import ONLINE
 from .backend import set_seed
 from .bptt import Resets, TwinValidation, check_truncation, chunk_count
 from .board import Board
@@ -102,9 +104,9 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
     plan = plan_of(program, network, values)
     if epochs is not None:
         plan = with_changes(plan, epochs=epochs)
-    if mixed_precision and plan.method.name == "rtrl":
-        raise UsageError("`method = rtrl` carries its sensitivities in the weights' precision: train it without "
-                         "--mixed-precision")
+    if mixed_precision and plan.method.name in ONLINE:
+        raise UsageError(f"`method = {plan.method.name}` carries its sensitivities in the weights' precision: train "
+                         "it without --mixed-precision")
     out = Path(out)
     # first: a multi-worker strategy sets up TensorFlow's collectives, before anything else runs
     place = placement(plan.strategy.name)
@@ -144,7 +146,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             with writing(path):
                 vocabulary.save(path)
 
-    truncated, rtrl = plan.bptt.name == "truncated", plan.method.name == "rtrl"
+    truncated, rtrl = plan.bptt.name == "truncated", plan.method.name in ONLINE  # rtrl: trained online
     set_seed(plan.seed)
     from ..keras.network import Lowered, describe, lower_network
 
@@ -171,7 +173,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
         if split is not None:
             check_model_fits(judged, split, what, plan.loss.name)
     if rtrl:  # before training: a model RTRL cannot step, or more sensitivities than the limit for the batch
-        rtrl_fit.check(model, plan.batch)
+        rtrl_fit.check(model, plan.batch, plan.method.name)
     chunks = chunk_count(train_split, plan.bptt.args["k"]) if truncated else 1
     # fresh: every epoch a whole new training split, of the generator's size (none of it held out)
     steps = batches_per_epoch(splits.train.size if plan.fresh else train_split.size, plan, place) * chunks
