@@ -7,6 +7,8 @@ are the registry's (rnndsl.lang.ops), where each entry also holds its shape rule
 
 from __future__ import annotations
 
+import math
+
 from .ops import ELEMENTWISE, KEYWORD_ONLY, OPERATIONS
 from .signature import REQUIRED, Param, Signature
 
@@ -73,6 +75,19 @@ OPTIMIZERS: dict[str, tuple] = {
     "rmsprop": (Param("learning_rate", "number", 1e-3), Param("rho", "number", 0.9),
                 Param("momentum", "number", 0.0)) + _CLIP,
     "adagrad": (Param("learning_rate", "number", 1e-3),) + _CLIP,
+}
+# Global searches of the weights, no gradient anywhere (rnndsl.train.evolve; a run: rnndsl.train.search_fit):
+# `budget` weight sets evaluated in all, `population` of them a generation (none: the method's own), then the
+# method's options, their defaults the libraries' (evolve.OPTIONS, which tests/test_search_train.py matches).
+_SEARCH = (Param("budget", "int", 10000), Param("population", "int", None))
+SEARCHES: dict[str, tuple] = {
+    "cma_es": _SEARCH + (Param("sigma", "number", 0.5), Param("restarts", "int", 0), Param("patience", "int", None)),
+    "ga": _SEARCH + (Param("sigma", "number", 0.2), Param("parents", "int", None), Param("crossover", "number", 0.5)),
+    "pso": _SEARCH + (Param("sigma", "number", 0.5), Param("omega", "number", 0.5 / math.log(2.0)),
+                      Param("phip", "number", 0.5 + math.log(2.0)), Param("phig", "number", 0.5 + math.log(2.0))),
+    # one Markov chain, a weight set at a time: no population
+    "annealing": (Param("budget", "int", 10000), Param("radius", "number", 2.0), Param("initial_temp", "number", 5230.0),
+                  Param("visit", "number", 2.62), Param("accept", "number", -5.0), Param("local_search", "bool", False)),
 }
 # How the learning rate moves over the whole run (every step of every epoch).
 SCHEDULES: dict[str, tuple] = {

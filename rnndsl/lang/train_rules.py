@@ -14,6 +14,7 @@ from typing import Optional
 
 from . import ast as A
 from .errors import RnnDslError
+from .builtins import SEARCHES
 from .sources import CURRICULUM, GENERATED, SIGNATURES
 
 __all__ = ["TrainError", "conflict", "rtrl_network", "ONLINE", "RTRL_LAYERS"]
@@ -27,7 +28,7 @@ class TrainError(RnnDslError):
 
 def conflict(values: dict, block: A.Train) -> Optional[RnnDslError]:
     """The first pair of settings of `block` that do not go together; `values` {setting: its value}."""
-    for rule in (_metrics, _method, _truncation, _fresh, _curriculum):
+    for rule in (_metrics, _search, _method, _truncation, _fresh, _curriculum):
         found = rule(values, block)
         if found is not None:
             return found
@@ -50,6 +51,31 @@ def _metrics(values: dict, block: A.Train):
     if "label_error_rate" in {m.name for m in values["metrics"]} and values["loss"].name != "ctc":
         return _error("the metric `label_error_rate` decodes CTC outputs: it needs `loss = ctc`",
                       next(m.span for m in values["metrics"] if m.name == "label_error_rate"))
+    return None
+
+
+def _search(values: dict, block: A.Train):
+    """A global search of the weights (`optimizer = cma_es(...)`) scores every weight set on the whole training
+    split, without gradients: the settings about gradients, rates and batches of changing data go without it."""
+    optimizer = values["optimizer"]
+    if optimizer.name not in SEARCHES:
+        return None
+    against = [("method", values["method"].name != "bptt", values["method"]),
+               ("bptt", values["bptt"].name != "full", values["bptt"]),
+               ("schedule", values["schedule"].name != "constant", values["schedule"]),
+               ("stop", values["stop"].name != "none", values["stop"]),
+               ("strategy", values["strategy"].name != "default", values["strategy"]),
+               ("loss", values["loss"].name == "ctc", values["loss"]),
+               ("fresh", values["fresh"], None), ("bucket", values["bucket"], None),
+               ("curriculum", values["curriculum"].name != "none", values["curriculum"])]
+    for setting, clashes, chosen in against:
+        if clashes:
+            written = f"{setting} = {chosen.name}" if chosen is not None else setting
+            span = chosen.span if chosen is not None else _setting(block, setting).span
+            return _error(f"`optimizer = {optimizer.name}` searches the weights without gradients, scoring every "
+                          f"weight set on the whole training split: it does not go with `{written}`", span,
+                          notes=["a search has its own stopping point, its `budget` of weight sets; train by "
+                                 "gradients for the rest"])
     return None
 
 

@@ -7,7 +7,7 @@ of a spec, and `rnndsl.train.run` runs the plan with Keras. The settings
     data       = SOURCE(ARGS)     required: a generator or a file reader (sources.SIGNATURES)
     loss       = NAME             required: builtins.LOSSES
     metrics    = NAME, ...        builtins.METRICS; none by default
-    optimizer  = NAME(ARGS)       builtins.OPTIMIZERS; adam() by default
+    optimizer  = NAME(ARGS)       builtins.OPTIMIZERS, or a search of builtins.SEARCHES; adam() by default
     schedule   = NAME(ARGS)       builtins.SCHEDULES: the learning rate over the run; constant by default
     stop       = NAME(ARGS)       builtins.STOPS: stop early when the loss stops falling; never by default
     batch      = INT              32
@@ -36,7 +36,7 @@ from typing import Optional
 
 from . import ast as A
 from .builtins import (BPTT, CONSTANT_NAMES, CURRICULA, LOSSES, METHODS, METRICS, OPTIMIZERS, REQUIRED,
-                       SCHEDULES, STOPS, STRATEGIES, Param)
+                       SCHEDULES, SEARCHES, STOPS, STRATEGIES, Param)
 from .checks import check_call_args, with_article
 from .errors import SpecErrors, did_you_mean
 from .train_rules import ONLINE, TrainError, conflict
@@ -95,7 +95,8 @@ SETTINGS = {
     "bucket": ("int", 0),
     "method": ("method", Choice("bptt")),
 }
-CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "stop": STOPS,
+CHOICES = {"loss": LOSSES, "metrics": METRICS, "optimizer": {**OPTIMIZERS, **SEARCHES}, "schedule": SCHEDULES,
+           "stop": STOPS,
            "strategy": STRATEGIES, "bptt": BPTT, "curriculum": CURRICULA, "method": METHODS}
 
 

@@ -55,7 +55,7 @@ from .folder import (History, checkpoint_folder, checkpoint_folders, complete_ch
                      make_folder, plain, resume_point, with_changes, write_json, writing)
 from .model_checks import check_model_fits
 from .placement import batches_per_epoch, placement
-from . import rtrl_fit
+from . import rtrl_fit, search_fit
 from .rtrl_fit import updates_per_batch
 from .sources import load
 from .buckets import check_bucketing, curriculum_args, generated_stream
@@ -104,6 +104,10 @@ def run(program, network: str, *, values: Optional[dict] = None, out: Path, epoc
     plan = plan_of(program, network, values)
     if epochs is not None:
         plan = with_changes(plan, epochs=epochs)
+    searched = plan.optimizer.name in search_fit.SEARCHES  # weights searched: no gradients, no optimizer state
+    if searched and resume:
+        raise UsageError(f"`optimizer = {plan.optimizer.name}` keeps its search's state in memory only: a run of it "
+                         "is not resumed; start it again with another --out")
     if mixed_precision and plan.method.name in ONLINE:
         raise UsageError(f"`method = {plan.method.name}` carries its sensitivities in the weights' precision: train "
                          "it without --mixed-precision")
@@ -147,6 +151,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                 vocabulary.save(path)
 
     truncated, rtrl = plan.bptt.name == "truncated", plan.method.name in ONLINE  # rtrl: trained online
+    searched = plan.optimizer.name in search_fit.SEARCHES
     set_seed(plan.seed)
     from ..keras.network import Lowered, describe, lower_network
 
@@ -158,7 +163,7 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                                      "; delete that checkpoint's folder to resume from the one before")
         else:
             lowered = lower_network(program, network, stateful_batch=plan.batch if truncated else None,
-                                    fused=not rtrl, **values)  # RTRL steps a generated cell
+                                    fused=not (rtrl or searched), **values)  # RTRL steps a generated cell
             model, paths = lowered.model, lowered.fused_paths
         # Under truncated BPTT the model that trains is stateful, of a fixed batch; the one that is
         # evaluated and saved is its twin, the same network of any batch, given its weights.
@@ -174,6 +179,8 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
             check_model_fits(judged, split, what, plan.loss.name)
     if rtrl:  # before training: a model RTRL cannot step, or more sensitivities than the limit for the batch
         rtrl_fit.check(model, plan.batch, plan.method.name)
+    if searched:
+        search_fit.check(model, plan)
     chunks = chunk_count(train_split, plan.bptt.args["k"]) if truncated else 1
     # fresh: every epoch a whole new training split, of the generator's size (none of it held out)
     steps = batches_per_epoch(splits.train.size if plan.fresh else train_split.size, plan, place) * chunks
@@ -199,7 +206,9 @@ def _run(program, network: str, values: dict, plan: training.TrainPlan, place, o
                      EpochEnd(folder, history, watch, started), Board(folder)]
         if truncated:  # the twin validates (first: the other callbacks see its figures)
             callbacks = [Resets(chunks), TwinValidation(twin, validation, plan.batch)] + callbacks
-        if rtrl:
+        if searched:
+            search_fit.fit(model, plan, train_split, validation, history, folder, started, verbose)
+        elif rtrl:
             rtrl_fit.fit(model, plan, stream, steps, start, validation, callbacks, verbose)
         else:
             model.fit(stream, epochs=plan.epochs, initial_epoch=start, shuffle=False,  # the stream is shuffled
@@ -248,6 +257,10 @@ def _compile(model, plan: training.TrainPlan, steps_per_epoch: int, jit: Optiona
 
     from ..keras.network import xla_pays
 
+    if plan.optimizer.name in search_fit.SEARCHES:  # no gradient steps: Keras's loss and metrics, to evaluate
+        model.compile(loss=_loss(plan.loss.name),
+                      weighted_metrics=[_metric(m.name, plan.loss.name) for m in plan.metrics], jit_compile=False)
+        return
     args = dict(plan.optimizer.args)
     rate = args.pop("learning_rate", None)
     if rate is None:
