@@ -186,12 +186,18 @@ def _subsample_valid(values):
     return problem
 
 
-def _gather(args, inputs):
+def _flagged(layer: str, inputs, flags_are: str):
+    """The values of a layer of two inputs, (values, flags): values a sequence, flags one number a step."""
     values, flags = inputs
-    _sequence("Gather", values)
+    _sequence(layer, values)
     if flags.kind != "seq" or flags.dims not in ((), (Dim.const(1),)):
-        raise LayerTypeError(f"the second input of `Gather` is its flags, one number a step (seq[int], seq[1]), "
+        raise LayerTypeError(f"the second input of `{layer}` is {flags_are}, one number a step (seq[int], seq[1]), "
                              f"found {flags}")
+    return values
+
+
+def _gather(args, inputs):
+    values = _flagged("Gather", inputs, "its flags")
     times = args["times"]
     if not isinstance(times, bool):  # a hyperparameter: the type depends on it, and types are known here
         raise LayerTypeError(f"`times` of `Gather` changes its type: write true or false, not `{times.id}`")
@@ -204,12 +210,7 @@ def _gather(args, inputs):
 
 
 def _scatter(args, inputs):
-    values, flags = inputs
-    _sequence("Scatter", values)
-    if flags.kind != "seq" or flags.dims not in ((), (Dim.const(1),)):
-        raise LayerTypeError(f"the second input of `Scatter` is the flags `Gather` read, one number a step "
-                             f"(seq[int], seq[1]), found {flags}")
-    return values
+    return _flagged("Scatter", inputs, "the flags `Gather` read")
 
 
 def _mispredicted(args, inputs):
