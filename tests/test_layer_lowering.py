@@ -16,6 +16,7 @@ import rnndsl  # noqa: E402
 from rnndsl.keras import rate  # noqa: E402
 from rnndsl.keras.layers import BUILDERS, keras_layer  # noqa: E402
 from rnndsl.keras.masked_conv import MaskedConv2D  # noqa: E402
+from rnndsl.keras.surprise import Mispredicted  # noqa: E402
 from rnndsl.lang.layers import KERAS_LAYERS  # noqa: E402
 
 # A network that applies each layer, and the Keras class it lowers to.
@@ -34,6 +35,8 @@ EXAMPLES = {
     "MaxPooling1D": ("input x: seq[3]", "MaxPooling1D(2, padding=same)(x)", rate.MaxPooling1D),
     "UpSampling1D": ("input x: seq[3]", "UpSampling1D(3)(x)", rate.UpSampling1D),
     "Gather": ("input x: seq[3]\n    input f: seq[int]", "Gather()(x, f)", rate.Gather),
+    "Scatter": ("input x: seq[3]\n    input f: seq[int]", "Scatter()(x, f)", rate.Scatter),
+    "Mispredicted": ("input x: seq[3]\n    input p: seq[3]", "Mispredicted(threshold=0.5)(x, p)", Mispredicted),
 }
 
 
