@@ -208,3 +208,13 @@ def test_a_cell_that_counts_its_steps_refuses_a_float_too_short_to_count_them():
     assert str(refused.value) == (
         "error: cell `TwoRates` reads the step's number `t`, which it counts in its precision, float16 here, exact "
         "only up to step 2,048: compute the cell in float32 (train without --mixed-precision)")
+
+
+def test_every_refuses_a_hyperparameter_under_one_step():
+    from rnndsl.keras.cell import GeneratedCell, cell_source
+    from rnndsl.lang.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        GeneratedCell(cell_source(checked(TWO_RATES), "TwoRates"), "TwoRates", 3, {"units": 4, "k": 0})
+    assert str(refused.value) == ("error: cell `TwoRates` updates a value `every k` steps, and k = 0: a number of "
+                                  "steps is at least 1")

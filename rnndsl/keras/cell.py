@@ -53,7 +53,7 @@ class GeneratedCell(keras.layers.Layer):
         self.hparams = dict(hparams or {})
         self.G = G = compile_cell(spec, cell)
         self.env = env = cell_env(G, self.hparams, self.input_dim)
-        _check_step_count(G, cell, self.compute_dtype)
+        _check_step_count(G, cell, self.compute_dtype, env)
         delays = G.header.delays
         self.state_shapes = {}
         for name in G.header.states:
@@ -177,8 +177,15 @@ class GeneratedRNN(keras.layers.RNN):
 EXACT_STEPS = {"float16": 2048, "bfloat16": 256}
 
 
-def _check_step_count(G: CellIR, cell: str, dtype: str) -> None:
-    """A UsageError where the cell counts its steps (`t`, rnndsl.lang.schedules) in a float too short to."""
+def _check_step_count(G: CellIR, cell: str, dtype: str, env: dict) -> None:
+    """A UsageError where the cell counts its steps (`t`, rnndsl.lang.schedules) in a float too short to, or
+    where `every k` is given a hyperparameter's value under 1 (a literal is checked by `rnndsl check`)."""
+    for name in G.of_kind("op"):
+        schedule = (G.node(name).attrs or {}).get("schedule", "")
+        k = schedule.split(" ", 1)[1] if schedule.startswith("every ") else None
+        if k in env and not (isinstance(env[k], int) and env[k] >= 1):
+            raise UsageError(f"cell `{cell}` updates a value `every {k}` steps, and {k} = {env[k]!r}: a number of "
+                             "steps is at least 1")
     if STEP in G.header.states and dtype in EXACT_STEPS:
         raise UsageError(f"cell `{cell}` reads the step's number `t`, which it counts in its precision, {dtype} "
                          f"here, exact only up to step {EXACT_STEPS[dtype]:,}: compute the cell in float32 "

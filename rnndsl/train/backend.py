@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-__all__ = ["is_tensorflow", "set_seed"]
+__all__ = ["is_tensorflow", "sample_loss", "set_seed"]
 
 
 def is_tensorflow() -> bool:
@@ -39,3 +39,13 @@ def set_seed(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
+
+
+def sample_loss(name: str):
+    """Keras's loss function of a train block's loss `name` (not CTC), unreduced: `(targets, predictions)` ->
+    one loss a sample, the last axis reduced (a step of a sequence: `(batch, T)`)."""
+    import keras
+
+    return {"mse": keras.losses.mean_squared_error, "mae": keras.losses.mean_absolute_error,
+            "cross_entropy": keras.losses.sparse_categorical_crossentropy,
+            "binary_cross_entropy": keras.losses.binary_crossentropy}[name]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..lang.errors import UsageError
+from .backend import sample_loss
 from .rtrl import RTRL, Stepper, check_memory
 from .stream import keras_arrays
 
@@ -114,12 +115,9 @@ def step_loss(name: str):
     """The loss of one step, per sequence `(batch,)`, of targets packed as `(batch, k + 1)`: the step's targets
     (k numbers; one integer class for cross_entropy), then the step's weight, already divided by the steps
     of the sequence (so that the steps add up to Keras's mean over the batch and the steps)."""
-    import keras
     import tensorflow as tf
 
-    base = {"mse": keras.losses.mean_squared_error, "mae": keras.losses.mean_absolute_error,
-            "cross_entropy": keras.losses.sparse_categorical_crossentropy,
-            "binary_cross_entropy": keras.losses.binary_crossentropy}[name]
+    base = sample_loss(name)
 
     def loss(packed, pred):
         target, weight = packed[:, :-1], packed[:, -1]

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..lang import builtins
 from ..lang.errors import UsageError
+from .backend import sample_loss
 from .stream import keras_arrays
 
 __all__ = ["SEARCHES", "check", "fit"]
@@ -33,25 +34,14 @@ def check(model, plan) -> None:
                          f"and `{model.name}` has {len(model.inputs)} inputs and {len(model.outputs)} outputs")
 
 
-def _per_step(name: str):
-    """The loss of each step (or sequence), unreduced: Keras's loss of that name with reduction None."""
-    import keras
-
-    return {"mse": keras.losses.MeanSquaredError, "mae": keras.losses.MeanAbsoluteError,
-            "cross_entropy": keras.losses.SparseCategoricalCrossentropy,
-            "binary_cross_entropy": keras.losses.BinaryCrossentropy}[name](reduction=None)
-
-
 def objective(members, split, loss: str, batch: int):
     """`(P, p)` weight sets -> `(P,)` float64: each one's loss on the whole `split`, `batch` sequences a pass."""
     import tensorflow as tf
 
     x, y, w = keras_arrays(split)
-    fn = _per_step(loss)
-    count = None
+    fn = sample_loss(loss)
 
     def losses(flat):
-        nonlocal count
         total, seen = 0.0, 0
         for start in range(0, len(x), batch):
             xb, yb = x[start:start + batch], y[start:start + batch]
@@ -61,8 +51,7 @@ def objective(members, split, loss: str, batch: int):
                 per = per * tf.cast(w[start:start + batch], per.dtype)
             total = total + tf.reduce_sum(tf.reshape(per, (tf.shape(per)[0], -1)), axis=1)
             seen += int(np.prod(per.shape[1:]))
-        count = seen
-        return np.asarray(total, dtype=np.float64) / max(count, 1)
+        return np.asarray(total, dtype=np.float64) / max(seen, 1)
 
     return losses
 
@@ -101,7 +90,7 @@ def fit(model, plan, train_split, validation, history, out, started: float, verb
         losses = np.asarray(losses)
         state["evaluations"] += len(losses)
         i = int(np.argmin(losses))
-        if losses[i] < state["loss"]:
+        if losses[i] < state["loss"] or state["best"] is None:  # a first generation of infinite losses too
             state["loss"], state["best"] = float(losses[i]), np.array(flat[i])
         while state["epoch"] < plan.epochs - 1 and state["evaluations"] >= share * (state["epoch"] + 1):
             epoch_end()
