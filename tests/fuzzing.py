@@ -154,7 +154,11 @@ cell TwoRates(units: int, k: int = 3) {
     fast[t] = tanh(W @ x[t] + U @ fast[t-1] + slow[t-1])
     slow[t] = tanh(U @ fast[t] + slow[t-1]) every k
     g[t] = binarize(sigmoid(W @ x[t])) when mod(t, 2) == 0
-    y[t] = fast[t] + g[t] * 0.5 ** t
+    when sum(x[t]) > 0 {
+        c[t] = tanh(W @ x[t] + c[t-1])
+        d[t] = c[t] * 2
+    }
+    y[t] = fast[t] + g[t] * 0.5 ** t + d[t]
     output y
 }
 '''

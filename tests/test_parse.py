@@ -662,6 +662,46 @@ error[E0114]: a continuous state has no index after `d/dt`
 
 1 error found""",
     ),
+    (
+        "cell A(u: int) {\n    input x: [u]\n    every 2 {\n    }\n    h[t] = x[t]\n    output h\n}\n",
+        """\
+error[E0122]: a schedule block holds equations, and this one has none
+  --> m.rnn:4:5
+   |
+ 4 |     }
+   |     ^ the block ends here
+   = note: `every 4 { h[t] = ... }` computes each equation of the block every 4 steps
+
+1 error found""",
+    ),
+    (
+        "cell A(u: int) {\n    input x: [u]\n    every 2 {\n        param W: [u, u]\n        h[t] = W @ x[t]\n    }\n"
+        "    output h\n}\n",
+        """\
+error[E0122]: a schedule block holds equations only
+  --> m.rnn:4:9
+   |
+ 4 |         param W: [u, u]
+   |         ^^^^^ `param` cannot stand in a block
+   = note: a declaration stands before the block
+   = note: blocks do not nest: an equation has one schedule
+
+1 error found""",
+    ),
+    (
+        "cell A(u: int) {\n    input x: [u]\n    when sum(x[t]) > 0 {\n        every 3 {\n            h[t] = x[t]\n        }\n"
+        "        y[t] = h[t]\n    }\n    output y\n}\n",
+        """\
+error[E0122]: a schedule block holds equations only
+  --> m.rnn:4:9
+   |
+ 4 |         every 3 {
+   |         ^^^^^ `every` cannot stand in a block
+   = note: a declaration stands before the block
+   = note: blocks do not nest: an equation has one schedule
+
+1 error found""",
+    ),
 ]
 
 
@@ -989,7 +1029,7 @@ error[E0101]: unexpected `+`
    |
  3 |         + b
    |         ^ not expected here
-   = note: expected one of `d/dt`, `input`, `output`, `param`, `state`, `}`, a name
+   = note: expected one of `d/dt`, `every`, `input`, `output`, `param`, `state`, `when`, `}`, a name
 
 1 error found""",
     ),
@@ -1015,7 +1055,7 @@ error[E0101]: unexpected `<`
    |
  2 |     h[t] = a < b < c
    |                  ^ not expected here
-   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `every`, `fit`, ...
+   = note: expected one of `)`, `+` or `-`, `,`, `>>`, `]`, `constrain`, `every`, `fit`, `fixed`, `for`, ...
 
 1 error found""",
     ),
@@ -1035,7 +1075,7 @@ error[E0101]: unexpected `[`
    |
  3 |         [3]
    |         ^ not expected here
-   = note: expected one of `d/dt`, `input`, `output`, `param`, `state`, `}`, a name, a string
+   = note: expected one of `d/dt`, `every`, `input`, `output`, `param`, `state`, `when`, `}`, a name, a string
 
 2 errors found""",
     ),

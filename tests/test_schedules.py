@@ -45,6 +45,30 @@ DIAGNOSTICS = {
     'when_unknown_name': (
         'cell A(u: int) {\n    input x: [u]\n    h[t] = tanh(x[t] + h[t-1]) when gate[t] > 0\n    output h\n}\n',
         'error[E0201]: unknown value `gate`\n  --> spec.rnn:3:37\n   |\n 3 |     h[t] = tanh(x[t] + h[t-1]) when gate[t] > 0\n   |                                     ^^^^ no input or equation defines it'),
+    'own_schedule_in_a_block': (
+        'cell A(u: int) {\n    input x: [u]\n    every 2 {\n        h[t] = tanh(x[t] + h[t-1]) when sum(x[t]) > 0\n    }\n'
+        '    output h\n}\n',
+        "error[E0235]: an equation in an `every` block is computed on the block's schedule\n  --> spec.rnn:4:36\n   |\n 4 |         h[t] = tanh(x[t] + h[t-1]) when sum(x[t]) > 0\n   |                                    ^^^^^^^^^^^^^^^^^^ a schedule of its own\n   = note: write the equation after the block's `}`, with its `when`"),
+    # a block's schedule is checked once, whatever the number of its equations
+    'a_block_on_a_tree': (
+        'cell T(u: int) over tree {\n    input x: [u]\n    every 2 {\n        h[n] = tanh(x[n] + sum(h[k] for k in children(n)))\n'
+        '        y[n] = h[n]\n    }\n    output y\n}\n',
+        'error[E0235]: `every` schedules the steps of a cell over time\n  --> spec.rnn:3:5\n   |\n 3 |     every 2 {\n   |     ^^^^^^^ a cell over tree computes every value at every node'),
+    'a_block_every_fraction': (
+        'cell A(u: int) {\n    input x: [u]\n    every 2.5 {\n        h[t] = tanh(x[t] + h[t-1])\n        y[t] = h[t] * 2\n    }\n'
+        '    output y\n}\n',
+        'error[E0235]: `every` takes a number of steps\n  --> spec.rnn:3:11\n   |\n 3 |     every 2.5 {\n   |           ^^^ a positive integer, or an int hyperparameter\n   = note: `h[t] = ... every 4` is computed at t = 4, 8, 12, ...; `when` takes a condition: `h[t] = ... when c[t] > 0`'),
+    'a_block_with_split': (
+        'cell S(u: int) {\n    input x: [u]\n    every 2 {\n        a[t], b[t] = split(x[t] + a[t-1], 2)\n    }\n    output a\n}\n',
+        'error[E0235]: `every` holds one value, and this equation defines 2\n  --> spec.rnn:4:9\n   |\n 4 |         a[t], b[t] = split(x[t] + a[t-1], 2)\n   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ a schedule on `split`\n   = note: write the `split` before the block: the equations in it that read the pieces are computed on its schedule'),
+    'a_block_in_continuous_time': (
+        'cell C(u: int) solver euler(0.1) {\n    input x: [u]\n    d/dt y = -y + x\n    when sum(x) > 0 {\n        z[t] = tanh(y)\n'
+        '        w[t] = z[t]\n    }\n    output w\n}\n',
+        'error[E0235]: `when` schedules the steps of a cell, and this cell runs in continuous time\n  --> spec.rnn:4:5\n   |\n 4 |     when sum(x) > 0 {\n   |     ^^^^^^^^^^^^^^^ a cell with `d/dt` integrates between the inputs'),
+    'a_block_when_unknown_name': (
+        'cell A(u: int) {\n    input x: [u]\n    when gate[t] > 0 {\n        h[t] = tanh(x[t] + h[t-1])\n        y[t] = h[t]\n    }\n'
+        '    output y\n}\n',
+        'error[E0201]: unknown value `gate`\n  --> spec.rnn:3:10\n   |\n 3 |     when gate[t] > 0 {\n   |          ^^^^ no input or equation defines it'),
 }
 
 
@@ -218,3 +242,68 @@ def test_every_refuses_a_hyperparameter_under_one_step():
         GeneratedCell(cell_source(checked(TWO_RATES), "TwoRates"), "TwoRates", 3, {"units": 4, "k": 0})
     assert str(refused.value) == ("error: cell `TwoRates` updates a value `every k` steps, and k = 0: a number of "
                                   "steps is at least 1")
+
+
+# The same cell with its schedules on blocks: a block gives each of its equations its schedule.
+TWO_RATES_IN_BLOCKS = """
+cell TwoRates(units: int, k: int = 3) {
+    input x: [in]
+    param W: [units, in] ~ glorot_uniform
+    param U: [units, units] ~ orthogonal
+    param V: [units, units] ~ orthogonal
+    fast[t] = tanh(W @ x[t] + U @ fast[t-1] + V @ slow[t-1])
+    every k {  # the slow layer
+        slow[t] = tanh(V @ fast[t] + U @ slow[t-1])
+    }
+    when sum(x[t]) > 0 {
+        g[t] = tanh(W @ x[t])
+    }
+    y[t] = fast[t] + slow[t] + g[t] + 0.01 * t
+    output y
+}
+"""
+
+
+def test_a_schedule_block_is_its_equations_each_on_its_schedule():
+    from rnndsl.lang.irprint import print_ir
+
+    assert print_ir(checked(TWO_RATES_IN_BLOCKS).graph("TwoRates")) == print_ir(checked(TWO_RATES).graph("TwoRates"))
+
+
+def test_a_block_of_several_equations_updates_them_together():
+    from rnndsl.keras.cell import cell_rnn
+
+    spec = """
+cell Slow(units: int) {
+    input x: [in]
+    param W: [units, in] ~ glorot_uniform
+    param U: [units, units] ~ orthogonal
+    every 2 {
+        c[t] = tanh(W @ x[t] + U @ c[t-1])
+        h[t] = c[t] * h[t-1] + 1
+    }
+    output h
+}
+"""
+    layer = cell_rnn(checked(spec), "Slow", input_dim=3, units=4)
+    x = np.random.default_rng(5).normal(size=(2, 7, 3)).astype("float32")
+    got = np.asarray(layer(x))
+    W, U = (np.asarray(layer.cell.weights_by_name[n], np.float64) for n in "WU")
+    c = h = np.zeros((2, 4))
+    for step in range(7):
+        if (step + 1) % 2 == 0:
+            c = np.tanh(x[:, step] @ W.T + c @ U.T)
+            h = c * h + 1
+        np.testing.assert_allclose(got[:, step], h, atol=2e-6)
+
+
+def test_fmt_writes_a_block_one_level_in_with_its_comments():
+    from rnndsl.lang.fmt import format_text
+
+    text = TWO_RATES_IN_BLOCKS.lstrip()
+    assert format_text(text) == text
+    messy = text.replace("    every k {  # the slow layer\n        slow", "    every   k {  # the slow layer\n  slow")
+    messy = messy.replace("\n    }\n    when", "\n      }\n    when")
+    assert format_text(messy) == text
+    inner = text.replace("        g[t] = tanh(W @ x[t])\n", "        g[t] = tanh(W @ x[t])\n        # held otherwise\n")
+    assert format_text(inner) == inner

@@ -244,11 +244,13 @@ class Schedule:
 
 @node
 class Equation:
-    """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets; `schedule`: `every k` or `when c`."""
+    """`h[t] = expr`, or `a[t], b[t] = split(...)` with several targets; `schedule`: `every k` or `when c`, its
+    own or that of the block it stands in (`block`: `every 4 { ... }`, whose equations all take it)."""
 
     targets: tuple
     value: Expr
     schedule: Optional[Schedule] = None
+    block: Optional[Schedule] = None
 
 
 @node

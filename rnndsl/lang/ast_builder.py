@@ -6,7 +6,7 @@ unquoted here, with their escapes (`\\n`, `\\t`, `\\"`, `\\\\`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lark import Token, Transformer, v_args
 
@@ -42,9 +42,11 @@ class ASTBuilder(Transformer):
         return A.Import(A.String(_unquote(str(tok)), self.origin.token_span(tok)), self._s(meta))
 
     def _body(self, children):
-        """Split the optional docstring (`[docstring]`, None when absent) off a block."""
+        """Split the optional docstring (`[docstring]`, None when absent) off a block; a schedule block's
+        equations (a tuple) stand in the body one by one."""
         first, *body = children
-        return (first.text if first is not None else None), tuple(body)
+        flat = [s for stmt in body for s in (stmt if isinstance(stmt, tuple) else (stmt,))]
+        return (first.text if first is not None else None), tuple(flat)
 
     def cell(self, meta, children):
         name, hparams, over, solver, *rest = children
@@ -114,7 +116,13 @@ class ASTBuilder(Transformer):
 
     def equation(self, meta, children):
         *targets, value, schedule = children
-        return A.Equation(tuple(targets), value, schedule, self._s(meta))
+        return A.Equation(tuple(targets), value, schedule, span=self._s(meta))
+
+    def schedule_block(self, meta, children):
+        """`every 4 { ... }`: its equations, each on the block's schedule (where it has none of its own,
+        which resolve refuses)."""
+        schedule, *equations = children
+        return tuple(replace(e, schedule=e.schedule or schedule, block=schedule) for e in equations)
 
     def schedule(self, meta, children):
         word, value = children

@@ -230,7 +230,8 @@ def _param(s: A.ParamDecl) -> str:
 
 def _equation(s: A.Equation) -> str:
     targets = ", ".join(f"{t.name.id}[{format_expr(t.index, tight=True)}]" for t in s.targets)
-    schedule = f" {s.schedule.kind} {format_expr(s.schedule.value)}" if s.schedule is not None else ""
+    own = s.schedule is not None and s.schedule is not s.block  # a block's is written on the block
+    schedule = f" {s.schedule.kind} {format_expr(s.schedule.value)}" if own else ""
     return f"{targets} = {format_expr(s.value)}{schedule}"
 
 
@@ -376,21 +377,52 @@ class _Printer:
                 anchors.append(self._token_anchor(doc, _quote(item.doc, doc=True).split("\n"),
                                                   INDENT, policy, "doc"))
                 policy = "keep"
+            block = None  # the schedule block whose equations are being written
             for stmt in item.body:
                 if isinstance(stmt, A.Train):
                     anchors += self._train_anchors(stmt, policy)
+                    policy = "keep"
+                    continue
+                inner = getattr(stmt, "block", None)
+                if block is not None and inner is not block:
+                    anchors.append(self._close_anchor(anchors[-1], INDENT))
+                if inner is not None and inner is not block:
+                    anchors.append(self._block_anchor(inner, policy))
+                    policy = "none"
+                block = inner
+                if block is not None:
+                    b = stmt.span
+                    anchors.append(_Anchor((b.line, b.column), (b.end_line, b.end_column), _last_line(b),
+                                           [format_stmt(stmt)], INDENT * 2, policy))
                     policy = "keep"
                     continue
                 b = stmt.span
                 anchors.append(_Anchor((b.line, b.column), (b.end_line, b.end_column), _last_line(b),
                                        [format_stmt(stmt)], INDENT, policy))
                 policy = "keep"
+            if block is not None:
+                anchors.append(self._close_anchor(anchors[-1], INDENT))
             last = anchors[-1]  # after a train block's `}`, the network's is the next one
             close = self.tokens[self._next(self._index(last.end if last.kind == "close" else last.start), "RBRACE")]
             anchor = self._token_anchor(close, ["}"], "", "none", "close")
             anchor.comment_policy = policy  # end-of-block comments follow the block's last line
             anchors.append(anchor)
         return anchors
+
+    def _block_anchor(self, schedule: A.Schedule, policy: str) -> _Anchor:
+        """`every k {` of a schedule block, one level in."""
+        s = schedule.span
+        brace = self.tokens[self._next(self._index((s.end_line, s.end_column)), "LBRACE")]
+        return _Anchor((s.line, s.column), _end_of(brace), brace.line,
+                       [f"{schedule.kind} {format_expr(schedule.value)} {{"], INDENT, policy)
+
+    def _close_anchor(self, last: _Anchor, indent: str) -> _Anchor:
+        """The `}` after the anchor `last`, at `indent`; comments before it stay one level further in."""
+        close = self.tokens[self._next(self._index(last.end), "RBRACE")]
+        anchor = self._token_anchor(close, ["}"], indent, "none", "close")
+        anchor.comment_policy = "keep"
+        anchor.comment_indent = indent + INDENT
+        return anchor
 
     def _train_anchors(self, block: A.Train, policy: str) -> list:
         """`train {`, its settings one level in, and its `}`."""

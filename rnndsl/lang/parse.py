@@ -112,12 +112,14 @@ def _next_at(positions: list, at: tuple) -> tuple:
 
 
 def _parse_tokens(tokens: list[Token], openers: list, origin: Origin):
+    tokens, openers = list(tokens), list(openers)  # recovery may take a `}` out
     lark = lark_parser()
     ip = lark.parse_interactive("")
     # Checkpoints share the parsed subtrees (`deepcopy_values=False`): a deep copy at
     # every statement made parsing quadratic in the file's length, and the tree is
     # only used when no error (hence no restore) happened.
     checkpoint = ip.copy(deepcopy_values=False)
+    before = checkpoint  # the checkpoint before `checkpoint`: before the statement that opened a block
     errors: list[RnnDslError] = []
     braces: list[Token] = []
     i = start = 0  # start: the first token of the statement being parsed
@@ -139,6 +141,12 @@ def _parse_tokens(tokens: list[Token], openers: list, origin: Origin):
                 ip, checkpoint = closed, closed.copy(deepcopy_values=False)
                 braces.pop()
                 continue
+            # `every 2 { }`: a block that may not be empty; go on after it, as if it were not there.
+            if tok.type == "RBRACE" and i and tokens[i - 1].type == "LBRACE" and braces:
+                braces.pop()
+                ip, checkpoint = before, before.copy(deepcopy_values=False)
+                i = start = i + 2 if i + 1 < len(tokens) and tokens[i + 1].type == "_NL" else i + 1
+                continue
             # Skip the rest of the broken statement, up to and including its newline.
             end = i
             while end < len(tokens) and tokens[end].type != "_NL":
@@ -146,6 +154,12 @@ def _parse_tokens(tokens: list[Token], openers: list, origin: Origin):
             # A broken header: go on into its body as if it read `cell _ {`, so that the
             # body's statements are not reported one by one as out of place.
             brace = next((j for j in range(i, end) if tokens[j].type == "LBRACE"), None)
+            if brace is not None and i == start and tok.type in ("EVERY", "WHEN"):
+                # `every 3 {` inside a block (blocks do not nest): read on as if its equations stood in the
+                # outer block, its `}` taken out
+                _drop_closing(tokens, openers, brace)
+                i = start = brace + 1
+                continue
             entered = _enter_block(ip, tokens[start], tokens[brace]) if brace is not None else None
             if entered is not None:
                 ip, checkpoint = entered, entered.copy(deepcopy_values=False)
@@ -159,7 +173,7 @@ def _parse_tokens(tokens: list[Token], openers: list, origin: Origin):
         elif tok.type == "RBRACE" and braces:
             braces.pop()
         if tok.type in ("_NL", "LBRACE"):  # statement boundaries: recovery restarts here
-            checkpoint = ip.copy(deepcopy_values=False)
+            before, checkpoint = checkpoint, ip.copy(deepcopy_values=False)
             start = i + 1
         i += 1
     try:
@@ -169,6 +183,17 @@ def _parse_tokens(tokens: list[Token], openers: list, origin: Origin):
         errors.append(describe(e, end, None, None, braces, origin, at_end=True))
         return None, errors
     return (None if errors else tree), errors
+
+
+def _drop_closing(tokens: list, openers: list, brace: int) -> None:
+    """Take the `}` that closes the `{` at `brace` (and the newline after it) out of `tokens` and `openers`."""
+    depth = 0
+    for j in range(brace, len(tokens)):
+        depth += {"LBRACE": 1, "RBRACE": -1}.get(tokens[j].type, 0)
+        if depth == 0:
+            end = j + 2 if j + 1 < len(tokens) and tokens[j + 1].type == "_NL" else j + 1
+            del tokens[j:end], openers[j:end]
+            return
 
 
 def _enter_block(ip, first: Token, brace: Token):

@@ -75,11 +75,12 @@ class CellResolver(Reporter):
         solver, step = self.constants.solver(cell)
         self.step_reads: list = []  # where the equations read `t` as a value
         equations = EquationResolver(self)
+        schedules: dict = {}  # checked so far: a block's, once for all its equations
         for stmt in cell.body:
             if isinstance(stmt, (A.Equation, A.ODE)):
                 equations.expr(stmt.value, generator=None)
                 if isinstance(stmt, A.Equation) and stmt.schedule is not None:
-                    check_schedule(self, equations, stmt)
+                    check_schedule(self, equations, stmt, schedules)
         if self.step_reads:
             add_step_count(self)
         self._check_states_and_outputs()

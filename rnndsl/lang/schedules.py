@@ -42,43 +42,64 @@ def add_step_count(resolver) -> None:
     name = A.Name(STEP, first)
     previous = A.Indexed(name, A.BinOp("-", name, A.Number(1, "1", first), first), first)
     equation = A.Equation((A.Target(name, name, first),), A.BinOp("+", previous, A.Number(1, "1", first), first),
-                          None, first)
+                          span=first)
     resolver.values[STEP] = ValueInfo(STEP, equation, 0, first)
     resolver.state_decls[STEP] = A.StateDecl(name, A.Shape((), first), A.Number(0, "0", first), first)
     resolver.delays[STEP] = 1
 
 
-def check_schedule(resolver, equations, stmt: A.Equation) -> None:
+def check_schedule(resolver, equations, stmt: A.Equation, checked: dict) -> None:
     """Check the schedule of `stmt` in the cell `resolver` reads (its EquationResolver: `equations`), bind
-    the names of a `when` condition, and record what it reads: its own value a step back, and `t`."""
+    the names of a `when` condition, and record what it reads: its own value a step back, and `t`.
+
+    `checked` maps each schedule checked so far (by `id`) to whether it is valid: a block's schedule is
+    checked once for all its equations, so that its errors are reported once."""
     schedule = stmt.schedule
-    kind, value = schedule.kind, schedule.value
+    if stmt.block is not None and schedule is not stmt.block:
+        resolver.error(f"an equation in {'an' if stmt.block.kind == 'every' else 'a'} `{stmt.block.kind}` block is computed "
+                       "on the block's schedule",
+                       schedule.span, label="a schedule of its own",
+                       notes=[f"write the equation after the block's `}}`, with its `{schedule.kind}`"], code="E0235")
+        return
+    if id(schedule) not in checked:
+        checked[id(schedule)] = _check_steps(resolver, equations, schedule, stmt.targets[0].name.id)
+    if not checked[id(schedule)]:
+        return
+    if len(stmt.targets) > 1:
+        resolver.error(f"`{schedule.kind}` holds one value, and this equation defines {len(stmt.targets)}",
+                       schedule.span if stmt.block is None else stmt.span, label="a schedule on `split`",
+                       notes=["schedule the equations that read the pieces" if stmt.block is None else
+                              "write the `split` before the block: the equations in it that read the pieces are "
+                              "computed on its schedule"], code="E0235")
+        return
     target = stmt.targets[0].name.id
+    resolver.delays[target] = max(resolver.delays.get(target, 0), 1)  # held: read a step back
+
+
+def _check_steps(resolver, equations, schedule: A.Schedule, target: str) -> bool:
+    """Whether `schedule` may stand in this cell and names a number of steps or a condition (errors where
+    not); binds the condition's names, and notes where it reads `t`."""
+    kind, value = schedule.kind, schedule.value
     if resolver.over != "time":
         resolver.error(f"`{kind}` schedules the steps of a cell over time", schedule.span,
                        label=f"a cell over {resolver.over} computes every value at every "
                              f"{'node' if resolver.over == 'tree' else 'position'}", code="E0235")
-        return
+        return False
     if _ode(resolver.cell) is not None:
         resolver.error(f"`{kind}` schedules the steps of a cell, and this cell runs in continuous time",
                        schedule.span, label="a cell with `d/dt` integrates between the inputs", code="E0235")
-        return
-    if len(stmt.targets) > 1:
-        resolver.error(f"`{kind}` holds one value, and this equation defines {len(stmt.targets)}", schedule.span,
-                       label="a schedule on `split`", notes=["schedule the equations that read the pieces"],
-                       code="E0235")
-        return
+        return False
     if kind == "every":
         if not _whole_steps(resolver, value):
             resolver.error("`every` takes a number of steps", value.span,
                            label="a positive integer, or an int hyperparameter",
                            notes=[f"`{target}[t] = ... every 4` is computed at t = 4, 8, 12, ...; "
                                   f"`when` takes a condition: `{target}[t] = ... when c[t] > 0`"], code="E0235")
-            return
+            return False
         resolver.step_reads.append(schedule.span)
     else:
         equations.expr(value, generator=None)
-    resolver.delays[target] = max(resolver.delays.get(target, 0), 1)  # held: read a step back
+    return True
 
 
 def _whole_steps(resolver, value) -> bool:

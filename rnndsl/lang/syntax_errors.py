@@ -81,8 +81,8 @@ def _literal(terminal: str) -> str:
 def _one_of(items: list[str]) -> str:
     if len(items) == 1:
         return items[0]
-    if len(items) > 8:
-        items = items[:8] + ["..."]
+    if len(items) > 10:  # a cell's statements, each a word, a name and `}`, are 10
+        items = items[:10] + ["..."]
     return "one of " + ", ".join(items)
 
 
