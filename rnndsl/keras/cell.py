@@ -165,6 +165,19 @@ class GeneratedRNN(keras.layers.RNN):
         output, *states = result
         return [output] + self.cell.state_values(states)
 
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # Under XLA, a loop that pushes the outputs (rnndsl.keras.loop), where Keras's costs time quadratic in
+        # the sequence's length to train
+        if keras.backend.backend() != "tensorflow" or self.unroll:
+            return super().inner_loop(sequences, initial_state, mask, training)
+        from .loop import compiled_by_xla, pushed_loop
+
+        if not compiled_by_xla():
+            return super().inner_loop(sequences, initial_state, mask, training)
+        return pushed_loop(lambda x, states: self.cell(x, states, training=training), sequences, list(initial_state),
+                           mask=mask, go_backwards=self.go_backwards, return_all_outputs=self.return_sequences,
+                           zero_output_for_mask=self.zero_output_for_mask)
+
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         shapes = super().compute_output_shape(sequences_shape, initial_state_shape)
         if not self.return_state:
