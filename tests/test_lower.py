@@ -401,15 +401,16 @@ def test_build_a_cell_alone(tmp_path, capsys):
 
 def test_ntm_from_its_own_start_learns_to_address():
     # A start that treats every slot alike stays so: the addressing would get no gradient.
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)  # the weights' start, and the data below, the same in every run and order
+    rng = np.random.default_rng(0)
     layer = cell_rnn(rnndsl.load(STD / "ntm.rnn"), "NTM", input_dim=3, controller=5, slots=6, width=3)
-    x = tf.constant(RNG.normal(size=(2, 5, 3)).astype("float32"))
+    x = tf.constant(rng.normal(size=(2, 5, 3)).astype("float32"))
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x) * RNG.normal(size=(2, 5, 8)).astype("float32"))
+        loss = tf.reduce_sum(layer(x) * rng.normal(size=(2, 5, 8)).astype("float32"))
     grads = tape.gradient(loss, layer.trainable_weights)
     # (from the old uniform start, W_k, W_s, v_beta, ... got gradients of 1e-8 and below: rounding noise; from
-    # random starts the smallest is above 1e-6: 40 seeds tried, one went below 1e-5)
-    silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or np.max(np.abs(g)) < 1e-6]
+    # this start the smallest is 6.5e-5, W_k's)
+    silent = [w.name for w, g in zip(layer.trainable_weights, grads) if g is None or np.max(np.abs(g)) < 1e-5]
     assert silent == []
 
 
