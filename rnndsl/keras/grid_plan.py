@@ -36,7 +36,7 @@ class GridPlan:
     scan_offsets: tuple  # the offsets at which a step reads values of earlier steps: they alone order the scan
     hoisted_groups: tuple  # sibling matmuls of the hoisted work (optimize.SiblingGroup)
     step_groups: tuple  # ... of the step
-    sums: dict  # a sibling group -> (the adds of its members, the (node, offset) they add): see `_group_sums`
+    sums: dict  # a sibling group -> (the adds of its members, the (node, offset) they add): see `optimize.group_sums`
     step_sums: tuple  # the step's groups among those: what they add is one block of the frontier
     joined: dict  # a concatenation of the step -> (value, offsets): of that value's reads alone (`_joined_reads`)
 
@@ -77,8 +77,9 @@ def grid_plan(G: CellIR, kept) -> GridPlan:
     hoisted_groups = tuple(optimize.sibling_matmuls(G, hoisted, batched, invariant_matrices=True))
     step_groups = tuple(optimize.sibling_matmuls(G, step_order, batched, invariant_matrices=True))
     fixed = set(invariants) | {n for n, rec in G.records() if rec.kind in ("param", "const", "hparam")}
-    sums = _group_sums(G, hoisted_groups, lambda key: key[0] in fixed and key[1] is None)
-    step_sums = _group_sums(G, step_groups, lambda key: key in frontier)
+    sums = optimize.group_sums(G, hoisted_groups, lambda key: key[0] in fixed and key[1] is None,
+                                vectors_only=True)
+    step_sums = optimize.group_sums(G, step_groups, lambda key: key in frontier, vectors_only=True)
     # a step group's members in the order in which the values they add were computed side by side before the
     # scan (a hoisted group's sums): then that block is the frontier's as it is, with no split and no concat
     packed = {frozenset(adds): adds for adds, _ in sums.values()}
@@ -102,33 +103,6 @@ def grid_plan(G: CellIR, kept) -> GridPlan:
     return GridPlan(batched, hoisted, invariants, step_order, tuple(keys + [k for k in frontier if k not in keys]),
                     scan_offsets(G, split), hoisted_groups, step_groups, sums, tuple(step_sums),
                     _joined_reads(G, step_order))
-
-
-def _group_sums(G: CellIR, groups, addable) -> dict:
-    """{group: (adds, keys)} for the sibling groups each of whose members is read by one `add` alone, which adds
-    a vector of the member's shape that is `addable` ((node, offset)): the gates' `(W @ x[i, j] + b) + U @
-    h[i-1, j]` in a step, `W @ x[i, j] + b` before the scan. The group's one matmul then has them added
-    before it is split: one add, not one a member. A value added in two groups leaves the second as it is."""
-    found, taken = {}, set()
-    for group in groups:
-        adds, keys = [], []
-        for m in group.nodes:
-            users = G.users(m)
-            if len(users) != 1 or G.node(users[0][0]).kind != "op" or G.node(users[0][0]).op != "add":
-                break
-            add = users[0][0]
-            others = [(u, use) for u, use in G.operands(add) if u != m]
-            if len(others) != 1 or not addable((others[0][0], others[0][1].offset)):
-                break
-            key = (others[0][0], others[0][1].offset)
-            if key in taken or key in keys or G.shape(key[0]) != G.shape(m) or len(G.shape(m)) != 1:
-                break
-            adds.append(add)
-            keys.append(key)
-        else:
-            found[group] = (tuple(adds), tuple(keys))
-            taken.update(keys)
-    return found
 
 
 def _joined_reads(G: CellIR, step_order) -> dict:

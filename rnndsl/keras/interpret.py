@@ -121,6 +121,14 @@ class StepPlan:
         self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
         self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
         self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
+        # the biases the members add (`W_k @ h[t] + b_k`), added to the group's one matmul before its split
+        fixed = {n for n, rec in G.records() if rec.kind in ("param", "const")}
+        self.sums = optimize.group_sums(G, self.hoisted_groups + self.step_groups,
+                                        lambda key: key[0] in fixed and key[1] is None)
+        # on TensorFlow, a memory's write and the reads of the memory it makes as one op (keras.memory_write)
+        writes = optimize.memory_writes(G, self.step_order) if keras.backend.backend() == "tensorflow" else []
+        self.writes = {w.root: w for w in writes}
+        self.in_writes = {n for w in writes for n in w.inner}  # computed by the write alone
         # What the loop computes from weights and constants alone (`concat(W_r, W_h)` of a stacked sum)
         self.invariants = [n for n in self.step_order if not self.batched.get(n, True)
                            and G.node(n).kind in ("op", "value")]
@@ -162,16 +170,30 @@ class StepPlan:
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
 
-    @staticmethod
-    def stacks(weights: dict, groups) -> dict:
+    def stacks(self, weights: dict, groups) -> dict:
         """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`;
-        a dot product's vector is one row (one column)."""
-        return {g: stacked_params(g, weights) for g in groups}
+        a dot product's vector is one row (one column); and the biases its members add (`sums`), flat and side by
+        side, one more column (row) of that matrix."""
+        return {g: self._stacked(g, weights) for g in groups}
+
+    def _stacked(self, group, weights: dict):
+        stacked = stacked_params(group, weights)
+        if group not in self.sums:
+            return stacked, None
+        _, keys = self.sums[group]
+        return stacked, ops.concatenate([ops.reshape(weights[u], (-1,)) for u, _ in keys], axis=0)
 
     def _siblings(self, group, v, env) -> dict:
-        """The values of a group of sibling matmuls (and dot products) of `v`, by one matmul and a split."""
+        """The values of a group of sibling matmuls (and dot products) of `v`, by one matmul and a split; where
+        its members' values are read by adds of biases alone (`sums`), the values of those adds instead, the
+        biases added side by side before the split."""
         stacked = (self.loop_stacks or {}).get(group)
-        return sibling_values(group, v, stacked_params(group, env) if stacked is None else stacked, self.sizes)
+        stacked, biases = self._stacked(group, env) if stacked is None else stacked
+        if biases is None:
+            return sibling_values(group, v, stacked, self.sizes)
+        found = sibling_values(group, v, stacked, self.sizes, plus=biases)
+        adds, _ = self.sums[group]
+        return {add: found[m] for add, m in zip(adds, group.nodes)}
 
     def loop_values(self, cell) -> dict:
         """What the loop reads that is the same at every step: the weights, read once, and the invariants
@@ -264,13 +286,20 @@ class StepPlan:
                 return history[u][delay - 1]
             return env[u]
 
+        computed = set()  # the sibling groups computed (with their first member)
         for n in nodes:
             if n in env:  # an invariant, computed before the loop
                 continue
             rec = G.node(n)
+            if n in self.in_writes:
+                continue
+            if n in self.writes:
+                env.update(self._write(self.writes[n], env, read))
+                continue
             if n in self.group_of:
-                if n not in env:
-                    group = self.group_of[n]
+                group = self.group_of[n]
+                if group not in computed:
+                    computed.add(group)
                     u, delay = group.operand
                     env.update(self._siblings(group, read(u, delay), env))
                 continue
@@ -292,6 +321,15 @@ class StepPlan:
                 env[n] = apply_op(rec, args)
         return env
 
+
+    @staticmethod
+    def _write(write, env: dict, read) -> dict:
+        """The new memory of a memory write (optimize.MemoryWrite) and the reads computed with it, by name."""
+        from .memory_write import write_and_read
+
+        new, reads = write_and_read(read(*write.memory), env[write.weighting], env[write.erase], env[write.add],
+                                    [env[w] for w in write.read_weightings])
+        return {write.root: new, **dict(zip(write.reads, reads))}
 
     def _per_head(self, rec: OpNode, args: "Operands", heads: list):
         """An operation of operands with heads (heads.run_per_head); a matmul by one einsum."""

@@ -11,7 +11,8 @@
   wherever it is read.
 - `sibling_matmuls(G, nodes, batched)`: the matmuls of one stage that multiply
   one operand by different parameter matrices (`W_i @ x[t]`, `W_f @ x[t]`,
-  ...), which the lowering may run as one matmul by the stacked matrices.
+  ...), which the lowering may run as one matmul by the stacked matrices;
+  `group_sums` the biases their members add, which it adds to that matmul.
 - `choose_split(G, split, sizes, hoist)`: whether the lowering takes that
   split or keeps every operation in the loop (see its docstring for why
   hoisting does not always pay).
@@ -387,3 +388,105 @@ def sibling_matmuls(G: CellIR, nodes, batched: dict, invariant_matrices: bool = 
 def _at(use: Use) -> tuple:
     """Where a read looks: (its delay, its offset in a grid cell or None); sibling matmuls share it."""
     return (use.delay, use.offset)
+
+
+def group_sums(G: CellIR, groups, addable, vectors_only: bool = False) -> dict:
+    """{group: (adds, keys)} for the sibling groups each of whose members is read by one `add` alone, which adds
+    a value of the member's shape that is `addable` ((node, offset)): the gates' `(W @ x[i, j] + b) + U @
+    h[i-1, j]` in a grid's step, `W @ x[i, j] + b` before its scan, a memory cell's head parameters `W_k @ h[t]
+    + b_k` and `dot(v_beta, h[t]) + b_beta` in a step. The group's one matmul then has them added before it is
+    split: one add, not one a member, and in training one gradient of the biases side by side a step, not one
+    a member. With `vectors_only`, only members that are vectors (no scalars of dot products, no values with
+    heads). A value added in two groups leaves the second as it is."""
+    found, taken = {}, set()
+    for group in groups:
+        adds, keys = [], []
+        for m in group.nodes:
+            users = G.users(m)
+            if len(users) != 1 or G.node(users[0][0]).kind != "op" or G.node(users[0][0]).op != "add":
+                break
+            add = users[0][0]
+            others = [(u, use) for u, use in G.operands(add) if u != m]
+            if len(others) != 1 or others[0][1].delay != 0 or not addable((others[0][0], others[0][1].offset)):
+                break
+            key = (others[0][0], others[0][1].offset)
+            if key in taken or key in keys or G.shape(key[0]) != G.shape(m) or (vectors_only and len(G.shape(m)) != 1):
+                break
+            adds.append(add)
+            keys.append(key)
+        else:
+            found[group] = (tuple(adds), tuple(keys))
+            taken.update(keys)
+    return found
+
+
+@dataclass(frozen=True)
+class MemoryWrite:
+    """`M[t] = M_old * (1 - outer(w, e)) + outer(w, a)`: the erase-then-add write of a memory (an NTM's, a DNC's),
+    and the reads `w_r @ M[t]` of the memory it makes whose weightings are known before it, which the lowering may
+    compute as one operation (rnndsl.keras.memory_write)."""
+
+    root: str  # the add that makes the new memory
+    memory: tuple  # (node, delay) of the old memory
+    weighting: str  # w, e and a, each read at no delay
+    erase: str
+    add: str
+    inner: tuple  # the write's other operations, read by it alone: the lowering need not compute them
+    reads: tuple = ()  # the matmuls `w_r @ M[t]` computed with the write
+    read_weightings: tuple = ()  # their weightings, in the same order
+
+
+def memory_writes(G: CellIR, nodes) -> list:
+    """The memory writes (see MemoryWrite) among `nodes` (ops and values, in evaluation order), with their reads."""
+    position = {n: i for i, n in enumerate(nodes)}
+    found = []
+    for root in nodes:
+        rec = G.node(root)
+        if rec.kind != "op" or rec.op != "add" or rec.heads or len(G.shape(root) or ()) != 2:
+            continue
+        write = _write_of(G, root)
+        if write is None:
+            continue
+        new = [v for v, use in G.users(root) if use.defines]
+        reads, weightings = [], []
+        for v, use in (G.users(new[0]) if new else []):
+            operands = G.operands(v)
+            if use.delay or G.node(v).kind != "op" or G.node(v).op != "matmul" or G.node(v).heads or len(operands) != 2:
+                continue
+            (w_r, use_r), (m, _) = operands
+            known = position.get(w_r, len(nodes)) < position[root]  # computed before the write, not of it
+            if m == new[0] and not use_r.delay and len(G.shape(w_r)) == 1 and known:
+                reads.append(v)
+                weightings.append(w_r)
+        found.append(replace(write, reads=tuple(reads), read_weightings=tuple(weightings)))
+    return found
+
+
+def _write_of(G: CellIR, root) -> Optional[MemoryWrite]:
+    """The write that the add `root` ends, or None if it is not one."""
+    ops = {}
+    for u, use in G.operands(root):
+        rec = G.node(u)
+        if use.delay or rec.kind != "op" or rec.heads:
+            return None
+        ops[rec.op] = u
+    if set(ops) != {"mul", "outer"}:
+        return None
+    mul, added = ops["mul"], ops["outer"]
+    keep = [(u, use) for u, use in G.operands(mul)
+            if G.node(u).kind == "op" and G.node(u).op == "sub" and not use.delay]
+    if len(keep) != 1 or len(G.operands(mul)) != 2:
+        return None
+    keep = keep[0][0]
+    (memory, memory_use), = [(u, use) for u, use in G.operands(mul) if u != keep]
+    (one, one_use), (erased, erased_use) = G.operands(keep)
+    if (G.node(one).kind != "const" or G.node(one).value != 1 or one_use.delay or erased_use.delay
+            or G.node(erased).kind != "op" or G.node(erased).op != "outer" or G.shape(memory) != G.shape(root)):
+        return None
+    (w, use_w), (e, use_e) = G.operands(erased)
+    (w_a, use_wa), (a, use_a) = G.operands(added)
+    if w != w_a or any(use.delay for use in (use_w, use_e, use_wa, use_a)):
+        return None
+    parts = (mul, keep, erased, added)
+    inner = tuple(n for n in parts if all(v in parts or v == root for v, _ in G.users(n)))
+    return MemoryWrite(root, (memory, memory_use.delay), w, e, a, inner)

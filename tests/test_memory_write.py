@@ -1,0 +1,150 @@
+"""A memory's write and its reads as one op (keras.memory_write, optimize.memory_writes), and the biases of sibling
+matmuls added to their one matmul (optimize.group_sums)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import rnndsl
+from rnndsl.keras import optimize
+from rnndsl.keras.memory_write import write_and_read
+
+STD = Path(__file__).resolve().parents[1] / "specs" / "std"
+BATCH, SLOTS, WIDTH = 3, 5, 4
+
+
+def _op_by_op(memory, w, e, a, read_weightings):
+    """The write and reads as the spec writes them, each op TensorFlow's."""
+    new = memory * (1 - tf.einsum("bn,bw->bnw", w, e)) + tf.einsum("bn,bw->bnw", w, a)
+    return new, [tf.einsum("bn,bnw->bw", w_r, new) for w_r in read_weightings]
+
+
+def _operands(reads: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [tf.constant(rng.normal(size=shape)) for shape in
+            [(BATCH, SLOTS, WIDTH), (BATCH, SLOTS), (BATCH, WIDTH), (BATCH, WIDTH)] + [(BATCH, SLOTS)] * reads]
+
+
+@pytest.mark.parametrize("reads", [0, 1, 2])
+def test_the_fused_write_computes_and_differentiates_as_the_ops_it_replaces(reads):
+    """Values and gradients (float64) equal to the op-by-op write's, for a loss that reads the new memory and each
+    read, and for one that reads only the reads (the new memory's gradient is then none)."""
+    operands = _operands(reads)
+    rng = np.random.default_rng(1)
+    weights_new = tf.constant(rng.normal(size=(BATCH, SLOTS, WIDTH)))
+    weights_reads = [tf.constant(rng.normal(size=(BATCH, WIDTH))) for _ in range(reads)]
+    for uses_new in (True, False):
+        if not uses_new and not reads:
+            continue
+        found = []
+        for function in (write_and_read, _op_by_op):
+            with tf.GradientTape() as tape:
+                tape.watch(operands)
+                new, found_reads = function(operands[0], *operands[1:4], operands[4:])
+                loss = sum(tf.reduce_sum(r * v) for r, v in zip(found_reads, weights_reads))
+                loss += tf.reduce_sum(tf.sin(new) * weights_new) if uses_new else 0
+            found.append((new, found_reads, tape.gradient(loss, operands)))
+        (new, got_reads, grads), (new_ref, ref_reads, grads_ref) = found
+        np.testing.assert_allclose(new.numpy(), new_ref.numpy(), rtol=1e-12, atol=1e-12)
+        for r, r_ref in zip(got_reads, ref_reads):
+            np.testing.assert_allclose(r.numpy(), r_ref.numpy(), rtol=1e-12, atol=1e-12)
+        for g, g_ref in zip(grads, grads_ref):
+            np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_fused_write_trains_under_xla_in_a_loop():
+    """Inside a `tf.while_loop` compiled by XLA, its gradient over several steps is the op-by-op one's."""
+    memory, w, e, a, w_r = _operands(1, seed=2)
+
+    def run(function):
+        @tf.function(jit_compile=True)
+        def loss_and_gradient(memory, w, e, a, w_r):
+            with tf.GradientTape() as tape:
+                tape.watch([memory, w, e, a, w_r])
+
+                def body(i, m, total):
+                    new, (r,) = function(m, tf.sigmoid(w + tf.cast(i, w.dtype)), e, a, [w_r])
+                    return i + 1, new, total + tf.reduce_sum(tf.tanh(r))
+
+                _, m, total = tf.while_loop(lambda i, *_: i < 4, body, (0, memory, tf.constant(0.0, memory.dtype)),
+                                            maximum_iterations=4)
+                loss = total + tf.reduce_sum(m ** 2)
+            return loss, tape.gradient(loss, [memory, w, e, a, w_r])
+        return loss_and_gradient(memory, w, e, a, w_r)
+
+    (loss, grads), (loss_ref, grads_ref) = run(write_and_read), run(_op_by_op)
+    assert abs(float(loss) - float(loss_ref)) < 1e-10
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def _writes(path: Path, cell: str) -> tuple:
+    G = optimize.cse(rnndsl.load(path).graph(cell))
+    return G, optimize.memory_writes(G, optimize.instantaneous_order(G))
+
+
+def _named(G, node) -> str:
+    """The value that an op defines (`M` for the op that makes `M[t]`), else the op's own name."""
+    return next((v for v, use in G.users(node) if use.defines), node)
+
+
+def test_the_memory_writes_of_the_standard_library_are_found_with_their_reads():
+    G, (write,) = _writes(STD / "ntm.rnn", "NTM")
+    assert (_named(G, write.root), write.memory, write.weighting, write.erase, write.add) == ("M", ("M", 1), "w",
+                                                                                             "e", "a")
+    assert [_named(G, r) for r in write.reads] == ["r"] and write.read_weightings == ("w",)
+    assert len(write.inner) == 4  # the erase factor, its outer product, the product with M[t-1], the added one
+    # separate read and write heads: the read weighting is known before the write
+    G, (write,) = _writes(STD / "ntm.rnn", "NTMLSTM")
+    assert (write.weighting, write.read_weightings, [_named(G, r) for r in write.reads]) == ("w_w", ("w_r",), ["r"])
+    # the DNC's read weightings are computed from the new memory: its write is found alone
+    G, (write,) = _writes(STD / "dnc.rnn", "DNC")
+    assert (_named(G, write.root), write.weighting, write.erase, write.add, write.reads) == ("M", "w_w", "e", "v",
+                                                                                            ())
+
+
+@pytest.mark.parametrize("equation, writes", [
+    ("M[t] = M[t-1] * (1 - outer(w[t], e[t])) + outer(w[t], a[t])", 1),  # a write, the same cell otherwise
+    ("M[t] = outer(w[t], a[t]) + (1 - outer(w[t], e[t])) * M[t-1]", 1),  # its terms and factors the other way round
+    ("M[t] = M[t-1] * (2 - outer(w[t], e[t])) + outer(w[t], a[t])", 0),  # not an erase factor
+    ("M[t] = M[t-1] * (1 - outer(w[t], e[t])) + outer(u[t], a[t])", 0),  # erased and added by two weightings
+    ("M[t] = M[t-1] * (1 - outer(w[t], e[t])) - outer(w[t], a[t])", 0),  # not an add
+    ("M[t] = M[t-1] * (1 - outer(w[t-1], e[t])) + outer(w[t-1], a[t])", 0),  # a weighting of the step before
+])
+def test_only_a_memory_write_is_lowered_as_one(equation, writes):
+    program = rnndsl.load(f"""
+        cell C(n: int = 4, m: int = 3) {{
+            input x: [n]
+            param W: [m, n]
+            state M: [n, m] = 0
+            w[t] = softmax(x[t])
+            u[t] = sigmoid(x[t])
+            e[t] = sigmoid(W @ x[t])
+            a[t] = tanh(W @ x[t])
+            {equation}
+            r[t] = w[t] @ M[t]
+            output r
+        }}
+    """)
+    G = optimize.cse(program.graph("C"))
+    assert len(optimize.memory_writes(G, optimize.instantaneous_order(G))) == writes
+
+
+def test_a_memory_cell_adds_its_head_biases_to_the_one_matmul():
+    """The NTM's head parameters, `W_k @ ctrl[t] + b_k` to `dot(v_gamma, ctrl[t]) + b_gamma`, are one matmul and one
+    add of the biases side by side; the controller's stacked sum has its bias added apart (an add of three)."""
+    plan = _plan(STD / "ntm.rnn", "NTM", controller=6, slots=4, width=2)
+    (group, (adds, keys)), = [(g, s) for g, s in plan.sums.items() if g in plan.step_groups]
+    assert sorted(u for u, _ in keys) == sorted(["b_k", "b_e", "b_a", "b_s", "b_beta", "b_g", "b_gamma"])
+    assert len(adds) == len(group.nodes) == 7
+
+
+def _plan(path: Path, cell: str, **hparams):
+    from rnndsl.keras.cell import cell_rnn
+
+    layer = cell_rnn(rnndsl.load(path), cell, input_dim=3, **hparams)
+    return layer.cell.plan
