@@ -138,7 +138,7 @@ def test_a_memory_cell_adds_its_head_biases_to_the_one_matmul():
     """The NTM's head parameters, `W_k @ ctrl[t] + b_k` to `dot(v_gamma, ctrl[t]) + b_gamma`, are one matmul and one
     add of the biases side by side; the controller's stacked sum has its bias added apart (an add of three)."""
     plan = _plan(STD / "ntm.rnn", "NTM", controller=6, slots=4, width=2)
-    (group, (adds, keys)), = [(g, s) for g, s in plan.sums.items() if g in plan.step_groups]
+    (group, (adds, keys)), = [(g, s) for g, s in plan.matmuls.sums.items() if g in plan.step_groups]
     assert sorted(u for u, _ in keys) == sorted(["b_k", "b_e", "b_a", "b_s", "b_beta", "b_g", "b_gamma"])
     assert len(adds) == len(group.nodes) == 7
 

@@ -155,7 +155,7 @@ class GeneratedRNN(keras.layers.RNN):
         # The weights, read once here rather than at every step (with what the loop computes from them
         # alone), and the loop's stacked sibling matrices.
         plan.loop_weights = plan.loop_values(self.cell)
-        plan.loop_stacks = plan.stacks(plan.loop_weights, plan.step_groups)
+        plan.loop_stacks = plan.matmuls.stacks(plan.loop_weights)
         try:
             result = super().call(frontier, initial_state=initial_state, mask=mask, training=training)
         finally:

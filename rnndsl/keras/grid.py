@@ -30,7 +30,8 @@ from .domain_layer import DomainLayer, as_rows
 from ..lang.dims import int_bindings
 from ..lang.grid_scan import scan_schedule
 from .grid_plan import grid_plan, rewritten
-from .interpret import flat_size, gather, sibling_values, split_along, stacked_params
+from .interpret import flat_size, gather
+from .step_matmuls import sibling_values, split_along, stacked_params
 
 RETURNS = ("grid", "last", "states")
 SELECTED_ROWS = 64  # a step's reads of an earlier one by a 0/1 matrix up to this many positions (GridLayer._joined)

@@ -34,6 +34,7 @@ from ..lang.ops import OPERATIONS
 from . import optimize
 from .heads import matmul_subscripts, run_per_head
 from .initializers import constant_value, real
+from .step_matmuls import LoopMatmuls, matmul, split_last
 
 def flat_size(shape) -> int:
     """The number of entries of a value of `shape` (a scalar, `()`, has one)."""
@@ -58,20 +59,6 @@ def accelerator() -> bool:
     return False
 
 
-def split_last(x, sizes: list) -> list:
-    """`x` cut along its last axis into parts of `sizes`: one op."""
-    return split_along(x, sizes, axis=-1)
-
-
-def split_along(x, sizes: list, axis: int) -> list:
-    """`x` cut along `axis` into parts of `sizes`: one op."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.split(x, sizes, axis=axis)
-    return ops.split(x, [int(n) for n in np.cumsum(sizes)[:-1]], axis=axis)
-
-
 def gather(x, index, axis: int):
     """`x`'s entries at `index` (non-negative, a NumPy array) along `axis`. keras.ops.take wraps negative
     indices (three more ops at each call); TensorFlow's gather is the op alone."""
@@ -80,15 +67,6 @@ def gather(x, index, axis: int):
 
         return tf.gather(x, index, axis=axis)
     return ops.take(x, index, axis=axis)
-
-
-def matmul(a, b, transpose_b: bool = False):
-    """`a @ b` (`a @ bᵀ` with `transpose_b`), the transpose a flag of the GEMM where the back end has one."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.linalg.matmul(a, b, transpose_b=transpose_b)
-    return ops.matmul(a, ops.transpose(b) if transpose_b else b)
 
 
 class StepPlan:
@@ -116,15 +94,14 @@ class StepPlan:
         self.batched = split.batched
         self.hoisted_order = [n for n in self.order if n in split.hoisted]
         self.before = list(split.before)  # what precompute evaluates: the frontier and what it reads
-        # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own
+        # sibling matmuls run as one (optimize.sibling_matmuls), each stage on its own, with their biases; the
+        # loop's `P @ v` by a `Pᵀ` made before the loop
         fused = optimize.choose_fusion(fuse, accelerator=fast_launches)
-        self.hoisted_groups = optimize.sibling_matmuls(G, self.hoisted_order, self.batched) if fused else []
-        self.step_groups = optimize.sibling_matmuls(G, self.step_order, self.batched) if fused else []
-        self.group_of = {n: g for g in self.hoisted_groups + self.step_groups for n in g.nodes}
-        # the biases the members add (`W_k @ h[t] + b_k`), added to the group's one matmul before its split
-        fixed = {n for n, rec in G.records() if rec.kind in ("param", "const")}
-        self.sums = optimize.group_sums(G, self.hoisted_groups + self.step_groups,
-                                        lambda key: key[0] in fixed and key[1] is None)
+        sizes = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G.of_kind("param")}
+        self.matmuls = LoopMatmuls(G, self.hoisted_order if fused else (), self.step_order, self.batched, sizes,
+                                   fused)
+        self.hoisted_groups, self.step_groups = self.matmuls.hoisted_groups, self.matmuls.step_groups
+        self.group_of = self.matmuls.group_of
         # on TensorFlow, a memory's write and the reads of the memory it makes as one op (keras.memory_write)
         writes = optimize.memory_writes(G, self.step_order) if keras.backend.backend() == "tensorflow" else []
         self.writes = {w.root: w for w in writes}
@@ -146,7 +123,6 @@ class StepPlan:
         self.constants = {n: real(env[n]) if rec.kind == "hparam" else constant_value(rec.value, env, dtype)
                           for n, rec in G.records() if rec.kind in ("hparam", "const")}
         self.frontier_shapes = [tuple(d.subst(known).value for d in G.shape(n)) for n in self.frontier]
-        self.sizes = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G.of_kind("param")}
 
     def precompute(self, cell, sequences):
         """The frontier's values for every step at once: (batch, T, inputs' size) -> (batch, T, frontier size)."""
@@ -170,39 +146,15 @@ class StepPlan:
         return {name: part if len(shape) == 1 else ops.reshape(part, (-1,) + shape)
                 for name, shape, part in zip(names, shapes, parts)}
 
-    def stacks(self, weights: dict, groups) -> dict:
-        """Each group's parameter matrices (of `weights`, by name) stacked: rows for `P @ v`, columns for `v @ P`;
-        a dot product's vector is one row (one column); and the biases its members add (`sums`), flat and side by
-        side, one more column (row) of that matrix."""
-        return {g: self._stacked(g, weights) for g in groups}
-
-    def _stacked(self, group, weights: dict):
-        stacked = stacked_params(group, weights)
-        if group not in self.sums:
-            return stacked, None
-        _, keys = self.sums[group]
-        return stacked, ops.concatenate([ops.reshape(weights[u], (-1,)) for u, _ in keys], axis=0)
-
-    def _siblings(self, group, v, env) -> dict:
-        """The values of a group of sibling matmuls (and dot products) of `v`, by one matmul and a split; where
-        its members' values are read by adds of biases alone (`sums`), the values of those adds instead, the
-        biases added side by side before the split."""
-        stacked = (self.loop_stacks or {}).get(group)
-        stacked, biases = self._stacked(group, env) if stacked is None else stacked
-        if biases is None:
-            return sibling_values(group, v, stacked, self.sizes)
-        found = sibling_values(group, v, stacked, self.sizes, plus=biases)
-        adds, _ = self.sums[group]
-        return {add: found[m] for add, m in zip(adds, group.nodes)}
-
     def loop_values(self, cell) -> dict:
         """What the loop reads that is the same at every step: the weights, read once, and the invariants
-        computed from them once."""
+        computed from them once; and the matrices of the loop's `P @ v` transposed, under `(P, "T")`. (`v @ Pᵀ`
+        is one GEMM either way, but XLA on a CPU runs it 5% to 20% faster with `Pᵀ` laid out in memory, measured
+        on the matmuls of the NTM and the DNC of bench/memory.py; the transpose is made once, not a step.)"""
         weights = self.weights(cell)
-        if not self.invariants:
-            return weights
-        found = self.evaluate(weights, {}, {}, self.invariants)
-        return {**weights, **{n: found[n] for n in self.invariants}}
+        found = self.evaluate(weights, {}, {}, self.invariants) if self.invariants else {}
+        values = {**weights, **{n: found[n] for n in self.invariants}}
+        return {**values, **self.matmuls.transposes(values)}
 
     @staticmethod
     def weights(cell) -> dict:
@@ -301,7 +253,7 @@ class StepPlan:
                 if group not in computed:
                     computed.add(group)
                     u, delay = group.operand
-                    env.update(self._siblings(group, read(u, delay), env))
+                    env.update(self.matmuls.siblings(group, read(u, delay), env, self.loop_stacks))
                 continue
             if rec.kind == "value":
                 if rec.ode:
@@ -311,6 +263,11 @@ class StepPlan:
                 if use.index is not None:
                     v = v[use.index]
                 env[n] = v
+                continue
+            transposed = self.matmuls.transposed.get(n)
+            if (transposed, "T") in env:  # `v @ Pᵀ`, Pᵀ made before the loop
+                (_, _), (v, use) = self.operands[n]
+                env[n] = matmul(read(v, use.delay), env[(transposed, "T")])
                 continue
             args = Operands([read(u, use.delay) for u, use in self.operands[n]],
                             [self.batched[u] if use.delay == 0 else True for u, use in self.operands[n]],
@@ -338,35 +295,6 @@ class StepPlan:
             ranks = [len(s) - h for s, h in zip(args.shapes, heads)]
             return ops.einsum(matmul_subscripts(ranks, args.batched, heads), *args.values)
         return run_per_head(lambda x: apply_op(rec, x), args, heads, count)
-
-
-def sibling_values(group, v, stacked, sizes: dict, plus=None) -> dict:
-    """The values of a group of sibling matmuls (and dot products) of `v` (rows), by one matmul by the group's
-    `stacked` parameters (`stacked_params`) and a split; `sizes[p]` is parameter p's shape. With `plus` (rows,
-    the members' sizes side by side), each member's value plus its part of that, and under None all of them side
-    by side, before the split."""
-    y = matmul(v, stacked, transpose_b=group.left)
-    if plus is not None:
-        y = y + plus
-    # a member's part: a dot product's one column, a matrix's rows (`v @ P`: its columns); a parameter with
-    # heads `[heads, rows, n]` gives heads * rows columns, one value per head
-    parts = split_last(y, [1 if dot else flat_size(sizes[p][:-1]) if group.left else int(sizes[p][1])
-                           for p, dot in zip(group.params, group.dots)])
-    found = {n: part[..., 0] if dot else ops.reshape(part, (-1,) + sizes[p][:-1]) if len(sizes[p]) == 3 else part
-             for n, p, part, dot in zip(group.nodes, group.params, parts, group.dots)}
-    if plus is not None:
-        found[None] = y  # the members' values side by side
-    return found
-
-
-def stacked_params(group, weights: dict):
-    """A group's parameters (of `weights`, by name) in one matrix: rows for `P @ v`, columns for `v @ P`; a dot
-    product's vector is one row (one column)."""
-    axis = 0 if group.left else 1
-    parts = [ops.expand_dims(weights[p], axis) if dot else weights[p] for p, dot in zip(group.params, group.dots)]
-    # a parameter with heads, [heads, rows, n]: its heads' rows one after the other
-    parts = [ops.reshape(w, (-1, w.shape[-1])) if len(w.shape) == 3 else w for w in parts]
-    return ops.concatenate(parts, axis=axis)
 
 
 @dataclass
