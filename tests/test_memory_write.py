@@ -148,3 +148,35 @@ def _plan(path: Path, cell: str, **hparams):
 
     layer = cell_rnn(rnndsl.load(path), cell, input_dim=3, **hparams)
     return layer.cell.plan
+
+
+@pytest.mark.parametrize("path, cell, hparams", [
+    (STD / "ntm.rnn", "NTM", dict(controller=6, slots=5, width=3)),
+    (STD / "ntm.rnn", "NTMLSTM", dict(controller=6, slots=5, width=3)),
+    (STD / "dnc.rnn", "DNC", dict(units=6, out=4, slots=5, width=3, reads=2)),
+])
+def test_the_loop_with_its_transposes_and_stacks_computes_what_the_cell_does_step_by_step(path, cell, hparams):
+    """GeneratedRNN reads the weights once before the loop, with the transposes of the loop's matrices and the
+    stacked matrices and biases of its groups; the same cell run by Keras's RNN alone reads the weights at every
+    step, makes the stacks at every step and multiplies by the matrices as they are. Their outputs and gradients
+    agree."""
+    import keras
+
+    from rnndsl.keras.cell import cell_rnn
+
+    layer = cell_rnn(rnndsl.load(path), cell, input_dim=3, **hparams)
+    plain = keras.layers.RNN(layer.cell, return_sequences=True)
+    x = tf.constant(np.random.default_rng(3).normal(size=(2, 6, 3)), tf.float32)
+    layer(x)
+    assert layer.cell.plan.matmuls.transposed  # the loop has a matrix it multiplies by its transpose
+    found = []
+    for rnn in (layer, plain):
+        with tf.GradientTape() as tape:
+            # the cell's step reads what the work before the loop gives (the input projections)
+            y = rnn(x) if rnn is layer else rnn(layer.cell.plan.precompute(layer.cell, x))
+            loss = tf.reduce_sum(tf.sin(y))
+        found.append((y, tape.gradient(loss, layer.cell.trainable_weights)))
+    (y, grads), (y_plain, grads_plain) = found
+    np.testing.assert_allclose(y.numpy(), y_plain.numpy(), rtol=1e-5, atol=1e-6)
+    for g, g_plain in zip(grads, grads_plain):
+        np.testing.assert_allclose(g.numpy(), g_plain.numpy(), rtol=1e-4, atol=1e-6)
