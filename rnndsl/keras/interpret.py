@@ -103,7 +103,8 @@ class StepPlan:
         self.hoisted_groups, self.step_groups = self.matmuls.hoisted_groups, self.matmuls.step_groups
         self.group_of = self.matmuls.group_of
         # on TensorFlow, a memory's write and the reads of the memory it makes as one op (keras.memory_write)
-        writes = optimize.memory_writes(G, self.step_order) if keras.backend.backend() == "tensorflow" else []
+        tf_backend = keras.backend.backend() == "tensorflow"
+        writes = optimize.memory_writes(G, self.step_order, self.batched) if tf_backend else []
         self.writes = {w.root: w for w in writes}
         self.in_writes = {n for w in writes for n in w.inner}  # computed by the write alone
         # What the loop computes from weights and constants alone (`concat(W_r, W_h)` of a stacked sum)

@@ -436,8 +436,10 @@ class MemoryWrite:
     read_weightings: tuple = ()  # their weightings, in the same order
 
 
-def memory_writes(G: CellIR, nodes) -> list:
-    """The memory writes (see MemoryWrite) among `nodes` (ops and values, in evaluation order), with their reads."""
+def memory_writes(G: CellIR, nodes, batched: dict) -> list:
+    """The memory writes (see MemoryWrite) among `nodes` (ops and values of the step, in evaluation order), with
+    their reads; `batched[n]` whether n has the batch axis. A write whose memory, weighting, erase or add vector
+    is the same for every batch row (a parameter, `outer(w[t], e)` of a fixed `e`) is left to run op by op."""
     position = {n: i for i, n in enumerate(nodes)}
     found = []
     for root in nodes:
@@ -445,7 +447,9 @@ def memory_writes(G: CellIR, nodes) -> list:
         if rec.kind != "op" or rec.op != "add" or rec.heads or len(G.shape(root) or ()) != 2:
             continue
         write = _write_of(G, root)
-        if write is None:
+        if write is None or not all(batched.get(n, False) for n in (write.weighting, write.erase, write.add)):
+            continue
+        if not (batched.get(write.memory[0], False) or write.memory[1] > 0) or not set(write.inner) <= set(nodes):
             continue
         new = [v for v, use in G.users(root) if use.defines]
         reads, weightings = [], []
@@ -455,7 +459,7 @@ def memory_writes(G: CellIR, nodes) -> list:
                 continue
             (w_r, use_r), (m, _) = operands
             known = position.get(w_r, len(nodes)) < position[root]  # computed before the write, not of it
-            if m == new[0] and not use_r.delay and len(G.shape(w_r)) == 1 and known:
+            if m == new[0] and not use_r.delay and len(G.shape(w_r)) == 1 and known and batched.get(w_r, False):
                 reads.append(v)
                 weightings.append(w_r)
         found.append(replace(write, reads=tuple(reads), read_weightings=tuple(weightings)))
