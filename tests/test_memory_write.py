@@ -1,4 +1,4 @@
-"""A memory's write and its reads as one op (keras.memory_write, optimize.memory_writes), and the biases of sibling
+"""A memory's write and its reads as one op (keras.memory_write, memory_plan.memory_writes), and the biases of sibling
 matmuls added to their one matmul (optimize.group_sums)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import rnndsl
-from rnndsl.keras import optimize
+from rnndsl.keras import memory_plan, optimize
 from rnndsl.keras.memory_write import write_and_read
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
@@ -89,7 +89,7 @@ def _writes(path: Path, cell: str) -> tuple:
 
 def _found(G) -> list:
     split = optimize.loop_split(G)
-    return optimize.memory_writes(G, split.step_order, split.batched)
+    return memory_plan.memory_writes(G, split.step_order, split.batched)
 
 
 def _named(G, node) -> str:

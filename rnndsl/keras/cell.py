@@ -96,7 +96,7 @@ class GeneratedCell(keras.layers.Layer):
             init = initial_value(rec.init if rec.kind == "value" else 0, self.weights_by_name, self.env)
             n = flat_size(shape) * depth
             if not isinstance(init, float):  # a learned initial state, or a vector literal's rows
-                flat = ops.reshape(ops.broadcast_to(init, shape), (1, -1))
+                flat = ops.reshape(self._held(ops.broadcast_to(init, shape)[None], name), (1, -1))
                 flat = ops.tile(flat, (1, depth)) if depth > 1 else flat
                 states.append(ops.tile(ops.cast(flat, self.compute_dtype), (batch_size, 1)))
             else:
@@ -109,16 +109,17 @@ class GeneratedCell(keras.layers.Layer):
     def flat_states(self, values: list) -> list:
         """States given as values, `(batch,) + shape` each in the spec's order, as the cell carries them.
 
-        A value already flat (as `get_initial_state` gives them) is kept."""
+        A value may be given flat, its entries in the spec's order (`[N, W]` as `N*W` numbers, row by row;
+        a value read at `[t-k]` its last k values)."""
         if not self.state_shapes:
             return list(values)
         flat = []
-        for value, (shape, depth) in zip(values, self.state_shapes.values()):
+        for value, (name, (shape, depth)) in zip(values, self.state_shapes.items()):
             n = flat_size(shape)
-            if len(value.shape) == 2 and value.shape[-1] == n * depth:
+            if len(value.shape) == 2 and value.shape[-1] == n * depth and name not in self.plan.slots_last:
                 flat.append(value)
                 continue
-            value = ops.reshape(value, (-1, n))
+            value = ops.reshape(self._held(ops.reshape(value, (-1,) + shape), name), (-1, n))
             flat.append(ops.tile(value, (1, depth)) if depth > 1 else value)
         return flat
 
@@ -126,8 +127,19 @@ class GeneratedCell(keras.layers.Layer):
         """The spec's states as values, from the flat states the cell carries: each its current value."""
         if not self.state_shapes:
             return []
-        return [ops.reshape(s[:, :flat_size(shape)], (-1,) + shape) if depth > 1 or len(shape) != 1 else s
-                for s, (shape, depth) in zip(flat, self.state_shapes.values())]
+        values = []
+        for s, (name, (shape, depth)) in zip(flat, self.state_shapes.items()):
+            if name in self.plan.slots_last:  # held (batch, width, slots)
+                values.append(ops.transpose(ops.reshape(s, (-1,) + self.plan.held_shape(name, shape)), (0, 2, 1)))
+            elif depth > 1 or len(shape) != 1:
+                values.append(ops.reshape(s[:, :flat_size(shape)], (-1,) + shape))
+            else:
+                values.append(s)
+        return values
+
+    def _held(self, value, name: str):
+        """A state's value `(batch,) + shape` as the loop holds it (a memory slots last: its two axes swapped)."""
+        return ops.transpose(value, (0, 2, 1)) if name in self.plan.slots_last else value
 
     def get_config(self):
         config = super().get_config()
@@ -146,6 +158,12 @@ class GeneratedRNN(keras.layers.RNN):
     at every earlier step, and returns its last value. (The cell itself carries
     them flat, see GeneratedCell.)
     """
+
+    def __init__(self, cell, *args, **kwargs):
+        super().__init__(cell, *args, **kwargs)
+        # The loop holds a memory slots last where that pays (memory_plan.slots_last); its states in and out are
+        # the spec's values all the same. (A GeneratedCell alone carries every state as the spec lays it out.)
+        cell.plan.hold_slots_last()
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         plan = self.cell.plan

@@ -31,7 +31,7 @@ from ..lang.dims import int_bindings
 from ..lang.heads import GATHER
 from ..lang.ir import CellIR, OpNode
 from ..lang.ops import OPERATIONS
-from . import optimize
+from . import memory_plan, optimize
 from .heads import matmul_subscripts, run_per_head
 from .initializers import constant_value, real
 from .step_matmuls import LoopMatmuls, matmul, split_last
@@ -104,9 +104,13 @@ class StepPlan:
         self.group_of = self.matmuls.group_of
         # on TensorFlow, a memory's write and the reads of the memory it makes as one op (keras.memory_write)
         tf_backend = keras.backend.backend() == "tensorflow"
-        writes = optimize.memory_writes(G, self.step_order, self.batched) if tf_backend else []
+        writes = memory_plan.memory_writes(G, self.step_order, self.batched) if tf_backend else []
         self.writes = {w.root: w for w in writes}
         self.in_writes = {n for w in writes for n in w.inner}  # computed by the write alone
+        # the memories carried slots last, `(batch, width, slots)`, and the operations that read them so
+        states = {n: tuple(d.subst(known).value for d in G.shape(n)) for n in G.header.states}
+        self.slots_last_memories = memory_plan.slots_last(G, writes, states, outputs)
+        self.slots_last, self.memory_reads = frozenset(), frozenset()  # until hold_slots_last
         # What the loop computes from weights and constants alone (`concat(W_r, W_h)` of a stacked sum)
         self.invariants = [n for n in self.step_order if not self.batched.get(n, True)
                            and G.node(n).kind in ("op", "value")]
@@ -174,7 +178,7 @@ class StepPlan:
         history = {}
         for (name, (shape, depth)), s in zip(cell.state_shapes.items(), states):
             if depth == 1:
-                history[name] = [s if len(shape) == 1 else ops.reshape(s, (-1,) + shape)]
+                history[name] = [s if len(shape) == 1 else ops.reshape(s, (-1,) + self.held_shape(name, shape))]
                 continue
             s = ops.reshape(s, (-1, depth) + shape)
             history[name] = [s[:, k] for k in range(depth)]
@@ -247,7 +251,14 @@ class StepPlan:
             if n in self.in_writes:
                 continue
             if n in self.writes:
-                env.update(self._write(self.writes[n], env, read))
+                from .memory_write import lower_write
+
+                env.update(lower_write(self.writes[n], env, read, self.slots_last))
+                continue
+            if n in self.memory_reads:  # `cosine(M, k)` or `w @ M` of a memory held slots last
+                from .memory_write import held_read
+
+                env[n] = held_read(rec.op, *[read(u, use.delay) for u, use in self.operands[n]])
                 continue
             if n in self.group_of:
                 group = self.group_of[n]
@@ -280,14 +291,17 @@ class StepPlan:
         return env
 
 
-    @staticmethod
-    def _write(write, env: dict, read) -> dict:
-        """The new memory of a memory write (optimize.MemoryWrite) and the reads computed with it, by name."""
-        from .memory_write import write_and_read
+    def hold_slots_last(self) -> None:
+        """Hold the memories that pay so (memory_plan.slots_last) slots last from now on: their states are
+        `(batch, width, slots)` flattened, and the operations that read them are computed so."""
+        self.slots_last = self.slots_last_memories
+        computed = self.in_writes | {n for w in self.writes.values() for n in (w.root, *w.reads)}
+        self.memory_reads = frozenset(v for m in self.slots_last for v, _ in self.G.users(m) if v not in computed)
 
-        new, reads = write_and_read(read(*write.memory), env[write.weighting], env[write.erase], env[write.add],
-                                    [env[w] for w in write.read_weightings])
-        return {write.root: new, **dict(zip(write.reads, reads))}
+    def held_shape(self, state: str, shape: tuple) -> tuple:
+        """The shape in which the loop holds a state of `shape` (a row of the batch): a memory slots last
+        (`slots_last`) as `(width, slots)`, else `shape`."""
+        return tuple(reversed(shape)) if state in self.slots_last else shape
 
     def _per_head(self, rec: OpNode, args: "Operands", heads: list):
         """An operation of operands with heads (heads.run_per_head); a matmul by one einsum."""
