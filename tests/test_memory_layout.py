@@ -1,6 +1,6 @@
-"""A memory carried slots last (memory_plan.slots_last): which memories, the operations on them
-(keras.memory_write), and a layer that holds one computing what the spec says, its states in and out as
-the spec lays them out."""
+"""A memory carried slots last (memory_plan.slots_last): which memories, its cosine and read (keras.memory_write;
+its write is tested with the others, in test_memory_write), and a layer that holds one computing what the spec
+says, its states in and out as the spec lays them out."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import rnndsl
 from rnndsl.keras.cell import GeneratedCell, GeneratedRNN, cell_rnn, cell_source
-from rnndsl.keras.memory_write import cosine_rows, read, write_and_read
+from rnndsl.keras.memory_write import cosine_rows, read
 from rnndsl.lang.ops import OPERATIONS
 
 STD = Path(__file__).resolve().parents[1] / "specs" / "std"
@@ -35,39 +35,6 @@ MEMORY = """cell Mem(slots: int = 6, width: int = 3) {
     output y
 }
 """
-
-
-def _operands(reads: int, seed: int = 0) -> list:
-    rng = np.random.default_rng(seed)
-    return [tf.constant(rng.normal(size=shape)) for shape in
-            [(BATCH, SLOTS, WIDTH), (BATCH, SLOTS), (BATCH, WIDTH), (BATCH, WIDTH)] + [(BATCH, SLOTS)] * reads]
-
-
-def _transposed(m):
-    return tf.transpose(m, (0, 2, 1))
-
-
-@pytest.mark.parametrize("reads", [0, 1, 2])
-def test_the_write_of_a_memory_held_slots_last_is_the_write_transposed(reads):
-    """Values and gradients (float64) of the write held slots last equal those of the write held as the spec
-    lays the memory out, its memory and new memory transposed."""
-    operands = _operands(reads)
-    weights_new = tf.constant(np.random.default_rng(1).normal(size=(BATCH, SLOTS, WIDTH)))
-    found = []
-    for slots_last in (True, False):
-        with tf.GradientTape() as tape:
-            tape.watch(operands)
-            memory = _transposed(operands[0]) if slots_last else operands[0]
-            new, reads_found = write_and_read(memory, *operands[1:4], operands[4:], slots_last=slots_last)
-            new = _transposed(new) if slots_last else new
-            loss = tf.reduce_sum(tf.sin(new) * weights_new) + sum(tf.reduce_sum(r ** 2) for r in reads_found)
-        found.append((new, reads_found, tape.gradient(loss, operands)))
-    (new, got, grads), (new_ref, want, grads_ref) = found
-    np.testing.assert_allclose(new.numpy(), new_ref.numpy(), rtol=1e-12, atol=1e-12)
-    for r, r_ref in zip(got, want):
-        np.testing.assert_allclose(r.numpy(), r_ref.numpy(), rtol=1e-12, atol=1e-12)
-    for g, g_ref in zip(grads, grads_ref):
-        np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_cosine_and_read_of_a_memory_held_slots_last_are_the_spec_s():

@@ -29,10 +29,19 @@ def _operands(reads: int, seed: int = 0) -> list:
             [(BATCH, SLOTS, WIDTH), (BATCH, SLOTS), (BATCH, WIDTH), (BATCH, WIDTH)] + [(BATCH, SLOTS)] * reads]
 
 
+def _held_slots_last(memory, w, e, a, read_weightings):
+    """The fused write of a memory held slots last (memory_plan.slots_last), the memory given and the new one
+    taken as the spec lays them out."""
+    new, reads = write_and_read(tf.transpose(memory, (0, 2, 1)), w, e, a, read_weightings, slots_last=True)
+    return tf.transpose(new, (0, 2, 1)), reads
+
+
+@pytest.mark.parametrize("fused", [write_and_read, _held_slots_last], ids=["as written", "slots last"])
 @pytest.mark.parametrize("reads", [0, 1, 2])
-def test_the_fused_write_computes_and_differentiates_as_the_ops_it_replaces(reads):
+def test_the_fused_write_computes_and_differentiates_as_the_ops_it_replaces(reads, fused):
     """Values and gradients (float64) equal to the op-by-op write's, for a loss that reads the new memory and each
-    read, and for one that reads only the reads (the new memory's gradient is then none)."""
+    read, and for one that reads only the reads (the new memory's gradient is then none); the memory held as the
+    spec lays it out or slots last."""
     operands = _operands(reads)
     rng = np.random.default_rng(1)
     weights_new = tf.constant(rng.normal(size=(BATCH, SLOTS, WIDTH)))
@@ -41,7 +50,7 @@ def test_the_fused_write_computes_and_differentiates_as_the_ops_it_replaces(read
         if not uses_new and not reads:
             continue
         found = []
-        for function in (write_and_read, _op_by_op):
+        for function in (fused, _op_by_op):
             with tf.GradientTape() as tape:
                 tape.watch(operands)
                 new, found_reads = function(operands[0], *operands[1:4], operands[4:])
@@ -56,7 +65,8 @@ def test_the_fused_write_computes_and_differentiates_as_the_ops_it_replaces(read
             np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_the_fused_write_trains_under_xla_in_a_loop():
+@pytest.mark.parametrize("fused", [write_and_read, _held_slots_last], ids=["as written", "slots last"])
+def test_the_fused_write_trains_under_xla_in_a_loop(fused):
     """Inside a `tf.while_loop` compiled by XLA, its gradient over several steps is the op-by-op one's."""
     memory, w, e, a, w_r = _operands(1, seed=2)
 
@@ -76,7 +86,7 @@ def test_the_fused_write_trains_under_xla_in_a_loop():
             return loss, tape.gradient(loss, [memory, w, e, a, w_r])
         return loss_and_gradient(memory, w, e, a, w_r)
 
-    (loss, grads), (loss_ref, grads_ref) = run(write_and_read), run(_op_by_op)
+    (loss, grads), (loss_ref, grads_ref) = run(fused), run(_op_by_op)
     assert abs(float(loss) - float(loss_ref)) < 1e-10
     for g, g_ref in zip(grads, grads_ref):
         np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-9, atol=1e-12)
