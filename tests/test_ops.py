@@ -224,6 +224,36 @@ def test_a_scan_along_an_axis_the_value_lacks_is_an_error():
         "   |            ^^^^^^^^^^^^^^^^^^^^ rank 1")
 
 
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumprod_has_the_gradient_of_the_product_where_an_entry_is_zero(exclusive, reverse):
+    """TensorFlow's own cumprod gradient divides by the entry, and gives 0 at an entry of exactly 0 (a DNC's
+    usage starts at 0); the product's gradient there is the product of the other factors. Values and gradients
+    (float64) against the NumPy reference and its central differences (exact to rounding: a product is a
+    polynomial), on rows with no zero, one zero and two."""
+    from rnndsl.keras.interpret import Operands
+
+    op = OPERATIONS["cumprod"]
+    x0 = np.array([[0.5, 0.0, 0.7, 0.4, 1.3], [0.0, 0.9, 0.0, 0.6, 0.8], [0.5, -1.2, 0.7, 0.4, 1.3]])
+    w = np.random.default_rng(0).normal(size=x0.shape)
+    attrs = {"axis": -1, "exclusive": exclusive, "reverse": reverse}
+
+    def objective(x: np.ndarray) -> float:
+        return float((np.stack([op.reference(row, exclusive=exclusive, reverse=reverse) for row in x]) * w).sum())
+
+    x = tf.constant(x0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = op.lower(Operands([x], [True], [(5,)], attrs, {}, "float64"))
+        loss = tf.reduce_sum(y * w)
+    eps = 1e-6
+    numeric = np.array([[(objective(x0 + eps * e) - objective(x0 - eps * e)) / (2 * eps)
+                         for e in np.eye(x0.size)[k * 5:(k + 1) * 5].reshape(5, *x0.shape)] for k in range(3)])
+    np.testing.assert_allclose(y.numpy(), np.stack([op.reference(r, exclusive=exclusive, reverse=reverse)
+                                                    for r in x0]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), numeric, rtol=1e-7, atol=1e-8)
+
+
 def test_the_norm_of_a_zero_vector_has_the_gradient_zero():
     """`norm` is sqrt(sum(x ** 2)): at x = 0 the square root's gradient is infinite and the chain rule gives
     0 * inf, NaN; the lowering gives 0 there instead, and the usual gradient x / |x| elsewhere."""

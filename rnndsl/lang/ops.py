@@ -424,6 +424,18 @@ _SCAN = Signature((Param("x"), Param("axis", "axis", -1), Param("exclusive", "bo
                    Param("reverse", "bool", False)))
 
 
+def _cumprod(ops, x):
+    """The running product along the last axis, with the product's gradient at an entry of exactly 0 (the
+    product of the other factors: a DNC's usage starts at 0), where TensorFlow's own gradient divides by the
+    entry and gives 0. The zeros are left out of the running product (as 1), and the first zero of each prefix
+    is brought back as a factor: its value is 0, and its gradient the running product of the others."""
+    zero = x == 0
+    zeros = ops.cumsum(ops.cast(zero, x.dtype), axis=-1)  # how many zeros each prefix holds
+    running = ops.cumprod(ops.where(zero, ops.ones_like(x), x), axis=-1)
+    first_zero = ops.cumsum(ops.where(zero, x, ops.zeros_like(x)), axis=-1)  # 0, with the gradient 1 there
+    return running * (ops.cast(zeros == 0, x.dtype) + ops.cast(zeros == 1, x.dtype) * first_zero)
+
+
 def _scan_lowering(name: str) -> Callable:
     def lower(call):
         ops = call.ops
@@ -431,7 +443,7 @@ def _scan_lowering(name: str) -> Callable:
         x = ops.moveaxis(call.args[0], axis, -1)
         reverse, exclusive = bool(call.attrs.get("reverse")), bool(call.attrs.get("exclusive"))
         x = ops.flip(x, -1) if reverse else x
-        out = getattr(ops, name)(x, axis=-1)
+        out = _cumprod(ops, x) if name == "cumprod" else ops.cumsum(x, axis=-1)
         if exclusive:  # shifted by one, the identity first (a product's is 1: no division by x)
             first = ops.ones_like(x[..., :1]) if name == "cumprod" else ops.zeros_like(x[..., :1])
             out = ops.concatenate([first, out[..., :-1]], axis=-1)
