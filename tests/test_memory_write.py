@@ -122,6 +122,27 @@ def test_the_memory_writes_of_the_standard_library_are_found_with_their_reads():
                                                                                             ())
 
 
+def _write_cell(equation: str, lines: tuple) -> str:
+    """A cell `C` whose memory `M` the equation writes, read by `w[t] @ M[t]`; `lines` declare and define what
+    the equation reads besides `w[t]` and `a[t]`."""
+    extra = "\n        ".join(lines)
+    return f"""
+    cell C(n: int = 4, m: int = 3) {{
+        input x: [n]
+        param V, U: [n, n]
+        param W: [m, n]
+        state M: [n, m] = 0
+        c[t] = tanh(V @ x[t] + U @ c[t-1])
+        w[t] = softmax(c[t])
+        a[t] = tanh(W @ c[t])
+        {extra}
+        {equation}
+        r[t] = w[t] @ M[t]
+        output r
+    }}
+    """
+
+
 @pytest.mark.parametrize("equation, writes", [
     ("M[t] = M[t-1] * (1 - outer(w[t], e[t])) + outer(w[t], a[t])", 1),  # a write, the same cell otherwise
     ("M[t] = outer(w[t], a[t]) + (1 - outer(w[t], e[t])) * M[t-1]", 1),  # its terms and factors the other way round
@@ -131,22 +152,7 @@ def test_the_memory_writes_of_the_standard_library_are_found_with_their_reads():
     ("M[t] = M[t-1] * (1 - outer(w[t-1], e[t])) + outer(w[t-1], a[t])", 0),  # a weighting of the step before
 ])
 def test_only_a_memory_write_is_lowered_as_one(equation, writes):
-    program = rnndsl.load(f"""
-        cell C(n: int = 4, m: int = 3) {{
-            input x: [n]
-            param V, U: [n, n]
-            param W: [m, n]
-            state M: [n, m] = 0
-            c[t] = tanh(V @ x[t] + U @ c[t-1])
-            w[t] = softmax(c[t])
-            u[t] = sigmoid(c[t])
-            e[t] = sigmoid(W @ c[t])
-            a[t] = tanh(W @ c[t])
-            {equation}
-            r[t] = w[t] @ M[t]
-            output r
-        }}
-    """)
+    program = rnndsl.load(_write_cell(equation, ("u[t] = sigmoid(c[t])", "e[t] = sigmoid(W @ c[t])")))
     G = optimize.cse(program.graph("C"))
     assert len(_found(G)) == writes
 
@@ -208,23 +214,8 @@ def test_a_write_of_values_the_same_in_every_batch_row_runs_op_by_op(equation):
     the op-by-op lowering, and the cell trains (it raised a KeyError before the matcher checked)."""
     from rnndsl.keras.cell import cell_rnn
 
-    program = rnndsl.load(f"""
-        cell C(n: int = 4, m: int = 3) {{
-            input x: [n]
-            param V, U: [n, n]
-            param W: [m, n]
-            param e: [m] = 0.5
-            param u: [n] = 0.5
-            state M: [n, m] = 0
-            c[t] = tanh(V @ x[t] + U @ c[t-1])
-            w[t] = softmax(c[t])
-            f[t] = sigmoid(W @ c[t])
-            a[t] = tanh(W @ c[t])
-            {equation}
-            r[t] = w[t] @ M[t]
-            output r
-        }}
-    """)
+    program = rnndsl.load(_write_cell(equation, ("param e: [m] = 0.5", "param u: [n] = 0.5",
+                                                 "f[t] = sigmoid(W @ c[t])")))
     G = optimize.cse(program.graph("C"))
     assert _found(G) == []
     layer = cell_rnn(program, "C", input_dim=4)
