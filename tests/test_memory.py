@@ -117,6 +117,64 @@ def test_a_dnc_allocation_written_with_the_primitives_is_the_paper_s():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+# Usages with no zero, one zero, two zeros (equal: a tie), all equal (a DNC's first step), and ties between
+# nonzero usages; each row's gradient is taken with the order held fixed, as both forms hold it.
+USAGES = np.array([[0.5, 0.3, 0.7, 0.4, 0.9], [0.5, 0.0, 0.7, 0.4, 1.3], [0.0, 0.9, 0.0, 0.6, 0.8],
+                   [0.0, 0.0, 0.0, 0.0, 0.0], [0.2, 0.6, 0.2, 0.6, 0.1]])
+
+
+def _lowered(name: str, u, **attrs):
+    """Registry entry `name` lowered on `u` (batch, 5) in float64, as a cell's step lowers it."""
+    from rnndsl.keras.interpret import Operands
+    from rnndsl.lang.dims import Dim
+    from rnndsl.lang.ops import OPERATIONS
+
+    return OPERATIONS[name].lower(Operands([u], [True], [(Dim.of(5),)], attrs, {}, "float64"))
+
+
+def _sorted_form(u):
+    """The allocation as sort_matrix and cumprod write it: `transpose(P) @ ((1 - P @ u) * cumprod(P @ u, exclusive))`."""
+    P = _lowered("sort_matrix", u)
+    ascending = tf.einsum("bij,bj->bi", P, u)
+    running = _lowered("cumprod", ascending, axis=-1, exclusive=True, reverse=False)
+    return tf.einsum("bji,bj->bi", P, (1 - ascending) * running)
+
+
+def _value_and_gradient(form, u0: np.ndarray, w: np.ndarray):
+    u = tf.constant(u0)
+    with tf.GradientTape() as tape:
+        tape.watch(u)
+        a = form(u)
+        loss = tf.reduce_sum(a * w)
+    return a.numpy(), tape.gradient(loss, u).numpy()
+
+
+def test_allocation_is_the_sorted_form_in_values_and_gradients():
+    """`allocation` has a gradient of its own (computed from the usage, where the sorted form keeps the
+    permutation and the running product): in float64 it gives the sorted form's values and gradients, at
+    usages of exactly 0 and at ties too, and the paper's values."""
+    w = np.random.default_rng(0).normal(size=USAGES.shape)
+    value, gradient = _value_and_gradient(lambda u: _lowered("allocation", u), USAGES, w)
+    want_value, want_gradient = _value_and_gradient(_sorted_form, USAGES, w)
+    np.testing.assert_allclose(value, want_value, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(value, np.stack([dnc_allocation(u) for u in USAGES]), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(gradient, want_gradient, rtol=1e-12, atol=1e-14)
+    assert gradient[1, 1] != 0 and gradient[2, 0] != 0  # at the first usage of 0 in order: not TensorFlow's 0
+
+
+def test_allocation_has_the_gradient_of_the_paper_s_form_by_differences():
+    """Where a small change keeps the order (no ties; one usage of 0), the gradient is the reference's by
+    central differences."""
+    rows = USAGES[:2]
+    w = np.random.default_rng(1).normal(size=rows.shape)
+    _, gradient = _value_and_gradient(lambda u: _lowered("allocation", u), rows, w)
+    eps = 1e-7
+    for b, row in enumerate(rows):
+        numeric = [((dnc_allocation(row + eps * e) - dnc_allocation(row - eps * e)) * w[b]).sum() / (2 * eps)
+                   for e in np.eye(5)]
+        np.testing.assert_allclose(gradient[b], numeric, rtol=1e-6, atol=1e-8)
+
+
 def test_primitive_diagnostics():
     cell = "cell C(n: int) {{\n    input x: [n]\n    y[t] = {call}\n    output y\n}}\n"
     assert diagnostics(cell.format(call="cumsum(x[t], exclusive=1)")).startswith(
@@ -124,6 +182,12 @@ def test_primitive_diagnostics():
     assert diagnostics(cell.format(call="sharpen(x[t], x[t])")).startswith(
         "error[E0302]: the exponent of `sharpen` is a scalar, found [n]\n")
     assert diagnostics(cell.format(call="sort_matrix(outer(x[t], x[t]))")).startswith("error[E0301]: ")
+    assert diagnostics(cell.format(call="allocation(outer(x[t], x[t]))")) == (
+        "error[E0301]: `allocation` takes vectors, found [n, n]\n"
+        "  --> spec.rnn:3:23\n"
+        "   |\n"
+        " 3 |     y[t] = allocation(outer(x[t], x[t]))\n"
+        "   |                       ^^^^^^^^^^^^^^^^^ [n, n]")
 
 
 # ---------------------------------------------------------------- whole-sequence metrics

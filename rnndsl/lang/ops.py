@@ -19,94 +19,18 @@ function a spec calls by name; `pow`, which is also `**`, is an entry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Callable
 
+from . import ops_sorting
 from . import shape_rules as rules
 from .heads import GATHER, no_heads_rule
+from .registry import OPERATIONS, Operation, np, register
 from .signature import Param, Signature
 
+# What the stages import of the registry: from here, so that it holds every entry (rnndsl.lang.registry)
+__all__ = ["COSINE_EPS", "ELEMENTWISE", "KEYWORD_ONLY", "OPERATIONS", "root_of_squares"]
+
 COSINE_EPS = 1e-8  # `cosine` divides by max(|a| |b|, this): no NaN for a zero vector, nor in its gradient
-
-
-class LoweringCall(Protocol):
-    """One call being lowered. `args` are tensors, each with a leading batch axis where `batched` says."""
-
-    ops: Any  # keras.ops
-    args: list
-    batched: list
-    ranks: list  # of each argument, batch axis not counted
-    attrs: dict  # the constant arguments: {"axis": -1}, {"parts": 2}, {"subscripts": "ij,j->i"}
-    dtype: str  # the cell's compute dtype ("float32", "float64"): a tensor made of numbers alone takes it
-
-    def axis(self, name: str = "axis", default: Optional[int] = -1, batched: Optional[bool] = None):
-        """Attribute `name` as an axis of the first argument's tensor (past its batch axis when it has one,
-        or when `batched` says)."""
-
-    def axes(self):
-        """The axes a reduction of the first argument runs over: its `axis`, or all but the batch axis."""
-
-    def size(self, i: int, axis: int) -> int:
-        """The size of argument `i`'s dimension `axis`, the hyperparameters bound."""
-
-    def aligned(self) -> list:
-        """The arguments with unit axes after the batch axis, so that element-wise ones broadcast."""
-
-    def int_attr(self, name: str) -> int:
-        """An `int` attribute, a hyperparameter's name replaced by its value."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """A built-in function of the language."""
-
-    name: str
-    signature: Signature
-    shape: Callable  # rule(cx, operands, attrs) -> shape (rnndsl.lang.shape_rules)
-    lower: Callable[[LoweringCall], Any]
-    reference: Callable[..., Any]  # reference(*arrays, **attributes): one example, no batch axis
-    latex: str = ""  # the name in LaTeX; "" for \operatorname{name}
-    label: str = ""  # the name in a diagram (HTML-like); "" for the name itself
-    form: Optional[tuple] = None  # (template, precedence) of a call papers write in a form of their own
-    big: Optional[tuple] = None  # (label, LaTeX) of the big operator of a reduction over children: Σ, \sum
-    marks: tuple = ()  # (position, text) of the marks on a diagram's operand edges where order matters
-    example: tuple = ((4,),)  # the arguments in the registry's tests: a tensor's shape, or a number
-    attrs: tuple = ()  # constant arguments in the registry's tests, as (name, value) pairs
-    positive: bool = False  # whether the tests draw the tensors above 0 (`log`, `sqrt`)
-    # The gradient the lowering gives where it is not the reference's own (a straight-through estimator):
-    # gradient(*arrays, cotangent) -> one array per tensor argument. None: the reference's, by differences.
-    gradient: Optional[Callable[..., Any]] = None
-
-
-class _NumPyName:
-    """A NumPy function named here and imported when first called: the references serve the tests, and
-    the front end (`rnndsl check`) starts without importing NumPy."""
-
-    def __init__(self, path: tuple = ()):
-        self._path = path
-
-    def __getattr__(self, name: str) -> "_NumPyName":
-        return _NumPyName(self._path + (name,))
-
-    def __call__(self, *args, **kwargs):
-        import numpy
-
-        target = numpy
-        for name in self._path:
-            target = getattr(target, name)
-        return target(*args, **kwargs)
-
-
-np = _NumPyName()
-
-OPERATIONS: dict[str, Operation] = {}
-
-
-def register(op: Operation) -> Operation:
-    """Add `op` to the registry (once)."""
-    assert op.name not in OPERATIONS, f"operation `{op.name}` registered twice"
-    OPERATIONS[op.name] = op
-    return op
 
 
 def _sigmoid(x):
@@ -291,19 +215,6 @@ def _sharpen(call):
     return ops.softmax(gamma * ops.log(ops.maximum(w, 1e-30)), axis=-1)
 
 
-def _sort_matrix(call):
-    ops = call.ops
-    u = ops.stop_gradient(call.args[0])  # a permutation: no gradient flows through the order
-    n = call.size(0, 0)
-    # Each slot's rank: the slots below it, and the equal ones before it (so that ties keep slot order;
-    # a DNC's usage starts all equal). P[r, i] = 1 where slot i has rank r.
-    later, earlier = ops.expand_dims(u, -1), ops.expand_dims(u, -2)  # [..., i, j]: u[i] against u[j]
-    index = ops.arange(n)
-    ranked_below = (later > earlier) | ((later == earlier) & (ops.expand_dims(index, -1) > index))
-    rank = ops.sum(ops.cast(ranked_below, "int32"), axis=-1)
-    return ops.swapaxes(ops.one_hot(rank, n, dtype=u.dtype), -1, -2)
-
-
 register(Operation(
     "sharpen", Signature((Param("w"), Param("gamma"))), rules.sharpen, lower=_sharpen,
     reference=lambda w, gamma: w ** gamma / (w ** gamma).sum(-1, keepdims=True),
@@ -313,9 +224,6 @@ register(Operation(
     "arange", Signature((Param("n", "int"),)), rules.arange,
     lower=lambda call: call.ops.arange(call.int_attr("n"), dtype=call.dtype),
     reference=lambda n: np.arange(n, dtype="float64"), example=(), attrs=(("n", 4),)))
-register(Operation(
-    "sort_matrix", _X, rules.sort_matrix, lower=_sort_matrix,
-    reference=lambda u: np.eye(u.shape[-1])[np.argsort(u, kind="stable")], example=((4,),)))
 register(Operation(
     "circular_conv", Signature((Param("w"), Param("s"))), rules.circular_conv,
     lower=_circular_conv, reference=_circular_conv_reference,
@@ -475,3 +383,7 @@ register(Operation(
 
 # `concat` takes its axis as a keyword after any number of tensors.
 KEYWORD_ONLY = {"concat": {"axis": ("axis", -1)}}
+
+# The operations that order a memory's slots by usage (rnndsl.lang.ops_sorting), after the others
+for _operation in ops_sorting.OPERATIONS:
+    register(_operation)

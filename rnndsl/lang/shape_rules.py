@@ -252,6 +252,13 @@ def sort_matrix(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     return (u[0], u[0])
 
 
+def allocation(cx: RuleContext, ops: list, attrs: dict) -> Shape:
+    """`allocation(u: [N])` -> `[N]`: a DNC's allocation weighting of the usage u."""
+    u = cx.known(ops[0])
+    cx.vectors(ops, "allocation")
+    return u
+
+
 def sharpen(cx: RuleContext, ops: list, attrs: dict) -> Shape:
     """`sharpen(w: [..., N], gamma: [])` -> w's shape: each row of w raised to gamma and normalized."""
     w, gamma = (cx.known(o) for o in ops)
