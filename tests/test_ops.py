@@ -254,6 +254,50 @@ def test_cumprod_has_the_gradient_of_the_product_where_an_entry_is_zero(exclusiv
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), numeric, rtol=1e-7, atol=1e-8)
 
 
+def _composed_cosine(a, b, rows: bool):
+    """`cosine` as the operations it is made of, TensorFlow's gradients through each."""
+    key = tf.expand_dims(b, -2) if rows else b
+    den = tf.sqrt(tf.maximum(tf.reduce_sum(a * a, -1) * tf.reduce_sum(key * key, -1), 1e-16))
+    return tf.reduce_sum(a * key, -1) / den
+
+
+@pytest.mark.parametrize("shapes, batched", [
+    (((4, 3), (3,)), (True, True)),  # a memory's rows against a key
+    (((4, 3), (3,)), (False, True)),  # a parameter's rows against each example's key
+    (((4, 3), (3,)), (True, False)),
+    (((3,), (3,)), (True, True)),  # two vectors
+    (((3,), (3,)), (False, True)),
+])
+def test_cosine_has_the_gradient_of_the_operations_it_is_made_of(shapes, batched):
+    """`cosine` has a gradient of its own (it keeps its operands alone for the backward pass); in float64 its
+    values and gradients are those of the composed operations, with a row of zeros and a key of zeros (where
+    the denominator is its floor, 1e-8) among the examples, and broadcast over the batch where an operand has
+    no batch axis."""
+    from rnndsl.keras.interpret import Operands
+    from rnndsl.lang.dims import Dim
+
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=((3,) if b else ()) + s) for s, b in zip(shapes, batched)]
+    if batched[0] and len(shapes[0]) == 2:
+        values[0][0, 1] = 0.0  # a zero row
+    if batched[1]:
+        values[1][2] = 0.0  # a zero key
+    a, b = (tf.constant(v) for v in values)
+    rows = len(shapes[0]) == 2
+    weights = rng.normal(size=(3,) + shapes[0][:-1])
+    call = Operands([a, b], list(batched), [tuple(Dim.of(d) for d in s) for s in shapes], {}, {}, "float64")
+    found = []
+    for form in (lambda: OPERATIONS["cosine"].lower(call), lambda: _composed_cosine(a, b, rows)):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            value = form()
+            loss = tf.reduce_sum(value * weights)
+        found.append([value.numpy()] + [g.numpy() for g in tape.gradient(loss, [a, b])])
+    for got, want in zip(*found):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_the_norm_of_a_zero_vector_has_the_gradient_zero():
     """`norm` is sqrt(sum(x ** 2)): at x = 0 the square root's gradient is infinite and the chain rule gives
     0 * inf, NaN; the lowering gives 0 there instead, and the usual gradient x / |x| elsewhere."""

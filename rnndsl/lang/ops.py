@@ -164,16 +164,47 @@ register(Operation(
 
 
 def _cosine(call):
+    """`a·b / max(|a| |b|, eps)`, of each row of `a` where it is a matrix, with a gradient of its own: it keeps
+    a and b alone of each step, and computes the norms again, where the composed operations keep the product,
+    the squares, the norms and the quotient for the backward pass (a memory's content addressing, at every
+    step of the loop). Its value and gradient are the composed form's."""
     ops = call.ops
-    a, b = call.args
-    if call.ranks[0] == 2:
-        b = ops.expand_dims(b, -2)
-    num = ops.sum(a * b, axis=-1)
-    # max(|a| |b|, eps) as sqrt(max(|a|^2 |b|^2, eps^2)): the same value, and a gradient where a or b is 0
-    # (a key of zeros, as a controller that starts at 0 gives on an input of zeros), which the square
-    # root of each norm would make inf * 0 = NaN
-    den = ops.sqrt(ops.maximum(ops.sum(ops.square(a), axis=-1) * ops.sum(ops.square(b), axis=-1), COSINE_EPS ** 2))
-    return num / den
+    rows = call.ranks[0] == 2
+
+    @ops.custom_gradient
+    def cosine(a, b):
+        key = ops.expand_dims(b, -2) if rows else b
+        squares_a, squares_b = ops.sum(ops.square(a), axis=-1), ops.sum(ops.square(key), axis=-1)
+        # max(|a| |b|, eps) as sqrt(max(|a|^2 |b|^2, eps^2)): the same value, and no square root of 0
+        product = squares_a * squares_b
+        den = ops.sqrt(ops.maximum(product, COSINE_EPS ** 2))
+        value = ops.sum(a * key, axis=-1) / den
+
+        def gradient(*args, upstream=None):
+            g = args[0] if upstream is None else upstream  # (PyTorch passes the inputs, then `upstream`)
+            # d value / d a = b / den - value a / |a|^2 where |a| |b| > eps, b / eps where the max holds eps
+            # (a zero row, or a zero key as a controller that starts at 0 gives); the same for b
+            free = product > COSINE_EPS ** 2
+            along_a = ops.where(free, value / ops.where(free, squares_a, 1.0), 0.0)
+            along_b = ops.where(free, value / ops.where(free, squares_b, 1.0), 0.0)
+            scaled = ops.expand_dims(g / den, -1)
+            grad_a = scaled * key - ops.expand_dims(g * along_a, -1) * a
+            if rows:  # summed over the rows before the product with b
+                grad_b = ops.sum(scaled * a, axis=-2) - ops.expand_dims(ops.sum(g * along_b, axis=-1), -1) * b
+            else:
+                grad_b = scaled * a - ops.expand_dims(g * along_b, -1) * b
+            return _summed_to(ops, grad_a, a), _summed_to(ops, grad_b, b)
+
+        return value, gradient
+
+    return cosine(*call.args)
+
+
+def _summed_to(ops, gradient, x):
+    """`gradient` summed over the leading axes that broadcasting gave it beyond x's (a batch axis, where x
+    has none)."""
+    extra = tuple(range(len(gradient.shape) - len(x.shape)))
+    return ops.sum(gradient, axis=extra) if extra else gradient
 
 
 def _cosine_reference(a, b):
