@@ -175,6 +175,35 @@ def test_allocation_has_the_gradient_of_the_paper_s_form_by_differences():
         np.testing.assert_allclose(gradient[b], numeric, rtol=1e-6, atol=1e-8)
 
 
+def test_allocation_and_cosine_of_a_parameter_train():
+    """A parameter read as it is (a variable, not a tensor) passed to the operations with a gradient of their own:
+    the layer runs, and the parameter gets the gradient of the paper's form."""
+    program = checked("""cell C(slots: int) {
+    input x: [slots]
+    param u0: [slots] = 0.5
+    param M: [slots, 3]
+    param k: [3]
+    y[t] = allocation(u0) * x[t] + cosine(M, k)
+    output y
+}
+""")
+    model = program.build("C", slots=4)
+    x = np.random.default_rng(0).normal(size=(2, 3, 4))
+    layer = next(l for l in model.layers if hasattr(l, "cell"))
+    weights = layer.cell.weights_by_name
+    weights["u0"].assign(np.array([0.5, 0.1, 0.9, 0.3], "float32"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(x.astype("float32"))[..., 0])
+    grads = dict(zip([w.path for w in model.trainable_weights], tape.gradient(loss, model.trainable_weights)))
+    grad_u0 = next(g for path, g in grads.items() if path.endswith("u0"))
+    u0 = np.array([0.5, 0.1, 0.9, 0.3])
+    eps = 1e-6
+    numeric = [(dnc_allocation(u0 + eps * e)[0] - dnc_allocation(u0 - eps * e)[0]) / (2 * eps) * x[:, :, 0].sum()
+               for e in np.eye(4)]
+    np.testing.assert_allclose(np.asarray(grad_u0), numeric, rtol=1e-4, atol=1e-5)
+    assert all(np.isfinite(np.asarray(g)).all() for g in grads.values())
+
+
 def test_primitive_diagnostics():
     cell = "cell C(n: int) {{\n    input x: [n]\n    y[t] = {call}\n    output y\n}}\n"
     assert diagnostics(cell.format(call="cumsum(x[t], exclusive=1)")).startswith(

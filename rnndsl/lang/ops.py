@@ -197,7 +197,8 @@ def _cosine(call):
 
         return value, gradient
 
-    return cosine(*call.args)
+    # tensors, not variables (a parameter read directly), whose gradients `custom_gradient` would ask for apart
+    return cosine(*(ops.copy(x) for x in call.args))
 
 
 def _summed_to(ops, gradient, x):

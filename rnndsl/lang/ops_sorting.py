@@ -69,7 +69,7 @@ def _allocation(call):
 
         return a, gradient
 
-    return allocation(call.args[0])
+    return allocation(ops.copy(call.args[0]))  # a tensor, not a variable (as in `cosine`)
 
 
 def _allocation_reference(u):
