@@ -224,3 +224,43 @@ def test_terms_known_before_the_loop_are_summed_first():
 
     assert shown(top) == ("add", [("add", [("matmul", ["W", "x"]), "b"]), ("matmul", ["U", "h"])])
     assert "b" in G and _ops(moved) == _ops(G)  # as many adds as before; `G` itself is left as it is
+
+
+TRANSPOSED = """
+    cell T(n: int = 3, m: int = 4) {
+        input x: [n]
+        param P, Q: [m, n]
+        param W: [n, m]
+        param S: [m, m]
+        state L: [m, m] = 0
+        L[t] = tanh(L[t-1] + outer(P @ x[t], Q @ x[t]))
+        a[t] = transpose(L[t]) @ (P @ x[t]) + (Q @ x[t]) @ transpose(L[t-1])
+        C[t] = transpose(L[t]) @ transpose(L[t-1]) + transpose(S) @ transpose(L[t])
+        h[t] = tanh(W @ (a[t] + C[t] @ (P @ x[t])))
+        output h
+    }
+"""
+
+
+def test_a_matmul_of_a_transposed_value_of_the_step_reads_the_value():
+    """`transpose(L[t]) @ v` is one product of L with its indices swapped: the operands given as transposed,
+    either or both, at any delay; a transpose of a parameter (made once before the loop) is not."""
+    G = optimize.cse(rnndsl.load(TRANSPOSED).graph("T"))
+    split = optimize.loop_split(G)
+    folded = optimize.folded_transposes(G, split.step_order, split.batched)
+
+    def transposed(n, i):
+        """What operand i of n transposes (None where it is no transpose)."""
+        u, _ = G.operands(n)[i]
+        return G.operands(u)[0][0] if G.node(u).kind == "op" and G.node(u).op == "transpose" else None
+
+    flags = sorted(folded.values())
+    assert flags == [(False, True), (False, True), (True, False), (True, True)]
+    for n, sides in folded.items():
+        assert G.node(n).op == "matmul"
+        assert [transposed(n, i) == "L" for i in (0, 1)] == list(sides)
+    # `transpose(S) @ transpose(L[t])`: S's transpose is not folded, L's is
+    matmuls = [n for n in split.step_order if G.node(n).kind == "op" and G.node(n).op == "matmul"]
+    by_parameter = [n for n in matmuls if any(G.operands(u)[0][0] == "S" for u, _ in G.operands(n)
+                                              if G.node(u).kind == "op" and G.node(u).op == "transpose")]
+    assert [folded[n] for n in by_parameter] == [(False, True)]

@@ -3,7 +3,8 @@
 `StepPlan(G, env, hoist, fuse, outputs)` decides once, when a cell is made,
 how its step runs: common subexpressions merged, what runs before the time
 loop for every step at once (`precompute`) and what runs in it (`step`), and
-which sibling matmuls run as one (see optimize). `evaluate` walks the
+which sibling matmuls run as one, and which matmuls of a transposed value of the
+step read the value itself (see optimize). `evaluate` walks the
 operations in that order, each one Keras op. A value is a tensor
 `(batch,) + shape`, or `shape` alone where it reads no input and no state (a
 parameter, a constant, `1 - a` of them): whether it has the batch axis in
@@ -120,6 +121,11 @@ class StepPlan:
         self.loop_weights = None
         self.loop_stacks = None
         self.operands = {n: G.operands(n) for n in G}
+        # `transpose(L[t]) @ w`: the matmul reads L, its indices swapped (optimize.folded_transposes)
+        self.folded = optimize.folded_transposes(G, [n for n in self.step_order if n not in self.group_of],
+                                                 self.batched)
+        for n, flags in self.folded.items():
+            self.operands[n] = [G.operands(u)[0] if f else (u, use) for (u, use), f in zip(G.operands(n), flags)]
         self.states = G.header.states
         self.odes = [n for n in self.states if G.integrated(n)]
         self.solver = G.header.solver
@@ -281,9 +287,10 @@ class StepPlan:
                 (_, _), (v, use) = self.operands[n]
                 env[n] = matmul(read(v, use.delay), env[(transposed, "T")])
                 continue
+            attrs = {**rec.attrs, "transposed": self.folded[n]} if n in self.folded else rec.attrs
             args = Operands([read(u, use.delay) for u, use in self.operands[n]],
                             [self.batched[u] if use.delay == 0 else True for u, use in self.operands[n]],
-                            [G.shape(u) for u, _ in self.operands[n]], rec.attrs, self.env, self.dtype)
+                            [G.shape(u) for u, _ in self.operands[n]], attrs, self.env, self.dtype)
             if rec.heads and rec.op != GATHER:
                 env[n] = self._per_head(rec, args, [G.node(u).heads for u, _ in self.operands[n]])
             else:
@@ -308,8 +315,10 @@ class StepPlan:
         count = int(self.env[self.G.header.heads])
         if rec.op == "matmul":
             ranks = [len(s) - h for s, h in zip(args.shapes, heads)]
-            return ops.einsum(matmul_subscripts(ranks, args.batched, heads), *args.values)
-        return run_per_head(lambda x: apply_op(rec, x), args, heads, count)
+            transposed = args.attrs.get("transposed", (False, False))
+            return ops.einsum(matmul_subscripts(ranks, args.batched, heads, transposed), *args.values)
+        broadcasts = rec.op in OPERATIONS and OPERATIONS[rec.op].broadcasts_heads
+        return run_per_head(lambda x: apply_op(rec, x), args, heads, count, broadcasts)
 
 
 @dataclass
@@ -402,23 +411,13 @@ def activation(name: str):
 def _matmul(x: Operands):
     a, b = x.values
     ranks, batched = x.ranks, x.batched
+    transposed = x.attrs.get("transposed", (False, False))  # a folded operand (StepPlan.folded): a batched one
     # The common cases of a cell, W @ x[t] and x @ W, as one GEMM with no transpose materialized.
     if ranks == [2, 1] and batched == [False, True]:
         return matmul(b, a, transpose_b=True)
-    if ranks == [1, 2] and batched == [True, False]:
+    if ranks == [1, 2] and batched == [True, False] and not transposed[0]:
         return matmul(a, b)
-    if ranks == [2, 1]:
-        sa, sb, so = "ij", "j", "i"
-    elif ranks == [1, 2]:
-        sa, sb, so = "j", "jk", "k"
-    elif ranks == [2, 2]:
-        sa, sb, so = "ij", "jk", "ik"
-    else:
-        sa, sb, so = "j", "j", ""
-    pa = ("z" if batched[0] else "") + sa
-    pb = ("z" if batched[1] else "") + sb
-    po = ("z" if any(batched) else "") + so
-    return ops.einsum(f"{pa},{pb}->{po}", a, b)
+    return ops.einsum(matmul_subscripts(ranks, batched, [False, False], transposed), a, b)
 
 
 # The operators of the language (rnndsl.lang.graph's op names); the built-in functions are the registry's.

@@ -13,6 +13,8 @@
   one operand by different parameter matrices (`W_i @ x[t]`, `W_f @ x[t]`,
   ...), which the lowering may run as one matmul by the stacked matrices;
   `group_sums` the biases their members add, which it adds to that matmul.
+- `folded_transposes(G, nodes, batched)`: the matmuls of a transposed value,
+  `transpose(L[t]) @ w`, which the lowering computes without the transpose.
 - `choose_split(G, split, sizes, hoist)`: whether the lowering takes that
   split or keeps every operation in the loop (see its docstring for why
   hoisting does not always pay).
@@ -119,6 +121,29 @@ def loop_split(G: CellIR, observed=()) -> LoopSplit:
             loop.add(n)
     return LoopSplit(batched, hoisted, tuple(frontier), tuple(order), tuple(n for n in order if n in loop),
                      tuple(n for n in order if n in before))
+
+
+def folded_transposes(G: CellIR, nodes, batched: dict) -> dict:
+    """{matmul: (whether its left operand is folded, whether its right one is)} for the matmuls among `nodes`
+    with an operand `transpose(X)` of a value of the step, X a matrix (one head's): `transpose(L[t]) @ w`.
+    The lowering multiplies by X itself with its indices swapped, so that no transpose is made and no copy
+    of one is kept for the backward pass at every step. (A transpose of a parameter is made once before
+    the loop.)"""
+    def folds(u, use) -> bool:
+        rec = G.node(u)
+        if use.delay or rec.kind != "op" or rec.op != "transpose" or not batched.get(u, True):
+            return False
+        (x, read), = G.operands(u)
+        plain = not (read.child or read.offset or read.index is not None)
+        return plain and len(G.shape(x)) - G.node(x).heads == 2
+
+    found = {}
+    for n in nodes:
+        if G.node(n).kind == "op" and G.node(n).op == "matmul":
+            flags = tuple(folds(u, use) for u, use in G.operands(n))
+            if any(flags):
+                found[n] = flags
+    return found
 
 
 def stacked_sums(G: CellIR, split: LoopSplit, hoisted_too: bool = False) -> CellIR:

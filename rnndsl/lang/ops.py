@@ -202,10 +202,14 @@ def _cosine(call):
 
 
 def _summed_to(ops, gradient, x):
-    """`gradient` summed over the leading axes that broadcasting gave it beyond x's (a batch axis, where x
-    has none)."""
-    extra = tuple(range(len(gradient.shape) - len(x.shape)))
-    return ops.sum(gradient, axis=extra) if extra else gradient
+    """`gradient` summed to x's shape over the axes that broadcasting gave it: the leading axes beyond x's (a
+    batch axis, where x has none), and those where x has a unit axis (the head axis of an operand the heads
+    share)."""
+    extra = len(gradient.shape) - len(x.shape)
+    units = tuple(i for i, (g, d) in enumerate(zip(gradient.shape[extra:], x.shape)) if d == 1 and g != 1)
+    if units:
+        gradient = ops.sum(gradient, axis=tuple(extra + i for i in units), keepdims=True)
+    return ops.sum(gradient, axis=tuple(range(extra))) if extra else gradient
 
 
 def _cosine_reference(a, b):
@@ -239,7 +243,8 @@ register(Operation(
     lower=lambda call: call.ops.expand_dims(call.args[0], -1) * call.ops.expand_dims(call.args[1], -2),
     reference=np.outer, form=("{0:product} {1:base}^{{\\top}}", "product"), example=((3,), (4,))))
 register(Operation(
-    "cosine", _AB, rules.cosine, lower=_cosine, reference=_cosine_reference, example=((3, 4), (4,))))
+    "cosine", _AB, rules.cosine, lower=_cosine, reference=_cosine_reference, example=((3, 4), (4,)),
+    broadcasts_heads=True))
 def _sharpen(call):
     ops = call.ops
     w, gamma = call.aligned()

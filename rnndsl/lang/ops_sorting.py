@@ -40,14 +40,13 @@ def _allocation(call):
     The value is the sorted form's (the permutation, its product with u, an exclusive cumprod, and back).
     The gradient: `da[i]/du[i] = -Π`, and for each j before i, `da[i]/du[j] = (1 - u[i])` times the product
     without u[j], which is `Π / u[j]` where no factor is 0, the product of the nonzero factors at the one
-    zero factor where there is one, and 0 else. It keeps only u and the order of each step."""
+    zero factor where there is one, and 0 else. It keeps only u and the ranks of each step."""
     ops = call.ops
     n = call.size(0, 0)
 
     @ops.custom_gradient
     def allocation(u):
-        below = ranked_below(ops, u, n)  # [..., i, j]
-        rank = ops.sum(ops.cast(below, "int32"), axis=-1)
+        rank = ops.sum(ops.cast(ranked_below(ops, u, n), "int32"), axis=-1)  # each slot's place in the order
         P = ops.one_hot(rank, n, dtype=u.dtype)  # [i, r]: 1 where slot i has rank r
         ascending = ops.squeeze(ops.matmul(ops.expand_dims(u, -2), P), -2)
         running = ops.cumprod(ascending, axis=-1)
@@ -56,6 +55,8 @@ def _allocation(call):
 
         def gradient(*args, upstream=None):
             g = args[0] if upstream is None else upstream  # (PyTorch passes the inputs, then `upstream`)
+            # the order again from the ranks, which the backward pass keeps instead of the N² comparisons
+            below = ops.expand_dims(rank, -1) > ops.expand_dims(rank, -2)
             factor = ops.expand_dims(ops.stop_gradient(u), -2)  # [..., 1, j]
             zero = factor == 0
             nonzero = ops.prod(ops.where(below & ~zero, factor, ops.ones_like(factor)), axis=-1, keepdims=True)

@@ -59,6 +59,9 @@ class Operation:
     # The gradient the lowering gives where it is not the reference's own (a straight-through estimator):
     # gradient(*arrays, cotangent) -> one array per tensor argument. None: the reference's, by differences.
     gradient: Optional[Callable[..., Any]] = None
+    # Whether the lowering computes over the trailing axes alone and broadcasts the others: in a cell with
+    # heads, an operand shared by the heads is then given a unit head axis instead of a copy for each head.
+    broadcasts_heads: bool = False
 
 
 class _NumPyName:
