@@ -40,6 +40,32 @@ def transposed(p, xs):
     return np.stack(out)
 
 
+def test_a_matmul_of_a_transposed_value_of_the_step_reads_the_value():
+    """`transpose(L[t]) @ v` is one product of L with its indices swapped: the operands given as transposed,
+    either or both, at any delay; a transpose of a parameter (made once before the loop) is not."""
+    import rnndsl
+    from rnndsl.keras import optimize
+
+    G = optimize.cse(rnndsl.load(TRANSPOSED).graph("Transposed"))
+    split = optimize.loop_split(G)
+    folded = optimize.folded_transposes(G, split.step_order, split.batched)
+
+    def transposed(n, i):
+        """What operand i of n transposes (None where it is no transpose)."""
+        u, _ = G.operands(n)[i]
+        return G.operands(u)[0][0] if G.node(u).kind == "op" and G.node(u).op == "transpose" else None
+
+    flags = sorted(folded.values())
+    assert flags == [(False, True), (False, True), (True, False), (True, True)]
+    for n, sides in folded.items():
+        assert G.node(n).op == "matmul"
+        assert [transposed(n, i) == "L" for i in (0, 1)] == list(sides)
+    # `transpose(S) @ transpose(L[t])`: S's transpose is not folded, L's is
+    matmuls = [n for n in split.step_order if G.node(n).kind == "op" and G.node(n).op == "matmul"]
+    by_parameter = [n for n in matmuls if any(G.operands(u)[0][0] == "S" for u, _ in G.operands(n)
+                                              if G.node(u).kind == "op" and G.node(u).op == "transpose")]
+    assert [folded[n] for n in by_parameter] == [(False, True)]
+
 SHARED = """cell Shared(n: int = 3, width: int = 3, slots: int = 4, reads: int = 2) {
     heads reads
     input x: [n]
