@@ -19,7 +19,7 @@ TRANSPOSED = """cell Transposed(n: int = 3, m: int = 4) {
     param S: [m, m]
     state L: [m, m] = 0
     L[t] = tanh(L[t-1] + outer(P @ x[t], Q @ x[t]))
-    a[t] = transpose(L[t]) @ (P @ x[t]) + (Q @ x[t]) @ transpose(L[t-1])
+    a[t] = transpose(L[t]) @ (P @ x[t]) + (Q @ x[t]) @ transpose(L[t-1]) + sum(transpose(L[t]), axis=0)
     C[t] = transpose(L[t]) @ transpose(L[t-1]) + transpose(S) @ transpose(L[t])
     h[t] = tanh(W @ (a[t] + C[t] @ (P @ x[t])))
     output h
@@ -34,7 +34,7 @@ def transposed(p, xs):
     out = []
     for x in xs:
         previous, L = L, np.tanh(L + np.outer(p["P"] @ x, p["Q"] @ x))
-        a = L.T @ (p["P"] @ x) + (p["Q"] @ x) @ previous.T
+        a = L.T @ (p["P"] @ x) + (p["Q"] @ x) @ previous.T + L.T.sum(axis=0)
         C = L.T @ previous.T + p["S"].T @ L.T
         out.append(np.tanh(p["W"] @ (a + C @ (p["P"] @ x))))
     return np.stack(out)
@@ -65,6 +65,9 @@ def test_a_matmul_of_a_transposed_value_of_the_step_reads_the_value():
     by_parameter = [n for n in matmuls if any(G.operands(u)[0][0] == "S" for u, _ in G.operands(n)
                                               if G.node(u).kind == "op" and G.node(u).op == "transpose")]
     assert [folded[n] for n in by_parameter] == [(False, True)]
+    # transpose(L[t]) is made all the same for `sum(transpose(L[t]), axis=0)`; transpose(L[t-1]) is not
+    unread = optimize.unread_transposes(G, folded)
+    assert [G.operands(u)[0][1].delay for u in unread] == [1]
 
 SHARED = """cell Shared(n: int = 3, width: int = 3, slots: int = 4, reads: int = 2) {
     heads reads

@@ -121,9 +121,10 @@ class StepPlan:
         self.loop_weights = None
         self.loop_stacks = None
         self.operands = {n: G.operands(n) for n in G}
-        # `transpose(L[t]) @ w`: the matmul reads L, its indices swapped (optimize.folded_transposes)
-        self.folded = optimize.folded_transposes(G, [n for n in self.step_order if n not in self.group_of],
-                                                 self.batched)
+        # `transpose(L[t]) @ w`: the matmul reads L, its indices swapped; a transpose read so alone is not made
+        alone = [n for n in self.step_order if n not in self.group_of]
+        self.folded = optimize.folded_transposes(G, alone, self.batched)
+        self.unread = optimize.unread_transposes(G, self.folded)
         for n, flags in self.folded.items():
             self.operands[n] = [G.operands(u)[0] if f else (u, use) for (u, use), f in zip(G.operands(n), flags)]
         self.states = G.header.states
@@ -254,7 +255,7 @@ class StepPlan:
             if n in env:  # an invariant, computed before the loop
                 continue
             rec = G.node(n)
-            if n in self.in_writes:
+            if n in self.in_writes or n in self.unread:  # computed by a write, or a transpose no one reads
                 continue
             if n in self.writes:
                 from .memory_write import lower_write
@@ -415,7 +416,7 @@ def _matmul(x: Operands):
     # The common cases of a cell, W @ x[t] and x @ W, as one GEMM with no transpose materialized.
     if ranks == [2, 1] and batched == [False, True]:
         return matmul(b, a, transpose_b=True)
-    if ranks == [1, 2] and batched == [True, False] and not transposed[0]:
+    if ranks == [1, 2] and batched == [True, False]:
         return matmul(a, b)
     return ops.einsum(matmul_subscripts(ranks, batched, [False, False], transposed), a, b)
 

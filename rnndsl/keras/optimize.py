@@ -14,7 +14,8 @@
   ...), which the lowering may run as one matmul by the stacked matrices;
   `group_sums` the biases their members add, which it adds to that matmul.
 - `folded_transposes(G, nodes, batched)`: the matmuls of a transposed value,
-  `transpose(L[t]) @ w`, which the lowering computes without the transpose.
+  `transpose(L[t]) @ w`, which the lowering computes without the transpose;
+  `unread_transposes` the transposes then not made at all.
 - `choose_split(G, split, sizes, hoist)`: whether the lowering takes that
   split or keeps every operation in the loop (see its docstring for why
   hoisting does not always pay).
@@ -135,7 +136,7 @@ def folded_transposes(G: CellIR, nodes, batched: dict) -> dict:
             return False
         (x, read), = G.operands(u)
         plain = not (read.child or read.offset or read.index is not None)
-        return plain and len(G.shape(x)) - G.node(x).heads == 2
+        return plain and len(G.shape(x)) - int(G.node(x).heads) == 2
 
     found = {}
     for n in nodes:
@@ -144,6 +145,16 @@ def folded_transposes(G: CellIR, nodes, batched: dict) -> dict:
             if any(flags):
                 found[n] = flags
     return found
+
+
+def unread_transposes(G: CellIR, folded: dict) -> frozenset:
+    """The transposes that only matmuls read, each as an operand that `folded` (folded_transposes) folds: no
+    operation needs them made."""
+    def folded_at(v, u) -> bool:
+        return v in folded and all(f for (w, _), f in zip(G.operands(v), folded[v]) if w == u)
+
+    candidates = {u for n, flags in folded.items() for (u, _), f in zip(G.operands(n), flags) if f}
+    return frozenset(u for u in candidates if all(folded_at(v, u) for v in G.successors(u)))
 
 
 def stacked_sums(G: CellIR, split: LoopSplit, hoisted_too: bool = False) -> CellIR:
